@@ -1,0 +1,202 @@
+"""``gridledger bench ledger``: committed throughput of the embedded node vs raw Ed25519.
+
+One run measures both figures on the same machine, so their ratio is meaningful:
+
+* ``ed25519_verify_per_s_one_core``: PyNaCl verifications per second in one thread, on messages
+  of the same size as the benchmark's signed transfers;
+* ``committed_tx_per_s``: signed ``funds.transfer`` transactions per second through the whole
+  node (admission with signature checks, local ordering, execution, state root, SQLite commit
+  with fsync per block), from the first submission to the last commit.
+
+Transactions are signed before the clock starts (signing is the clients' work, not the node's).
+With more accounts than signers (``--accounts 1000000``) the extra accounts exist in state
+with balances and receive transfers; they never sign, so their registered public keys are
+derived placeholders instead of freshly generated key pairs, which would only slow set-up.
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from gridledger.contracts.genesis import ChainParams, GenesisAccount
+from gridledger.core.crypto import SigningKey, format_public_key, sha256, verify_raw
+from gridledger.core.types import Transaction
+from gridledger.node.home import init_home, open_node
+from gridledger.node.node import CommittedBlock
+
+PASSPHRASE = "bench"
+MAX_SIGNERS = 10_000
+OPENING_BALANCE = 10**12
+
+
+def bench_key(i: int) -> SigningKey:
+    return SigningKey.from_seed(sha256(b"gridledger-bench-key-%d" % i))
+
+
+def account_id(i: int) -> str:
+    return f"acct-{i:07d}"
+
+
+def verify_rate_one_core(message: bytes, seconds: float = 1.5) -> float:
+    """Ed25519 verifications per second in this thread for ``message``."""
+    key = bench_key(0)
+    sig = key.sign_raw(message)
+    pk = key.public_key_raw
+    n = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(200):
+            verify_raw(pk, message, sig)
+        n += 200
+        now = time.perf_counter()
+        if now >= deadline:
+            return n / (now - start)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    idx = min(len(ordered) - 1, round(q * (len(ordered) - 1)))
+    return ordered[idx]
+
+
+def run_ledger_bench(
+    txs: int = 50_000,
+    accounts: int = 10_000,
+    home: Path | None = None,
+    workers: int | None = None,
+    block_max_txs: int = 2000,
+    seed: int = 1,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Build a chain of ``accounts`` funded accounts, push ``txs`` transfers, and measure."""
+    if accounts < 2:
+        raise ValueError("the benchmark needs at least 2 accounts")
+    rng = random.Random(seed)
+    tmp = None
+    if home is None:
+        tmp = tempfile.TemporaryDirectory(prefix="gridledger-bench-")
+        home = Path(tmp.name) / "home"
+    signers = min(accounts, MAX_SIGNERS)
+    keys = [bench_key(i) for i in range(signers)]
+    genesis_accounts = [
+        GenesisAccount(
+            id=account_id(i),
+            org="operator",
+            public_key=keys[i].public_key
+            if i < signers
+            else format_public_key(sha256(b"passive-%d" % i)),
+            balance=OPENING_BALANCE,
+        )
+        for i in range(accounts)
+    ]
+    t_setup = time.perf_counter()
+    genesis = init_home(
+        home,
+        PASSPHRASE,
+        chain_id="gridledger-bench",
+        accounts=genesis_accounts,
+        params=ChainParams(block_max_txs=block_max_txs, block_interval_ms=50),
+    )
+    del genesis_accounts
+    node = open_node(home, PASSPHRASE, verify_workers=workers)
+    setup_s = time.perf_counter() - t_setup
+
+    # sign every transfer before the clock starts
+    nonces = [0] * signers
+    raws: list[list[bytes]] = [[], []]
+    for k in range(txs):
+        s = k % signers
+        nonces[s] += 1
+        to = rng.randrange(accounts - 1)
+        to = to + 1 if to >= s else to
+        tx = Transaction(
+            genesis.chain_id,
+            "funds.transfer",
+            account_id(s),
+            nonces[s],
+            {"to": account_id(to), "amount": rng.randrange(1, 10_000)},
+        )
+        tx.signature = keys[s].sign(tx.signing_bytes())
+        raws[s % 2].append(tx.encode())
+        if progress and k % 5000 == 0:
+            progress("sign", k, txs)
+    sample_msg = msgspec.json.decode(raws[0][0], type=Transaction).signing_bytes()
+    verify_rate = verify_rate_one_core(sample_msg)
+
+    commit_ms: list[float] = []
+    committed = 0
+    failed = 0
+    done = threading.Event()
+
+    def on_block(blk: CommittedBlock) -> None:
+        nonlocal committed, failed
+        commit_ms.append(blk.commit_ms)
+        committed += len(blk.tx_hashes)
+        failed += sum(1 for s in blk.statuses if s != "ok")
+        if progress:
+            progress("commit", committed, txs)
+        if committed >= txs:
+            done.set()
+
+    node.add_listener(on_block)
+    node.start()
+    refused: list[str] = []
+
+    def feed(part: list[bytes]) -> None:
+        chunk = 1000
+        for i in range(0, len(part), chunk):
+            for r in node.submit_many(part[i : i + chunk]):
+                if not isinstance(r, bytes):
+                    refused.append(r.code)
+
+    start = time.perf_counter()
+    feeders = [threading.Thread(target=feed, args=(part,)) for part in raws]
+    for f in feeders:
+        f.start()
+    for f in feeders:
+        f.join()
+    if refused:
+        node.close()
+        raise RuntimeError(f"{len(refused)} transfers refused at admission, e.g. {refused[0]}")
+    done.wait(timeout=max(600.0, txs / 100))
+    elapsed = time.perf_counter() - start
+    height = node.tip.height
+    node.close()
+    self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if tmp is not None:
+        tmp.cleanup()
+    committed_rate = committed / elapsed
+    return {
+        "txs": txs,
+        "accounts": accounts,
+        "signers": signers,
+        "committed": committed,
+        "failed_receipts": failed,
+        "blocks": len(commit_ms),
+        "height": height,
+        "elapsed_s": round(elapsed, 3),
+        "committed_tx_per_s": round(committed_rate, 1),
+        "ed25519_verify_per_s_one_core": round(verify_rate, 1),
+        "ratio": round(committed_rate / verify_rate, 3),
+        "block_commit_ms_p50": round(statistics.median(commit_ms), 2) if commit_ms else 0.0,
+        "block_commit_ms_p99": round(_percentile(commit_ms, 0.99), 2),
+        "block_max_txs": block_max_txs,
+        "verify_workers": workers if workers is not None else "one per core",
+        "peak_rss_mb": round(self_rss, 1),
+        "worker_peak_rss_mb": round(child_rss, 1),
+        "setup_s": round(setup_s, 1),
+    }

@@ -1,0 +1,9 @@
+"""The contracts: one module per domain, each a pure state transition over typed records.
+
+Importing this package registers every transaction kind in :data:`KINDS`.
+"""
+
+from gridledger.contracts import funds, registry
+from gridledger.contracts.base import KINDS, ROLES, Context, Kind, get_kind
+
+__all__ = ["KINDS", "ROLES", "Context", "Kind", "funds", "get_kind", "registry"]

@@ -1,0 +1,67 @@
+"""Canonical encoding: the one byte form of every signed or hashed object.
+
+GridLedger canonical JSON (documented in ``docs/formats.md``, vectors in ``tests/vectors``):
+
+* UTF-8 JSON with no insignificant whitespace;
+* object keys sorted by code point, each key once;
+* integers only, in decimal, within the signed 64-bit range; floats are never allowed;
+* strings escape ``"``, ``\\`` and control characters, everything else is literal UTF-8;
+* byte strings travel as lower-case hex strings; ``null``, ``true`` and ``false`` as usual.
+
+msgspec produces exactly this form with ``order="sorted"``; what this module adds is the
+rejection of floats and out-of-range integers, so that a value that encodes here encodes the
+same way in any other language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from gridledger.core.errors import IntegerOutOfRange, NonIntegerNumber
+
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+
+_encoder = msgspec.json.Encoder(order="sorted")
+
+
+def canonical(obj: Any) -> bytes:
+    """Return the canonical bytes of ``obj`` (dicts, lists, str, int, bool, None, Structs).
+
+    Callers that accept untrusted values run :func:`check_values` first; values built by the
+    code itself are trusted to hold integers only.
+    """
+    return _encoder.encode(obj)
+
+
+def check_values(obj: Any, path: str = "$") -> None:
+    """Raise if ``obj`` holds a float or an integer outside the signed 64-bit range.
+
+    Raises:
+        NonIntegerNumber: a float anywhere in ``obj``.
+        IntegerOutOfRange: an integer below ``INT_MIN`` or above ``INT_MAX``.
+    """
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return
+    if isinstance(obj, int):
+        if obj < INT_MIN or obj > INT_MAX:
+            raise IntegerOutOfRange(f"integer at {path} is outside the signed 64-bit range")
+        return
+    if isinstance(obj, float):
+        raise NonIntegerNumber(
+            f"{path} is {obj!r}: numbers are integers (Wh, gCO2e, minor currency units)"
+        )
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            check_values(value, f"{path}.{key}")
+        return
+    if isinstance(obj, list | tuple):
+        for i, value in enumerate(obj):
+            check_values(value, f"{path}[{i}]")
+
+
+def decode_json(data: bytes | str) -> Any:
+    """Decode JSON into plain Python values (no type checks)."""
+    return msgspec.json.decode(data)

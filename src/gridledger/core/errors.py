@@ -1,0 +1,165 @@
+"""The error tree.
+
+Every error a user can meet is a leaf of this tree with a stable ``code`` (a dotted, lower-case
+string that never changes once released) and a message that says what to do. Receipts, API
+responses and the CLI all carry ``code`` and ``message``; clients branch on the code, people read
+the message.
+
+    GridLedgerError
+    ├── InvalidTransaction        refused at admission, or a failed receipt at execution
+    │   ├── MalformedTransaction  tx.malformed          bytes are not a transaction
+    │   ├── OversizeTransaction   tx.oversize           larger than the node accepts
+    │   ├── WrongChain            tx.wrong_chain        signed for another chain
+    │   ├── MissingSignature      tx.missing_signature
+    │   ├── BadSignature          tx.bad_signature
+    │   ├── UnsupportedAlgorithm  tx.unsupported_algorithm
+    │   ├── UnknownKind           tx.unknown_kind
+    │   ├── InvalidBody           tx.invalid_body       schema violation in the body
+    │   ├── NonIntegerNumber      tx.non_integer_number a float where an integer is required
+    │   ├── IntegerOutOfRange     tx.integer_out_of_range
+    │   ├── UnknownSender         tx.unknown_sender
+    │   ├── SenderSuspended       tx.sender_suspended
+    │   ├── NonceReplayed         tx.nonce_replayed     nonce not above the last one used
+    │   ├── DuplicateTransaction  tx.duplicate          the same transaction is already known
+    │   ├── Forbidden             auth.forbidden        the sender lacks the role
+    │   └── contract errors       <contract>.<reason>   (defined beside each contract)
+    ├── InvalidBlock              block.*               a stored or received block is inconsistent
+    └── NodeError                 node.*                the node cannot take work right now
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class GridLedgerError(Exception):
+    """Root of every error with a stable code."""
+
+    code: ClassVar[str] = "error"
+    default_message: ClassVar[str] = "error"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, str]:
+        """The wire form used by receipts and API responses."""
+        return {"code": self.code, "message": self.message}
+
+
+class InvalidTransaction(GridLedgerError):
+    """A transaction that must not change state."""
+
+    code = "tx.invalid"
+    default_message = "the transaction is invalid"
+
+
+class MalformedTransaction(InvalidTransaction):
+    code = "tx.malformed"
+    default_message = "the bytes are not a well-formed transaction"
+
+
+class OversizeTransaction(InvalidTransaction):
+    code = "tx.oversize"
+    default_message = "the transaction is larger than this node accepts"
+
+
+class WrongChain(InvalidTransaction):
+    code = "tx.wrong_chain"
+    default_message = "the transaction was signed for another chain"
+
+
+class MissingSignature(InvalidTransaction):
+    code = "tx.missing_signature"
+    default_message = "the transaction carries no signature; sign it with the sender's key"
+
+
+class BadSignature(InvalidTransaction):
+    code = "tx.bad_signature"
+    default_message = "the signature does not match the transaction and the sender's key"
+
+
+class UnsupportedAlgorithm(InvalidTransaction):
+    code = "tx.unsupported_algorithm"
+    default_message = "the key or signature algorithm is not supported by this chain"
+
+
+class UnknownKind(InvalidTransaction):
+    code = "tx.unknown_kind"
+    default_message = "no contract handles this transaction kind"
+
+
+class InvalidBody(InvalidTransaction):
+    code = "tx.invalid_body"
+    default_message = "the transaction body does not match the schema of its kind"
+
+
+class NonIntegerNumber(InvalidTransaction):
+    code = "tx.non_integer_number"
+    default_message = (
+        "numbers in transactions are integers (Wh, gCO2e, minor currency units); "
+        "fractions are not allowed"
+    )
+
+
+class IntegerOutOfRange(InvalidTransaction):
+    code = "tx.integer_out_of_range"
+    default_message = "an integer is outside the signed 64-bit range"
+
+
+class UnknownSender(InvalidTransaction):
+    code = "tx.unknown_sender"
+    default_message = "the sender is not a registered account"
+
+
+class SenderSuspended(InvalidTransaction):
+    code = "tx.sender_suspended"
+    default_message = "the sender's account is suspended"
+
+
+class NonceReplayed(InvalidTransaction):
+    code = "tx.nonce_replayed"
+    default_message = "the nonce is not above the sender's last nonce; use a higher nonce"
+
+
+class DuplicateTransaction(InvalidTransaction):
+    code = "tx.duplicate"
+    default_message = "this transaction is already pending or committed"
+
+
+class Forbidden(InvalidTransaction):
+    code = "auth.forbidden"
+    default_message = "the sender lacks the role this action requires"
+
+
+class InvalidBlock(GridLedgerError):
+    """A block that does not follow from its parent, or whose roots do not match."""
+
+    code = "block.invalid"
+    default_message = "the block is invalid"
+
+
+class NodeError(GridLedgerError):
+    code = "node.error"
+    default_message = "the node cannot take this request now"
+
+
+class MempoolFull(NodeError):
+    code = "node.mempool_full"
+    default_message = "the node's mempool is full; retry shortly"
+
+
+class NotFound(GridLedgerError):
+    code = "not_found"
+    default_message = "no such record"
+
+
+def all_error_classes() -> list[type[GridLedgerError]]:
+    """Every error class defined so far (the core's and the contracts'), for docs and tests."""
+    seen: list[type[GridLedgerError]] = []
+    stack: list[type[GridLedgerError]] = [GridLedgerError]
+    while stack:
+        cls = stack.pop()
+        seen.append(cls)
+        stack.extend(cls.__subclasses__())
+    return sorted(seen, key=lambda c: c.code)

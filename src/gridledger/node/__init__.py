@@ -1,0 +1,1 @@
+"""The node around the contracts: admission, ordering, execution, commit, verification."""

@@ -1,0 +1,419 @@
+"""The node: admission, ordering, block production, commit, and notification.
+
+One organisation's node on one machine. Transactions are admitted (decoded, checked, signature
+verified) and handed to the ordering backend; a block thread takes ordered batches, executes
+them, commits each block in one SQLite transaction, and tells listeners (the API's event
+stream, receipt waiters, metrics).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from gridledger.contracts.genesis import Genesis
+from gridledger.contracts.genesis import load as load_genesis
+from gridledger.core import merkle
+from gridledger.core.crypto import SigningKey, parse_signature
+from gridledger.core.errors import (
+    BadSignature,
+    GridLedgerError,
+    InvalidTransaction,
+    MalformedTransaction,
+    MempoolFull,
+    NodeError,
+    NonceReplayed,
+    OversizeTransaction,
+    WrongChain,
+)
+from gridledger.core.types import BlockHeader, Transaction
+from gridledger.node.chain import genesis_header, genesis_state, run_block
+from gridledger.node.executor import Prepared, check_sender, nonce_key, precheck, prepare
+from gridledger.node.metrics import NodeMetrics
+from gridledger.node.ordering import LocalOrdering, OrderingBackend
+from gridledger.node.verifier import Item, Verifier
+from gridledger.state.state import State
+from gridledger.state.store import BlockStore, StoredBlock
+from gridledger.state.tree import StateProof
+
+log = logging.getLogger("gridledger.node")
+
+DB_NAME = "chain.db"
+GENESIS_NAME = "genesis.json"
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class CommittedBlock:
+    """What listeners hear after each commit."""
+
+    height: int
+    hash: str
+    header: BlockHeader
+    tx_hashes: list[str]
+    statuses: list[str]
+    commit_ms: float
+
+
+@dataclass
+class NodeConfig:
+    home: Path
+    org: str
+    """The organisation this node proposes for."""
+    node_key: SigningKey
+    verify_workers: int | None = None
+    """Processes for signature checks: None = one per core, 0 = check in the calling thread."""
+    max_pending: int = 200_000
+    clock: Callable[[], int] = wall_clock_ms
+    """Block time source in ms since the epoch; a simulation passes its own clock."""
+    block_max_txs: int | None = None
+    block_interval_ms: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Node:
+    """A running chain: call :meth:`start` to produce blocks, :meth:`stop` to end."""
+
+    def __init__(self, config: NodeConfig, ordering: OrderingBackend | None = None) -> None:
+        self.config = config
+        home = Path(config.home)
+        self.genesis: Genesis = load_genesis((home / GENESIS_NAME).read_bytes())
+        self.chain_id = self.genesis.chain_id
+        params = self.genesis.params
+        self.max_tx_bytes = params.max_tx_bytes
+        self.block_max_txs = config.block_max_txs or params.block_max_txs
+        self.block_interval_ms = config.block_interval_ms or params.block_interval_ms
+        self.store = BlockStore(home / DB_NAME)
+        self.metrics = NodeMetrics()
+        self.ordering: OrderingBackend = ordering or LocalOrdering()
+        self._lock = threading.Lock()
+        # Held while a block rewrites the state tree, so proofs always match the tip's root.
+        self._tree_lock = threading.Lock()
+        self._pending_nonce: dict[str, int] = {}
+        self._pending_count = 0
+        self._listeners: list[Callable[[CommittedBlock], None]] = []
+        self._commit_cond = threading.Condition()
+        self._running = False
+        self._thread: threading.Thread | None = None
+        self._verifier: Verifier | None = None
+        self.halted: str | None = None
+        self._open_chain()
+
+    # start-up and recovery -----------------------------------------------------------------
+    def _open_chain(self) -> None:
+        tip = self.store.tip_height()
+        if tip < 0:
+            state = genesis_state(self.genesis)
+            changes = state.block_changes()
+            root = state.compute_root()
+            state.finish_block()
+            header = genesis_header(self.genesis, root)
+            self.store.commit_block(
+                0,
+                header.hash(),
+                header.encode(),
+                "",
+                [],
+                changes,
+                meta={"genesis": self.genesis.encode(), "chain_id": self.chain_id.encode()},
+            )
+            self.state = state
+            tip = 0
+            log.info("genesis written", extra={"chain_id": self.chain_id, "root": root.hex()})
+        else:
+            stored = self.store.get_meta("genesis")
+            if stored != self.genesis.encode():
+                raise NodeError("genesis.json does not match the chain in this home")
+            self.state = State(self.store.load_state())
+        blk = self.store.block(tip)
+        assert blk is not None
+        self.tip = msgspec.json.decode(blk.header, type=BlockHeader)
+        self.tip_hash = blk.hash
+        if self.state.root.hex() != self.tip.state_root:
+            raise NodeError(
+                f"stored state does not match block {tip}'s state root; run 'gridledger verify'"
+            )
+        self.metrics.height.set(tip)
+        log.info("chain opened", extra={"height": tip, "chain_id": self.chain_id})
+
+    # admission -------------------------------------------------------------------------------
+    def _decode(self, raw: bytes) -> tuple[Prepared, Item]:
+        """Stateless and cheap stateful checks; returns the prepared tx and what to verify."""
+        if len(raw) > self.max_tx_bytes:
+            raise OversizeTransaction(
+                f"{len(raw)} bytes; this chain accepts at most {self.max_tx_bytes}"
+            )
+        try:
+            tx = msgspec.json.decode(raw, type=Transaction)
+        except msgspec.ValidationError as exc:
+            raise MalformedTransaction(f"not a transaction: {exc}") from None
+        except msgspec.DecodeError as exc:
+            raise MalformedTransaction(f"not valid JSON: {exc}") from None
+        return self._prepare(tx)
+
+    def _prepare(self, tx: Transaction) -> tuple[Prepared, Item]:
+        if tx.chain_id != self.chain_id:
+            raise WrongChain(f"signed for chain {tx.chain_id!r}, this is {self.chain_id!r}")
+        p = prepare(tx)
+        sig = parse_signature(tx.signature)
+        view = self.state.view
+        acct = check_sender(view, tx, p.kind.roles)
+        self._check_nonce(tx)
+        precheck(view, p, acct, self.tip.height + 1, max(self.config.clock(), self.tip.time))
+        return p, (acct.public_key, tx.signing_bytes(), sig)
+
+    def _check_nonce(self, tx: Transaction) -> None:
+        last = max(
+            self.state.view.get_int(nonce_key(tx.sender)), self._pending_nonce.get(tx.sender, 0)
+        )
+        if tx.nonce <= last:
+            raise NonceReplayed(f"nonce {tx.nonce} is not above the last nonce {last}")
+
+    def submit(self, raw: bytes) -> bytes:
+        """Admit one transaction; return its hash or raise the reason it was refused."""
+        result = self.submit_many([raw])[0]
+        if isinstance(result, GridLedgerError):
+            raise result
+        return result
+
+    def submit_tx(self, tx: Transaction) -> bytes:
+        return self.submit(tx.encode())
+
+    def submit_many(self, raws: list[bytes]) -> list[bytes | GridLedgerError]:
+        """Admit a batch: each entry is the hash of an admitted tx or the error that refused it.
+
+        Signatures are verified in worker processes; the nonce is checked again after
+        verification, so that a forged transaction can never reserve someone's nonce.
+        """
+        if self.halted:
+            raise NodeError(f"the node halted: {self.halted}")
+        results: list[bytes | GridLedgerError | None] = [None] * len(raws)
+        checked: list[tuple[int, Prepared]] = []
+        items: list[Item] = []
+        for i, raw in enumerate(raws):
+            try:
+                p, item = self._decode(raw)
+            except GridLedgerError as exc:
+                results[i] = exc
+                continue
+            checked.append((i, p))
+            items.append(item)
+        verifier = self._verifier
+        oks = verifier.verify_many(items) if verifier else Verifier(0).verify_many(items)
+        admitted: list[Prepared] = []
+        with self._lock:
+            for (i, p), ok in zip(checked, oks, strict=True):
+                if not ok:
+                    results[i] = BadSignature()
+                    continue
+                if self._pending_count + len(admitted) >= self.config.max_pending:
+                    results[i] = MempoolFull()
+                    continue
+                try:
+                    self._check_nonce(p.tx)
+                except InvalidTransaction as exc:
+                    results[i] = exc
+                    continue
+                self._pending_nonce[p.tx.sender] = p.tx.nonce
+                admitted.append(p)
+                results[i] = p.hash
+            self._pending_count += len(admitted)
+            if admitted:
+                self.ordering.submit(admitted)
+        self.metrics.mempool.set(self._pending_count)
+        self.metrics.admitted.inc(len(admitted))
+        return [r for r in results if r is not None]
+
+    @property
+    def pending(self) -> int:
+        return self._pending_count
+
+    def next_nonce(self, account: str) -> int:
+        """The smallest nonce the account can use next (above committed and pending ones)."""
+        with self._lock:
+            return (
+                max(
+                    self.state.view.get_int(nonce_key(account)),
+                    self._pending_nonce.get(account, 0),
+                )
+                + 1
+            )
+
+    # block production ------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._running:
+            return
+        self._verifier = Verifier(self.config.verify_workers)
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name="block-producer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._running = False
+        self.ordering.wake()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        if self._verifier is not None:
+            self._verifier.close()
+            self._verifier = None
+
+    def close(self) -> None:
+        self.stop()
+        self.store.close()
+
+    def _run(self) -> None:
+        interval = self.block_interval_ms / 1000
+        while self._running:
+            batch = self.ordering.next_batch(self.block_max_txs, interval)
+            if not batch or (not self._running and not batch):
+                continue
+            try:
+                self.produce_block(batch)
+            except Exception as exc:
+                # The block was not committed: state is unchanged. Keep the transactions
+                # and stop producing, so an operator can look (disk full, I/O error).
+                self.halted = f"{type(exc).__name__}: {exc}"
+                log.exception("block production halted", extra={"height": self.tip.height + 1})
+                self._running = False
+                return
+
+    def produce_block(self, batch: list[Prepared]) -> CommittedBlock:
+        """Execute ``batch`` as the next block and commit it durably."""
+        t0 = time.perf_counter()
+        block_time = max(self.config.clock(), self.tip.time)
+        self._tree_lock.acquire()
+        try:
+            return self._produce(batch, t0, block_time)
+        finally:
+            if self._tree_lock.locked():
+                self._tree_lock.release()
+
+    def _produce(self, batch: list[Prepared], t0: float, block_time: int) -> CommittedBlock:
+        result = run_block(
+            self.state,
+            self.chain_id,
+            self.tip,
+            self.tip_hash,
+            block_time,
+            self.config.org,
+            batch,
+        )
+        header = result.header
+        block_hash = header.hash()
+        signature = self.config.node_key.sign(header.signing_bytes())
+        rows = [(p.hash, p.raw, rb) for p, rb in zip(batch, result.receipt_bytes, strict=True)]
+        try:
+            self.store.commit_block(
+                header.height, block_hash, header.encode(), signature, rows, result.changes
+            )
+        except BaseException:
+            self.state.discard_block()
+            raise
+        self.state.finish_block()
+        with self._lock:
+            self.tip = header
+            self.tip_hash = block_hash
+            self._tree_lock.release()
+            self._pending_count -= len(batch)
+            for p in batch:
+                sender = p.tx.sender
+                if self._pending_nonce.get(sender, 0) <= p.tx.nonce:
+                    self._pending_nonce.pop(sender, None)
+        commit_ms = (time.perf_counter() - t0) * 1000
+        self.metrics.block_committed(header.height, len(batch), commit_ms / 1000, self.pending)
+        event = CommittedBlock(
+            header.height,
+            block_hash.hex(),
+            header,
+            [p.hash.hex() for p in batch],
+            [r.status for r in result.receipts],
+            commit_ms,
+        )
+        log.info(
+            "block committed",
+            extra={"height": header.height, "txs": len(batch), "commit_ms": round(commit_ms, 2)},
+        )
+        with self._commit_cond:
+            self._commit_cond.notify_all()
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("block listener failed")
+        return event
+
+    # queries with proofs --------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        tip = self.tip
+        return {
+            "chain_id": self.chain_id,
+            "height": tip.height,
+            "tip_hash": self.tip_hash.hex(),
+            "tip_time": tip.time,
+            "state_root": tip.state_root,
+            "pending": self._pending_count,
+            "org": self.config.org,
+            "genesis_hash": self.genesis.hash().hex(),
+            "halted": self.halted,
+        }
+
+    def prove_state(self, key: bytes) -> tuple[BlockHeader, bytes | None, StateProof]:
+        """The committed value of ``key`` (or ``None``) with its proof against the tip header."""
+        with self._tree_lock:
+            header = self.tip
+            value = self.state.committed.get(key)
+            proof = self.state.tree.prove(key)
+        return header, value, proof
+
+    def prove_tx(self, tx_hash: bytes) -> tuple[StoredBlock, int, list[bytes]] | None:
+        """The block holding ``tx_hash``, its index, and the RFC 6962 audit path to tx_root."""
+        loc = self.store.locate_tx(tx_hash)
+        if loc is None:
+            return None
+        blk = self.store.block(loc[0])
+        if blk is None:
+            return None
+        leaves = [merkle.leaf_hash(t.raw) for t in blk.txs()]
+        return blk, loc[1], merkle.inclusion_proof(leaves, loc[1])
+
+    # listening and waiting ---------------------------------------------------------------------
+    def add_listener(self, fn: Callable[[CommittedBlock], None]) -> None:
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: Callable[[CommittedBlock], None]) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def wait_for_height(self, height: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._commit_cond:
+            while self.tip.height < height:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._commit_cond.wait(left)
+        return True
+
+    def wait_receipt(self, tx_hash: bytes, timeout: float) -> Any:
+        """The stored transaction with its receipt, waiting up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            stored = self.store.tx(tx_hash)
+            if stored is not None:
+                return stored
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            with self._commit_cond:
+                self._commit_cond.wait(min(left, 0.5))

@@ -1,0 +1,66 @@
+"""Ordering backends: who decides the order of admitted transactions.
+
+The embedded node orders locally (first admitted, first in the block). A network backend
+(etcd, one proposal per height won by compare-and-swap) implements the same two calls.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Protocol
+
+from gridledger.node.executor import Prepared
+
+
+class OrderingBackend(Protocol):
+    def submit(self, txs: list[Prepared]) -> None:
+        """Hand admitted transactions over for ordering."""
+
+    def next_batch(self, max_txs: int, max_wait_s: float) -> list[Prepared]:
+        """The next ordered batch: up to ``max_txs``, cut early after ``max_wait_s``."""
+
+    def wake(self) -> None:
+        """Release a waiting ``next_batch`` (on shutdown)."""
+
+
+class LocalOrdering:
+    """First come, first served; a block is cut when full or when its interval has passed."""
+
+    def __init__(self) -> None:
+        self._queue: deque[Prepared] = deque()
+        self._cond = threading.Condition()
+        self._first_at: float | None = None
+        self._woken = False
+
+    def submit(self, txs: list[Prepared]) -> None:
+        with self._cond:
+            if not self._queue:
+                self._first_at = time.monotonic()
+            self._queue.extend(txs)
+            self._cond.notify_all()
+
+    def wake(self) -> None:
+        with self._cond:
+            self._woken = True
+            self._cond.notify_all()
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def next_batch(self, max_txs: int, max_wait_s: float) -> list[Prepared]:
+        with self._cond:
+            self._woken = False
+            while not self._queue and not self._woken:
+                self._cond.wait(0.5)
+            while len(self._queue) < max_txs and not self._woken:
+                assert self._first_at is not None
+                left = self._first_at + max_wait_s - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            n = min(max_txs, len(self._queue))
+            batch = [self._queue.popleft() for _ in range(n)]
+            self._first_at = time.monotonic() if self._queue else None
+            return batch

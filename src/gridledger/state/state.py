@@ -1,0 +1,176 @@
+"""The key-value state that contracts read and write, with nested rollback.
+
+Three layers: the committed state (after the last block), the block's pending changes, and the
+current transaction's changes. A failing transaction drops its layer; a finished block hands its
+changes to the tree (for the root) and to the store (for disk) in sorted key order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from gridledger.core.encoding import canonical, decode_json
+from gridledger.state.tree import SparseMerkleTree
+
+_DELETED = None
+
+
+class StateReader:
+    """Read access shared by the live state and the committed-only view."""
+
+    def get(self, key: bytes) -> bytes | None:
+        raise NotImplementedError
+
+    def get_json(self, key: bytes) -> Any:
+        raw = self.get(key)
+        return None if raw is None else decode_json(raw)
+
+    def get_int(self, key: bytes) -> int:
+        raw = self.get(key)
+        return 0 if raw is None else int(raw)
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Current (key, value) pairs under ``prefix`` in sorted key order (queries only)."""
+        raise NotImplementedError
+
+
+class CommittedView(StateReader):
+    """The state as of the last committed block, safe to read while a block executes."""
+
+    def __init__(self, committed: dict[bytes, bytes]) -> None:
+        self._committed = committed
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._committed.get(key)
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        items = [(k, v) for k, v in list(self._committed.items()) if k.startswith(prefix)]
+        yield from sorted(items)
+
+
+class StateWriter(StateReader):
+    """What contracts use: reads plus writes (``set``/``delete``) and typed helpers."""
+
+    def set(self, key: bytes, value: bytes) -> None:
+        raise NotImplementedError
+
+    def delete(self, key: bytes) -> None:
+        raise NotImplementedError
+
+    def set_json(self, key: bytes, value: Any) -> None:
+        self.set(key, canonical(value))
+
+    def set_int(self, key: bytes, value: int) -> None:
+        self.set(key, str(value).encode())
+
+
+class Scratch(StateWriter):
+    """Writes kept aside over a read-only base: for dry runs at admission, thrown away after."""
+
+    def __init__(self, base: StateReader) -> None:
+        self._base = base
+        self._layer: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        if key in self._layer:
+            return self._layer[key]
+        return self._base.get(key)
+
+    def set(self, key: bytes, value: bytes) -> None:
+        self._layer[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self._layer[key] = None
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        merged: dict[bytes, bytes | None] = dict(self._base.scan(prefix))
+        merged.update({k: v for k, v in self._layer.items() if k.startswith(prefix)})
+        for k in sorted(merged):
+            v = merged[k]
+            if v is not None:
+                yield k, v
+
+
+class State(StateWriter):
+    """In-memory state with a block layer and a transaction layer over the committed values."""
+
+    def __init__(self, committed: dict[bytes, bytes] | None = None) -> None:
+        self.committed: dict[bytes, bytes] = committed if committed is not None else {}
+        self._block: dict[bytes, bytes | None] = {}
+        self._tx: dict[bytes, bytes | None] | None = None
+        self.tree = SparseMerkleTree.from_items(self.committed.items())
+        self.view = CommittedView(self.committed)
+
+    # reading and writing -------------------------------------------------------------------
+    def get(self, key: bytes) -> bytes | None:
+        if self._tx is not None and key in self._tx:
+            return self._tx[key]
+        if key in self._block:
+            return self._block[key]
+        return self.committed.get(key)
+
+    def set(self, key: bytes, value: bytes) -> None:
+        layer = self._tx if self._tx is not None else self._block
+        layer[key] = value
+
+    def delete(self, key: bytes) -> None:
+        layer = self._tx if self._tx is not None else self._block
+        layer[key] = _DELETED
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        merged: dict[bytes, bytes | None] = {
+            k: v for k, v in self.committed.items() if k.startswith(prefix)
+        }
+        for layer in (self._block, self._tx or {}):
+            for k, v in layer.items():
+                if k.startswith(prefix):
+                    merged[k] = v
+        for k in sorted(merged):
+            v = merged[k]
+            if v is not None:
+                yield k, v
+
+    # transactions within a block -------------------------------------------------------------
+    def begin(self) -> None:
+        self._tx = {}
+
+    def commit_tx(self) -> None:
+        assert self._tx is not None
+        self._block.update(self._tx)
+        self._tx = None
+
+    def rollback_tx(self) -> None:
+        self._tx = None
+
+    # blocks ----------------------------------------------------------------------------------
+    def block_changes(self) -> dict[bytes, bytes | None]:
+        """The block's net changes, in sorted key order (deterministic for storage)."""
+        return {k: self._block[k] for k in sorted(self._block)}
+
+    def compute_root(self) -> bytes:
+        """Fold the block's changes into the tree and return the new state root.
+
+        The committed dict is not touched until :meth:`finish_block`, so a failed commit can be
+        undone with :meth:`discard_block` (the tree is rebuilt from the committed values).
+        """
+        return self.tree.update(self._block)
+
+    def finish_block(self) -> None:
+        committed = self.committed
+        for k, v in self._block.items():
+            if v is None:
+                committed.pop(k, None)
+            else:
+                committed[k] = v
+        self._block = {}
+
+    def discard_block(self) -> None:
+        """Forget the block's changes (after a failed commit) and rebuild the tree."""
+        self._block = {}
+        self._tx = None
+        self.tree = SparseMerkleTree.from_items(self.committed.items())
+
+    @property
+    def root(self) -> bytes:
+        return self.tree.root
