@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 
-from gridledger.core.encoding import check_values
+from gridledger.core.encoding import INT_MAX, INT_MIN, check_values
 from gridledger.core.errors import InvalidBody, UnknownKind
 from gridledger.state.state import StateReader, StateWriter
 
@@ -30,6 +30,10 @@ ROLES = (
 )
 
 B = TypeVar("B", bound="Body")
+
+Int64 = Annotated[int, msgspec.Meta(ge=INT_MIN, le=INT_MAX)]
+"""Every integer in a body: the signed 64-bit range that every client language can hold.
+Body types use only typed fields (never ``Any``), so a float can never slip through."""
 
 
 @dataclass
@@ -81,10 +85,10 @@ class Kind(Generic[B]):
             InvalidBody: the body does not match the kind's schema.
             InvalidTransaction: a stateless rule of the kind failed.
         """
-        check_values(body, "$.body")  # floats and huge ints get their own, clearer codes
         try:
             parsed = msgspec.convert(body, self.body_type, strict=True)
         except msgspec.ValidationError as exc:
+            check_values(body, "$.body")  # floats and huge ints get their own, clearer codes
             raise InvalidBody(f"{self.name}: {exc}".replace("`$", "`$.body")) from None
         parsed.check()
         return parsed

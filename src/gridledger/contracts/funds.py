@@ -11,7 +11,7 @@ the supply; transfers move value and never create or destroy it.
 
 from __future__ import annotations
 
-from gridledger.contracts.base import Body, Context, kind
+from gridledger.contracts.base import Body, Context, Int64, kind
 from gridledger.contracts.registry import require_exists
 from gridledger.core.encoding import INT_MAX
 from gridledger.core.errors import InvalidTransaction
@@ -75,7 +75,7 @@ def debit(state: StateWriter, account: str, amount: int) -> None:
 
 class Mint(Body):
     to: str
-    amount: int
+    amount: Int64
     """Minor units."""
 
     def check(self) -> None:
@@ -101,7 +101,7 @@ def apply_mint(state: StateWriter, ctx: Context, body: Mint) -> None:
 
 class Transfer(Body):
     to: str
-    amount: int
+    amount: Int64
     """Minor units."""
     memo: str = ""
 

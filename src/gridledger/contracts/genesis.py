@@ -13,7 +13,7 @@ import msgspec
 from gridledger.contracts import funds, registry
 from gridledger.core.crypto import sha256
 from gridledger.core.encoding import INT_MAX, canonical
-from gridledger.state.state import State
+from gridledger.state.state import StateWriter
 
 PosInt = Annotated[int, msgspec.Meta(ge=1, le=INT_MAX)]
 
@@ -68,7 +68,7 @@ def load(data: bytes) -> Genesis:
     return msgspec.json.decode(data, type=Genesis)
 
 
-def apply_genesis(state: State, genesis: Genesis) -> None:
+def apply_genesis(state: StateWriter, genesis: Genesis) -> None:
     """Write the genesis organisations, accounts and balances into ``state``."""
     if genesis.hash_alg != "sha256":
         raise ValueError(f"hash algorithm {genesis.hash_alg!r} is not supported")

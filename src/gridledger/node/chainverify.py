@@ -82,15 +82,18 @@ def _verify(
     if home_genesis.exists() and home_genesis.read_bytes() != stored_genesis:
         return VerifyReport(False, -1, 0, 0, "genesis.json differs from the stored genesis")
     state = genesis_state(genesis)
-    genesis_changes = state.block_changes()
-    root = state.compute_root()
-    state.finish_block()
+    genesis_changes: dict[bytes, bytes | None] = dict(state.committed)
+    root = state.root
     parent: BlockHeader | None = None
     parent_hash = b""
     txs_checked = 0
     located: dict[bytes, tuple[int, int]] = {}
     height = -1
     for blk in store.iter_blocks(0):
+        if blk.height != height + 1:
+            # A gap (even at genesis): the first missing height is the first bad one.
+            missing = height + 1
+            return VerifyReport(False, height, txs_checked, missing, f"block {missing} is missing")
         height = blk.height
         try:
             txs = blk.txs()
@@ -195,8 +198,9 @@ def _check_txs(
 ) -> list[Prepared]:
     """Decode, re-encode and re-hash every transaction, and check every signature.
 
-    A signature is checked against the sender's key as registered before the block; a sender
-    unknown then cannot have been admitted, and re-execution gives it a failed receipt.
+    A signature is checked against the sender's key as registered before the block. A sender
+    unknown then cannot have been admitted, so the block is bad: otherwise a proposer could
+    register an account and spend from it in the same block with no valid signature.
     """
     _expect(
         len(txs) == header.tx_count,
@@ -215,13 +219,14 @@ def _check_txs(
         _expect(tx.chain_id == header.chain_id, f"tx {i} names another chain")
         prepared.append(p)
         acct = registry.get_account(view, tx.sender)
-        if acct is not None:
-            try:
-                sig = crypto.parse_signature(tx.signature)
-            except GridLedgerError as exc:
-                raise _Bad(f"tx {i} signature: {exc.message}") from None
-            items.append((crypto.parse_public_key(acct["public_key"]), tx.signing_bytes(), sig))
-            where.append(i)
+        _expect(acct is not None, f"tx {i} sender {tx.sender!r} is not registered before the block")
+        assert acct is not None
+        try:
+            sig = crypto.parse_signature(tx.signature)
+        except GridLedgerError as exc:
+            raise _Bad(f"tx {i} signature: {exc.message}") from None
+        items.append((crypto.parse_public_key(acct["public_key"]), p.signing_bytes(), sig))
+        where.append(i)
     for i, ok in zip(where, verifier.verify_many(items), strict=True):
         _expect(ok, f"tx {i} ({prepared[i].hash.hex()}) has a bad signature")
     return prepared

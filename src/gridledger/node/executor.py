@@ -15,7 +15,7 @@ import msgspec
 
 from gridledger.contracts import registry
 from gridledger.contracts.base import Context, Kind, get_kind
-from gridledger.core.crypto import sha256
+from gridledger.core.crypto import DOMAIN_TX, sha256
 from gridledger.core.encoding import canonical
 from gridledger.core.errors import (
     Forbidden,
@@ -48,6 +48,16 @@ class Prepared:
     hash: bytes
     kind: Kind[Any]
     body: msgspec.Struct
+
+    def signing_bytes(self) -> bytes:
+        """What the sender signed, cut from the canonical bytes instead of encoding again.
+
+        ``signature`` sorts last among the transaction's keys, so the canonical transaction is
+        the canonical unsigned transaction with ``,"signature":"<sig>"`` before its final
+        brace. Valid once the signature has parsed as ``alg:hex`` (nothing to escape).
+        """
+        cut = len(self.tx.signature) + len(',"signature":""}')
+        return DOMAIN_TX + self.raw[:-cut] + b"}"
 
 
 def prepare(tx: Transaction) -> Prepared:

@@ -8,6 +8,7 @@ stream, receipt waiters, metrics).
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -18,27 +19,28 @@ from typing import Any
 
 import msgspec
 
+from gridledger.contracts import registry
+from gridledger.contracts.base import get_kind
 from gridledger.contracts.genesis import Genesis
 from gridledger.contracts.genesis import load as load_genesis
 from gridledger.core import merkle
-from gridledger.core.crypto import SigningKey, parse_signature
+from gridledger.core.crypto import SigningKey, sha256
 from gridledger.core.errors import (
     BadSignature,
     GridLedgerError,
     InvalidTransaction,
-    MalformedTransaction,
     MempoolFull,
     NodeError,
     NonceReplayed,
     OversizeTransaction,
-    WrongChain,
 )
 from gridledger.core.types import BlockHeader, Transaction
+from gridledger.node.admission import Checked, check_chunk, claimed_sender, decode_tx, error_from
 from gridledger.node.chain import genesis_header, genesis_state, run_block
-from gridledger.node.executor import Prepared, check_sender, nonce_key, precheck, prepare
+from gridledger.node.executor import Prepared, check_sender, nonce_key, precheck
 from gridledger.node.metrics import NodeMetrics
 from gridledger.node.ordering import LocalOrdering, OrderingBackend
-from gridledger.node.verifier import Item, Verifier
+from gridledger.node.verifier import INLINE_BELOW, Verifier
 from gridledger.state.state import State
 from gridledger.state.store import BlockStore, StoredBlock
 from gridledger.state.tree import StateProof
@@ -46,6 +48,9 @@ from gridledger.state.tree import StateProof
 log = logging.getLogger("gridledger.node")
 
 DB_NAME = "chain.db"
+VERIFY_SLICE = 256
+"""Signatures per task handed to a verifier process: small enough to start verifying while
+the rest of a batch is still being decoded, large enough to amortise the round trip."""
 GENESIS_NAME = "genesis.json"
 
 
@@ -78,6 +83,10 @@ class NodeConfig:
     """Block time source in ms since the epoch; a simulation passes its own clock."""
     block_max_txs: int | None = None
     block_interval_ms: int | None = None
+    tune_gc: bool = False
+    """Freeze the objects of the opened chain out of the cyclic garbage collector and collect
+    less often: the state tree is millions of long-lived lists that a full collection would
+    walk again and again. For processes whose main job is the node (CLI, benchmarks)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -87,9 +96,11 @@ class Node:
     def __init__(self, config: NodeConfig, ordering: OrderingBackend | None = None) -> None:
         self.config = config
         home = Path(config.home)
-        self.genesis: Genesis = load_genesis((home / GENESIS_NAME).read_bytes())
-        self.chain_id = self.genesis.chain_id
-        params = self.genesis.params
+        genesis: Genesis = load_genesis((home / GENESIS_NAME).read_bytes())
+        genesis_bytes = genesis.encode()
+        self.genesis_hash = sha256(genesis_bytes)
+        self.chain_id = genesis.chain_id
+        self.params = params = genesis.params
         self.max_tx_bytes = params.max_tx_bytes
         self.block_max_txs = config.block_max_txs or params.block_max_txs
         self.block_interval_ms = config.block_interval_ms or params.block_interval_ms
@@ -99,6 +110,8 @@ class Node:
         self._lock = threading.Lock()
         # Held while a block rewrites the state tree, so proofs always match the tip's root.
         self._tree_lock = threading.Lock()
+        self._tree_held = False
+        """Whether produce_block still holds ``_tree_lock`` (only the producer touches it)."""
         self._pending_nonce: dict[str, int] = {}
         self._pending_count = 0
         self._listeners: list[Callable[[CommittedBlock], None]] = []
@@ -107,17 +120,18 @@ class Node:
         self._thread: threading.Thread | None = None
         self._verifier: Verifier | None = None
         self.halted: str | None = None
-        self._open_chain()
+        self._open_chain(genesis, genesis_bytes)
+        # A genesis can hold a million accounts: keep only what the node needs from it.
+        del genesis, genesis_bytes
 
     # start-up and recovery -----------------------------------------------------------------
-    def _open_chain(self) -> None:
+    def _open_chain(self, genesis: Genesis, genesis_bytes: bytes) -> None:
         tip = self.store.tip_height()
         if tip < 0:
-            state = genesis_state(self.genesis)
-            changes = state.block_changes()
-            root = state.compute_root()
-            state.finish_block()
-            header = genesis_header(self.genesis, root)
+            state = genesis_state(genesis)
+            changes: dict[bytes, bytes | None] = dict(state.committed)
+            root = state.root
+            header = genesis_header(genesis, root)
             self.store.commit_block(
                 0,
                 header.hash(),
@@ -125,14 +139,14 @@ class Node:
                 "",
                 [],
                 changes,
-                meta={"genesis": self.genesis.encode(), "chain_id": self.chain_id.encode()},
+                meta={"genesis": genesis_bytes, "chain_id": self.chain_id.encode()},
             )
             self.state = state
             tip = 0
             log.info("genesis written", extra={"chain_id": self.chain_id, "root": root.hex()})
         else:
             stored = self.store.get_meta("genesis")
-            if stored != self.genesis.encode():
+            if stored != genesis_bytes:
                 raise NodeError("genesis.json does not match the chain in this home")
             self.state = State(self.store.load_state())
         blk = self.store.block(tip)
@@ -147,37 +161,23 @@ class Node:
         log.info("chain opened", extra={"height": tip, "chain_id": self.chain_id})
 
     # admission -------------------------------------------------------------------------------
-    def _decode(self, raw: bytes) -> tuple[Prepared, Item]:
-        """Stateless and cheap stateful checks; returns the prepared tx and what to verify."""
-        if len(raw) > self.max_tx_bytes:
-            raise OversizeTransaction(
-                f"{len(raw)} bytes; this chain accepts at most {self.max_tx_bytes}"
-            )
-        try:
-            tx = msgspec.json.decode(raw, type=Transaction)
-        except msgspec.ValidationError as exc:
-            raise MalformedTransaction(f"not a transaction: {exc}") from None
-        except msgspec.DecodeError as exc:
-            raise MalformedTransaction(f"not valid JSON: {exc}") from None
-        return self._prepare(tx)
-
-    def _prepare(self, tx: Transaction) -> tuple[Prepared, Item]:
-        if tx.chain_id != self.chain_id:
-            raise WrongChain(f"signed for chain {tx.chain_id!r}, this is {self.chain_id!r}")
-        p = prepare(tx)
-        sig = parse_signature(tx.signature)
-        view = self.state.view
-        acct = check_sender(view, tx, p.kind.roles)
-        self._check_nonce(tx)
-        precheck(view, p, acct, self.tip.height + 1, max(self.config.clock(), self.tip.time))
-        return p, (acct.public_key, tx.signing_bytes(), sig)
-
     def _check_nonce(self, tx: Transaction) -> None:
         last = max(
             self.state.view.get_int(nonce_key(tx.sender)), self._pending_nonce.get(tx.sender, 0)
         )
         if tx.nonce <= last:
             raise NonceReplayed(f"nonce {tx.nonce} is not above the last nonce {last}")
+
+    def _check_stateful(self, canonical_raw: bytes, tx_hash: bytes) -> Prepared:
+        """Sender, nonce and the kind's admission rule against committed state."""
+        tx = decode_tx(canonical_raw)
+        kind = get_kind(tx.kind)
+        p = Prepared(tx, canonical_raw, tx_hash, kind, kind.parse_body(tx.body))
+        view = self.state.view
+        acct = check_sender(view, tx, kind.roles)
+        self._check_nonce(tx)
+        precheck(view, p, acct, self.tip.height + 1, max(self.config.clock(), self.tip.time))
+        return p
 
     def submit(self, raw: bytes) -> bytes:
         """Admit one transaction; return its hash or raise the reason it was refused."""
@@ -192,30 +192,54 @@ class Node:
     def submit_many(self, raws: list[bytes]) -> list[bytes | GridLedgerError]:
         """Admit a batch: each entry is the hash of an admitted tx or the error that refused it.
 
-        Signatures are verified in worker processes; the nonce is checked again after
-        verification, so that a forged transaction can never reserve someone's nonce.
+        The stateless checks and signatures run in worker processes, slice by slice while the
+        batch is still being read (see :mod:`gridledger.node.admission`); the stateful checks
+        follow here, and the nonce is reserved only once the signature is known good, so a
+        forged transaction can never take someone's nonce.
         """
         if self.halted:
             raise NodeError(f"the node halted: {self.halted}")
         results: list[bytes | GridLedgerError | None] = [None] * len(raws)
-        checked: list[tuple[int, Prepared]] = []
-        items: list[Item] = []
+        verifier = self._verifier or Verifier(0)
+        inline = self._verifier is None or len(raws) < INLINE_BELOW
+        view = self.state.view
+        positions: list[int] = []
+        waits = []
+        items: list[tuple[bytes, bytes | None]] = []
         for i, raw in enumerate(raws):
+            if len(raw) > self.max_tx_bytes:
+                results[i] = OversizeTransaction(
+                    f"{len(raw)} bytes; this chain accepts at most {self.max_tx_bytes}"
+                )
+                continue
+            sender = claimed_sender(raw)
+            acct = None if sender is None else registry.account_summary(view, sender)
+            positions.append(i)
+            items.append((raw, None if acct is None else acct.public_key))
+            if len(items) == VERIFY_SLICE:
+                waits.append(self._check_slice(verifier, items, inline))
+                items = []
+        if items:
+            waits.append(self._check_slice(verifier, items, inline))
+        checked = [c for wait in waits for c in wait()]
+        passed: list[tuple[int, Prepared]] = []
+        for i, c in zip(positions, checked, strict=True):
+            if len(c) == 2:
+                results[i] = error_from(c[0], c[1])
+                continue
+            canonical_raw, tx_hash, sig_ok = c
             try:
-                p, item = self._decode(raw)
+                p = self._check_stateful(canonical_raw, tx_hash)
             except GridLedgerError as exc:
                 results[i] = exc
                 continue
-            checked.append((i, p))
-            items.append(item)
-        verifier = self._verifier
-        oks = verifier.verify_many(items) if verifier else Verifier(0).verify_many(items)
+            if not sig_ok:
+                results[i] = BadSignature()
+                continue
+            passed.append((i, p))
         admitted: list[Prepared] = []
         with self._lock:
-            for (i, p), ok in zip(checked, oks, strict=True):
-                if not ok:
-                    results[i] = BadSignature()
-                    continue
+            for i, p in passed:
                 if self._pending_count + len(admitted) >= self.config.max_pending:
                     results[i] = MempoolFull()
                     continue
@@ -233,6 +257,14 @@ class Node:
         self.metrics.mempool.set(self._pending_count)
         self.metrics.admitted.inc(len(admitted))
         return [r for r in results if r is not None]
+
+    def _check_slice(
+        self, verifier: Verifier, items: list[tuple[bytes, bytes | None]], inline: bool
+    ) -> Callable[[], list[Checked]]:
+        if inline:
+            done = check_chunk(self.chain_id, items)
+            return lambda: done
+        return verifier.run(check_chunk, self.chain_id, items)
 
     @property
     def pending(self) -> int:
@@ -254,6 +286,10 @@ class Node:
         if self._running:
             return
         self._verifier = Verifier(self.config.verify_workers)
+        if self.config.tune_gc:
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(50_000, 50, 100)
         self._running = True
         self._thread = threading.Thread(target=self._run, name="block-producer", daemon=True)
         self._thread.start()
@@ -293,10 +329,13 @@ class Node:
         t0 = time.perf_counter()
         block_time = max(self.config.clock(), self.tip.time)
         self._tree_lock.acquire()
+        self._tree_held = True
         try:
             return self._produce(batch, t0, block_time)
         finally:
-            if self._tree_lock.locked():
+            # Only if _produce did not release it: by now another thread may hold the lock.
+            if self._tree_held:
+                self._tree_held = False
                 self._tree_lock.release()
 
     def _produce(self, batch: list[Prepared], t0: float, block_time: int) -> CommittedBlock:
@@ -324,6 +363,7 @@ class Node:
         with self._lock:
             self.tip = header
             self.tip_hash = block_hash
+            self._tree_held = False
             self._tree_lock.release()
             self._pending_count -= len(batch)
             for p in batch:
@@ -364,7 +404,7 @@ class Node:
             "state_root": tip.state_root,
             "pending": self._pending_count,
             "org": self.config.org,
-            "genesis_hash": self.genesis.hash().hex(),
+            "genesis_hash": self.genesis_hash.hex(),
             "halted": self.halted,
         }
 

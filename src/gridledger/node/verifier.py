@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
 
 from gridledger.core.crypto import verify_raw
 
@@ -18,6 +20,7 @@ Item = tuple[bytes, bytes, bytes]
 """(raw public key, signed message, raw signature)"""
 
 INLINE_BELOW = 64
+T = TypeVar("T")
 
 
 def verify_chunk(items: list[Item]) -> list[bool]:
@@ -35,14 +38,34 @@ class Verifier:
             # spawn, not fork: the node runs threads, and forking a threaded process is unsafe
             self._pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))
 
-    def verify_many(self, items: list[Item]) -> list[bool]:
+    def run(self, fn: Callable[..., list[T]], *args: Any) -> Callable[[], list[T]]:
+        """Start ``fn(*args)`` in a worker (inline without workers); call the result to wait.
+
+        ``fn`` must be a module-level function (workers import it by name).
+        """
+        if self._pool is None:
+            done = fn(*args)
+            return lambda: done
+        return self._pool.submit(fn, *args).result
+
+    def start(self, items: list[Item]) -> Callable[[], list[bool]]:
+        """Begin checking ``items``; the returned call waits for and returns the results.
+
+        Callers start several slices before waiting on any, so the workers always have the
+        next slice queued while the caller decodes more transactions.
+        """
         if self._pool is None or len(items) < INLINE_BELOW:
-            return verify_chunk(items)
-        size = -(-len(items) // self.workers)
-        chunks = [items[i : i + size] for i in range(0, len(items), size)]
+            done = verify_chunk(items)
+            return lambda: done
+        future = self._pool.submit(verify_chunk, items)
+        return future.result
+
+    def verify_many(self, items: list[Item]) -> list[bool]:
+        size = max(INLINE_BELOW, -(-len(items) // max(self.workers, 1)))
+        waits = [self.start(items[i : i + size]) for i in range(0, len(items), size)]
         out: list[bool] = []
-        for part in self._pool.map(verify_chunk, chunks):
-            out.extend(part)
+        for wait in waits:
+            out.extend(wait())
         return out
 
     def close(self) -> None:

@@ -83,6 +83,10 @@ class Scratch(StateWriter):
     def delete(self, key: bytes) -> None:
         self._layer[key] = None
 
+    def writes(self) -> dict[bytes, bytes | None]:
+        """Everything written so far (``None`` for deletions)."""
+        return self._layer
+
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         merged: dict[bytes, bytes | None] = dict(self._base.scan(prefix))
         merged.update({k: v for k, v in self._layer.items() if k.startswith(prefix)})

@@ -17,7 +17,9 @@ walked once and only the nodes it touched are rehashed, once per block.
 A proof lists, for each level from the root down to where the key's path ends, the 16 child
 hashes of that node with the key's own slot left out (``None``; empty children are ``None``
 too). The path ends at the key's own leaf (inclusion), at an empty slot, or at another key's
-leaf (both absence). :func:`verify_proof` checks a proof against a root without any node.
+leaf (both absence); for another key's leaf the proof also carries that leaf's value, so the
+verifier recomputes the leaf hash (a bare hash could be an internal node's, hiding the key).
+:func:`verify_proof` checks a proof against a root without any node.
 """
 
 from __future__ import annotations
@@ -45,12 +47,13 @@ def leaf_hash_of(path: bytes, value: bytes) -> bytes:
 
 
 class _Leaf:
-    __slots__ = ("bits", "hash", "path")
+    __slots__ = ("bits", "hash", "path", "value")
 
-    def __init__(self, path: bytes, leaf_hash: bytes) -> None:
+    def __init__(self, path: bytes, leaf_hash: bytes, value: bytes) -> None:
         self.path = path
         self.bits = int.from_bytes(path, "big")
         self.hash = leaf_hash
+        self.value = value  # shared with the state's dict; absence proofs reveal it
 
 
 # An internal node is a list of 19 items: 16 children (None, _Leaf or node); its hash, None while
@@ -166,17 +169,23 @@ class StateProof:
     In ``levels`` each entry is a tuple of 16 hashes or ``None`` (empty, or the key's own slot).
     ``terminal`` is ``None`` when the path ends in an empty slot; otherwise the path and leaf
     hash of the leaf found there (the key's own leaf for inclusion, another key's for absence).
+    ``terminal_value`` is that other key's value (absence only), from which the verifier
+    recomputes its leaf hash.
     """
 
     levels: tuple[tuple[bytes | None, ...], ...]
     terminal: tuple[bytes, bytes] | None
+    terminal_value: bytes | None = None
 
     def to_json(self) -> dict[str, object]:
+        terminal: dict[str, str] | None = None
+        if self.terminal is not None:
+            terminal = {"path": self.terminal[0].hex(), "leaf_hash": self.terminal[1].hex()}
+            if self.terminal_value is not None:
+                terminal["value"] = self.terminal_value.hex()
         return {
             "levels": [[None if h is None else h.hex() for h in lvl] for lvl in self.levels],
-            "terminal": None
-            if self.terminal is None
-            else {"path": self.terminal[0].hex(), "leaf_hash": self.terminal[1].hex()},
+            "terminal": terminal,
         }
 
     @classmethod
@@ -191,15 +200,25 @@ class StateProof:
             for lvl in levels:
                 if not isinstance(lvl, list) or len(lvl) != _FANOUT:
                     raise InvalidStateProof("each level lists 16 child hashes")
-                parsed.append(tuple(None if h is None else bytes.fromhex(h) for h in lvl))
+                parsed.append(tuple(None if h is None else _hash32(h) for h in lvl))
             term: tuple[bytes, bytes] | None = None
+            value: bytes | None = None
             if terminal is not None:
                 if not isinstance(terminal, dict):
                     raise InvalidStateProof("terminal must be an object or null")
-                term = (bytes.fromhex(terminal["path"]), bytes.fromhex(terminal["leaf_hash"]))
+                term = (_hash32(terminal["path"]), _hash32(terminal["leaf_hash"]))
+                if terminal.get("value") is not None:
+                    value = bytes.fromhex(terminal["value"])
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidStateProof(f"malformed proof: {exc}") from None
-        return cls(tuple(parsed), term)
+        return cls(tuple(parsed), term, value)
+
+
+def _hash32(hexed: str) -> bytes:
+    raw = bytes.fromhex(hexed)
+    if len(raw) != 32:
+        raise InvalidStateProof("hashes and paths are 32 bytes")
+    return raw
 
 
 def verify_proof(root: bytes, key: bytes, value: bytes | None, proof: StateProof) -> None:
@@ -225,6 +244,13 @@ def verify_proof(root: bytes, key: bytes, value: bytes | None, proof: StateProof
         other_path, other_hash = proof.terminal
         if other_path == path:
             raise InvalidStateProof("the proof shows the key present, not absent")
+        # Recompute the other leaf: a bare hash could be an internal node holding the key.
+        if (
+            len(other_path) != 32
+            or proof.terminal_value is None
+            or leaf_hash_of(other_path, proof.terminal_value) != other_hash
+        ):
+            raise InvalidStateProof("the terminal is not the leaf of another key")
         shift = 256 - 4 * depth
         # The other leaf must share the prefix walked so far, or it could not sit there.
         if (int.from_bytes(other_path, "big") >> shift) != (bits >> shift):
@@ -237,6 +263,9 @@ def verify_proof(root: bytes, key: bytes, value: bytes | None, proof: StateProof
         own = _nibble(bits, d)
         if level[own] is not None:
             raise InvalidStateProof("the key's own slot must be left out of the proof")
+        # Fixed-size children, or uneven ones could shift a real child into the key's slot.
+        if any(h is not None and len(h) != 32 for h in level):
+            raise InvalidStateProof("child hashes are 32 bytes")
         parts = [b"\x01"]
         for i, h in enumerate(level):
             parts.append(node if i == own else (EMPTY if h is None else h))
@@ -260,7 +289,7 @@ class SparseMerkleTree:
         by_key = tree._leaves
         for key, value in items:
             path = _sha(key).digest()
-            by_key[key] = _Leaf(path, _sha(b"\x00" + path + value).digest())
+            by_key[key] = _Leaf(path, _sha(b"\x00" + path + value).digest(), value)
         leaves = sorted(by_key.values(), key=lambda leaf: leaf.bits)
         tree._root = _build(leaves, 0)
         return tree
@@ -313,10 +342,11 @@ class SparseMerkleTree:
                     self._root = _delete(self._root, 0, leaf.bits)
             elif leaf is not None:
                 leaf.hash = _sha(b"\x00" + leaf.path + value).digest()
+                leaf.value = value
                 self._touch(leaf)
             else:
                 path = _sha(key).digest()
-                leaf = _Leaf(path, _sha(b"\x00" + path + value).digest())
+                leaf = _Leaf(path, _sha(b"\x00" + path + value).digest(), value)
                 leaves[key] = leaf
                 self._upsert(leaf)
         return _hash(self._root)
@@ -345,4 +375,5 @@ class SparseMerkleTree:
         if node is None:
             return StateProof(tuple(levels), None)
         assert isinstance(node, _Leaf)
-        return StateProof(tuple(levels), (node.path, node.hash))
+        other = None if node.bits == bits else node.value
+        return StateProof(tuple(levels), (node.path, node.hash), other)

@@ -1,0 +1,150 @@
+"""Errors on the wire: every refusal is ``{"error": {"code": ..., "message": ...}}``.
+
+The code is the stable :class:`~gridledger.core.errors.GridLedgerError` code (``tx.*``,
+``funds.*``, ``registry.*``, ``auth.forbidden``, ``node.*``, ``not_found``) or one of the
+``api.*`` codes below for requests that never reached the node. The HTTP status follows the
+code (:func:`http_status`), so a client can branch on either.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from gridledger.api.render import JSONBytes
+from gridledger.core.errors import GridLedgerError, NodeError
+from gridledger.state.store import StoreCorrupt
+
+log = logging.getLogger("gridledger.api")
+
+
+class InvalidRequest(GridLedgerError):
+    code = "api.invalid_request"
+    default_message = "the request is malformed; see the API documentation at /docs"
+
+
+class BatchTooLarge(GridLedgerError):
+    code = "api.batch_too_large"
+    default_message = "a batch holds at most 10000 transactions; split it"
+
+
+class BodyTooLarge(GridLedgerError):
+    code = "api.body_too_large"
+    default_message = "the request body is larger than this node accepts"
+
+
+class RouteNotFound(GridLedgerError):
+    code = "api.not_found"
+    default_message = "no such endpoint; see /docs for the API"
+
+
+class MethodNotAllowed(GridLedgerError):
+    code = "api.method_not_allowed"
+    default_message = "this endpoint does not accept that HTTP method"
+
+
+class InternalError(GridLedgerError):
+    code = "api.internal_error"
+    default_message = "the node failed to answer; its log says why"
+
+
+_BY_CODE = {
+    "not_found": 404,
+    "api.not_found": 404,
+    "api.method_not_allowed": 405,
+    "auth.forbidden": 403,
+    "tx.nonce_replayed": 409,
+    "tx.duplicate": 409,
+    "tx.oversize": 413,
+    "api.batch_too_large": 413,
+    "api.body_too_large": 413,
+    "api.internal_error": 500,
+    "store.corrupt": 500,
+}
+
+
+def http_status(code: str) -> int:
+    """The HTTP status that goes with an error code."""
+    if code in _BY_CODE:
+        return _BY_CODE[code]
+    if code.startswith("node."):
+        return 503
+    if code.startswith("block."):
+        return 500
+    # tx.*, funds.*, registry.*, api.invalid_request and every contract's own codes
+    return 400
+
+
+def status_for(exc: GridLedgerError) -> int:
+    """The HTTP status for ``exc`` (a node error is always "try later", whatever its code)."""
+    if isinstance(exc, NodeError):
+        return 503
+    return http_status(exc.code)
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def error_response(exc: GridLedgerError) -> JSONBytes:
+    return JSONBytes(error_body(exc.code, exc.message), status_code=status_for(exc))
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or InvalidRequest.default_message
+
+
+async def _on_gridledger_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GridLedgerError)
+    return error_response(exc)
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(InvalidRequest(_describe_validation(exc)))
+
+
+async def _on_http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    err: GridLedgerError
+    if exc.status_code == 404:
+        err = RouteNotFound()
+    elif exc.status_code == 405:
+        err = MethodNotAllowed()
+    else:
+        err = InvalidRequest(str(exc.detail))
+    response = JSONBytes(error_body(err.code, err.message), status_code=exc.status_code)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _on_store_corrupt(request: Request, exc: Exception) -> Response:
+    log.error("stored data does not decode", extra={"path": request.url.path, "error": str(exc)})
+    return JSONBytes(
+        error_body("store.corrupt", f"{exc}; stop the node and run 'gridledger verify'"),
+        status_code=500,
+    )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("request failed", extra={"path": request.url.path}, exc_info=exc)
+    return error_response(InternalError())
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every failure answer in the one error format, with a code."""
+    app.add_exception_handler(GridLedgerError, _on_gridledger_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(StoreCorrupt, _on_store_corrupt)
+    app.add_exception_handler(Exception, _on_unexpected)

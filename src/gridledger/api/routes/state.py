@@ -1,0 +1,159 @@
+"""State: raw values with proofs, accounts with balances and nonces, organisations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from fastapi import APIRouter, Path, Query
+from starlette.responses import Response
+
+from gridledger.api.context import ApiContext
+from gridledger.api.errors import InvalidRequest
+from gridledger.api.render import JSONBytes, decode_stored
+from gridledger.api.schemas import (
+    ERROR_RESPONSES,
+    Account,
+    AccountPage,
+    Organisations,
+    StateProofView,
+    StateValue,
+)
+from gridledger.contracts import funds, registry
+from gridledger.core.errors import NotFound
+from gridledger.node.executor import nonce_key
+
+MAX_KEY_BYTES = 1024
+MAX_ACCOUNT_PAGE = 1000
+
+StateKey = Annotated[
+    str,
+    Path(description="State key, e.g. `funds/balance/alice` (see each contract's keys)."),
+]
+AccountId = Annotated[
+    str,
+    Path(pattern=registry.ID_RE.pattern, description="Account id: 1-64 of a-z 0-9 . _ -"),
+]
+
+
+def _key(key: str) -> bytes:
+    raw = key.encode()
+    if not raw or len(raw) > MAX_KEY_BYTES:
+        raise InvalidRequest(f"a state key is 1 to {MAX_KEY_BYTES} bytes")
+    return raw
+
+
+def _decoded(value: bytes) -> tuple[object, bool]:
+    """The value as JSON when it is JSON (most state is), else ``(None, False)``."""
+    try:
+        return msgspec.json.decode(value), True
+    except msgspec.DecodeError:
+        return None, False
+
+
+def router(ctx: ApiContext) -> APIRouter:
+    node = ctx.node
+    r = APIRouter(prefix="/v1", tags=["state"])
+
+    # Declared before the value route: a key ending in "/proof" asks for the proof.
+    @r.get(
+        "/state/{key:path}/proof",
+        response_model=StateProofView,
+        responses=ERROR_RESPONSES,
+        summary="A state value with its Merkle proof",
+    )
+    def state_proof(key: StateKey) -> Response:
+        """The committed value (or its absence) with a proof against the tip header.
+
+        Check it without a node with :func:`gridledger.sdk.proofs.verify_state_proof`.
+        """
+        header, value, proof = node.prove_state(_key(key))
+        blk = node.store.block(header.height)
+        if blk is None:
+            raise NotFound(f"block {header.height} is not stored")
+        decoded = _decoded(value)[0] if value is not None else None
+        return JSONBytes(
+            {
+                "key": key,
+                "value_hex": None if value is None else value.hex(),
+                "value": decoded,
+                "height": header.height,
+                "block_hash": blk.hash.hex(),
+                "header": decode_stored(blk.header, f"header of block {blk.height}"),
+                "signature": blk.signature,
+                "proof": proof.to_json(),
+            }
+        )
+
+    @r.get(
+        "/state/{key:path}",
+        response_model=StateValue,
+        responses=ERROR_RESPONSES,
+        summary="A raw state value",
+    )
+    def state_value(key: StateKey) -> Response:
+        """The committed value of ``key``: hex, and decoded when it is JSON."""
+        value = node.state.view.get(_key(key))
+        if value is None:
+            raise NotFound(f"no state at key {key!r}")
+        decoded, is_json = _decoded(value)
+        return JSONBytes(
+            {"key": key, "value_hex": value.hex(), "value": decoded, "json_value": is_json}
+        )
+
+    @r.get(
+        "/accounts/{account}",
+        response_model=Account,
+        responses=ERROR_RESPONSES,
+        tags=["accounts"],
+        summary="An account",
+    )
+    def get_account(account: AccountId) -> Response:
+        """The registry record, settlement balance, last committed nonce and the next nonce."""
+        view = node.state.view
+        record = registry.get_account(view, account)
+        if record is None:
+            raise NotFound(f"no account {account!r}")
+        return JSONBytes(
+            {
+                **record,
+                "balance": funds.balance_of(view, account),
+                "nonce": view.get_int(nonce_key(account)),
+                "next_nonce": node.next_nonce(account),
+            }
+        )
+
+    @r.get("/accounts", response_model=AccountPage, tags=["accounts"], summary="Accounts")
+    def list_accounts(
+        org: Annotated[str | None, Query(description="Only this organisation's accounts.")] = None,
+        after: Annotated[
+            str | None, Query(description="Start after this account id (paging).")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_ACCOUNT_PAGE)] = 100,
+    ) -> Response:
+        """Registry records in account id order; ``next`` is the ``after`` of the next page."""
+        page: list[dict[str, object]] = []
+        nxt = None
+        for _, raw in node.state.view.scan(b"registry/account/"):
+            acct = decode_stored(raw, "account record")
+            if (org is not None and acct["org"] != org) or (
+                after is not None and acct["id"] <= after
+            ):
+                continue
+            if len(page) == limit:
+                nxt = page[-1]["id"]
+                break
+            page.append(acct)
+        return JSONBytes({"accounts": page, "next": nxt})
+
+    @r.get(
+        "/organisations",
+        response_model=Organisations,
+        tags=["accounts"],
+        summary="Organisations",
+    )
+    def list_organisations() -> Response:
+        """Every registered organisation with its roles and node key."""
+        return JSONBytes({"organisations": registry.list_organisations(node.state.view)})
+
+    return r

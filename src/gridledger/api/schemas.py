@@ -1,0 +1,202 @@
+"""Response and request shapes, for the OpenAPI document and for checking responses in tests.
+
+Endpoints encode their responses directly (see :mod:`gridledger.api.render`); these models
+describe what they send. ``docs/formats.md`` defines the records inside (transactions,
+receipts, headers) byte for byte.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+HEX64 = r"^[0-9a-f]{64}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(_Strict):
+    code: str = Field(description="Stable, dotted error code; branch on this.")
+    message: str = Field(description="What went wrong and what to do, for people.")
+
+
+class ErrorResponse(_Strict):
+    error: ErrorDetail
+
+
+class TransactionIn(_Strict):
+    """A signed transaction, as submitted (``docs/formats.md``)."""
+
+    chain_id: str
+    kind: str = Field(description='"<contract>.<action>", e.g. "funds.transfer"')
+    sender: str
+    nonce: int = Field(ge=0, description="Any integer above the sender's last used nonce.")
+    body: dict[str, Any] = Field(description="The action's parameters; integers only.")
+    signature: str = Field(description='"ed25519:<hex>" over the signing bytes')
+
+
+class Receipt(_Strict):
+    tx_hash: str = Field(pattern=HEX64)
+    status: Literal["ok", "failed"]
+    code: str | None
+    message: str | None
+    events: list[dict[str, Any]]
+
+
+class BlockHeader(_Strict):
+    chain_id: str
+    height: int
+    prev_hash: str = Field(pattern=HEX64)
+    time: int = Field(description="Milliseconds since the Unix epoch (UTC).")
+    tx_root: str = Field(pattern=HEX64)
+    receipt_root: str = Field(pattern=HEX64)
+    state_root: str = Field(pattern=HEX64)
+    proposer: str
+    tx_count: int
+
+
+class Accepted(_Strict):
+    hash: str = Field(pattern=HEX64, description="The transaction hash (SHA-256, hex).")
+
+
+class Committed(_Strict):
+    hash: str = Field(pattern=HEX64)
+    height: int
+    index: int = Field(description="Position of the transaction in its block.")
+    receipt: Receipt
+
+
+class BatchItem(_Strict):
+    hash: str | None = Field(default=None, pattern=HEX64)
+    error: ErrorDetail | None = None
+
+
+class TxView(_Strict):
+    hash: str = Field(pattern=HEX64)
+    height: int
+    index: int
+    block_hash: str = Field(pattern=HEX64)
+    tx: TransactionIn
+    receipt: Receipt
+
+
+class TxProof(_Strict):
+    hash: str = Field(pattern=HEX64)
+    height: int
+    index: int
+    tree_size: int
+    audit_path: list[str] = Field(description="RFC 6962 audit path, bottom-up, hex.")
+    tx: TransactionIn
+    tx_hex: str = Field(description="The canonical transaction bytes (the Merkle leaf), hex.")
+    block_hash: str = Field(pattern=HEX64)
+    header: BlockHeader
+    signature: str
+
+
+class HeaderView(_Strict):
+    height: int
+    hash: str = Field(pattern=HEX64)
+    header: BlockHeader
+    signature: str = Field(description="The proposer's signature of the header ('' at genesis).")
+
+
+class BlockSummary(HeaderView):
+    tx_count: int
+
+
+class BlockTx(_Strict):
+    hash: str = Field(pattern=HEX64)
+    index: int
+    tx: TransactionIn
+    receipt: Receipt
+
+
+class BlockView(BlockSummary):
+    txs: list[BlockTx]
+
+
+class BlockPage(_Strict):
+    blocks: list[BlockSummary]
+    next: int | None = Field(description="The `from` of the next page; null after the last.")
+
+
+class StateValue(_Strict):
+    key: str
+    value_hex: str
+    value: Any = Field(description="The value decoded as JSON, or null when it is not JSON.")
+    json_value: bool = Field(description="Whether the value is JSON (and `value` holds it).")
+
+
+class StateProofLevels(_Strict):
+    levels: list[list[str | None]]
+    terminal: dict[str, str] | None
+
+
+class StateProofView(_Strict):
+    key: str
+    value_hex: str | None = Field(description="The committed value, hex; null when absent.")
+    value: Any
+    height: int
+    block_hash: str = Field(pattern=HEX64)
+    header: BlockHeader
+    signature: str
+    proof: StateProofLevels
+
+
+class Account(_Strict):
+    id: str
+    org: str
+    public_key: str
+    roles: list[str]
+    suspended: bool
+    balance: int = Field(description="Settlement balance in minor currency units.")
+    nonce: int = Field(description="The last nonce used in a committed transaction.")
+    next_nonce: int = Field(description="The smallest nonce the account can use next.")
+
+
+class AccountPage(_Strict):
+    accounts: list[dict[str, Any]]
+    next: str | None = Field(description="The `after` of the next page; null after the last.")
+
+
+class Organisations(_Strict):
+    organisations: list[dict[str, Any]]
+
+
+class Status(BaseModel):
+    """The node's own status record; a node may report more fields than these."""
+
+    chain_id: str
+    height: int
+    tip_hash: str
+    tip_time: int
+    state_root: str
+    pending: int
+    org: str
+    genesis_hash: str
+    halted: str | None
+
+
+class Health(_Strict):
+    ok: bool
+    height: int
+
+
+class BlockEvent(_Strict):
+    """One ``block`` event of ``GET /v1/events`` (the SSE ``data`` line, as JSON)."""
+
+    height: int
+    hash: str = Field(pattern=HEX64)
+    time: int
+    tx_count: int
+    txs: list[dict[str, str]]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Invalid request or transaction"},
+    404: {"model": ErrorResponse, "description": "No such record"},
+    503: {"model": ErrorResponse, "description": "The node cannot take work now"},
+}

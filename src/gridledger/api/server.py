@@ -1,0 +1,111 @@
+"""Serving the API with uvicorn: in the foreground (``gridledger node``) or in a thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from gridledger.api.app import create_app
+from gridledger.node.node import Node
+
+GRACEFUL_SHUTDOWN_S = 5
+"""How long open requests (event streams, receipt waits) may run on after a stop request."""
+
+
+def _config(node: Node, host: str, port: int, log_level: str, access_log: bool) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(node),
+        host=host,
+        port=port,
+        # None: uvicorn leaves logging alone, so its records reach the caller's handlers
+        log_config=None,
+        log_level=log_level,
+        access_log=access_log,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        server_header=False,
+    )
+
+
+def serve(
+    node: Node, host: str, port: int, *, log_level: str = "info", access_log: bool = True
+) -> None:
+    """Serve the API for ``node`` until SIGINT or SIGTERM; the caller closes the node after.
+
+    uvicorn handles the signals while it runs and re-raises them once it has stopped, so the
+    caller should install its own handlers first (``gridledger node`` does).
+    """
+    uvicorn.Server(_config(node, host, port, log_level, access_log)).run()
+
+
+class ApiServer:
+    """The API on a background thread, e.g. beside a simulation or in tests.
+
+    The listening socket is bound in the constructor (port 0 picks a free port), so :attr:`url`
+    is known and the port cannot be taken by someone else before the server starts::
+
+        with ApiServer(node) as server:
+            httpx.get(server.url + "/v1/status")
+    """
+
+    def __init__(
+        self,
+        node: Node,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        log_level: str = "warning",
+    ) -> None:
+        self._server = uvicorn.Server(_config(node, host, port, log_level, access_log=False))
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self.host = host
+        self.port: int = self._sock.getsockname()[1]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start serving; returns once the server accepts connections."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, name="api", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the API server failed to start; see the log")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the API server did not start within {timeout} s")
+            time.sleep(0.01)
+
+    def stop(self, timeout: float = GRACEFUL_SHUTDOWN_S + 5) -> None:
+        """Stop serving (open streams get the graceful-shutdown period) and free the port."""
+        if self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout)
+            self._thread = None
+        self._sock.close()
+
+    def __enter__(self) -> ApiServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""The ``gridledger`` command line: node home, keys, transactions, queries, verify, bench."""

@@ -1,0 +1,91 @@
+"""``gridledger bench``: measure the node on this machine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gridledger.bench.ledger import run_ledger_bench
+from gridledger.cli.common import JsonOpt, console, err_console, fail
+
+app = typer.Typer(help="Benchmarks of the node on this machine.", no_args_is_help=True)
+
+_PHASES = {"sign": "signing transfers", "commit": "committing"}
+
+
+@app.command("ledger")
+def ledger(
+    txs: Annotated[int, typer.Option("--txs", min=1, help="Signed transfers to commit.")] = 50_000,
+    accounts: Annotated[
+        int, typer.Option("--accounts", min=2, help="Funded accounts in the genesis.")
+    ] = 10_000,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            file_okay=False,
+            help="A new directory for the benchmark's chain. Default: a temporary one.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=0, help="Signature-check processes. Default: one per core."),
+    ] = None,
+    block_txs: Annotated[
+        int, typer.Option("--block-txs", min=1, help="Transactions per block at most.")
+    ] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the transfer pattern.")] = 1,
+    json_out: JsonOpt = False,
+) -> None:
+    """Committed transfers per second through the whole node, against one core's Ed25519 rate."""
+    if home is not None and home.exists() and any(home.iterdir()):
+        fail(
+            "bench.home_exists",
+            f"{home} is not empty; the benchmark builds a new chain, so give a new directory "
+            "(or none, for a temporary one)",
+            json_out,
+        )
+    # progress goes to stderr, and only to a terminal, so stdout holds just the result
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not err_console.is_terminal,
+    ) as progress:
+        tasks = {
+            phase: progress.add_task(label, total=txs, start=False)
+            for phase, label in _PHASES.items()
+        }
+
+        def report(phase: str, done: int, total: int) -> None:
+            task = tasks.get(phase)
+            if task is not None:
+                progress.start_task(task)
+                progress.update(task, completed=done, total=total)
+
+        try:
+            result = run_ledger_bench(
+                txs=txs,
+                accounts=accounts,
+                home=home,
+                workers=workers,
+                block_max_txs=block_txs,
+                seed=seed,
+                progress=report,
+            )
+        except (ValueError, RuntimeError) as exc:
+            fail("bench.failed", str(exc), json_out)
+    if json_out:
+        typer.echo(json.dumps(result))
+        return
+    table = Table("measure", "value", title="ledger benchmark", title_justify="left")
+    for name, value in result.items():
+        table.add_row(name, str(value))
+    console.print(table)

@@ -1,0 +1,243 @@
+"""``gridledger``: the command line of a GridLedger node and its users (``docs/cli.md``).
+
+gridledger init            create a node home: genesis, node and operator keys
+gridledger node            run the node and its HTTP API
+gridledger keys ...        create and show account keys
+gridledger tx ...          sign, submit and wait for transactions
+gridledger query ...       read accounts, blocks, transactions and state
+gridledger verify          re-execute the stored chain and check every hash and signature
+gridledger bench ledger    measure committed throughput on this machine
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+from importlib.metadata import PackageNotFoundError, version
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from gridledger.cli import bench, keys, logs, query, tx
+from gridledger.cli.common import (
+    HomeOpt,
+    JsonOpt,
+    console,
+    err_console,
+    fail,
+    kv_table,
+    parse_host_port,
+    passphrase,
+    print_json,
+    reporting,
+)
+from gridledger.contracts.registry import check_id
+from gridledger.node.chainverify import verify_chain
+from gridledger.node.home import (
+    DEFAULT_API,
+    DEFAULT_HOME,
+    init_home,
+    key_path,
+    open_node,
+    read_settings,
+)
+from gridledger.node.node import DB_NAME, GENESIS_NAME
+
+log = logging.getLogger("gridledger.cli")
+
+app = typer.Typer(
+    name="gridledger",
+    help="GridLedger: a permissioned ledger for energy communities.",
+    no_args_is_help=True,
+    # a traceback's locals could hold the passphrase
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(keys.app, name="keys")
+app.add_typer(tx.app, name="tx")
+app.add_typer(query.app, name="query")
+app.add_typer(bench.app, name="bench")
+
+_CHAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+ApiOpt = Annotated[
+    str | None,
+    typer.Option("--api", help="HOST:PORT the API listens on.", show_default=False),
+]
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        try:
+            typer.echo(version("gridledger"))
+        except PackageNotFoundError:
+            typer.echo("unknown (not installed)")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """GridLedger: a permissioned ledger for energy communities."""
+
+
+@app.command()
+def init(
+    home: HomeOpt = DEFAULT_HOME,
+    chain_id: Annotated[
+        str | None,
+        typer.Option(
+            "--chain-id", help="Chain id. Default: gridledger-<random>.", show_default=False
+        ),
+    ] = None,
+    org: Annotated[str, typer.Option("--org", help="This node's organisation id.")] = "operator",
+    org_name: Annotated[
+        str, typer.Option("--org-name", help="The organisation's display name.")
+    ] = "Network operator",
+    api: Annotated[str, typer.Option("--api", help="HOST:PORT for the API.")] = DEFAULT_API,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a new chain in HOME: genesis.json, node.json, the node key and the operator key."""
+    if chain_id is not None and not _CHAIN_ID.match(chain_id):
+        raise typer.BadParameter("1-64 characters of A-Z a-z 0-9 . _ -", param_hint="--chain-id")
+    parse_host_port(api)
+    with reporting(json_out):
+        check_id(org, "organisation id")
+        genesis = init_home(
+            home, passphrase(confirm=True), chain_id=chain_id, org=org, org_name=org_name, api=api
+        )
+    operator = genesis.accounts[0].id
+    info = {
+        "home": str(home),
+        "chain_id": genesis.chain_id,
+        "genesis_hash": genesis.hash().hex(),
+        "organisation": org,
+        "operator_account": operator,
+        "operator_key": str(key_path(home, operator)),
+        "node_key": str(key_path(home, "node")),
+        "api": api,
+    }
+    if json_out:
+        print_json(info)
+        return
+    console.print(kv_table([(k.replace("_", " "), v) for k, v in info.items()]))
+    console.print(f"\nstart the node with: gridledger node --home {home}")
+
+
+@app.command()
+def node(
+    home: HomeOpt = DEFAULT_HOME,
+    api: ApiOpt = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=0, help="Signature-check processes; 0 checks inline."),
+    ] = None,
+    block_interval_ms: Annotated[
+        int | None,
+        typer.Option(
+            "--block-interval-ms",
+            min=1,
+            help="Cut a block this long after its first transaction. Default: genesis params.",
+        ),
+    ] = None,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="debug, info, warning or error.")
+    ] = "info",
+) -> None:
+    """Run the node and serve its API until SIGINT or SIGTERM (JSON logs on stderr)."""
+    # imported here: the web stack is only needed by this command, and is slow to import
+    from gridledger.api.server import serve  # noqa: PLC0415
+
+    if log_level.lower() not in {"debug", "info", "warning", "error"}:
+        raise typer.BadParameter("debug, info, warning or error", param_hint="--log-level")
+    with reporting():
+        settings = read_settings(home)
+    host, port = parse_host_port(api or str(settings.get("api", DEFAULT_API)))
+    logs.configure(log_level)
+    with reporting():
+        chain = open_node(
+            home,
+            passphrase(),
+            verify_workers=workers,
+            block_interval_ms=block_interval_ms,
+            # the node is this process's main job: keep the collector off the state tree
+            tune_gc=True,
+        )
+
+    # uvicorn takes over SIGINT/SIGTERM while serving and re-raises them when it stops; these
+    # handlers receive them then, so the node is closed below instead of the process dying.
+    received: list[int] = []
+
+    def remember(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, remember) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        chain.start()
+        log.info(
+            "node started",
+            extra={"chain_id": chain.chain_id, "height": chain.tip.height, "api": f"{host}:{port}"},
+        )
+        if not received:
+            serve(chain, host, port, log_level=log_level.lower())
+    finally:
+        chain.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log.info("node stopped", extra={"height": chain.tip.height})
+
+
+@app.command()
+def verify(
+    home: HomeOpt = DEFAULT_HOME,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=0, help="Signature-check processes. Default: one per core."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Re-execute the stored chain from genesis and check every hash, root and signature."""
+    if not (home / GENESIS_NAME).is_file() or not (home / DB_NAME).is_file():
+        fail("home.no_chain", f"{home} holds no chain (no {GENESIS_NAME} and {DB_NAME})", json_out)
+    with Progress(
+        TextColumn("verifying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not err_console.is_terminal,
+    ) as progress:
+        task = progress.add_task("verify", total=None)
+
+        def report(height: int, tip: int) -> None:
+            progress.update(task, completed=height + 1, total=tip + 1)
+
+        report_ = verify_chain(home, workers=workers, progress=report)
+    if json_out:
+        print_json(
+            {
+                "ok": report_.ok,
+                "height": report_.height,
+                "txs": report_.txs,
+                "bad_height": report_.bad_height,
+                "problem": report_.problem,
+            }
+        )
+    elif report_.ok:
+        console.print(f"[green]intact[/] up to height {report_.height} ({report_.txs} txs)")
+    else:
+        err_console.print(
+            f"[bold red]damaged[/] at height {report_.bad_height}: {escape(report_.problem or '')}"
+            f"\nintact up to height {report_.height} ({report_.txs} txs checked)"
+        )
+    if not report_.ok:
+        raise typer.Exit(1)

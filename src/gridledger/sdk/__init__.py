@@ -1,0 +1,48 @@
+"""The Python SDK: talk to a node's API, sign transactions, check proofs without a node.
+
+* :class:`Client` — every API call, plus :meth:`Client.send` (sign, submit, wait);
+* :func:`sign_tx` — build and sign a transaction offline;
+* :mod:`gridledger.sdk.proofs` — check state and transaction proofs and header signatures;
+* errors: :class:`SdkError` and its subclasses, each with a stable ``code``.
+"""
+
+from gridledger.core.crypto import SigningKey
+from gridledger.core.types import Receipt, Transaction
+from gridledger.sdk.client import DEFAULT_URL, Client, Committed
+from gridledger.sdk.errors import (
+    ApiError,
+    InvalidInput,
+    ProofError,
+    ReceiptTimeout,
+    SdkError,
+    TransactionFailed,
+    TransportError,
+)
+from gridledger.sdk.proofs import (
+    header_from_json,
+    verify_header_signature,
+    verify_state_proof,
+    verify_tx_proof,
+)
+from gridledger.sdk.tx import sign_tx
+
+__all__ = [
+    "DEFAULT_URL",
+    "ApiError",
+    "Client",
+    "Committed",
+    "InvalidInput",
+    "ProofError",
+    "Receipt",
+    "ReceiptTimeout",
+    "SdkError",
+    "SigningKey",
+    "Transaction",
+    "TransactionFailed",
+    "TransportError",
+    "header_from_json",
+    "sign_tx",
+    "verify_header_signature",
+    "verify_state_proof",
+    "verify_tx_proof",
+]

@@ -1,0 +1,647 @@
+"""Write GridLedger's test vectors (``tests/vectors/*.json``) for implementations in any language.
+
+Usage::
+
+    python tests/vectors/generate.py [OUT_DIR]     # default: the directory of this script
+
+Deterministic: every key comes from a fixed seed and every time is fixed, so two runs write
+byte-identical files; ``tests/test_vectors.py`` replays the checked-in files against the code
+and regenerates them to make sure they never drift. ``docs/formats.md`` explains each format.
+
+Conventions of the files: ``*_hex`` and hashes are lower-case hex; ``canonical`` fields hold
+canonical JSON as text (their UTF-8 bytes are what is hashed or signed); state keys and values
+are UTF-8 text (every key and value the contracts write is text).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from gridledger.contracts.genesis import (
+    ChainParams,
+    Genesis,
+    GenesisAccount,
+    GenesisOrganisation,
+)
+from gridledger.core import merkle
+from gridledger.core.crypto import (
+    DOMAIN_ATTESTATION,
+    DOMAIN_BLOCK,
+    DOMAIN_TX,
+    SigningKey,
+    parse_public_key,
+    parse_signature,
+    sha256,
+)
+from gridledger.core.encoding import INT_MAX, canonical, check_values, decode_json
+from gridledger.core.errors import GridLedgerError
+from gridledger.core.types import Transaction
+from gridledger.node.chain import genesis_header, genesis_state, run_block
+from gridledger.node.executor import execute_block, prepare
+from gridledger.state.state import State
+from gridledger.state.tree import SparseMerkleTree
+
+CHAIN_ID = "gridledger-vectors"
+GENESIS_TIME_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+BLOCK_TIME_MS = GENESIS_TIME_MS + 60_000
+ROLES_ALL = [
+    "operator",
+    "producer",
+    "consumer",
+    "certifier",
+    "carbon_verifier",
+    "grid_operator",
+    "regulator",
+]
+
+
+def seed_of(name: str) -> bytes:
+    """The fixed Ed25519 seed of a named vector key: SHA-256("gridledger-vectors/" + name)."""
+    return sha256(b"gridledger-vectors/" + name.encode())
+
+
+def key_of(name: str) -> SigningKey:
+    return SigningKey.from_seed(seed_of(name))
+
+
+def text(data: bytes) -> str:
+    return data.decode("utf-8")
+
+
+def write(out: Path, name: str, doc: dict[str, Any]) -> None:
+    body = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    (out / name).write_text(body, encoding="utf-8")
+
+
+# canonical encoding ------------------------------------------------------------------------------
+CANONICAL_INPUTS: list[tuple[str, str]] = [
+    ("empty object", "{}"),
+    ("empty array", "[ ]"),
+    ("literals", "[true, false, null]"),
+    ("keys sorted, whitespace dropped", '{ "b" : 1, "a" : [ 2, 3 ], "c" : { "z" : 0, "y" : -1 } }'),
+    ("upper case sorts before lower case", '{"b": 1, "a": 2, "B": 3, "A": 4, "_": 5, "1": 6}'),
+    ("keys sorted by code point", '{"\\ud83d\\ude00": 5, "\\uff61": 6, "\\u00e9": 4, "z": 1}'),
+    ("empty key", '{"": 0, "a": 1}'),
+    ("integer extremes", "[0, -1, 9223372036854775807, -9223372036854775808]"),
+    ("minus zero is zero", "-0"),
+    ("quote and backslash escaped", '"say \\"hi\\" \\\\ bye"'),
+    ("solidus is not escaped", '"a/b\\/c"'),
+    ("short escapes", '"\\b\\t\\n\\f\\r"'),
+    ("other control characters as \\u00XX", '"\\u0000\\u0001\\u001f\\u000b"'),
+    ("DEL is literal", '"\\u007f"'),
+    ("non-ASCII is literal UTF-8", '"\\u00e9 \\u4e2d \\ud83d\\ude00 \\u2028 \\u2029"'),
+    ("escaped ASCII is unescaped", '"\\u0041\\u0062"'),
+    ("nested", '{"tx": {"body": {"memo": "Juni – 50 kWh", "amount": 5}, "nonce": 1}}'),
+]
+
+REJECTED_INPUTS: list[tuple[str, str]] = [
+    ("fraction", "1.5"),
+    ("integral float", "1.0"),
+    ("exponent", "1e3"),
+    ("negative zero float", "-0.0"),
+    ("float in a list", '{"amounts": [1, 2.5]}'),
+    ("above the signed 64-bit range", "9223372036854775808"),
+    ("below the signed 64-bit range", "-9223372036854775809"),
+    ("unsigned 64-bit maximum + 1", "18446744073709551616"),
+    ("huge integer deep inside", '{"a": {"b": [99999999999999999999999]}}'),
+]
+
+
+def canonical_vectors() -> dict[str, Any]:
+    valid = []
+    for name, source in CANONICAL_INPUTS:
+        value = decode_json(source)
+        check_values(value)
+        out = canonical(value)
+        valid.append(
+            {"name": name, "input": source, "canonical": text(out), "canonical_hex": out.hex()}
+        )
+    rejected = []
+    for name, source in REJECTED_INPUTS:
+        try:
+            check_values(decode_json(source))
+        except GridLedgerError as exc:
+            rejected.append({"name": name, "input": source, "error": exc.code})
+        else:
+            raise AssertionError(f"{name} was not rejected")
+    return {
+        "description": "Canonical JSON: decode 'input' (JSON text), encode canonically; "
+        "'canonical' is the exact text (hash its UTF-8 bytes, 'canonical_hex'). Rejected inputs "
+        "must be refused with the error code given.",
+        "valid": valid,
+        "rejected": rejected,
+    }
+
+
+# Ed25519 -----------------------------------------------------------------------------------------
+def ed25519_vectors() -> dict[str, Any]:
+    cases = []
+    rfc8032 = [
+        ("rfc8032 test 1", "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", ""),
+        (
+            "rfc8032 test 2",
+            "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+            "72",
+        ),
+        (
+            "rfc8032 test 3",
+            "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+            "af82",
+        ),
+    ]
+    named = [
+        ("operator key, empty message", seed_of("operator").hex(), ""),
+        ("household key, short message", seed_of("house-a").hex(), b"meter reading".hex()),
+        (
+            "node key, block domain",
+            seed_of("node").hex(),
+            (DOMAIN_BLOCK + sha256(b"header")).hex(),
+        ),
+        (
+            "node key, attestation domain",
+            seed_of("node").hex(),
+            (DOMAIN_ATTESTATION + sha256(b"attestation")).hex(),
+        ),
+    ]
+    for name, seed_hex, message_hex in rfc8032 + named:
+        k = SigningKey.from_seed(bytes.fromhex(seed_hex))
+        sig = k.sign_raw(bytes.fromhex(message_hex))
+        cases.append(
+            {
+                "name": name,
+                "seed": seed_hex,
+                "public_key": k.public_key_raw.hex(),
+                "public_key_tagged": k.public_key,
+                "message_hex": message_hex,
+                "signature": sig.hex(),
+                "signature_tagged": k.sign(bytes.fromhex(message_hex)),
+            }
+        )
+    good_pk = key_of("operator").public_key
+    good_sig = key_of("operator").sign(b"")
+    parse = [
+        ("public_key", good_pk, None),
+        ("signature", good_sig, None),
+        ("public_key", good_pk.upper().replace("ED25519", "ed25519"), "tx.bad_signature"),
+        ("public_key", good_pk[:-2], "tx.bad_signature"),
+        ("public_key", good_pk + "00", "tx.bad_signature"),
+        ("public_key", good_pk.split(":")[1], "tx.bad_signature"),
+        ("public_key", "sm2:" + good_pk.split(":")[1], "tx.unsupported_algorithm"),
+        ("public_key", "Ed25519:" + good_pk.split(":")[1], "tx.unsupported_algorithm"),
+        ("signature", "", "tx.missing_signature"),
+        ("signature", "ed25519:" + "zz" * 64, "tx.bad_signature"),
+        ("signature", good_sig[:-2], "tx.bad_signature"),
+        ("signature", "sm2:" + good_sig.split(":")[1], "tx.unsupported_algorithm"),
+    ]
+    parse_cases = []
+    for what, value, expected in parse:
+        try:
+            (parse_public_key if what == "public_key" else parse_signature)(value)
+            code = None
+        except GridLedgerError as exc:
+            code = exc.code
+        if code != expected:
+            raise AssertionError(f"{what} {value!r}: {code} != {expected}")
+        parse_cases.append({"kind": what, "value": value, "error": code})
+    return {
+        "description": "Ed25519 (RFC 8032) from 32-byte seeds, and the tagged 'ed25519:<hex>' "
+        "forms of keys and signatures. 'parse' lists tagged strings and the error code a "
+        "parser gives (null: accepted).",
+        "domains": {
+            "tx": text(DOMAIN_TX),
+            "block": text(DOMAIN_BLOCK),
+            "attestation": text(DOMAIN_ATTESTATION),
+        },
+        "cases": cases,
+        "parse": parse_cases,
+    }
+
+
+# transactions ------------------------------------------------------------------------------------
+TX_CASES: list[tuple[str, str, str, int, dict[str, Any]]] = [
+    ("transfer", "house-a", "funds.transfer", 1, {"to": "house-b", "amount": 2500}),
+    (
+        "transfer with a memo to escape",
+        "house-a",
+        "funds.transfer",
+        2,
+        {"to": "house-b", "amount": 1, "memo": 'Juni "Solar" – 5 kWh\n\\ok/'},
+    ),
+    ("mint", "operator", "funds.mint", 7, {"to": "house-a", "amount": 1_000_000}),
+    (
+        "add account",
+        "operator",
+        "registry.add_account",
+        8,
+        {
+            "account": "house-c",
+            "org": "households",
+            "public_key": key_of("house-c").public_key,
+            "roles": ["consumer"],
+        },
+    ),
+    (
+        "largest nonce",
+        "house-b",
+        "funds.transfer",
+        INT_MAX,
+        {"to": "house-a", "amount": 1},
+    ),
+]
+
+
+def transaction_vectors() -> dict[str, Any]:
+    cases = []
+    for name, sender, kind, nonce, body in TX_CASES:
+        tx = Transaction(chain_id=CHAIN_ID, kind=kind, sender=sender, nonce=nonce, body=body)
+        signing = tx.signing_bytes()
+        tx.signature = key_of(sender).sign(signing)
+        cases.append(
+            {
+                "name": name,
+                "sender_seed": seed_of(sender).hex(),
+                "unsigned_canonical": text(canonical(tx.unsigned())),
+                "signing_bytes_hex": signing.hex(),
+                "signature": tx.signature,
+                "signed_canonical": text(tx.encode()),
+                "tx_hash": tx.hash().hex(),
+            }
+        )
+    return {
+        "description": "Transactions: signing bytes = 'gridledger/tx/v1\\n' + canonical JSON of "
+        "the transaction without 'signature'; the signature is Ed25519 by the sender's seed; "
+        "the hash is SHA-256 of the canonical signed transaction.",
+        "chain_id": CHAIN_ID,
+        "cases": cases,
+    }
+
+
+# genesis and blocks ------------------------------------------------------------------------------
+def vector_genesis() -> Genesis:
+    return Genesis(
+        chain_id=CHAIN_ID,
+        genesis_time=GENESIS_TIME_MS,
+        organisations=[
+            GenesisOrganisation(
+                id="operator",
+                name="Network operator",
+                roles=ROLES_ALL,
+                node_key=key_of("node").public_key,
+            ),
+            GenesisOrganisation(id="households", name="Households", roles=["consumer", "producer"]),
+        ],
+        accounts=[
+            GenesisAccount(
+                id="operator",
+                org="operator",
+                public_key=key_of("operator").public_key,
+                roles=["operator"],
+            ),
+            GenesisAccount(
+                id="house-a",
+                org="households",
+                public_key=key_of("house-a").public_key,
+                roles=["consumer", "producer"],
+                balance=5_000,
+            ),
+            GenesisAccount(
+                id="house-b",
+                org="households",
+                public_key=key_of("house-b").public_key,
+                roles=["consumer"],
+            ),
+        ],
+        params=ChainParams(max_tx_bytes=16_384, block_max_txs=500, block_interval_ms=250),
+    )
+
+
+def state_text(items: dict[bytes, bytes]) -> dict[str, str]:
+    return {text(k): text(v) for k, v in sorted(items.items())}
+
+
+def committed_genesis(genesis: Genesis) -> State:
+    state = genesis_state(genesis)
+    state.compute_root()
+    state.finish_block()
+    return state
+
+
+def signed_tx(sender: str, nonce: int, kind: str, body: dict[str, Any]) -> Transaction:
+    tx = Transaction(chain_id=CHAIN_ID, kind=kind, sender=sender, nonce=nonce, body=body)
+    tx.signature = key_of(sender).sign(tx.signing_bytes())
+    return tx
+
+
+def genesis_vectors() -> dict[str, Any]:
+    genesis = vector_genesis()
+    state = committed_genesis(genesis)
+    header = genesis_header(genesis, state.root)
+    return {
+        "description": "A genesis document, the state it produces (key -> value), that "
+        "state's root, and the genesis block header (height 0, no signature).",
+        "genesis_canonical": text(genesis.encode()),
+        "genesis_hash": genesis.hash().hex(),
+        "state": state_text(state.committed),
+        "state_root": state.root.hex(),
+        "header_canonical": text(header.encode()),
+        "header_hash": header.hash().hex(),
+    }
+
+
+def block_vectors() -> dict[str, Any]:
+    genesis = vector_genesis()
+    state = committed_genesis(genesis)
+    parent = genesis_header(genesis, state.root)
+    parent_hash = parent.hash()
+    node_key = key_of("node")
+    blocks = []
+    bodies = [
+        [
+            signed_tx("house-a", 1, "funds.transfer", {"to": "house-b", "amount": 1200}),
+            signed_tx("operator", 1, "funds.mint", {"to": "house-b", "amount": 300}),
+            signed_tx("house-b", 1, "funds.transfer", {"to": "house-a", "amount": 9999}),
+        ],
+        [],
+        [
+            signed_tx(
+                "house-b", 2, "funds.transfer", {"to": "house-a", "amount": 1500, "memo": "back"}
+            )
+        ],
+    ]
+    for offset, txs in enumerate(bodies, start=1):
+        result = run_block(
+            state,
+            CHAIN_ID,
+            parent,
+            parent_hash,
+            BLOCK_TIME_MS + 1000 * offset,
+            "operator",
+            [prepare(t) for t in txs],
+        )
+        state.finish_block()
+        header = result.header
+        blocks.append(
+            {
+                "height": header.height,
+                "txs": [text(t.encode()) for t in txs],
+                "receipts": [text(r) for r in result.receipt_bytes],
+                "header_canonical": text(header.encode()),
+                "header_hash": header.hash().hex(),
+                "signing_bytes_hex": header.signing_bytes().hex(),
+                "signature": node_key.sign(header.signing_bytes()),
+                "state_root_after": state.root.hex(),
+            }
+        )
+        parent, parent_hash = header, header.hash()
+    return {
+        "description": "Blocks 1-3 on top of genesis.json's genesis: each header, its hash "
+        "(SHA-256 of the canonical header), its signing bytes ('gridledger/block/v1\\n' + "
+        "hash) and the proposer's signature; tx_root and receipt_root are RFC 6962 roots over "
+        "the canonical transactions and receipts.",
+        "genesis_header_hash": genesis_header(vector_genesis(), committed_genesis(genesis).root)
+        .hash()
+        .hex(),
+        "node_seed": seed_of("node").hex(),
+        "blocks": blocks,
+    }
+
+
+# RFC 6962 ----------------------------------------------------------------------------------------
+def merkle_log_vectors() -> dict[str, Any]:
+    trees = []
+    for size in range(18):
+        leaves = [b"leaf %d" % i for i in range(size)]
+        hashes = [merkle.leaf_hash(x) for x in leaves]
+        indexes = sorted({0, size // 2, size - 1}) if size else []
+        trees.append(
+            {
+                "size": size,
+                "leaves_hex": [x.hex() for x in leaves],
+                "root": merkle.root(leaves).hex(),
+                "proofs": [
+                    {"index": i, "path": [h.hex() for h in merkle.inclusion_proof(hashes, i)]}
+                    for i in indexes
+                ],
+            }
+        )
+    return {
+        "description": "RFC 6962 Merkle tree hashes (leaf: SHA-256(0x00 || data), node: "
+        "SHA-256(0x01 || left || right), empty: SHA-256('')) and audit paths, bottom-up, "
+        "for trees of 0 to 17 leaves.",
+        "trees": trees,
+    }
+
+
+# sparse Merkle tree ------------------------------------------------------------------------------
+def _shared_prefix_keys(nibbles: int, count: int) -> list[bytes]:
+    by_prefix: dict[str, list[bytes]] = {}
+    i = 0
+    while True:
+        k = b"deep-%d" % i
+        group = by_prefix.setdefault(sha256(k).hex()[:nibbles], [])
+        group.append(k)
+        if len(group) == count:
+            return group
+        i += 1
+
+
+def _tree_case(name: str, items: dict[bytes, bytes], probes: list[bytes]) -> dict[str, Any]:
+    tree = SparseMerkleTree.from_items(items.items())
+    proofs = []
+    for k in [*sorted(items), *probes]:
+        value = items.get(k)
+        proofs.append(
+            {
+                "key_hex": k.hex(),
+                "value_hex": None if value is None else value.hex(),
+                "proof": tree.prove(k).to_json(),
+            }
+        )
+    return {
+        "name": name,
+        "items": [[k.hex(), v.hex()] for k, v in sorted(items.items())],
+        "root": tree.root.hex(),
+        "proofs": proofs,
+    }
+
+
+def state_tree_vectors() -> dict[str, Any]:
+    deep = _shared_prefix_keys(3, 2)
+    accounts = {b"funds/balance/house-%02d" % i: b"%d" % (i * 100) for i in range(24)}
+    cases = [
+        _tree_case("empty", {}, [b"anything"]),
+        _tree_case("one pair", {b"funds/supply": b"5000"}, [b"funds/supply-x"]),
+        _tree_case("empty value", {b"k": b""}, [b""]),
+        _tree_case("two pairs", {b"a": b"1", b"b": b"2"}, [b"c"]),
+        _tree_case("paths sharing three nibbles", {k: b"v-" + k for k in deep}, [b"x"]),
+        _tree_case("24 balances", accounts, [b"funds/balance/house-99", b"funds/supply"]),
+    ]
+    tree = SparseMerkleTree()
+    steps = []
+    batches: list[dict[bytes, bytes | None]] = [
+        {b"a": b"1", b"b": b"2", b"c": b"3"},
+        {b"b": b"22"},
+        {b"a": None, deep[0]: b"x"},
+        {deep[1]: b"y", b"c": None},
+        {deep[0]: None, b"missing": None},
+        {deep[1]: None, b"b": None},
+    ]
+    for batch in batches:
+        root = tree.update(batch)
+        steps.append(
+            {
+                "changes": [[k.hex(), None if v is None else v.hex()] for k, v in batch.items()],
+                "root": root.hex(),
+            }
+        )
+    return {
+        "description": "Hexary sparse Merkle tree (state root): key/value sets with their root "
+        "and an inclusion or absence proof for each listed key (JSON form of StateProof); "
+        "'sequence' applies batches of changes (null deletes) in order, with the root after each.",
+        "cases": cases,
+        "sequence": steps,
+    }
+
+
+# contracts ---------------------------------------------------------------------------------------
+def _transfer(sender: str, to: str, amount: Any, nonce: int = 1, memo: str = "") -> Transaction:
+    body: dict[str, Any] = {"to": to, "amount": amount}
+    if memo:
+        body["memo"] = memo
+    return signed_tx(sender, nonce, "funds.transfer", body)
+
+
+def _mint(sender: str, to: str, amount: int) -> Transaction:
+    return signed_tx(sender, 1, "funds.mint", {"to": to, "amount": amount})
+
+
+def _add_account(
+    sender: str, account: str, org: str = "households", roles: list[str] | None = None
+) -> Transaction:
+    body: dict[str, Any] = {
+        "account": account,
+        "org": org,
+        "public_key": key_of("house-c").public_key,
+    }
+    if roles is not None:
+        body["roles"] = roles
+    return signed_tx(sender, 1, "registry.add_account", body)
+
+
+def _contract_cases() -> list[tuple[str, Transaction]]:
+    return [
+        ("mint", _mint("operator", "house-b", 700)),
+        ("mint by a household", _mint("house-a", "house-a", 1)),
+        ("mint to an unknown account", _mint("operator", "house-z", 1)),
+        ("mint beyond the 64-bit supply", _mint("operator", "house-a", INT_MAX)),
+        ("mint of zero", _mint("operator", "house-a", 0)),
+        ("transfer", _transfer("house-a", "house-b", 1250)),
+        ("transfer with memo", _transfer("house-a", "house-b", 5, nonce=4, memo="Juni")),
+        ("transfer of the whole balance", _transfer("house-a", "house-b", 5000)),
+        ("transfer beyond the balance", _transfer("house-a", "house-b", 5001)),
+        ("transfer from an empty balance", _transfer("house-b", "house-a", 1)),
+        ("transfer to an unknown account", _transfer("house-a", "house-z", 1)),
+        ("transfer of a negative amount", _transfer("house-a", "house-b", -1)),
+        ("transfer of a fraction", _transfer("house-a", "house-b", 1.5)),
+        ("transfer beyond 64 bits", _transfer("house-a", "house-b", 2**64)),
+        ("transfer with a replayed nonce", _transfer("house-a", "house-b", 1, nonce=0)),
+        ("transfer from an unknown sender", _transfer("house-z", "house-b", 1)),
+        ("add account", _add_account("operator", "house-c", roles=["producer"])),
+        ("add account by a household", _add_account("house-a", "house-c")),
+        ("add account that exists", _add_account("operator", "house-b")),
+        (
+            "add account with a role its org lacks",
+            _add_account("operator", "c", roles=["certifier"]),
+        ),
+        ("add account with an unknown role", _add_account("operator", "c", roles=["king"])),
+        ("add account to an unknown org", _add_account("operator", "house-c", org="farms")),
+        ("add account with a bad id", _add_account("operator", "House C")),
+        (
+            "add organisation",
+            signed_tx(
+                "operator",
+                1,
+                "registry.add_organisation",
+                {"org": "solar-coop", "name": "Solar Co-op", "roles": ["producer"]},
+            ),
+        ),
+        (
+            "grant role",
+            signed_tx(
+                "operator", 1, "registry.grant_role", {"account": "house-b", "role": "producer"}
+            ),
+        ),
+        (
+            "revoke own operator role",
+            signed_tx(
+                "operator", 1, "registry.revoke_role", {"account": "operator", "role": "operator"}
+            ),
+        ),
+    ]
+
+
+def contract_vectors() -> dict[str, Any]:
+    genesis = vector_genesis()
+    pre_state = committed_genesis(genesis)
+    cases = []
+    for name, tx in _contract_cases():
+        state = committed_genesis(genesis)
+        case: dict[str, Any] = {"name": name, "tx": text(tx.encode())}
+        try:
+            p = prepare(tx)
+        except GridLedgerError as exc:
+            case.update({"stage": "prepare", "error": exc.code})
+            cases.append(case)
+            continue
+        (receipt,) = execute_block(state, [p], 1, BLOCK_TIME_MS)
+        state.compute_root()
+        state.finish_block()
+        case.update(
+            {
+                "stage": "execute",
+                "error": receipt.code,
+                "receipt": text(canonical(receipt)),
+                "post": state_text(state.committed),
+                "post_root": state.root.hex(),
+            }
+        )
+        cases.append(case)
+    return {
+        "description": "Contract transitions: from state 'pre' (the genesis state of "
+        "genesis.json), run each case's 'tx' as the only transaction of block 'height' at "
+        "'block_time'. Stage 'prepare': refused before execution with 'error' (no receipt, "
+        "state unchanged); stage 'execute': the canonical receipt ('error' null when ok) and "
+        "the whole state 'post' with its root. Signatures are valid but execution does not "
+        "check them (admission does).",
+        "height": 1,
+        "block_time": BLOCK_TIME_MS,
+        "pre": state_text(pre_state.committed),
+        "pre_root": pre_state.root.hex(),
+        "cases": cases,
+    }
+
+
+GENERATORS = {
+    "canonical_encoding.json": canonical_vectors,
+    "ed25519.json": ed25519_vectors,
+    "transactions.json": transaction_vectors,
+    "genesis.json": genesis_vectors,
+    "blocks.json": block_vectors,
+    "merkle_log.json": merkle_log_vectors,
+    "state_tree.json": state_tree_vectors,
+    "contracts.json": contract_vectors,
+}
+
+
+def main(argv: list[str]) -> None:
+    out = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent
+    out.mkdir(parents=True, exist_ok=True)
+    for name, generate in GENERATORS.items():
+        write(out, name, generate())
+
+
+if __name__ == "__main__":
+    main(sys.argv)
