@@ -93,10 +93,17 @@ def _oversize(chain: Chain) -> bytes:
     ).encode()
 
 
-def _replayed(chain: Chain) -> bytes:
+def _resubmitted(chain: Chain) -> bytes:
     tx = chain.sign("alice", "funds.transfer", {"to": "bob", "amount": 1})
     assert chain.node.wait_receipt(chain.node.submit(tx.encode()), 10) is not None
     return tx.encode()
+
+
+def _replayed(chain: Chain) -> bytes:
+    tx = chain.sign("alice", "funds.transfer", {"to": "bob", "amount": 1})
+    assert chain.node.wait_receipt(chain.node.submit(tx.encode()), 10) is not None
+    other = chain.sign("alice", "funds.transfer", {"to": "bob", "amount": 2}, nonce=tx.nonce)
+    return other.encode()
 
 
 def _unsigned(chain: Chain) -> bytes:
@@ -140,6 +147,7 @@ REFUSALS: list[tuple[str, Callable[[Chain], bytes], int, str]] = [
     ("missing signature", _unsigned, 400, "tx.missing_signature"),
     ("unsupported algorithm", _foreign_algorithm, 400, "tx.unsupported_algorithm"),
     ("replayed nonce", _replayed, 409, "tx.nonce_replayed"),
+    ("resubmitted transaction", _resubmitted, 409, "tx.duplicate"),
     (
         "nonce zero",
         lambda c: c.sign("alice", "funds.transfer", {"to": "bob", "amount": 1}, nonce=0).encode(),
@@ -584,9 +592,9 @@ def test_halted_node_is_unhealthy(tmp_path: Any) -> None:
         chain.node.halted = "OSError: disk full"
         check_error(http.get("/healthz"), 503, "node.halted")
         tx = chain.sign("alice", "funds.transfer", {"to": "bob", "amount": 1})
-        error = check_error(http.post("/v1/txs", content=tx.encode()), 503, "node.error")
+        error = check_error(http.post("/v1/txs", content=tx.encode()), 503, "node.halted")
         assert "disk full" in error["message"]
-        check_error(http.post("/v1/txs/batch", content=b"[]"), 503, "node.error")
+        check_error(http.post("/v1/txs/batch", content=b"[]"), 503, "node.halted")
 
 
 def test_submit_raises_api_error_with_code(tmp_path: Any) -> None:

@@ -197,7 +197,7 @@ def test_transactions_and_queries(node: NodeProcess) -> None:
     submitted = run_json("tx", "submit", str(path), "--home", home)
     assert submitted["hash"] == tx.hash().hex()
     replay = run_json("tx", "submit", str(path), "--home", home, code=1)
-    assert replay["error"]["code"] == "tx.nonce_replayed"
+    assert replay["error"]["code"] == "tx.duplicate"
     assert run("query", "balance", "alice", "--home", home).stdout.strip() == "4000"
 
 

@@ -362,27 +362,30 @@ def test_admission_refusal_leaves_no_trace(
 
 
 def test_replayed_nonce_pending_and_committed(idle_node: Node) -> None:
-    """A nonce already pending, or already committed, is refused as a replay."""
+    """Another transaction with a nonce already pending or committed is refused as a replay;
+    the very same transaction again, pending or committed, as a duplicate."""
     nonce = idle_node.next_nonce(HOUSE_C)
     first = transfer(HOUSE_C, nonce, HOUSE_D, 10)
     idle_node.submit_tx(first)
-    before = _fingerprint(idle_node)
-    for again in (
-        first,
-        transfer(HOUSE_C, nonce, HOUSE_D, 11),
-        transfer(HOUSE_C, nonce - 1, HOUSE_D, 1),
-    ):
-        with pytest.raises(GridLedgerError) as info:
-            idle_node.submit_tx(again)
-        assert info.value.code == "tx.nonce_replayed"
-    assert _fingerprint(idle_node) == before
-    idle_node.produce_block(idle_node.ordering.next_batch(10_000, 0))
-    assert idle_node.store.tx(first.hash()) is not None
-    before = _fingerprint(idle_node)
-    with pytest.raises(GridLedgerError) as info:
-        idle_node.submit_tx(first)
-    assert info.value.code == "tx.nonce_replayed"
-    assert _fingerprint(idle_node) == before
+    pending_cases = [
+        (first, "tx.duplicate"),
+        (transfer(HOUSE_C, nonce, HOUSE_D, 11), "tx.nonce_replayed"),
+        (transfer(HOUSE_C, nonce - 1, HOUSE_D, 1), "tx.nonce_replayed"),
+    ]
+    committed_cases = [
+        (first, "tx.duplicate"),
+        (transfer(HOUSE_C, nonce, HOUSE_D, 12), "tx.nonce_replayed"),
+    ]
+    for cases_, commit_first in ((pending_cases, False), (committed_cases, True)):
+        if commit_first:
+            idle_node.produce_block(idle_node.ordering.next_batch(10_000, 0))
+            assert idle_node.store.tx(first.hash()) is not None
+        before = _fingerprint(idle_node)
+        for again, code in cases_:
+            with pytest.raises(GridLedgerError) as info:
+                idle_node.submit_tx(again)
+            assert info.value.code == code, info.value.message
+        assert _fingerprint(idle_node) == before
 
 
 def test_forged_transaction_does_not_reserve_the_nonce(idle_node: Node) -> None:
@@ -881,7 +884,7 @@ def test_failed_commit_halts_without_changing_state(home: Path) -> None:
         assert n.state.root.hex() == n.tip.state_root
         with pytest.raises(GridLedgerError) as info:
             n.submit_tx(transfer(HOUSE_B, 2, HOUSE_C, 5))
-        assert info.value.code == "node.error"
+        assert info.value.code == "node.halted"
     finally:
         n.close()
     n = open_test_node(home)

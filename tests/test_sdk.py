@@ -125,7 +125,7 @@ def test_refusals_raise_api_error_with_code_and_status(client: Client, chain: Ch
             chain.keys["bob"],
             "bob",
             "funds.transfer",
-            {"to": "alice", "amount": 1},
+            {"to": "alice", "amount": 2},
             nonce=tx["nonce"],
         )
     assert (err.value.code, err.value.status) == ("tx.nonce_replayed", 409)

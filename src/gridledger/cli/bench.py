@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gridledger.bench.ledger import run_ledger_bench
+from gridledger.bench.ledger import run_ledger_bench, run_scale_bench
 from gridledger.cli.common import JsonOpt, console, err_console, fail
 
 app = typer.Typer(help="Benchmarks of the node on this machine.", no_args_is_help=True)
@@ -40,9 +40,20 @@ def ledger(
         int, typer.Option("--block-txs", min=1, help="Transactions per block at most.")
     ] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the transfer pattern.")] = 1,
+    scale_accounts: Annotated[
+        int | None,
+        typer.Option(
+            "--scale-accounts",
+            min=2,
+            help="Run again with this many accounts in state and report scale_ratio "
+            "(large over small throughput), both in this one run.",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Committed transfers per second through the whole node, against one core's Ed25519 rate."""
+    if scale_accounts is not None and home is not None:
+        fail("bench.usage", "--scale-accounts builds two chains; it takes no --home", json_out)
     if home is not None and home.exists() and any(home.iterdir()):
         fail(
             "bench.home_exists",
@@ -71,15 +82,25 @@ def ledger(
                 progress.update(task, completed=done, total=total)
 
         try:
-            result = run_ledger_bench(
-                txs=txs,
-                accounts=accounts,
-                home=home,
-                workers=workers,
-                block_max_txs=block_txs,
-                seed=seed,
-                progress=report,
-            )
+            if scale_accounts is not None:
+                result = run_scale_bench(
+                    txs=txs,
+                    small=accounts,
+                    large=scale_accounts,
+                    workers=workers,
+                    block_max_txs=block_txs,
+                    progress=report,
+                )
+            else:
+                result = run_ledger_bench(
+                    txs=txs,
+                    accounts=accounts,
+                    home=home,
+                    workers=workers,
+                    block_max_txs=block_txs,
+                    seed=seed,
+                    progress=report,
+                )
         except (ValueError, RuntimeError) as exc:
             fail("bench.failed", str(exc), json_out)
     if json_out:

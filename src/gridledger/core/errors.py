@@ -25,6 +25,8 @@ the message.
     │   └── contract errors       <contract>.<reason>   (defined beside each contract)
     ├── InvalidBlock              block.*               a stored or received block is inconsistent
     └── NodeError                 node.*                the node cannot take work right now
+        ├── NodeHalted            node.halted           block production stopped after an error
+        └── MempoolFull           node.mempool_full
 """
 
 from __future__ import annotations
@@ -142,6 +144,11 @@ class InvalidBlock(GridLedgerError):
 class NodeError(GridLedgerError):
     code = "node.error"
     default_message = "the node cannot take this request now"
+
+
+class NodeHalted(NodeError):
+    code = "node.halted"
+    default_message = "the node stopped producing blocks after an error; see its logs"
 
 
 class MempoolFull(NodeError):

@@ -27,10 +27,12 @@ from gridledger.core import merkle
 from gridledger.core.crypto import SigningKey, sha256
 from gridledger.core.errors import (
     BadSignature,
+    DuplicateTransaction,
     GridLedgerError,
     InvalidTransaction,
     MempoolFull,
     NodeError,
+    NodeHalted,
     NonceReplayed,
     OversizeTransaction,
 )
@@ -114,6 +116,7 @@ class Node:
         """Whether produce_block still holds ``_tree_lock`` (only the producer touches it)."""
         self._pending_nonce: dict[str, int] = {}
         self._pending_count = 0
+        self._pending_hashes: set[bytes] = set()
         self._listeners: list[Callable[[CommittedBlock], None]] = []
         self._commit_cond = threading.Condition()
         self._running = False
@@ -168,14 +171,25 @@ class Node:
         if tx.nonce <= last:
             raise NonceReplayed(f"nonce {tx.nonce} is not above the last nonce {last}")
 
+    def _refuse_resubmission(self, tx_hash: bytes) -> None:
+        """Tell a resent transaction (same hash) from a new one that reuses a nonce."""
+        if tx_hash in self._pending_hashes or self.store.locate_tx(tx_hash) is not None:
+            raise DuplicateTransaction(
+                f"transaction {tx_hash.hex()} is already pending or committed"
+            ) from None
+
     def _check_stateful(self, canonical_raw: bytes, tx_hash: bytes) -> Prepared:
         """Sender, nonce and the kind's admission rule against committed state."""
         tx = decode_tx(canonical_raw)
         kind = get_kind(tx.kind)
         p = Prepared(tx, canonical_raw, tx_hash, kind, kind.parse_body(tx.body))
         view = self.state.view
-        acct = check_sender(view, tx, kind.roles)
-        self._check_nonce(tx)
+        try:
+            acct = check_sender(view, tx, kind.roles)
+            self._check_nonce(tx)
+        except NonceReplayed:
+            self._refuse_resubmission(tx_hash)
+            raise
         precheck(view, p, acct, self.tip.height + 1, max(self.config.clock(), self.tip.time))
         return p
 
@@ -198,7 +212,7 @@ class Node:
         forged transaction can never take someone's nonce.
         """
         if self.halted:
-            raise NodeError(f"the node halted: {self.halted}")
+            raise NodeHalted(f"the node halted and takes no transactions: {self.halted}")
         results: list[bytes | GridLedgerError | None] = [None] * len(raws)
         verifier = self._verifier or Verifier(0)
         inline = self._verifier is None or len(raws) < INLINE_BELOW
@@ -244,11 +258,16 @@ class Node:
                     results[i] = MempoolFull()
                     continue
                 try:
-                    self._check_nonce(p.tx)
+                    try:
+                        self._check_nonce(p.tx)
+                    except NonceReplayed:
+                        self._refuse_resubmission(p.hash)
+                        raise
                 except InvalidTransaction as exc:
                     results[i] = exc
                     continue
                 self._pending_nonce[p.tx.sender] = p.tx.nonce
+                self._pending_hashes.add(p.hash)
                 admitted.append(p)
                 results[i] = p.hash
             self._pending_count += len(admitted)
@@ -367,6 +386,7 @@ class Node:
             self._tree_lock.release()
             self._pending_count -= len(batch)
             for p in batch:
+                self._pending_hashes.discard(p.hash)
                 sender = p.tx.sender
                 if self._pending_nonce.get(sender, 0) <= p.tx.nonce:
                     self._pending_nonce.pop(sender, None)

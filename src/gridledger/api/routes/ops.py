@@ -9,12 +9,7 @@ from starlette.responses import Response
 from gridledger.api.context import ApiContext
 from gridledger.api.render import JSONBytes
 from gridledger.api.schemas import ErrorResponse, Health, Status
-from gridledger.core.errors import NodeError
-
-
-class NodeHalted(NodeError):
-    code = "node.halted"
-    default_message = "the node stopped producing blocks; its log says why"
+from gridledger.core.errors import NodeHalted
 
 
 def router(ctx: ApiContext) -> APIRouter:
