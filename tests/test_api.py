@@ -35,6 +35,7 @@ from gridledger.api.schemas import (
     TxProof,
     TxView,
 )
+from gridledger.contracts.genesis import ChainParams
 from gridledger.core.types import Transaction
 from gridledger.sdk import ApiError, Client, ProofError, verify_state_proof, verify_tx_proof
 
@@ -89,7 +90,9 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
 
 def _oversize(chain: Chain) -> bytes:
     return chain.sign(
-        "alice", "funds.transfer", {"to": "bob", "amount": 1, "memo": "x" * 70_000}
+        "alice",
+        "funds.transfer",
+        {"to": "bob", "amount": 1, "memo": "x" * (ChainParams().max_tx_bytes + 1)},
     ).encode()
 
 

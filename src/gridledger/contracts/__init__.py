@@ -3,7 +3,17 @@
 Importing this package registers every transaction kind in :data:`KINDS`.
 """
 
-from gridledger.contracts import funds, registry
+from gridledger.contracts import devices, funds, metering, registry
 from gridledger.contracts.base import KINDS, ROLES, Context, Kind, get_kind
 
-__all__ = ["KINDS", "ROLES", "Context", "Kind", "funds", "get_kind", "registry"]
+__all__ = [
+    "KINDS",
+    "ROLES",
+    "Context",
+    "Kind",
+    "devices",
+    "funds",
+    "get_kind",
+    "metering",
+    "registry",
+]

@@ -42,7 +42,8 @@ class Currency(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ChainParams(msgspec.Struct, forbid_unknown_fields=True):
-    max_tx_bytes: PosInt = 64 * 1024
+    max_tx_bytes: PosInt = 1024 * 1024
+    """A gateway's batch of 5,000 readings fits."""
     block_max_txs: PosInt = 2000
     block_interval_ms: PosInt = 200
 

@@ -2,6 +2,7 @@
 
 * :class:`Client` — every API call, plus :meth:`Client.send` (sign, submit, wait);
 * :func:`sign_tx` — build and sign a transaction offline;
+* :func:`submit_readings` — sign and submit a gateway's batch of meter readings;
 * :mod:`gridledger.sdk.proofs` — check state and transaction proofs and header signatures;
 * errors: :class:`SdkError` and its subclasses, each with a stable ``code``.
 """
@@ -18,6 +19,7 @@ from gridledger.sdk.errors import (
     TransactionFailed,
     TransportError,
 )
+from gridledger.sdk.metering import readings_body, sign_readings, submit_readings
 from gridledger.sdk.proofs import (
     header_from_json,
     verify_header_signature,
@@ -41,7 +43,10 @@ __all__ = [
     "TransactionFailed",
     "TransportError",
     "header_from_json",
+    "readings_body",
+    "sign_readings",
     "sign_tx",
+    "submit_readings",
     "verify_header_signature",
     "verify_state_proof",
     "verify_tx_proof",

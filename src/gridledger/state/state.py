@@ -7,8 +7,11 @@ changes to the tree (for the root) and to the store (for disk) in sorted key ord
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+from sortedcontainers import SortedList
 
 from gridledger.core.encoding import canonical, decode_json
 from gridledger.state.tree import SparseMerkleTree
@@ -34,19 +37,77 @@ class StateReader:
         """Current (key, value) pairs under ``prefix`` in sorted key order (queries only)."""
         raise NotImplementedError
 
+    def scan_range(
+        self, prefix: bytes, start: bytes = b"", end: bytes | None = None, limit: int | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Pairs under ``prefix`` whose rest of key is in ``[start, end)``, sorted, at most
+        ``limit``."""
+        n = 0
+        for k, v in self.scan(prefix):
+            rest = k[len(prefix) :]
+            if rest < start or (end is not None and rest >= end):
+                continue
+            if limit is not None and n >= limit:
+                return
+            n += 1
+            yield k, v
+
+
+class KeyIndex:
+    """The committed keys in sorted order, so a prefix scan costs O(log n + matches).
+
+    Queries (readings of a meter over a period, accounts of an organisation) scan by prefix;
+    a lock keeps a scan and a block's updates from interleaving.
+    """
+
+    def __init__(self, keys: Iterable[bytes]) -> None:
+        self._keys = SortedList(keys)
+        self._lock = threading.Lock()
+
+    def update(self, added: list[bytes], removed: list[bytes]) -> None:
+        with self._lock:
+            for k in removed:
+                self._keys.discard(k)
+            for k in added:
+                self._keys.add(k)
+
+    def range(self, prefix: bytes, start: bytes = b"", end: bytes | None = None) -> list[bytes]:
+        """Keys under ``prefix`` from ``prefix + start`` up to (excluding) ``prefix + end``."""
+        upper = prefix + end if end is not None else prefix + b"\xff" * 8
+        with self._lock:
+            return list(self._keys.irange(prefix + start, upper, inclusive=(True, False)))
+
 
 class CommittedView(StateReader):
     """The state as of the last committed block, safe to read while a block executes."""
 
-    def __init__(self, committed: dict[bytes, bytes]) -> None:
+    def __init__(self, committed: dict[bytes, bytes], index: KeyIndex | None = None) -> None:
         self._committed = committed
+        self._index = index
 
     def get(self, key: bytes) -> bytes | None:
         return self._committed.get(key)
 
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        items = [(k, v) for k, v in list(self._committed.items()) if k.startswith(prefix)]
-        yield from sorted(items)
+        return self.scan_range(prefix)
+
+    def scan_range(
+        self, prefix: bytes, start: bytes = b"", end: bytes | None = None, limit: int | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Committed pairs under ``prefix`` whose rest of key is in ``[start, end)``, sorted."""
+        if self._index is None:
+            upper = prefix + end if end is not None else None
+            keys = sorted(
+                k
+                for k in list(self._committed)
+                if k.startswith(prefix) and k >= prefix + start and (upper is None or k < upper)
+            )
+        else:
+            keys = self._index.range(prefix, start, end)
+        for k in keys[:limit] if limit is not None else keys:
+            v = self._committed.get(k)
+            if v is not None:
+                yield k, v
 
 
 class StateWriter(StateReader):
@@ -104,7 +165,8 @@ class State(StateWriter):
         self._block: dict[bytes, bytes | None] = {}
         self._tx: dict[bytes, bytes | None] | None = None
         self.tree = SparseMerkleTree.from_items(self.committed.items())
-        self.view = CommittedView(self.committed)
+        self.index = KeyIndex(self.committed)
+        self.view = CommittedView(self.committed, self.index)
 
     # reading and writing -------------------------------------------------------------------
     def get(self, key: bytes) -> bytes | None:
@@ -123,9 +185,7 @@ class State(StateWriter):
         layer[key] = _DELETED
 
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        merged: dict[bytes, bytes | None] = {
-            k: v for k, v in self.committed.items() if k.startswith(prefix)
-        }
+        merged: dict[bytes, bytes | None] = dict(self.view.scan_range(prefix))
         for layer in (self._block, self._tx or {}):
             for k, v in layer.items():
                 if k.startswith(prefix):
@@ -162,11 +222,18 @@ class State(StateWriter):
 
     def finish_block(self) -> None:
         committed = self.committed
+        added: list[bytes] = []
+        removed: list[bytes] = []
         for k, v in self._block.items():
             if v is None:
-                committed.pop(k, None)
+                if committed.pop(k, None) is not None:
+                    removed.append(k)
             else:
+                if k not in committed:
+                    added.append(k)
                 committed[k] = v
+        if added or removed:
+            self.index.update(added, removed)
         self._block = {}
 
     def discard_block(self) -> None:
