@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from gridledger.bench.ingest import run_ingest_bench
 from gridledger.bench.ledger import run_ledger_bench, run_scale_bench
 from gridledger.cli.common import JsonOpt, console, err_console, fail
 
@@ -107,6 +108,71 @@ def ledger(
         typer.echo(json.dumps(result))
         return
     table = Table("measure", "value", title="ledger benchmark", title_justify="left")
+    for name, value in result.items():
+        table.add_row(name, str(value))
+    console.print(table)
+
+
+@app.command("ingest")
+def ingest(
+    readings: Annotated[
+        int, typer.Option("--readings", min=1, help="Meter readings to commit.")
+    ] = 1_000_000,
+    meters: Annotated[int, typer.Option("--meters", min=1, help="Meters registered.")] = 10_000,
+    gateways: Annotated[
+        int, typer.Option("--gateways", min=1, help="Gateway accounts reporting them.")
+    ] = 100,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, max=5000, help="Readings per signed batch.")
+    ] = 1000,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", file_okay=False, help="A new directory to keep the chain in."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=0, help="Admission processes. Default: one per core."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Committed meter readings per second: signed batches from many gateways."""
+    if home is not None and home.exists() and any(home.iterdir()):
+        fail("bench.home_exists", f"{home} is not empty; give a new directory", json_out)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not err_console.is_terminal,
+    ) as progress:
+        tasks = {
+            "sign": progress.add_task("signing batches", total=readings, start=False),
+            "commit": progress.add_task("committing readings", total=readings, start=False),
+        }
+
+        def report(phase: str, done: int, total: int) -> None:
+            task = tasks.get(phase)
+            if task is not None:
+                progress.start_task(task)
+                progress.update(task, completed=done, total=total)
+
+        try:
+            result = run_ingest_bench(
+                readings=readings,
+                meters=meters,
+                gateways=gateways,
+                batch=batch,
+                home=home,
+                workers=workers,
+                progress=report,
+            )
+        except (ValueError, RuntimeError) as exc:
+            fail("bench.failed", str(exc), json_out)
+    if json_out:
+        typer.echo(json.dumps(result))
+        return
+    table = Table("measure", "value", title="ingest benchmark", title_justify="left")
     for name, value in result.items():
         table.add_row(name, str(value))
     console.print(table)

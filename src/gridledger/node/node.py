@@ -36,7 +36,7 @@ from gridledger.core.errors import (
     NonceReplayed,
     OversizeTransaction,
 )
-from gridledger.core.types import BlockHeader, Transaction
+from gridledger.core.types import BlockHeader, Receipt, Transaction
 from gridledger.node.admission import Checked, check_chunk, claimed_sender, decode_tx, error_from
 from gridledger.node.chain import genesis_header, genesis_state, run_block
 from gridledger.node.executor import Prepared, check_sender, nonce_key, precheck
@@ -70,6 +70,8 @@ class CommittedBlock:
     tx_hashes: list[str]
     statuses: list[str]
     commit_ms: float
+    receipts: list[Receipt] = field(default_factory=list)
+    """The block's receipts, in order (listeners must not change them)."""
 
 
 @dataclass
@@ -85,6 +87,8 @@ class NodeConfig:
     """Block time source in ms since the epoch; a simulation passes its own clock."""
     block_max_txs: int | None = None
     block_interval_ms: int | None = None
+    block_max_bytes: int = 2 * 1024 * 1024
+    """A block is cut once its transactions reach this size (large metering batches)."""
     tune_gc: bool = False
     """Freeze the objects of the opened chain out of the cyclic garbage collector and collect
     less often: the state tree is millions of long-lived lists that a full collection would
@@ -330,7 +334,9 @@ class Node:
     def _run(self) -> None:
         interval = self.block_interval_ms / 1000
         while self._running:
-            batch = self.ordering.next_batch(self.block_max_txs, interval)
+            batch = self.ordering.next_batch(
+                self.block_max_txs, interval, self.config.block_max_bytes
+            )
             if not batch or (not self._running and not batch):
                 continue
             try:
@@ -399,6 +405,7 @@ class Node:
             [p.hash.hex() for p in batch],
             [r.status for r in result.receipts],
             commit_ms,
+            result.receipts,
         )
         log.info(
             "block committed",

@@ -18,8 +18,11 @@ class OrderingBackend(Protocol):
     def submit(self, txs: list[Prepared]) -> None:
         """Hand admitted transactions over for ordering."""
 
-    def next_batch(self, max_txs: int, max_wait_s: float) -> list[Prepared]:
-        """The next ordered batch: up to ``max_txs``, cut early after ``max_wait_s``."""
+    def next_batch(
+        self, max_txs: int, max_wait_s: float, max_bytes: int | None = None
+    ) -> list[Prepared]:
+        """The next ordered batch: up to ``max_txs`` transactions and ``max_bytes`` of them
+        (at least one), cut early after ``max_wait_s``."""
 
     def wake(self) -> None:
         """Release a waiting ``next_batch`` (on shutdown)."""
@@ -30,6 +33,7 @@ class LocalOrdering:
 
     def __init__(self) -> None:
         self._queue: deque[Prepared] = deque()
+        self._bytes = 0
         self._cond = threading.Condition()
         self._first_at: float | None = None
         self._woken = False
@@ -39,6 +43,7 @@ class LocalOrdering:
             if not self._queue:
                 self._first_at = time.monotonic()
             self._queue.extend(txs)
+            self._bytes += sum(len(p.raw) for p in txs)
             self._cond.notify_all()
 
     def wake(self) -> None:
@@ -49,18 +54,29 @@ class LocalOrdering:
     def __len__(self) -> int:
         return len(self._queue)
 
-    def next_batch(self, max_txs: int, max_wait_s: float) -> list[Prepared]:
+    def next_batch(
+        self, max_txs: int, max_wait_s: float, max_bytes: int | None = None
+    ) -> list[Prepared]:
+        budget = max_bytes if max_bytes is not None else 1 << 62
         with self._cond:
             self._woken = False
             while not self._queue and not self._woken:
                 self._cond.wait(0.5)
-            while len(self._queue) < max_txs and not self._woken:
+            while len(self._queue) < max_txs and self._bytes < budget and not self._woken:
                 assert self._first_at is not None
                 left = self._first_at + max_wait_s - time.monotonic()
                 if left <= 0:
                     break
                 self._cond.wait(left)
-            n = min(max_txs, len(self._queue))
-            batch = [self._queue.popleft() for _ in range(n)]
-            self._first_at = time.monotonic() if self._queue else None
+            batch: list[Prepared] = []
+            size = 0
+            queue = self._queue
+            while queue and len(batch) < max_txs:
+                n = len(queue[0].raw)
+                if batch and size + n > budget:
+                    break
+                batch.append(queue.popleft())
+                size += n
+            self._bytes -= size
+            self._first_at = time.monotonic() if queue else None
             return batch

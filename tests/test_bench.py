@@ -1,0 +1,58 @@
+"""The benchmarks run end to end on small sizes and report what they promise.
+
+Throughput figures are not asserted (they belong in docs/benchmarks.md, not in tests); what is
+asserted is that every transaction or reading was committed and accepted, and that the chain a
+benchmark keeps is intact.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from gridledger.bench.ingest import run_ingest_bench
+from gridledger.bench.ledger import run_scale_bench
+from gridledger.node.chainverify import verify_chain
+
+
+def _cli() -> list[str]:
+    script = Path(sys.executable).with_name("gridledger")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "gridledger.cli"]
+
+
+def test_ingest_bench_commits_every_reading_and_keeps_an_intact_chain(tmp_path: Path) -> None:
+    home = tmp_path / "ingest"
+    result = run_ingest_bench(readings=3000, meters=120, gateways=6, batch=250, home=home)
+    assert result["accepted"] == 3000
+    assert result["refused"] == 0
+    assert result["txs"] == sum(-(-n // 250) for n in [500] * 6)
+    assert result["readings_per_s"] > 0
+    assert result["peak_rss_mb"] > 0
+    report = verify_chain(home, workers=0)
+    assert report.ok, report.problem
+
+
+def test_ingest_bench_command_prints_one_json_object() -> None:
+    out = subprocess.run(
+        [*_cli(), "bench", "ingest", "--readings", "500", "--meters", "50", "--gateways", "5",
+         "--batch", "100", "--json"],
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )  # fmt: skip
+    result = json.loads(out.stdout)
+    assert {"readings_per_s", "peak_rss_mb", "accepted", "readings"} <= set(result)
+    assert result["accepted"] == 500
+
+
+def test_scale_bench_reports_both_runs_and_their_ratio() -> None:
+    result = run_scale_bench(txs=600, small=50, large=400, workers=0)
+    small, large = result["small"], result["large"]
+    assert (small["accounts"], large["accounts"]) == (50, 400)
+    assert small["committed"] == large["committed"] == 600
+    assert small["failed_receipts"] == large["failed_receipts"] == 0
+    assert result["scale_ratio"] == round(
+        large["committed_tx_per_s"] / small["committed_tx_per_s"], 3
+    )
