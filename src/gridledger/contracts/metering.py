@@ -145,7 +145,7 @@ class Reading(msgspec.Struct, forbid_unknown_fields=True):
     meter: str
     start: Int64
     """Interval start, Unix seconds UTC."""
-    length_s: int
+    length_s: Int64
     """900, 3600 or 86400."""
     energy_wh: Int64
     """Energy in the interval, Wh (generated or consumed, by the meter's kind)."""
@@ -242,6 +242,7 @@ def _accept(
 @kind("metering.submit", Submit)
 def apply_submit(state: StateWriter, ctx: Context, body: Submit) -> None:
     """Store a gateway's batch of readings, reading by reading; report each refusal."""
+    body.check()  # admission checked it; a block from elsewhere may not have
     limits = _Limits(state, ctx.block_time)
     limit_cache: dict[tuple[str, int], int] = {}
     seen: set[tuple[str, int]] = set()
@@ -282,6 +283,7 @@ class Correct(Body):
 @kind("metering.correct", Correct, roles=("grid_operator",))
 def apply_correct(state: StateWriter, ctx: Context, body: Correct) -> None:
     """Record a corrected value beside a reading, keeping the original (grid operators)."""
+    body.check()  # admission checked it; a block from elsewhere may not have
     original = state.get_json(reading_key(body.meter, body.start))
     if original is None:
         raise UnknownReading(f"meter {body.meter!r} has no reading for {body.start}")
@@ -305,8 +307,8 @@ def apply_correct(state: StateWriter, ctx: Context, body: Correct) -> None:
 
 
 class SetParams(Body):
-    generation_margin_pct: int
-    degradation_permille_per_year: int
+    generation_margin_pct: Int64
+    degradation_permille_per_year: Int64
 
     def check(self) -> None:
         if not 100 <= self.generation_margin_pct <= 200:
@@ -318,6 +320,7 @@ class SetParams(Body):
 @kind("metering.set_params", SetParams, roles=("operator",))
 def apply_set_params(state: StateWriter, ctx: Context, body: SetParams) -> None:
     """Set the plausibility parameters (operators)."""
+    body.check()  # admission checked it; a block from elsewhere may not have
     value = {
         "degradation_permille_per_year": body.degradation_permille_per_year,
         "generation_margin_pct": body.generation_margin_pct,
