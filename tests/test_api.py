@@ -10,6 +10,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -26,12 +27,21 @@ from gridledger.api.schemas import (
     BlockPage,
     BlockView,
     Committed,
+    Device,
+    DevicePage,
     ErrorResponse,
     HeaderView,
+    Meter,
+    MeterPage,
     Organisations,
+    ReadingPage,
+    ReadingProof,
+    Site,
+    SitePage,
     StateProofView,
     StateValue,
     Status,
+    Totals,
     TxProof,
     TxView,
 )
@@ -204,6 +214,58 @@ REFUSALS: list[tuple[str, Callable[[Chain], bytes], int, str]] = [
         "auth.forbidden",
     ),
 ]
+
+
+@dataclass(frozen=True)
+class Assets:
+    chain: Chain
+    base: int
+    """Start of the first reading: a whole hour, four hours before the fixture ran."""
+
+
+def _committed(chain: Chain, tx: Transaction) -> None:
+    stored = chain.node.wait_receipt(chain.node.submit(tx.encode()), 10)
+    assert stored is not None
+    receipt = json.loads(stored.receipt)
+    assert receipt["status"] == "ok", receipt
+
+
+def make_assets(chain: Chain) -> Assets:
+    """pv-1 (alice's 10 kW PV: meters m-gen, 15 min, and m-gen2, 1 h), pv-2 (no meter) and
+    home-1 (meter m-con, 1 h), all reported by bob; the operator corrects one reading."""
+    for role in ("grid_operator", "producer"):
+        _committed(chain, chain.sign("operator", "registry.grant_role",
+                                     {"account": "operator", "role": role}))  # fmt: skip
+    device = {"name": "Roof PV", "technology": "solar_pv", "fuel": "solar", "capacity_w": 10_000,
+              "commissioned": "2024-01-01", "country": "CN", "grid_region": "CN-GD"}  # fmt: skip
+    _committed(
+        chain, chain.sign("operator", "registry.register_device", {"device": "pv-1", **device})
+    )
+    wind = {**device, "device": "pv-2", "technology": "wind_onshore"}
+    _committed(chain, chain.sign("operator", "registry.register_device", wind))
+    site = {"site": "home-1", "name": "Flat 3", "country": "CN", "grid_region": "CN-GD",
+            "max_wh_per_hour": 5_000}  # fmt: skip
+    _committed(chain, chain.sign("operator", "registry.register_site", site))
+    for meter, binding, interval in (
+        ("m-gen", {"kind": "generation", "device": "pv-1"}, 900),
+        ("m-gen2", {"kind": "generation", "device": "pv-1"}, 3600),
+        ("m-con", {"kind": "consumption", "site": "home-1"}, 3600),
+    ):
+        body = {"meter": meter, "gateway": "bob", "interval_s": interval, **binding}
+        _committed(chain, chain.sign("operator", "registry.register_meter", body))
+    base = (int(time.time()) // 3600 - 4) * 3600
+    readings = [
+        *({"meter": "m-gen", "start": base + i * 900, "length_s": 900, "energy_wh": 100 + i}
+          for i in range(8)),
+        *({"meter": "m-gen2", "start": base + i * 3600, "length_s": 3600, "energy_wh": 1000 + i}
+          for i in range(2)),
+        *({"meter": "m-con", "start": base + i * 3600, "length_s": 3600, "energy_wh": 200 + i}
+          for i in range(3)),
+    ]  # fmt: skip
+    _committed(chain, chain.sign("bob", "metering.submit", {"readings": readings}))
+    correction = {"meter": "m-gen", "start": base, "energy_wh": 50, "reason": "meter swap"}
+    _committed(chain, chain.sign("operator", "metering.correct", correction))
+    return Assets(chain, base)
 
 
 class ApiSuite:
@@ -547,6 +609,200 @@ class ApiSuite:
         event = json.loads(lines[2].removeprefix("data: "))
         BlockEvent.model_validate(event)
         assert event["hash"] == chain.node.tip_hash.hex()
+
+    # registry of assets and meter data ---------------------------------------------------
+    @pytest.fixture(scope="class")
+    @classmethod
+    def assets(cls, chain: Chain) -> Assets:
+        """A device with two meters and a site with one, reported by bob; one correction."""
+        return make_assets(chain)
+
+    def test_devices_sites_and_meters(
+        self, http: httpx.Client, client: Client, assets: Assets
+    ) -> None:
+        devices = check(DevicePage, http.get("/v1/devices"))
+        assert [d["id"] for d in devices["devices"]] == ["pv-1", "pv-2"]
+        assert devices["devices"][0]["meters"] == ["m-gen", "m-gen2"]
+        spec = http.get("/openapi.json").json()["paths"]
+        for path in ("/v1/devices/{device}", "/v1/sites/{site}/readings", "/v1/totals",
+                     "/v1/meters/{meter}/readings/{start}/proof"):  # fmt: skip
+            assert path in spec
+        assert devices["devices"][1]["meters"] == []
+        assert devices["next"] is None
+        first = check(DevicePage, http.get("/v1/devices", params={"limit": 1}))
+        assert ([d["id"] for d in first["devices"]], first["next"]) == (["pv-1"], "pv-1")
+        rest = check(DevicePage, http.get("/v1/devices", params={"after": "pv-1"}))
+        assert [d["id"] for d in rest["devices"]] == ["pv-2"]
+        wind = check(DevicePage, http.get("/v1/devices", params={"technology": "wind_onshore"}))
+        assert [d["id"] for d in wind["devices"]] == ["pv-2"]
+        assert (
+            check(DevicePage, http.get("/v1/devices", params={"owner_org": "x"}))["devices"] == []
+        )
+
+        device = check(Device, http.get("/v1/devices/pv-1"))
+        assert device == client.device("pv-1")
+        assert (device["owner_org"], device["capacity_w"]) == ("operator", 10_000)
+        assert device == {**assets.chain.node.state.view.get_json(b"registry/device/pv-1"),
+                          "meters": ["m-gen", "m-gen2"]}  # fmt: skip
+
+        sites = check(SitePage, http.get("/v1/sites"))
+        assert [(s["id"], s["meters"]) for s in sites["sites"]] == [("home-1", ["m-con"])]
+        assert check(Site, http.get("/v1/sites/home-1"))["max_wh_per_hour"] == 5_000
+        assert client.sites(owner_org="operator")["sites"] == sites["sites"]
+
+        meters = check(MeterPage, http.get("/v1/meters"))
+        assert [m["id"] for m in meters["meters"]] == ["m-con", "m-gen", "m-gen2"]
+        of_device = check(MeterPage, http.get("/v1/meters", params={"device": "pv-1"}))
+        assert [m["id"] for m in of_device["meters"]] == ["m-gen", "m-gen2"]
+        assert [m["id"] for m in client.meters(site="home-1")["meters"]] == ["m-con"]
+        assert client.meters(gateway="alice")["meters"] == []
+        assert client.meters(limit=2)["next"] == "m-gen"
+        meter = check(Meter, http.get("/v1/meters/m-gen"))
+        assert meter == {
+            "id": "m-gen",
+            "kind": "generation",
+            "device": "pv-1",
+            "gateway": "bob",
+            "interval_s": 900,
+            "registered_height": meter["registered_height"],
+        }
+        assert client.meter("m-con")["site"] == "home-1"
+        assert client.devices(limit=1)["next"] == "pv-1"
+
+    def test_meter_readings_with_corrections(
+        self, http: httpx.Client, client: Client, assets: Assets
+    ) -> None:
+        base = assets.base
+        page = check(ReadingPage, http.get("/v1/meters/m-gen/readings"))
+        assert [r["start"] for r in page["readings"]] == [base + i * 900 for i in range(8)]
+        assert (page["meter"], page["meters"], page["next"]) == ("m-gen", ["m-gen"], None)
+        corrected = page["readings"][0]
+        assert (corrected["energy_wh"], corrected["corrected_wh"]) == (100, 50)
+        assert corrected["correction"]["original_wh"] == 100
+        assert corrected["correction"]["by"] == "operator"
+        assert page["readings"][1]["correction"] is None
+        assert page["readings"][1]["corrected_wh"] is None
+
+        params = {"from": base + 900, "to": base + 2700}
+        window = check(ReadingPage, http.get("/v1/meters/m-gen/readings", params=params))
+        assert [r["energy_wh"] for r in window["readings"]] == [101, 102]
+        pages, start = [], None
+        while True:
+            got = client.readings("m-gen", start=start, limit=3)
+            pages.append([r["start"] for r in got["readings"]])
+            if got["next"] is None:
+                break
+            start = got["next"]
+        assert pages == [[base, base + 900, base + 1800], [base + 2700, base + 3600, base + 4500],
+                         [base + 5400, base + 6300]]  # fmt: skip
+        assert list(client.iter_readings("m-gen", page_size=2)) == page["readings"]
+        assert client.readings("m-gen", start=base + 8 * 900)["readings"] == []
+
+    def test_device_and_site_readings(
+        self, http: httpx.Client, client: Client, assets: Assets
+    ) -> None:
+        base = assets.base
+        whole = check(ReadingPage, http.get("/v1/devices/pv-1/readings"))
+        assert (whole["device"], whole["meters"]) == ("pv-1", ["m-gen", "m-gen2"])
+        keys = [(r["start"], r["meter"]) for r in whole["readings"]]
+        assert keys == sorted(keys)
+        assert len(keys) == 10
+        assert keys[:3] == [(base, "m-gen"), (base, "m-gen2"), (base + 900, "m-gen")]
+        for size in (1, 2, 3):
+            walked = list(client.iter_readings(device="pv-1", page_size=size))
+            assert walked == whole["readings"], size
+        one = client.readings(device="pv-1", limit=1)  # one interval is never split
+        assert [r["meter"] for r in one["readings"]] == ["m-gen", "m-gen2"]
+        assert one["next"] == base + 1
+        site = check(ReadingPage, http.get("/v1/sites/home-1/readings", params={"to": base + 7200}))
+        assert (site["site"], [r["energy_wh"] for r in site["readings"]]) == ("home-1", [200, 201])
+        empty = check(ReadingPage, http.get("/v1/devices/pv-2/readings"))
+        assert (empty["meters"], empty["readings"], empty["next"]) == ([], [], None)
+
+    def test_totals(self, http: httpx.Client, client: Client, assets: Assets) -> None:
+        base = assets.base
+        window = {"from": base, "to": base + 3 * 3600}
+        hourly = check(
+            Totals, http.get("/v1/totals", params={**window, "meter": ["m-gen", "m-con"]})
+        )
+        assert hourly["meters"] == ["m-con", "m-gen"]
+        assert hourly["totals"] == [
+            {"start": base, "energy_wh": 200 + 50 + 101 + 102 + 103},
+            {"start": base + 3600, "energy_wh": 201 + 104 + 105 + 106 + 107},
+            {"start": base + 7200, "energy_wh": 202},
+        ]
+        assert hourly["energy_wh"] == sum(b["energy_wh"] for b in hourly["totals"])
+        assert (hourly["from"], hourly["to"], hourly["interval_s"]) == (base, base + 10800, 3600)
+        device = client.totals(base, base + 86_400, device="pv-1", interval_s=86_400)
+        day = base - base % 86_400
+        assert device["meters"] == ["m-gen", "m-gen2"]
+        assert sum(b["energy_wh"] for b in device["totals"]) == 50 + sum(range(101, 108)) + 2001
+        assert device["totals"][0]["start"] in {day, day + 86_400}
+        quarters = client.totals(base, base + 1800, meters=["m-gen"], interval_s=900)
+        assert quarters["totals"] == [{"start": base, "energy_wh": 50},
+                                      {"start": base + 900, "energy_wh": 101}]  # fmt: skip
+        site = client.totals(base, base + 3600, site="home-1")
+        assert site["totals"] == [{"start": base, "energy_wh": 200}]
+        nothing = client.totals(0, 3600, meters=["m-gen"])
+        assert (nothing["totals"], nothing["energy_wh"]) == ([], 0)
+
+    def test_reading_proof(self, http: httpx.Client, client: Client, assets: Assets) -> None:
+        base = assets.base
+        proof = check(ReadingProof, http.get(f"/v1/meters/m-gen/readings/{base}/proof"))
+        assert (proof["meter"], proof["start"]) == ("m-gen", base)
+        assert proof["key"] == f"metering/reading/m-gen/{base:010d}"
+        value = verify_state_proof(proof, node_key=assets.chain.node_key())
+        assert value is not None
+        assert json.loads(value)["energy_wh"] == 100  # the original; the correction is beside it
+        assert client.reading_proof("m-gen", base)["value"] == proof["value"]
+        with pytest.raises(ProofError):
+            verify_state_proof({**proof, "value_hex": b'{"energy_wh":1}'.hex(), "value": None})
+        with pytest.raises(ProofError):
+            verify_state_proof({**proof, "key": f"metering/reading/m-gen/{base + 900:010d}"})
+        absent = check(ReadingProof, http.get(f"/v1/meters/m-gen/readings/{base + 60}/proof"))
+        assert absent["value_hex"] is None
+        assert verify_state_proof(absent, node_key=assets.chain.node_key()) is None
+
+    @pytest.mark.parametrize(
+        ("url", "status", "code"),
+        [
+            ("/v1/devices/pv-404", 404, "not_found"),
+            ("/v1/devices/PV-1", 400, "api.invalid_request"),
+            ("/v1/devices?limit=0", 400, "api.invalid_request"),
+            ("/v1/devices?limit=1001", 400, "api.invalid_request"),
+            ("/v1/sites/home-404", 404, "not_found"),
+            ("/v1/sites/home-404/readings", 404, "not_found"),
+            ("/v1/meters/m-404", 404, "not_found"),
+            ("/v1/meters/m%20gen", 400, "api.invalid_request"),
+            ("/v1/meters/m-404/readings", 404, "not_found"),
+            ("/v1/devices/pv-404/readings", 404, "not_found"),
+            ("/v1/meters/m-gen/readings?from=-1", 400, "api.invalid_request"),
+            ("/v1/meters/m-gen/readings?from=abc", 400, "api.invalid_request"),
+            ("/v1/meters/m-gen/readings?to=10000000000", 400, "api.invalid_request"),
+            ("/v1/meters/m-gen/readings?from=3600&to=3600", 400, "api.invalid_request"),
+            ("/v1/meters/m-gen/readings?limit=0", 400, "api.invalid_request"),
+            ("/v1/meters/m-gen/readings?limit=1001", 400, "api.invalid_request"),
+            ("/v1/meters/m-404/readings/900/proof", 404, "not_found"),
+            ("/v1/meters/m-gen/readings/-900/proof", 400, "api.invalid_request"),
+            ("/v1/meters/m-gen/readings/later/proof", 400, "api.invalid_request"),
+            ("/v1/totals?meter=m-gen&to=3600", 400, "api.invalid_request"),
+            ("/v1/totals?meter=m-gen&from=0", 400, "api.invalid_request"),
+            ("/v1/totals?from=0&to=3600", 400, "api.invalid_request"),
+            ("/v1/totals?from=0&to=3600&meter=m-gen&site=home-1", 400, "api.invalid_request"),
+            ("/v1/totals?from=0&to=3600&meter=m-gen&interval=60", 400, "api.invalid_request"),
+            ("/v1/totals?from=0&to=3600&meter=m-gen&interval=hourly", 400, "api.invalid_request"),
+            ("/v1/totals?from=0&to=31708801&meter=m-gen", 400, "api.invalid_request"),
+            ("/v1/totals?from=3600&to=0&meter=m-gen", 400, "api.invalid_request"),
+            ("/v1/totals?from=0&to=3600&meter=Bad%20Id", 400, "api.invalid_request"),
+            ("/v1/totals?from=0&to=3600&meter=m-gen&meter=m-404", 404, "not_found"),
+            ("/v1/totals?from=0&to=3600&device=pv-404", 404, "not_found"),
+            ("/v1/totals?from=0&to=3600&site=home-404", 404, "not_found"),
+        ],
+    )
+    def test_asset_and_reading_refusals(
+        self, http: httpx.Client, assets: Assets, url: str, status: int, code: str
+    ) -> None:
+        check_error(http.get(url), status, code)
 
 
 class TestInProcess(ApiSuite):

@@ -201,6 +201,116 @@ def test_transactions_and_queries(node: NodeProcess) -> None:
     assert run("query", "balance", "alice", "--home", home).stdout.strip() == "4000"
 
 
+def test_devices_meters_and_readings(node: NodeProcess) -> None:
+    """A producer's plant and a consumer's flat, their meters, a gateway's readings, a
+    correction, a key rotation and a suspension; then every query of them."""
+    home = node.home
+    run("keys", "new", "gw", "--home", home)
+    run("keys", "new", "gw-new", "--home", home)
+    run("tx", "add-account", "--account", "gw", "--org", "operator", "--key-name", "gw",
+        "--home", home)  # fmt: skip
+    for role in ("producer", "grid_operator"):
+        run("tx", "grant-role", "--account", "operator", "--role", role, "--home", home)
+    device = run_json(
+        "tx", "register-device", "--device", "pv-1", "--name", "Roof PV", "--technology",
+        "solar_pv", "--fuel", "solar", "--capacity-w", "4000", "--commissioned", "2024-03-01",
+        "--country", "CN", "--grid-region", "CN-GD", "--latitude-udeg", "23129100",
+        "--home", home,
+    )  # fmt: skip
+    assert device["receipt"]["events"][0]["type"] == "registry.device_registered"
+    run("tx", "register-site", "--site", "home-1", "--name", "Flat 3", "--country", "CN",
+        "--grid-region", "CN-GD", "--max-wh-per-hour", "2000", "--home", home)  # fmt: skip
+    run("tx", "register-meter", "--meter", "m-1", "--kind", "generation", "--device", "pv-1",
+        "--gateway", "gw", "--home", home)  # fmt: skip
+    run("tx", "register-meter", "--meter", "m-2", "--kind", "consumption", "--site", "home-1",
+        "--gateway", "operator", "--interval-s", "3600", "--home", home)  # fmt: skip
+    run("tx", "set-meter-gateway", "--meter", "m-2", "--gateway", "gw", "--home", home)
+    run("tx", "set-site-ceiling", "--site", "home-1", "--max-wh-per-hour", "3000", "--home", home)
+    bad = run_json("tx", "register-meter", "--meter", "m-3", "--kind", "generation",
+                   "--site", "home-1", "--gateway", "gw", "--home", home, code=1)  # fmt: skip
+    assert bad["error"]["code"] == "registry.invalid_meter_binding"
+
+    base = (int(time.time()) // 3600 - 3) * 3600
+    readings = [{"meter": "m-1", "start": base + i * 900, "length_s": 900, "energy_wh": 100 * i}
+                for i in range(4)]  # fmt: skip
+    readings.append({"meter": "m-2", "start": base, "length_s": 3600, "energy_wh": 2500})
+    readings.append({"meter": "m-2", "start": base + 3600, "length_s": 3600, "energy_wh": 3001})
+    path = home / "readings.json"
+    path.write_text(json.dumps({"readings": readings}))
+    submitted = run_json("tx", "submit-readings", path, "--from", "gw", "--home", home)
+    events = submitted["receipt"]["events"]
+    assert [(e["index"], e["code"]) for e in events[:-1]] == [(5, "metering.implausible")]
+    assert events[-1] == {"type": "metering.readings_accepted", "count": 5, "energy_wh": 3100}
+    # the same file again: every reading is a duplicate now, shown in the receipt's table
+    again = run("tx", "submit-readings", path, "--from", "gw", "--home", home).stdout
+    assert "metering.duplicate_reading" in again
+    assert run_json("tx", "submit-readings", home / "nothing.json", "--from", "gw",
+                    "--home", home, code=1)["error"]["code"] == "cli.unreadable_file"  # fmt: skip
+    (home / "empty.json").write_text("[]")
+    empty = run_json("tx", "submit-readings", home / "empty.json", "--from", "gw", "--home", home,
+                     code=1)  # fmt: skip
+    assert empty["error"]["code"] == "tx.invalid_body"
+
+    iso_start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(base + 900))
+    corrected = run_json("tx", "correct-reading", "--meter", "m-1", "--start", iso_start,
+                         "--energy-wh", "90", "--reason", "CT ratio", "--home", home)  # fmt: skip
+    assert corrected["receipt"]["events"][0]["original_wh"] == 100
+
+    # a new key for the gateway; the old one is refused from then on
+    run("tx", "rotate-key", "--from", "gw", "--account", "gw", "--key-name", "gw-new",
+        "--home", home)  # fmt: skip
+    one = home / "one.json"
+    one.write_text(json.dumps([{**readings[0], "start": base + 4 * 900, "energy_wh": 400}]))
+    old_key = run_json("tx", "submit-readings", one, "--from", "gw", "--home", home, code=1)
+    assert old_key["error"]["code"] == "tx.bad_signature"
+    run("tx", "suspend", "--account", "gw", "--reason", "tamper alarm", "--home", home)
+    suspended = run_json("tx", "submit-readings", one, "--from", "gw", "--key", "gw-new",
+                         "--home", home, code=1)  # fmt: skip
+    assert suspended["error"]["code"] == "tx.sender_suspended"
+    run("tx", "reinstate", "--account", "gw", "--home", home)
+    run("tx", "submit-readings", one, "--from", "gw", "--key", "gw-new", "--home", home)
+
+    listed = run_json("query", "devices", "--home", home)
+    assert [(d["id"], d["meters"]) for d in listed["devices"]] == [("pv-1", ["m-1"])]
+    assert "solar_pv" in run("query", "devices", "--home", home).stdout
+    assert run_json("query", "device", "pv-1", "--home", home)["capacity_w"] == 4000
+    assert "Roof PV" in run("query", "device", "pv-1", "--home", home).stdout
+    assert run_json("query", "sites", "--home", home)["sites"][0]["max_wh_per_hour"] == 3000
+    assert run_json("query", "site", "home-1", "--home", home)["meters"] == ["m-2"]
+    assert "home-1" in run("query", "sites", "--home", home).stdout
+    meters = run_json("query", "meters", "--gateway", "gw", "--home", home)["meters"]
+    assert [m["id"] for m in meters] == ["m-1", "m-2"]
+    assert run_json("query", "meter", "m-2", "--home", home)["gateway"] == "gw"
+    assert run_json("query", "device", "pv-404", "--home", home, code=1)["error"]["code"] == (
+        "not_found"
+    )
+
+    page = run_json("query", "readings", "--meter", "m-1", "--from", str(base + 900),
+                    "--limit", "2", "--home", home)  # fmt: skip
+    assert [(r["start"], r["corrected_wh"]) for r in page["readings"]] == [
+        (base + 900, 90), (base + 1800, None)]  # fmt: skip
+    assert page["next"] == base + 2700
+    table = run("query", "readings", "--device", "pv-1", "--home", home).stdout
+    assert iso_start in table
+    assert "more:" not in table
+    site = run_json("query", "readings", "--site", "home-1", "--home", home)
+    assert [r["energy_wh"] for r in site["readings"]] == [2500]
+    day = time.strftime("%Y-%m-%d", time.gmtime(base))
+    window = ["--from", str(base), "--to", str(base + 7200)]
+    hourly = run_json("query", "totals", "--meter", "m-1", "--meter", "m-2", *window,
+                      "--home", home)  # fmt: skip
+    assert hourly["totals"] == [{"start": base, "energy_wh": 0 + 90 + 200 + 300 + 2500},
+                                {"start": base + 3600, "energy_wh": 400}]  # fmt: skip
+    daily = run_json("query", "totals", "--device", "pv-1", "--from", day, "--to",
+                     str(base + 86_400), "--interval", "86400", "--home", home)  # fmt: skip
+    assert daily["energy_wh"] == 90 + 200 + 300 + 400
+    run("query", "totals", "--site", "home-1", "--meter", "m-1", *window, "--home", home, code=2)
+    shown = run("query", "totals", "--site", "home-1", *window, "--home", home).stdout
+    assert "total 2500 Wh over m-2" in shown
+    run("query", "readings", "--meter", "m-1", "--site", "home-1", "--home", home, code=2)
+    run("query", "readings", "--meter", "m-1", "--from", "yesterday", "--home", home, code=2)
+
+
 def test_verify_then_detect_a_flipped_byte(node: NodeProcess) -> None:
     home = node.home
     paid = run_json("tx", "mint", "--to", "operator", "--amount", "77", "--home", home)

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from gridledger.api.context import MAX_BATCH, MAX_BATCH_BYTES, ApiContext
 from gridledger.api.errors import install_error_handlers
 from gridledger.api.render import JSONBytes
-from gridledger.api.routes import blocks, events, ops, state, txs
+from gridledger.api.routes import assets, blocks, events, ops, readings, state, txs
 from gridledger.api.waiting import CommitWaiters
 from gridledger.node.node import Node
 
@@ -61,6 +61,6 @@ def create_app(
     ctx = ApiContext(node, waiters, max_batch, max_batch_bytes)
     app.state.ctx = ctx
     install_error_handlers(app)
-    for module in (txs, blocks, state, events, ops):
+    for module in (txs, blocks, state, assets, readings, events, ops):
         app.include_router(module.router(ctx))
     return app

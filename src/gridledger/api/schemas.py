@@ -195,6 +195,117 @@ class BlockEvent(_Strict):
     txs: list[dict[str, str]]
 
 
+# registry of assets and meter data ---------------------------------------------------------
+class Device(_Strict):
+    """A generation plant (``registry/device/<id>``) and the meters bound to it."""
+
+    id: str
+    name: str
+    owner_org: str
+    technology: str
+    fuel: str
+    capacity_w: int = Field(description="Nameplate capacity, W (AC).")
+    commissioned: str = Field(description="Commissioning date, YYYY-MM-DD.")
+    country: str = Field(description="ISO 3166-1 alpha-2.")
+    grid_region: str
+    latitude_udeg: int = Field(description="Micro-degrees.")
+    longitude_udeg: int = Field(description="Micro-degrees.")
+    support: str
+    registered_height: int
+    meters: list[str] = Field(description="Ids of the meters bound to the device.")
+
+
+class Site(_Strict):
+    """A consumption point (``registry/site/<id>``) and the meters bound to it."""
+
+    id: str
+    name: str
+    owner_org: str
+    country: str
+    grid_region: str
+    max_wh_per_hour: int = Field(description="Ceiling of plausible consumption, Wh per hour.")
+    registered_height: int
+    meters: list[str] = Field(description="Ids of the meters bound to the site.")
+
+
+class Meter(_Strict):
+    """A meter (``registry/meter/<id>``): bound to a device (generation) or a site."""
+
+    id: str
+    kind: Literal["generation", "consumption"]
+    device: str | None = None
+    site: str | None = None
+    gateway: str = Field(description="The one account that reports its readings.")
+    interval_s: int = Field(description="Length of one reading: 900, 3600 or 86400 s.")
+    registered_height: int
+
+
+class DevicePage(_Strict):
+    devices: list[Device]
+    next: str | None = Field(description="The `after` of the next page; null after the last.")
+
+
+class SitePage(_Strict):
+    sites: list[Site]
+    next: str | None = Field(description="The `after` of the next page; null after the last.")
+
+
+class MeterPage(_Strict):
+    meters: list[Meter]
+    next: str | None = Field(description="The `after` of the next page; null after the last.")
+
+
+class Correction(_Strict):
+    energy_wh: int = Field(description="The corrected energy, Wh.")
+    original_wh: int = Field(description="The meter's own value, as stored.")
+    reason: str
+    by: str = Field(description="The grid operator account that corrected it.")
+    height: int
+
+
+class MeterReading(_Strict):
+    """One stored reading, with the grid operator's correction if there is one."""
+
+    meter: str
+    start: int = Field(description="Interval start, Unix seconds UTC.")
+    length_s: int
+    energy_wh: int = Field(description="Energy in the interval as the gateway reported it, Wh.")
+    gateway: str
+    height: int = Field(description="The block that stored it.")
+    correction: Correction | None
+    corrected_wh: int | None = Field(description="The corrected energy, or null.")
+
+
+class ReadingPage(_Strict):
+    meter: str | None = None
+    device: str | None = None
+    site: str | None = None
+    meters: list[str]
+    readings: list[MeterReading] = Field(description="Oldest first (then by meter id).")
+    next: int | None = Field(description="The `from` of the next page; null after the last.")
+
+
+class TotalsBucket(_Strict):
+    start: int = Field(description="Bucket start, Unix seconds UTC, a multiple of interval_s.")
+    energy_wh: int
+
+
+class Totals(_Strict):
+    meters: list[str]
+    from_: int = Field(alias="from")
+    to: int
+    interval_s: int
+    totals: list[TotalsBucket] = Field(description="Buckets holding readings, oldest first.")
+    energy_wh: int = Field(description="Sum over every bucket (corrections applied).")
+
+
+class ReadingProof(StateProofView):
+    """The state proof of ``metering/reading/<meter>/<start>`` (value null: no reading)."""
+
+    meter: str
+    start: int
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Invalid request or transaction"},
     404: {"model": ErrorResponse, "description": "No such record"},

@@ -6,6 +6,7 @@ which); 2 wrong usage (unknown option, a value that does not parse).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator
@@ -153,3 +154,25 @@ def print_committed(result: Committed, json_out: bool) -> None:
         table.add_row("error", escape(f"{result.code}: {result.message}"))
     table.add_row("events", escape(_events_text(result.events)))
     console.print(table)
+
+
+def unix_seconds(value: str, option: str) -> int:
+    """A time option: Unix seconds, or ISO 8601 (``2025-06-01``, ``2025-06-01T08:15``, with an
+    offset or ``Z``; without one it is UTC). A value that does not parse is a usage error."""
+    text = value.strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is neither Unix seconds nor an ISO 8601 time", param_hint=option
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return int(parsed.timestamp())
+
+
+def utc_time(seconds: int) -> str:
+    """Unix seconds as an ISO 8601 UTC time, for tables (``2025-06-01T08:15:00Z``)."""
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,7 +1,9 @@
-"""``gridledger query``: read accounts, blocks, transactions and state through a node's API."""
+"""``gridledger query``: read accounts, blocks, transactions, state, the registry of devices,
+sites and meters, and meter readings through a node's API."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +21,8 @@ from gridledger.cli.common import (
     node_url,
     print_json,
     reporting,
+    unix_seconds,
+    utc_time,
 )
 from gridledger.contracts.genesis import load as load_genesis
 from gridledger.node.home import DEFAULT_HOME
@@ -244,3 +248,246 @@ def state(
             ]
         )
     )
+
+
+# registry of assets and meter data -------------------------------------------------------------
+def _call(home: Path, node: str | None, json_out: bool, call: Callable[[Client], Any]) -> Any:
+    with reporting(json_out), Client(node_url(home, node)) as client:
+        return call(client)
+
+
+AfterOpt = Annotated[
+    str | None, typer.Option("--after", help="Start after this id (the previous page's next).")
+]
+PageOpt = Annotated[int, typer.Option("--limit", min=1, max=1000, help="Records per page.")]
+FromTime = Annotated[
+    str | None,
+    typer.Option("--from", help="First interval start: Unix seconds or ISO 8601 (UTC)."),
+]
+ToTime = Annotated[
+    str | None,
+    typer.Option("--to", help="Interval starts before this: Unix seconds or ISO 8601 (UTC)."),
+]
+
+
+def _print_page(page: dict[str, Any], field: str, columns: list[str], json_out: bool) -> None:
+    if json_out:
+        print_json(page)
+        return
+    table = Table(*columns)
+    for record in page[field]:
+        table.add_row(*(escape(_cell(record.get(c))) for c in columns))
+    console.print(table)
+    if page["next"] is not None:
+        console.print(f"more: --after {escape(str(page['next']))}")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def _print_record(record: dict[str, Any], json_out: bool) -> None:
+    if json_out:
+        print_json(record)
+        return
+    ordered = sorted(record.items(), key=lambda kv: kv[0] != "id")  # the id first, then a-z
+    console.print(kv_table([(k.replace("_", " "), _cell(v)) for k, v in ordered]))
+
+
+@app.command("devices")
+def devices(
+    owner_org: Annotated[
+        str | None, typer.Option("--owner-org", help="Only this organisation's.")
+    ] = None,
+    technology: Annotated[
+        str | None, typer.Option("--technology", help="Only this technology.")
+    ] = None,
+    after: AfterOpt = None,
+    limit: PageOpt = 100,
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Generation devices in id order, with their meters."""
+    found = _call(home, node, json_out, lambda c: c.devices(owner_org, technology, after, limit))
+    columns = ["id", "technology", "capacity_w", "owner_org", "grid_region", "meters"]
+    _print_page(found, "devices", columns, json_out)
+
+
+@app.command("device")
+def device(
+    device_id: Annotated[str, typer.Argument(metavar="ID", help="The device id.")],
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A device's registry record and its meters."""
+    _print_record(_call(home, node, json_out, lambda c: c.device(device_id)), json_out)
+
+
+@app.command("sites")
+def sites(
+    owner_org: Annotated[
+        str | None, typer.Option("--owner-org", help="Only this organisation's.")
+    ] = None,
+    after: AfterOpt = None,
+    limit: PageOpt = 100,
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Consumption sites in id order, with their meters."""
+    found = _call(home, node, json_out, lambda c: c.sites(owner_org, after, limit))
+    columns = ["id", "name", "owner_org", "max_wh_per_hour", "grid_region", "meters"]
+    _print_page(found, "sites", columns, json_out)
+
+
+@app.command("site")
+def site(
+    site_id: Annotated[str, typer.Argument(metavar="ID", help="The site id.")],
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A site's registry record and its meters."""
+    _print_record(_call(home, node, json_out, lambda c: c.site(site_id)), json_out)
+
+
+@app.command("meters")
+def meters(
+    device_id: Annotated[
+        str | None, typer.Option("--device", help="Only meters of this device.")
+    ] = None,
+    site_id: Annotated[str | None, typer.Option("--site", help="Only meters of this site.")] = None,
+    gateway: Annotated[
+        str | None, typer.Option("--gateway", help="Only meters this account reports.")
+    ] = None,
+    after: AfterOpt = None,
+    limit: PageOpt = 100,
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Meters in id order: kind, device or site, gateway, interval."""
+    found = _call(
+        home, node, json_out, lambda c: c.meters(device_id, site_id, gateway, after, limit)
+    )
+    columns = ["id", "kind", "device", "site", "gateway", "interval_s"]
+    _print_page(found, "meters", columns, json_out)
+
+
+@app.command("meter")
+def meter(
+    meter_id: Annotated[str, typer.Argument(metavar="ID", help="The meter id.")],
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A meter's registry record."""
+    _print_record(_call(home, node, json_out, lambda c: c.meter(meter_id)), json_out)
+
+
+def _one_source(meter_id: object, device_id: str | None, site_id: str | None) -> None:
+    if sum(x is not None for x in (meter_id, device_id, site_id)) != 1:
+        raise typer.BadParameter("give exactly one of --meter, --device and --site")
+
+
+def _time(value: str | None, option: str) -> int | None:
+    return None if value is None else unix_seconds(value, option)
+
+
+@app.command("readings")
+def readings(
+    meter_id: Annotated[str | None, typer.Option("--meter", help="A meter's readings.")] = None,
+    device_id: Annotated[
+        str | None, typer.Option("--device", help="The readings of a device's meters.")
+    ] = None,
+    site_id: Annotated[
+        str | None, typer.Option("--site", help="The readings of a site's meters.")
+    ] = None,
+    start: FromTime = None,
+    end: ToTime = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=1000, help="Readings per page.")
+    ] = 100,
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Stored readings, oldest first, with any correction beside the original."""
+    _one_source(meter_id, device_id, site_id)
+    first, last = _time(start, "--from"), _time(end, "--to")
+    found = _call(
+        home,
+        node,
+        json_out,
+        lambda c: c.readings(
+            meter_id, device=device_id, site=site_id, start=first, end=last, limit=limit
+        ),
+    )
+    if json_out:
+        print_json(found)
+        return
+    table = Table("start (UTC)", "meter", "length_s", "energy_wh", "corrected_wh", "height")
+    for r in found["readings"]:
+        table.add_row(
+            utc_time(r["start"]),
+            escape(r["meter"]),
+            str(r["length_s"]),
+            str(r["energy_wh"]),
+            _cell(r["corrected_wh"]),
+            str(r["height"]),
+        )
+    console.print(table)
+    if found["next"] is not None:
+        console.print(f"more: --from {found['next']}")
+
+
+@app.command("totals")
+def totals(
+    start: Annotated[
+        str, typer.Option("--from", help="Window start: Unix seconds or ISO 8601 (UTC).")
+    ],
+    end: Annotated[str, typer.Option("--to", help="Window end (exclusive), at most 366 days.")],
+    meter_id: Annotated[
+        list[str] | None, typer.Option("--meter", help="A meter (repeatable).")
+    ] = None,
+    device_id: Annotated[
+        str | None, typer.Option("--device", help="Every meter of this device.")
+    ] = None,
+    site_id: Annotated[str | None, typer.Option("--site", help="Every meter of this site.")] = None,
+    interval: Annotated[
+        int, typer.Option("--interval", help="Bucket length: 900, 3600 or 86400 s.")
+    ] = 3600,
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Energy per interval bucket over meters, a device or a site (corrections applied)."""
+    _one_source(meter_id or None, device_id, site_id)
+    first, last = unix_seconds(start, "--from"), unix_seconds(end, "--to")
+    found = _call(
+        home,
+        node,
+        json_out,
+        lambda c: c.totals(
+            first,
+            last,
+            meters=meter_id or None,
+            device=device_id,
+            site=site_id,
+            interval_s=interval,
+        ),
+    )
+    if json_out:
+        print_json(found)
+        return
+    table = Table("start (UTC)", "energy_wh")
+    for bucket in found["totals"]:
+        table.add_row(utc_time(bucket["start"]), str(bucket["energy_wh"]))
+    console.print(table)
+    console.print(f"total {found['energy_wh']} Wh over {escape(', '.join(found['meters']) or '-')}")

@@ -7,6 +7,7 @@ receipt. The exit code is 0 only when the transaction committed with status ``ok
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,12 +24,14 @@ from gridledger.cli.common import (
     passphrase,
     print_committed,
     reporting,
+    unix_seconds,
 )
 from gridledger.cli.keys import existing_key
 from gridledger.contracts.base import ROLES
+from gridledger.contracts.devices import TECHNOLOGIES
 from gridledger.core.keystore import load_key, read_public_key
 from gridledger.node.home import DEFAULT_HOME
-from gridledger.sdk import Client, Committed
+from gridledger.sdk import Client, Committed, readings_body
 
 app = typer.Typer(
     help="Sign and submit transactions; prints the receipt once committed.",
@@ -216,3 +219,294 @@ def submit(
     with reporting(json_out), Client(node_url(home, node)) as client:
         result = client.submit_and_wait(raw, wait)
     _finish(result, json_out)
+
+
+# registry of assets --------------------------------------------------------------------------
+DeviceOpt = Annotated[str, typer.Option("--device", help="The device id.")]
+SiteOpt = Annotated[str, typer.Option("--site", help="The site id.")]
+MeterOpt = Annotated[str, typer.Option("--meter", help="The meter id.")]
+CountryOpt = Annotated[str, typer.Option("--country", help="ISO 3166-1 alpha-2 code, e.g. CN.")]
+RegionOpt = Annotated[
+    str, typer.Option("--grid-region", help="Grid region or bidding zone, e.g. CN-GD.")
+]
+CeilingOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-wh-per-hour", min=1, help="Most energy the site can plausibly draw, Wh per hour."
+    ),
+]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (up to 256 characters).")]
+
+
+@app.command("register-device")
+def register_device(
+    device: DeviceOpt,
+    name: Annotated[str, typer.Option("--name", help="Display name, 1-128 characters.")],
+    technology: Annotated[
+        str, typer.Option("--technology", help=f"One of: {', '.join(TECHNOLOGIES)}.")
+    ],
+    fuel: Annotated[str, typer.Option("--fuel", help="Energy source, e.g. solar, wind.")],
+    capacity_w: Annotated[
+        int, typer.Option("--capacity-w", min=1, help="Nameplate capacity in W (AC).")
+    ],
+    commissioned: Annotated[
+        str, typer.Option("--commissioned", help="Commissioning date, YYYY-MM-DD.")
+    ],
+    country: CountryOpt,
+    grid_region: RegionOpt,
+    latitude_udeg: Annotated[
+        int, typer.Option("--latitude-udeg", help="Latitude in micro-degrees.")
+    ] = 0,
+    longitude_udeg: Annotated[
+        int, typer.Option("--longitude-udeg", help="Longitude in micro-degrees.")
+    ] = 0,
+    support: Annotated[
+        str, typer.Option("--support", help="Public support: none, feed_in_tariff, ...")
+    ] = "none",
+    sender: FromOpt = "operator",
+    key: KeyOpt = None,
+    wait: WaitOpt = 10.0,
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Register a generation plant of --from's organisation (registry.register_device;
+    producer)."""
+    body = {
+        "device": device,
+        "name": name,
+        "technology": technology,
+        "fuel": fuel,
+        "capacity_w": capacity_w,
+        "commissioned": commissioned,
+        "country": country,
+        "grid_region": grid_region,
+        "latitude_udeg": latitude_udeg,
+        "longitude_udeg": longitude_udeg,
+        "support": support,
+    }
+    _send(home, node, sender, key, wait, json_out, "registry.register_device", body)
+
+
+@app.command("register-site")
+def register_site(
+    site: SiteOpt,
+    name: Annotated[str, typer.Option("--name", help="Display name, 1-128 characters.")],
+    country: CountryOpt,
+    grid_region: RegionOpt,
+    max_wh_per_hour: CeilingOpt,
+    owner_org: Annotated[
+        str | None,
+        typer.Option("--owner-org", help="Owner organisation (grid operators only)."),
+    ] = None,
+    sender: FromOpt = "operator",
+    key: KeyOpt = None,
+    wait: WaitOpt = 10.0,
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Register a consumption site (registry.register_site; consumer or grid_operator)."""
+    body: dict[str, Any] = {
+        "site": site,
+        "name": name,
+        "country": country,
+        "grid_region": grid_region,
+        "max_wh_per_hour": max_wh_per_hour,
+    }
+    if owner_org is not None:
+        body["owner_org"] = owner_org
+    _send(home, node, sender, key, wait, json_out, "registry.register_site", body)
+
+
+@app.command("register-meter")
+def register_meter(
+    meter: MeterOpt,
+    gateway: Annotated[str, typer.Option("--gateway", help="The account that reports it.")],
+    kind: Annotated[
+        str, typer.Option("--kind", help="generation (with --device) or consumption (--site).")
+    ],
+    device: Annotated[
+        str | None, typer.Option("--device", help="The device a generation meter measures.")
+    ] = None,
+    site: Annotated[
+        str | None, typer.Option("--site", help="The site a consumption meter measures.")
+    ] = None,
+    interval_s: Annotated[
+        int, typer.Option("--interval-s", help="Reading interval: 900, 3600 or 86400 s.")
+    ] = 900,
+    sender: FromOpt = "operator",
+    key: KeyOpt = None,
+    wait: WaitOpt = 10.0,
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Register a meter of a device or site and its gateway (registry.register_meter;
+    grid_operator)."""
+    body: dict[str, Any] = {
+        "meter": meter,
+        "kind": kind,
+        "gateway": gateway,
+        "interval_s": interval_s,
+    }
+    if device is not None:
+        body["device"] = device
+    if site is not None:
+        body["site"] = site
+    _send(home, node, sender, key, wait, json_out, "registry.register_meter", body)
+
+
+@app.command("set-meter-gateway")
+def set_meter_gateway(
+    meter: MeterOpt,
+    gateway: Annotated[str, typer.Option("--gateway", help="The account to report it now.")],
+    sender: FromOpt = "operator",
+    key: KeyOpt = None,
+    wait: WaitOpt = 10.0,
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Move a meter to another gateway account (registry.set_meter_gateway; grid_operator)."""
+    body = {"meter": meter, "gateway": gateway}
+    _send(home, node, sender, key, wait, json_out, "registry.set_meter_gateway", body)
+
+
+@app.command("set-site-ceiling")
+def set_site_ceiling(
+    site: SiteOpt,
+    max_wh_per_hour: CeilingOpt,
+    sender: FromOpt = "operator",
+    key: KeyOpt = None,
+    wait: WaitOpt = 10.0,
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Change a site's consumption ceiling (registry.set_site_ceiling; grid_operator)."""
+    body = {"site": site, "max_wh_per_hour": max_wh_per_hour}
+    _send(home, node, sender, key, wait, json_out, "registry.set_site_ceiling", body)
+
+
+# account keys and suspension -----------------------------------------------------------------
+@app.command("rotate-key")
+def rotate_key(
+    account: AccountOpt,
+    public_key: Annotated[
+        str | None, typer.Option("--public-key", help="'ed25519:<hex>' of the new key.")
+    ] = None,
+    key_name: Annotated[
+        str | None,
+        typer.Option("--key-name", help="Take the new public key from HOME/keys/<NAME>.json."),
+    ] = None,
+    sender: FromOpt = "operator",
+    key: KeyOpt = None,
+    wait: WaitOpt = 10.0,
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Replace an account's public key (registry.rotate_key; the account itself or an
+    operator). Afterwards the account signs with the new key (--key NAME)."""
+    if (public_key is None) == (key_name is None):
+        raise typer.BadParameter("give exactly one of --public-key and --key-name")
+    if key_name is not None:
+        with reporting(json_out):
+            public_key = read_public_key(existing_key(home, key_name, json_out))
+    body = {"account": account, "public_key": public_key}
+    _send(home, node, sender, key, wait, json_out, "registry.rotate_key", body)
+
+
+@app.command("suspend")
+def suspend(
+    account: AccountOpt,
+    reason: ReasonOpt = "",
+    sender: FromOpt = "operator",
+    key: KeyOpt = None,
+    wait: WaitOpt = 10.0,
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Suspend an account: the node refuses its transactions (registry.suspend_account;
+    operator)."""
+    body = {"account": account, "reason": reason}
+    _send(home, node, sender, key, wait, json_out, "registry.suspend_account", body)
+
+
+@app.command("reinstate")
+def reinstate(
+    account: AccountOpt,
+    reason: ReasonOpt = "",
+    sender: FromOpt = "operator",
+    key: KeyOpt = None,
+    wait: WaitOpt = 10.0,
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Lift an account's suspension (registry.reinstate_account; operator)."""
+    body = {"account": account, "reason": reason}
+    _send(home, node, sender, key, wait, json_out, "registry.reinstate_account", body)
+
+
+# meter data ----------------------------------------------------------------------------------
+@app.command("correct-reading")
+def correct_reading(
+    meter: MeterOpt,
+    start: Annotated[
+        str, typer.Option("--start", help="Interval start: Unix seconds or ISO 8601 (UTC).")
+    ],
+    energy_wh: Annotated[int, typer.Option("--energy-wh", min=0, help="The corrected energy, Wh.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (1-256 characters).")],
+    sender: FromOpt = "operator",
+    key: KeyOpt = None,
+    wait: WaitOpt = 10.0,
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record a corrected value beside a reading; the original stays (metering.correct;
+    grid_operator)."""
+    body = {
+        "meter": meter,
+        "start": unix_seconds(start, "--start"),
+        "energy_wh": energy_wh,
+        "reason": reason,
+    }
+    _send(home, node, sender, key, wait, json_out, "metering.correct", body)
+
+
+@app.command("submit-readings")
+def submit_readings(
+    file: Annotated[
+        str,
+        typer.Argument(
+            help='JSON: [{"meter", "start", "length_s", "energy_wh"}, ...] or '
+            "{\"readings\": [...]}; '-' reads stdin."
+        ),
+    ],
+    sender: Annotated[str, typer.Option("--from", help="The gateway account.")] = "operator",
+    key: KeyOpt = None,
+    wait: WaitOpt = 10.0,
+    home: HomeOpt = DEFAULT_HOME,
+    node: NodeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Sign up to 5,000 readings as one metering.submit from the gateway --from. Refused
+    readings are listed in the receipt's events; the others are stored."""
+    try:
+        raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        fail("cli.unreadable_file", f"cannot read {file}: {exc.strerror}", json_out)
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        fail("cli.malformed_file", f"{file} is not JSON: {exc}", json_out)
+    readings = doc.get("readings") if isinstance(doc, dict) else doc
+    if not isinstance(readings, list) or not all(isinstance(r, dict) for r in readings):
+        fail("cli.malformed_file", f"{file} holds no list of reading objects", json_out)
+    with reporting(json_out):
+        body = readings_body(readings)
+    _send(home, node, sender, key, wait, json_out, "metering.submit", body)

@@ -436,6 +436,137 @@ class Client:
         result: list[dict[str, Any]] = self._get("/v1/organisations")["organisations"]
         return result
 
+    # assets and meter data -----------------------------------------------------------------
+    def devices(
+        self,
+        owner_org: str | None = None,
+        technology: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        """A page of generation devices: ``{"devices": [...], "next": after or None}``."""
+        result: dict[str, Any] = self._get(
+            "/v1/devices", owner_org=owner_org, technology=technology, after=after, limit=limit
+        )
+        return result
+
+    def device(self, device: str) -> dict[str, Any]:
+        """A device's registry record with the ids of its meters (``meters``)."""
+        result: dict[str, Any] = self._get(f"/v1/devices/{quote(device, safe='')}")
+        return result
+
+    def sites(
+        self, owner_org: str | None = None, after: str | None = None, limit: int = 100
+    ) -> dict[str, Any]:
+        """A page of consumption sites: ``{"sites": [...], "next": after or None}``."""
+        result: dict[str, Any] = self._get(
+            "/v1/sites", owner_org=owner_org, after=after, limit=limit
+        )
+        return result
+
+    def site(self, site: str) -> dict[str, Any]:
+        """A site's registry record with the ids of its meters (``meters``)."""
+        result: dict[str, Any] = self._get(f"/v1/sites/{quote(site, safe='')}")
+        return result
+
+    def meters(
+        self,
+        device: str | None = None,
+        site: str | None = None,
+        gateway: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        """A page of meters, optionally of one device, site or gateway."""
+        result: dict[str, Any] = self._get(
+            "/v1/meters", device=device, site=site, gateway=gateway, after=after, limit=limit
+        )
+        return result
+
+    def meter(self, meter: str) -> dict[str, Any]:
+        """A meter's registry record: kind, device or site, gateway, interval."""
+        result: dict[str, Any] = self._get(f"/v1/meters/{quote(meter, safe='')}")
+        return result
+
+    def readings(
+        self,
+        meter: str | None = None,
+        *,
+        device: str | None = None,
+        site: str | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        """A page of readings of a meter, or of every meter of a device or site.
+
+        ``start <= interval start < end`` (Unix seconds); the answer's ``next`` is the
+        ``start`` of the following page, or None. Each reading carries its ``correction``
+        (or None) and ``corrected_wh``.
+        """
+        path = self._readings_path(meter, device, site)
+        result: dict[str, Any] = self._get(path, **{"from": start, "to": end, "limit": limit})
+        return result
+
+    def iter_readings(
+        self,
+        meter: str | None = None,
+        *,
+        device: str | None = None,
+        site: str | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[dict[str, Any]]:
+        """Every reading in the window, page after page, oldest first."""
+        while True:
+            page = self.readings(
+                meter, device=device, site=site, start=start, end=end, limit=page_size
+            )
+            yield from page["readings"]
+            if page["next"] is None:
+                return
+            start = int(page["next"])
+
+    @staticmethod
+    def _readings_path(meter: str | None, device: str | None, site: str | None) -> str:
+        chosen = [(k, v) for k, v in (("meters", meter), ("devices", device), ("sites", site)) if v]
+        if len(chosen) != 1:
+            raise InvalidInput("sdk.invalid_query", "give exactly one of meter, device and site")
+        what, ident = chosen[0]
+        return f"/v1/{what}/{quote(ident, safe='')}/readings"
+
+    def totals(
+        self,
+        start: int,
+        end: int,
+        *,
+        meters: Iterable[str] | None = None,
+        device: str | None = None,
+        site: str | None = None,
+        interval_s: int = 3600,
+    ) -> dict[str, Any]:
+        """Energy per bucket of ``interval_s`` (900, 3600 or 86400) from ``start`` to ``end``
+        (Unix seconds, at most 366 days) over ``meters``, a device's or a site's meters:
+        ``{"meters", "from", "to", "interval_s", "totals": [{"start", "energy_wh"}],
+        "energy_wh"}``, corrections applied."""
+        params = {
+            "from": start,
+            "to": end,
+            "meter": list(meters) if meters is not None else None,
+            "device": device,
+            "site": site,
+            "interval": interval_s,
+        }
+        result: dict[str, Any] = self._get("/v1/totals", **params)
+        return result
+
+    def reading_proof(self, meter: str, start: int) -> dict[str, Any]:
+        """A reading (or its absence) with its state proof (``proofs.verify_state_proof``)."""
+        path = f"/v1/meters/{quote(meter, safe='')}/readings/{int(start)}/proof"
+        result: dict[str, Any] = self._get(path)
+        return result
+
     # events --------------------------------------------------------------------------------
     def events(
         self, from_height: int | None = None, *, idle_timeout: float = 60.0

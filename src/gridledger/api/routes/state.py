@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Path, Query
@@ -22,6 +22,7 @@ from gridledger.api.schemas import (
 from gridledger.contracts import funds, registry
 from gridledger.core.errors import NotFound
 from gridledger.node.executor import nonce_key
+from gridledger.node.node import Node
 
 MAX_KEY_BYTES = 1024
 MAX_ACCOUNT_PAGE = 1000
@@ -51,6 +52,26 @@ def _decoded(value: bytes) -> tuple[object, bool]:
         return None, False
 
 
+def proof_view(node: Node, key: str) -> dict[str, Any]:
+    """The committed value of ``key`` (or its absence) with its proof against the tip header,
+    and that header with its hash and signature (``StateProofView``)."""
+    header, value, proof = node.prove_state(_key(key))
+    blk = node.store.block(header.height)
+    if blk is None:
+        raise NotFound(f"block {header.height} is not stored")
+    decoded = _decoded(value)[0] if value is not None else None
+    return {
+        "key": key,
+        "value_hex": None if value is None else value.hex(),
+        "value": decoded,
+        "height": header.height,
+        "block_hash": blk.hash.hex(),
+        "header": decode_stored(blk.header, f"header of block {blk.height}"),
+        "signature": blk.signature,
+        "proof": proof.to_json(),
+    }
+
+
 def router(ctx: ApiContext) -> APIRouter:
     node = ctx.node
     r = APIRouter(prefix="/v1", tags=["state"])
@@ -67,23 +88,7 @@ def router(ctx: ApiContext) -> APIRouter:
 
         Check it without a node with :func:`gridledger.sdk.proofs.verify_state_proof`.
         """
-        header, value, proof = node.prove_state(_key(key))
-        blk = node.store.block(header.height)
-        if blk is None:
-            raise NotFound(f"block {header.height} is not stored")
-        decoded = _decoded(value)[0] if value is not None else None
-        return JSONBytes(
-            {
-                "key": key,
-                "value_hex": None if value is None else value.hex(),
-                "value": decoded,
-                "height": header.height,
-                "block_hash": blk.hash.hex(),
-                "header": decode_stored(blk.header, f"header of block {blk.height}"),
-                "signature": blk.signature,
-                "proof": proof.to_json(),
-            }
-        )
+        return JSONBytes(proof_view(node, key))
 
     @r.get(
         "/state/{key:path}",
