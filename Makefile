@@ -19,7 +19,7 @@ $(VENV)/.installed: $(BIN)/python requirements.lock pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
-	bash scripts/ensure-system-packages.sh
+	bash scripts/ensure-system-packages.sh mosquitto
 
 run: install
 	@test -f $(HOME_DIR)/genesis.json || $(BIN)/gridledger init --home $(HOME_DIR)

@@ -6,6 +6,7 @@ gridledger keys ...        create and show account keys
 gridledger tx ...          sign, submit and wait for transactions
 gridledger query ...       read accounts, blocks, transactions and state
 gridledger verify          re-execute the stored chain and check every hash and signature
+gridledger ingest ...      meter-data gateways: MQTT subscriber, CSV/Parquet import
 gridledger bench ledger    measure committed throughput on this machine
 """
 
@@ -22,7 +23,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from gridledger.cli import bench, keys, logs, query, tx
+from gridledger.cli import bench, ingest, keys, logs, query, tx
 from gridledger.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -59,6 +60,7 @@ app = typer.Typer(
 app.add_typer(keys.app, name="keys")
 app.add_typer(tx.app, name="tx")
 app.add_typer(query.app, name="query")
+app.add_typer(ingest.app, name="ingest")
 app.add_typer(bench.app, name="bench")
 
 _CHAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

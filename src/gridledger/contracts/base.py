@@ -56,7 +56,7 @@ class Body(msgspec.Struct, forbid_unknown_fields=True):
     """Base of every typed transaction body.
 
     ``check`` holds stateless rules (positive amounts, lengths) that admission enforces at
-    once and execution enforces again; stateful rules belong in the kind's ``apply``.
+    once and the executor enforces again before ``apply``; stateful rules belong in ``apply``.
     """
 
     def check(self) -> None:

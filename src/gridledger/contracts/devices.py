@@ -227,7 +227,6 @@ class RegisterDevice(Body):
 @kind("registry.register_device", RegisterDevice, roles=("producer",))
 def apply_register_device(state: StateWriter, ctx: Context, body: RegisterDevice) -> None:
     """Register a generation plant owned by the sender's organisation (producers)."""
-    body.check()  # admission checked it; a block from elsewhere may not have
     if state.get(device_key(body.device)) is not None:
         raise DeviceExists(f"device {body.device!r} exists already")
     owner = sender_org(state, ctx)
@@ -274,7 +273,6 @@ class RegisterSite(Body):
 @kind("registry.register_site", RegisterSite, roles=("consumer", "grid_operator"))
 def apply_register_site(state: StateWriter, ctx: Context, body: RegisterSite) -> None:
     """Register a consumption point (its consumer, or a grid operator on its behalf)."""
-    body.check()  # admission checked it; a block from elsewhere may not have
     if state.get(site_key(body.site)) is not None:
         raise SiteExists(f"site {body.site!r} exists already")
     owner = sender_org(state, ctx)
@@ -308,7 +306,6 @@ class SetSiteCeiling(Body):
 @kind("registry.set_site_ceiling", SetSiteCeiling, roles=("grid_operator",))
 def apply_set_site_ceiling(state: StateWriter, ctx: Context, body: SetSiteCeiling) -> None:
     """Change a site's consumption ceiling (grid operators)."""
-    body.check()  # admission checked it; a block from elsewhere may not have
     site = get_site(state, body.site)
     if site is None:
         raise UnknownSite(f"no site {body.site!r}")
@@ -344,7 +341,6 @@ class RegisterMeter(Body):
 @kind("registry.register_meter", RegisterMeter, roles=("grid_operator",))
 def apply_register_meter(state: StateWriter, ctx: Context, body: RegisterMeter) -> None:
     """Register a meter bound to a device or site, with the gateway that reports it."""
-    body.check()  # admission checked it; a block from elsewhere may not have
     if state.get(meter_key(body.meter)) is not None:
         raise MeterExists(f"meter {body.meter!r} exists already")
     if body.device is not None and get_device(state, body.device) is None:
@@ -378,7 +374,6 @@ class SetMeterGateway(Body):
 @kind("registry.set_meter_gateway", SetMeterGateway, roles=("grid_operator",))
 def apply_set_meter_gateway(state: StateWriter, ctx: Context, body: SetMeterGateway) -> None:
     """Move a meter to another gateway account (grid operators)."""
-    body.check()  # admission checked it; a block from elsewhere may not have
     meter = get_meter(state, body.meter)
     if meter is None:
         raise UnknownMeter(f"no meter {body.meter!r}")
@@ -400,7 +395,6 @@ class RotateKey(Body):
 @kind("registry.rotate_key", RotateKey)
 def apply_rotate_key(state: StateWriter, ctx: Context, body: RotateKey) -> None:
     """Replace an account's public key (the account itself, or an operator)."""
-    body.check()  # admission checked it; a block from elsewhere may not have
     if body.account != ctx.sender and "operator" not in ctx.sender_roles:
         raise Forbidden("only the account itself or an operator rotates its key")
     acct = require_account(state, body.account)
@@ -421,7 +415,6 @@ class Suspension(Body):
 @kind("registry.suspend_account", Suspension, roles=("operator",))
 def apply_suspend_account(state: StateWriter, ctx: Context, body: Suspension) -> None:
     """Suspend an account: its transactions are refused until reinstated (operators)."""
-    body.check()  # admission checked it; a block from elsewhere may not have
     if body.account == ctx.sender:
         raise Forbidden("an operator cannot suspend itself")
     acct = require_account(state, body.account)
@@ -435,7 +428,6 @@ def apply_suspend_account(state: StateWriter, ctx: Context, body: Suspension) ->
 @kind("registry.reinstate_account", Suspension, roles=("operator",))
 def apply_reinstate_account(state: StateWriter, ctx: Context, body: Suspension) -> None:
     """Lift an account's suspension (operators)."""
-    body.check()  # admission checked it; a block from elsewhere may not have
     acct = require_account(state, body.account)
     if not acct["suspended"]:
         raise NotSuspended(f"account {body.account!r} is not suspended")

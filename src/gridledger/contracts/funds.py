@@ -89,7 +89,6 @@ def _recipient_exists(state: StateReader, _ctx: Context, body: Mint | Transfer) 
 @kind("funds.mint", Mint, roles=("operator",), precheck=_recipient_exists)
 def apply_mint(state: StateWriter, ctx: Context, body: Mint) -> None:
     """Create ``amount`` minor units in ``to``'s balance (operator only)."""
-    _check_amount(body.amount)
     require_exists(state, body.to)
     supply = total_supply(state)
     if supply + body.amount > INT_MAX:
@@ -114,7 +113,6 @@ class Transfer(Body):
 @kind("funds.transfer", Transfer, precheck=_recipient_exists)
 def apply_transfer(state: StateWriter, ctx: Context, body: Transfer) -> None:
     """Move ``amount`` minor units from the sender to ``to``."""
-    _check_amount(body.amount)
     require_exists(state, body.to)
     debit(state, ctx.sender, body.amount)
     credit(state, body.to, body.amount)

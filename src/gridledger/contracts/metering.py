@@ -242,7 +242,6 @@ def _accept(
 @kind("metering.submit", Submit)
 def apply_submit(state: StateWriter, ctx: Context, body: Submit) -> None:
     """Store a gateway's batch of readings, reading by reading; report each refusal."""
-    body.check()  # admission checked it; a block from elsewhere may not have
     limits = _Limits(state, ctx.block_time)
     limit_cache: dict[tuple[str, int], int] = {}
     seen: set[tuple[str, int]] = set()
@@ -283,7 +282,6 @@ class Correct(Body):
 @kind("metering.correct", Correct, roles=("grid_operator",))
 def apply_correct(state: StateWriter, ctx: Context, body: Correct) -> None:
     """Record a corrected value beside a reading, keeping the original (grid operators)."""
-    body.check()  # admission checked it; a block from elsewhere may not have
     original = state.get_json(reading_key(body.meter, body.start))
     if original is None:
         raise UnknownReading(f"meter {body.meter!r} has no reading for {body.start}")
@@ -320,7 +318,6 @@ class SetParams(Body):
 @kind("metering.set_params", SetParams, roles=("operator",))
 def apply_set_params(state: StateWriter, ctx: Context, body: SetParams) -> None:
     """Set the plausibility parameters (operators)."""
-    body.check()  # admission checked it; a block from elsewhere may not have
     value = {
         "degradation_permille_per_year": body.degradation_permille_per_year,
         "generation_margin_pct": body.generation_margin_pct,

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from gridledger.contracts import registry
-from gridledger.contracts.base import Context, Kind, get_kind
+from gridledger.contracts.base import Body, Context, Kind, get_kind
 from gridledger.core.crypto import DOMAIN_TX, sha256
 from gridledger.core.encoding import canonical
 from gridledger.core.errors import (
@@ -47,7 +47,7 @@ class Prepared:
     """Canonical bytes of the signed transaction."""
     hash: bytes
     kind: Kind[Any]
-    body: msgspec.Struct
+    body: Body
 
     def signing_bytes(self) -> bytes:
         """What the sender signed, cut from the canonical bytes instead of encoding again.
@@ -119,6 +119,9 @@ def execute_tx(state: State, p: Prepared, height: int, block_time: int) -> Recei
         roles = p.kind.roles
         if roles and not any(r in ctx.sender_roles for r in roles):
             raise Forbidden(f"{tx.kind} needs one of the roles {', '.join(roles)}")
+        # Admission ran the stateless rules; a block proposed elsewhere may carry a
+        # transaction that skipped them, so every execution runs them again.
+        p.body.check()
         p.kind.apply(state, ctx, p.body)
     except InvalidTransaction as exc:
         state.rollback_tx()
