@@ -37,7 +37,8 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
-	$(BIN)/gridledger bench ledger --txs 50000 --json
+	$(BIN)/gridledger bench ledger --txs 50000 --scale-accounts 1000000 --json
+	$(BIN)/gridledger bench ingest --readings 1000000 --json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -280,13 +280,12 @@ class Plant:
 
 PLANTS = [
     Plant(10_000, PV1_AGE_DAYS),
-    Plant(10_000, 0),
+    Plant(10_000, 1),  # commissioned the day before the block: no degradation yet
     Plant(10_000, 364),
     Plant(10_000, 365),
     Plant(10_000, 730, HOUR),
     Plant(2_500_000, 3_652, DAY),
     Plant(7, 1_000),  # a limit of a few Wh: rounding matters
-    Plant(10_000, -30),  # commissioned after the block: no degradation, not more
     Plant(10_000, 250 * 365),  # degraded to nothing: only 0 Wh is plausible
     Plant(10_000, 400, margin_pct=100, permille=0),
     Plant(10_000, 4_000, margin_pct=200, permille=100),
@@ -328,6 +327,25 @@ def test_generation_limit_boundary(plant: Plant) -> None:
     )
     assert refusals(receipt) == [(1, "metering.implausible")]
     assert stored(ledger, "m-x", first)["energy_wh"] == limit
+
+
+@pytest.mark.parametrize("age_days", [0, -30])
+def test_generation_before_commissioning_is_refused(age_days: int) -> None:
+    """A plant cannot have produced before its commissioning day (UTC): such readings are
+    refused, even when the energy would be plausible, and nothing is stored."""
+    ledger = Ledger()
+    commissioned = days_before(BLOCK_TIME_MS, age_days)
+    ledger.ok(PRODUCER, "registry.register_device", device_body("pv-y", commissioned=commissioned))
+    ledger.ok(GRID, "registry.register_meter", meter_body("m-y", device="pv-y", interval_s=HOUR))
+    first = BLOCK_TIME_S - 2 * HOUR
+    receipt = submit(
+        ledger, GW1, reading("m-y", first, 0, HOUR), reading("m-y", first + HOUR, 1, HOUR)
+    )
+    assert refusals(receipt) == [
+        (0, "metering.before_commissioning"),
+        (1, "metering.before_commissioning"),
+    ]
+    assert ledger.state.get(metering.reading_key("m-y", first)) is None
 
 
 def test_consumption_ceiling_boundary_and_change(ledger: Ledger) -> None:

@@ -12,8 +12,9 @@ State keys (values are canonical JSON):
 "energy_wh"}, ...]}``, 1 to 5,000 readings under one signature. Each reading is checked on its
 own: the meter exists and reports through the sender; ``length_s`` is the meter's interval; the
 interval is aligned (``start % length_s == 0``, starts in Unix seconds UTC) and has ended by
-block time; the meter has no reading for it yet, nor does the batch; ``energy_wh >= 0``; and it
-is plausible. A refused reading changes nothing; the others are stored. The receipt is ``ok``
+block time and, for a generation meter, does not start before its device's commissioning day;
+the meter has no reading for it yet, nor does the batch; ``energy_wh >= 0``; and it is
+plausible. A refused reading changes nothing; the others are stored. The receipt is ``ok``
 and its events say, reading by reading, what was refused and why
 (``metering.reading_refused`` with the reading's index, meter, start, code and message) and
 how much was accepted (``metering.readings_accepted`` with count and energy).
@@ -82,6 +83,11 @@ class Misaligned(ReadingRefused):
 class FutureInterval(ReadingRefused):
     code = "metering.future_interval"
     default_message = "the interval has not ended yet at block time"
+
+
+class BeforeCommissioning(ReadingRefused):
+    code = "metering.before_commissioning"
+    default_message = "the interval starts before the device's commissioning date"
 
 
 class DuplicateReading(ReadingRefused):
@@ -167,11 +173,20 @@ class _Limits:
         self.today = block_time_ms // _MS_PER_DAY
         self.params = params(state)
         self.meters: dict[str, dict[str, Any] | None] = {}
+        self.earliest: dict[str, int] = {}
 
     def meter(self, meter_id: str) -> dict[str, Any] | None:
         if meter_id not in self.meters:
             self.meters[meter_id] = get_meter(self.state, meter_id)
         return self.meters[meter_id]
+
+    def earliest_start(self, meter: dict[str, Any]) -> int:
+        """First Unix second a generation meter can have produced: its device's commissioning
+        day (UTC); 0 for consumption meters."""
+        if meter["kind"] != "generation":
+            return 0
+        device = get_device(self.state, meter["device"])
+        return 0 if device is None else commissioning_days(device["commissioned"]) * 86_400
 
     def limit_wh(self, meter: dict[str, Any], length_s: int) -> int:
         if meter["kind"] == "generation":
@@ -212,6 +227,11 @@ def _accept(
         raise Misaligned(f"start {r.start} is not aligned to {r.length_s} s")
     if (r.start + r.length_s) * 1000 > ctx.block_time:
         raise FutureInterval(f"interval {r.start}+{r.length_s}s ends after block time")
+    earliest = limits.earliest.get(r.meter)
+    if earliest is None:
+        earliest = limits.earliest[r.meter] = limits.earliest_start(meter)
+    if r.start < earliest:
+        raise BeforeCommissioning(f"interval {r.start} starts before commissioning ({earliest})")
     if (r.meter, r.start) in seen:
         raise DuplicateInBatch(f"meter {r.meter!r} interval {r.start} appears twice")
     key = reading_key(r.meter, r.start)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from sortedcontainers import SortedList
@@ -71,11 +72,15 @@ class KeyIndex:
             for k in added:
                 self._keys.add(k)
 
-    def range(self, prefix: bytes, start: bytes = b"", end: bytes | None = None) -> list[bytes]:
-        """Keys under ``prefix`` from ``prefix + start`` up to (excluding) ``prefix + end``."""
+    def range(
+        self, prefix: bytes, start: bytes = b"", end: bytes | None = None, limit: int | None = None
+    ) -> list[bytes]:
+        """Keys under ``prefix`` from ``prefix + start`` up to (excluding) ``prefix + end``,
+        at most ``limit`` of them (a page costs its own size, not the whole range's)."""
         upper = prefix + end if end is not None else prefix + b"\xff" * 8
         with self._lock:
-            return list(self._keys.irange(prefix + start, upper, inclusive=(True, False)))
+            keys = self._keys.irange(prefix + start, upper, inclusive=(True, False))
+            return list(islice(keys, limit))
 
 
 class CommittedView(StateReader):
@@ -103,7 +108,7 @@ class CommittedView(StateReader):
                 if k.startswith(prefix) and k >= prefix + start and (upper is None or k < upper)
             )
         else:
-            keys = self._index.range(prefix, start, end)
+            keys = self._index.range(prefix, start, end, limit)
         for k in keys[:limit] if limit is not None else keys:
             v = self._committed.get(k)
             if v is not None:
