@@ -554,3 +554,16 @@ def test_lookups_of_unknown_records(ledger: Ledger) -> None:
     assert devices.get_site(ledger.state, "home-1") is None
     assert devices.get_meter(ledger.state, "m-gen") is None
     assert devices.commissioning_days("1970-01-02") == 1
+
+
+def test_batch_with_a_bad_signature_is_refused_whole(chain: Chain) -> None:
+    """A gateway's batch signed with another key is refused at admission: no reading of it is
+    looked at, nothing is pending, the state root stays."""
+    root = chain.node.state.root
+    batch = {"readings": [{"meter": "m-1", "start": 0, "length_s": 900, "energy_wh": 1}]}
+    forged = chain.sign("alice", "metering.submit", batch, key=derived_key("not-alice"))
+    _refused_at_admission(chain, forged, "tx.bad_signature")
+    tampered = chain.sign("alice", "metering.submit", batch)
+    tampered.body["readings"][0]["energy_wh"] = 2
+    _refused_at_admission(chain, tampered, "tx.bad_signature")
+    assert chain.node.state.root == root
