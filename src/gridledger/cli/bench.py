@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from gridledger.bench.ingest import run_ingest_bench
 from gridledger.bench.ledger import run_ledger_bench, run_scale_bench
-from gridledger.cli.common import JsonOpt, console, err_console, fail
+from gridledger.cli.common import JsonOpt, console, fail, progress_bar
 
 app = typer.Typer(help="Benchmarks of the node on this machine.", no_args_is_help=True)
 
@@ -63,14 +62,7 @@ def ledger(
             json_out,
         )
     # progress goes to stderr, and only to a terminal, so stdout holds just the result
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=not err_console.is_terminal,
-    ) as progress:
+    with progress_bar() as progress:
         tasks = {
             phase: progress.add_task(label, total=txs, start=False)
             for phase, label in _PHASES.items()
@@ -138,14 +130,7 @@ def ingest(
     """Committed meter readings per second: signed batches from many gateways."""
     if home is not None and home.exists() and any(home.iterdir()):
         fail("bench.home_exists", f"{home} is not empty; give a new directory", json_out)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=not err_console.is_terminal,
-    ) as progress:
+    with progress_bar() as progress:
         tasks = {
             "sign": progress.add_task("signing batches", total=readings, start=False),
             "commit": progress.add_task("committing readings", total=readings, start=False),

@@ -20,7 +20,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from gridledger.cli import logs
@@ -36,6 +35,7 @@ from gridledger.cli.common import (
     parse_host_port,
     passphrase,
     print_json,
+    progress_bar,
     reporting,
 )
 from gridledger.cli.keys import existing_key
@@ -267,15 +267,8 @@ def file(
             log_readings=False,
         )
         total = meter_file.total if meter_file.total is not None else _count_csv_rows(path)
-        with Progress(
-            TextColumn("importing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            disable=not err_console.is_terminal,
-        ) as progress:
-            task = progress.add_task("import", total=total)
+        with progress_bar() as progress:
+            task = progress.add_task("importing", total=total)
             importer = FileImporter(client, submitter, progress=lambda n: progress.advance(task, n))
             try:
                 report = importer.run(path)

@@ -21,7 +21,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gridledger.cli import bench, ingest, keys, logs, query, tx
 from gridledger.cli.common import (
@@ -34,6 +33,7 @@ from gridledger.cli.common import (
     parse_host_port,
     passphrase,
     print_json,
+    progress_bar,
     reporting,
 )
 from gridledger.contracts.registry import check_id
@@ -210,15 +210,8 @@ def verify(
     """Re-execute the stored chain from genesis and check every hash, root and signature."""
     if not (home / GENESIS_NAME).is_file() or not (home / DB_NAME).is_file():
         fail("home.no_chain", f"{home} holds no chain (no {GENESIS_NAME} and {DB_NAME})", json_out)
-    with Progress(
-        TextColumn("verifying"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=not err_console.is_terminal,
-    ) as progress:
-        task = progress.add_task("verify", total=None)
+    with progress_bar() as progress:
+        task = progress.add_task("verifying", total=None)
 
         def report(height: int, tip: int) -> None:
             progress.update(task, completed=height + 1, total=tip + 1)
