@@ -926,3 +926,28 @@ def test_verify_refuses_a_sender_registered_in_the_same_block(
     report = verify_chain(home, workers=0)
     assert not report.ok
     assert report.bad_height == height
+
+
+def test_verify_runs_beside_a_node_that_keeps_committing(node: Node, home: Path) -> None:
+    """verify reads one snapshot, so blocks committed while it runs cannot make it report a
+    mismatch; it checks the chain up to the height it saw."""
+    node.start()
+    stop = False
+
+    def keep_committing() -> None:
+        while not stop:
+            nonce = node.next_nonce(HOUSE_A)
+            node.submit_tx(transfer(HOUSE_A, nonce, HOUSE_B, 1))
+            time.sleep(0.005)
+
+    worker = threading.Thread(target=keep_committing)
+    worker.start()
+    try:
+        assert node.wait_for_height(node.tip.height + 3, WAIT_S)
+        for _ in range(8):
+            report = verify_chain(home, workers=0)
+            assert report.ok, report.problem
+            assert report.height <= node.tip.height
+    finally:
+        stop = True
+        worker.join()

@@ -58,7 +58,9 @@ def verify_chain(
     store = BlockStore(home / DB_NAME)
     verifier = Verifier(workers)
     try:
-        return _verify(home, store, verifier, progress)
+        # one snapshot for the whole check, so a node may keep committing while it runs
+        with store.read_snapshot():
+            return _verify(home, store, verifier, progress)
     finally:
         verifier.close()
         store.close()

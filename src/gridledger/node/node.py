@@ -413,7 +413,7 @@ class Node:
         )
         with self._commit_cond:
             self._commit_cond.notify_all()
-        for listener in list(self._listeners):
+        for listener in self._listeners:  # replaced, never changed in place
             try:
                 listener(event)
             except Exception:
@@ -456,11 +456,13 @@ class Node:
 
     # listening and waiting ---------------------------------------------------------------------
     def add_listener(self, fn: Callable[[CommittedBlock], None]) -> None:
-        self._listeners.append(fn)
+        """Call ``fn`` on the block thread after each commit; keep it quick (hand work off)."""
+        with self._lock:
+            self._listeners = [*self._listeners, fn]
 
     def remove_listener(self, fn: Callable[[CommittedBlock], None]) -> None:
-        if fn in self._listeners:
-            self._listeners.remove(fn)
+        with self._lock:
+            self._listeners = [f for f in self._listeners if f != fn]
 
     def wait_for_height(self, height: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

@@ -20,6 +20,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -284,17 +285,25 @@ class BlockStore:
             raise StoreCorrupt(f"tx index points past the end of block {blk.height}")
         return txs[idx]
 
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """Reads of this thread inside the block all see one committed snapshot (WAL), however
+        many blocks a running node commits meanwhile."""
+        conn = self._read
+        conn.execute("BEGIN")
+        try:
+            conn.execute("SELECT 1 FROM meta LIMIT 1").fetchall()  # starts the snapshot
+            yield
+        finally:
+            conn.execute("COMMIT")
+
     def iter_blocks(self, start: int = 0) -> Iterator[StoredBlock]:
         """Every block from ``start``, streamed in height order (for verification)."""
-        conn = self._connect()
-        try:
-            for row in conn.execute(
-                f"SELECT {_BLOCK_COLS} FROM blocks WHERE height >= ? ORDER BY height",  # noqa: S608
-                (start,),
-            ):
-                yield _block(row)
-        finally:
-            conn.close()
+        for row in self._read.execute(
+            f"SELECT {_BLOCK_COLS} FROM blocks WHERE height >= ? ORDER BY height",  # noqa: S608
+            (start,),
+        ):
+            yield _block(row)
 
     def iter_tx_index(self) -> Iterator[tuple[bytes, int, int]]:
         """Every (hash, height, index) of the transaction index (for verification)."""
