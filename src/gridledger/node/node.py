@@ -337,13 +337,14 @@ class Node:
             batch = self.ordering.next_batch(
                 self.block_max_txs, interval, self.config.block_max_bytes
             )
-            if not batch or (not self._running and not batch):
+            if not batch:
                 continue
             try:
                 self.produce_block(batch)
             except Exception as exc:
-                # The block was not committed: state is unchanged. Keep the transactions
-                # and stop producing, so an operator can look (disk full, I/O error).
+                # The block was not committed and state is unchanged. Stop producing so an
+                # operator can look (disk full, I/O error); the batch gets no receipts, so its
+                # senders (who wait for receipts) know to submit again after a restart.
                 self.halted = f"{type(exc).__name__}: {exc}"
                 log.exception("block production halted", extra={"height": self.tip.height + 1})
                 self._running = False
