@@ -8,6 +8,7 @@ uvicorn in a thread, so gateways talk to it over HTTP exactly as in production.
 from __future__ import annotations
 
 import getpass
+import secrets
 import socket
 import subprocess
 import time
@@ -125,7 +126,9 @@ def running_ledger(home: Path) -> Iterator[Ledger]:
 class Broker:
     """A mosquitto on 127.0.0.1 with persistence, restartable on the same port and data."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, extra: str = "allow_anonymous true\n") -> None:
+        """``extra``: configuration after the plain listener on :attr:`port` (authentication,
+        more listeners; listener options apply to the ``listener`` line above them)."""
         if not Path(MOSQUITTO).is_file():
             # not a skip: make install provides it, and a skipped test would hide its absence
             pytest.fail(
@@ -140,11 +143,10 @@ class Broker:
         # user, which cannot write the persistence file into this directory
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {self.dir}/\n"
             "max_queued_messages 0\n"
-            f"user {getpass.getuser()}\n"
+            f"user {getpass.getuser()}\n" + extra
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -172,3 +174,48 @@ class Broker:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+@dataclass(frozen=True)
+class Certs:
+    """A throw-away CA, a broker certificate for 127.0.0.1 and a client certificate (PEM)."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def make_certs(workdir: Path) -> Certs:
+    """Generate :class:`Certs` in ``workdir`` with the ``openssl`` command (EC P-256 keys)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str | Path) -> None:
+        subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+
+    def key(name: str) -> Path:
+        path = workdir / f"{name}.key"
+        openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path)
+        return path
+
+    ca_key, ca = key("ca"), workdir / "ca.crt"
+    openssl("req", "-x509", "-new", "-key", ca_key, "-out", ca, "-days", "2", "-subj",
+            "/CN=GridLedger test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
+
+    def leaf(name: str, extensions: str) -> tuple[Path, Path]:
+        leaf_key, csr, cert = key(name), workdir / f"{name}.csr", workdir / f"{name}.crt"
+        ext = workdir / f"{name}.ext"
+        ext.write_text(f"basicConstraints=CA:FALSE\n{extensions}\n")
+        openssl("req", "-new", "-key", leaf_key, "-out", csr, "-subj", f"/CN={name}")
+        serial = str(secrets.randbits(63))
+        openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-out", cert,
+                "-days", "2", "-set_serial", serial, "-extfile", ext)  # fmt: skip
+        return cert, leaf_key
+
+    server_cert, server_key = leaf(
+        "broker", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"
+    )
+    client_cert, client_key = leaf("gateway", "extendedKeyUsage=clientAuth")
+    return Certs(ca, server_cert, server_key, client_cert, client_key)

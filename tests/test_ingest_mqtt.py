@@ -1,5 +1,6 @@
 """The MQTT gateway against a real mosquitto and a live node: readings land exactly once,
-whatever restarts, and bad messages are logged and skipped."""
+whatever restarts, and bad messages are logged and skipped; a broker that wants a password, TLS
+and a client certificate gets them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +22,24 @@ import msgspec
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from typer.testing import CliRunner
 
 from fixtures_node import PASSPHRASE, free_port
 from gridledger.api.server import ApiServer
+from gridledger.cli.main import app
 from gridledger.core.keystore import save_key
 from gridledger.ingest.batching import ReadingSubmitter, RetryPolicy
 from gridledger.ingest.mqtt import MqttGateway, MqttSettings
 from gridledger.ingest.readings import iso_utc
 from gridledger.node.home import key_path
 from gridledger.sdk import Client
-from ingest_support import Broker, Ledger, running_ledger, wait_for
+from ingest_support import Broker, Certs, Ledger, make_certs, running_ledger, wait_for
 
 GATEWAY = "gw-mqtt"
 BASE = 1_782_000_000  # 2026-06-21T00:00:00Z
-METERS = ("mq-1", "mq-2", "mq-bad", "mq-restart", "mq-resume", "mq-node", "mq-cli", "mq-clock")
+METERS = ("mq-1", "mq-2", "mq-bad", "mq-restart", "mq-resume", "mq-node", "mq-cli", "mq-clock",
+          "mq-auth", "mq-denied", "mq-tls", "mq-tls-cli")  # fmt: skip
+USER, PASSWORD = "gw-user", "correct horse battery"
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +61,41 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         b.stop()
 
 
+@dataclass(frozen=True)
+class SecureBroker:
+    """A mosquitto that wants a user name and password on every listener: plain on
+    ``broker.port``, TLS on ``tls_port``, TLS with a client certificate on ``mtls_port``."""
+
+    broker: Broker
+    tls_port: int
+    mtls_port: int
+    certs: Certs
+
+
+@pytest.fixture
+def secure_broker(tmp_path: Path) -> Iterator[SecureBroker]:
+    certs = make_certs(tmp_path / "certs")
+    passwords = tmp_path / "passwords"
+    subprocess.run(
+        ["mosquitto_passwd", "-b", "-c", str(passwords), USER, PASSWORD],
+        check=True,
+        capture_output=True,
+    )
+    tls_port, mtls_port = free_port(), free_port()
+    files = f"cafile {certs.ca}\ncertfile {certs.server_cert}\nkeyfile {certs.server_key}\n"
+    b = Broker(
+        tmp_path / "mosquitto",
+        f"allow_anonymous false\npassword_file {passwords}\n"
+        f"listener {tls_port} 127.0.0.1\n{files}"
+        f"listener {mtls_port} 127.0.0.1\n{files}require_certificate true\n",
+    )
+    b.start()
+    try:
+        yield SecureBroker(b, tls_port, mtls_port, certs)
+    finally:
+        b.stop()
+
+
 def reading(meter: str, i: int, **extra: Any) -> dict[str, Any]:
     """The i-th quarter hour of ``meter`` from BASE, with an energy that encodes both."""
     return {"meter": meter, "start": BASE + 900 * i, "length_s": 900,
@@ -71,9 +112,13 @@ def on_chain(ledger: Ledger, meter: str, count: int) -> bool:
     return True
 
 
-def publish(port: int, payloads: list[bytes], topic: str = "meters/test") -> None:
-    """Publish with QoS 1, returning once the broker has every message."""
+def publish(
+    port: int, payloads: list[bytes], topic: str = "meters/test", *, login: bool = False
+) -> None:
+    """Publish with QoS 1, returning once the broker has every message; ``login``: as USER."""
     pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
+    if login:
+        pub.username_pw_set(USER, PASSWORD)
     pub.connect("127.0.0.1", port)
     pub.loop_start()
     try:
@@ -98,8 +143,14 @@ def running_gateway(
     batch_size: int = 100,
     url: str | None = None,
     clock: Callable[[], float] | None = None,
+    ready: bool = True,
+    host: str = "127.0.0.1",
+    **broker_settings: Any,
 ) -> Iterator[MqttGateway]:
-    """A gateway on a thread; stopped (and its errors re-raised) on exit."""
+    """A gateway on a thread; stopped (and its errors re-raised) on exit.
+
+    ``ready``: wait until it has subscribed; ``broker_settings``: more :class:`MqttSettings`
+    (a login, TLS files)."""
     stop = threading.Event()
     errors: list[BaseException] = []
     with Client(url or ledger.url, timeout=30) as client:
@@ -108,8 +159,8 @@ def running_gateway(
             retry=RetryPolicy(first_delay_s=0.1, max_delay_s=0.5),
         )  # fmt: skip
         settings = MqttSettings(
-            host="127.0.0.1", port=port, topics=("meters/#",), client_id=client_id,
-            batch_size=batch_size, flush_ms=flush_ms, settle_s=0,
+            host=host, port=port, topics=("meters/#",), client_id=client_id,
+            batch_size=batch_size, flush_ms=flush_ms, settle_s=0, **broker_settings,
         )  # fmt: skip
         gateway = MqttGateway(settings, submitter, **({"clock": clock} if clock else {}))
 
@@ -122,7 +173,8 @@ def running_gateway(
         thread = threading.Thread(target=run, name="gateway", daemon=True)
         thread.start()
         try:
-            assert gateway.wait_ready(15), "the gateway did not subscribe"
+            if ready:
+                assert gateway.wait_ready(15), "the gateway did not subscribe"
             yield gateway
             assert thread.is_alive(), errors
         finally:
@@ -263,23 +315,31 @@ def test_a_reading_from_a_clock_running_ahead_waits_for_its_interval_to_end(
     assert getattr(dropped, "code", None) == "ingest.future_interval"
 
 
-def test_the_cli_gateway_logs_json_and_stops_on_sigterm(
-    ledger: Ledger, broker: Broker, tmp_path: Path
-) -> None:
+def start_cli_gateway(
+    ledger: Ledger, log: Path, *args: str | Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """``gridledger ingest mqtt`` as a process, with its JSON log lines going to ``log``."""
     home = ledger.chain.home
     save_key(key_path(home, GATEWAY), GATEWAY, ledger.keys[GATEWAY], PASSPHRASE)
     script = Path(sys.executable).with_name("gridledger")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "gridledger.cli"]
-    log = tmp_path / "gateway.log"
     with log.open("wb") as stderr:
-        proc = subprocess.Popen(
-            [*command, "ingest", "mqtt", "--broker", f"127.0.0.1:{broker.port}",
-             "--topic", "meters/#", "--gateway", GATEWAY, "--flush-ms", "50",
-             "--client-id", "gw-cli", "--home", str(home), "--node", ledger.url],
-            env={**os.environ, "GRIDLEDGER_PASSPHRASE": PASSPHRASE},
+        return subprocess.Popen(
+            [*command, "ingest", "mqtt", "--topic", "meters/#", "--gateway", GATEWAY,
+             "--flush-ms", "50", "--home", str(home), "--node", ledger.url, *map(str, args)],
+            env={**os.environ, "GRIDLEDGER_PASSPHRASE": PASSPHRASE, **(env or {})},
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )  # fmt: skip
+
+
+def test_the_cli_gateway_logs_json_and_stops_on_sigterm(
+    ledger: Ledger, broker: Broker, tmp_path: Path
+) -> None:
+    log = tmp_path / "gateway.log"
+    proc = start_cli_gateway(
+        ledger, log, "--broker", f"127.0.0.1:{broker.port}", "--client-id", "gw-cli"
+    )
     try:
 
         def records() -> list[dict[str, Any]]:
@@ -299,3 +359,126 @@ def test_the_cli_gateway_logs_json_and_stops_on_sigterm(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0, log.read_text()
     assert json.loads(log.read_text().splitlines()[-1])["msg"] == "gateway stopped"
+
+
+def test_the_gateway_logs_in_to_a_broker_that_requires_a_password(
+    ledger: Ledger, secure_broker: SecureBroker
+) -> None:
+    port = secure_broker.broker.port
+    with running_gateway(ledger, port, client_id="gw-auth", username=USER, password=PASSWORD):
+        publish(port, [encode(reading("mq-auth", i)) for i in range(5)], login=True)
+        wait_for(lambda: on_chain(ledger, "mq-auth", 5))
+
+
+def test_a_wrong_password_is_logged_and_retried_without_crashing(
+    ledger: Ledger, secure_broker: SecureBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gridledger.ingest")
+    port = secure_broker.broker.port
+
+    def refusals() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.getMessage() == "broker refused the connection"]
+
+    with running_gateway(
+        ledger, port, client_id="gw-denied", username=USER, password="wrong", ready=False,
+        reconnect_min_s=1, reconnect_max_s=1,
+    ) as gateway:  # fmt: skip
+        publish(port, [encode(reading("mq-denied", 0))], login=True)
+        # the gateway stays up and tries again: a password can be fixed on the broker's side
+        wait_for(lambda: len(refusals()) >= 2, what="two refused logins")
+        assert gateway.stats.connections == 0
+        assert gateway.stats.messages == 0
+    record = refusals()[0]
+    assert record.levelno == logging.ERROR
+    # mosquitto answers a wrong password with "Not authorized" (0x87), some brokers with 0x86
+    assert getattr(record, "reason", None) in {"Not authorized", "Bad user name or password"}
+    assert "GRIDLEDGER_MQTT_PASSWORD" in getattr(record, "hint", "")
+    assert ledger.stored("mq-denied", BASE) is None
+
+
+def test_the_gateway_connects_over_tls_and_verifies_the_broker(
+    ledger: Ledger, secure_broker: SecureBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gridledger.ingest")
+    sb = secure_broker
+    login = {"username": USER, "password": PASSWORD}
+    with running_gateway(
+        ledger, sb.tls_port, client_id="gw-tls", tls_ca=str(sb.certs.ca), **login
+    ) as gateway:
+        publish(sb.broker.port, [encode(reading("mq-tls", i)) for i in range(5)], login=True)
+        wait_for(lambda: on_chain(ledger, "mq-tls", 5))
+        assert gateway.stats.connections == 1
+
+    def failures() -> list[logging.LogRecord]:
+        return [
+            r for r in caplog.records
+            if r.getMessage() in {"cannot connect to broker; retrying",
+                                  "disconnected from broker; reconnecting"}
+        ]  # fmt: skip
+
+    # plain MQTT to a TLS listener: the broker hangs up, the gateway never connects
+    caplog.clear()
+    with running_gateway(
+        ledger, sb.tls_port, client_id="gw-no-tls", ready=False, **login
+    ) as gateway:
+        wait_for(failures, what="the failed connection logged")
+        assert gateway.stats.connections == 0
+
+    # a certificate for 127.0.0.1 does not pass for another name of the same host
+    caplog.clear()
+    with running_gateway(
+        ledger, sb.tls_port, client_id="gw-bad-name", ready=False, host="localhost",
+        tls_ca=str(sb.certs.ca), **login,
+    ) as gateway:  # fmt: skip
+        [failure, *_] = wait_for(failures, what="the failed connection logged")
+        assert "mismatch" in getattr(failure, "error", "")
+        assert gateway.stats.connections == 0
+
+
+def test_the_cli_gateway_logs_in_with_a_password_and_a_client_certificate(
+    ledger: Ledger, secure_broker: SecureBroker, tmp_path: Path
+) -> None:
+    sb = secure_broker
+    log = tmp_path / "gateway.log"
+    proc = start_cli_gateway(
+        ledger, log, "--broker", f"127.0.0.1:{sb.mtls_port}", "--client-id", "gw-tls-cli",
+        "--username", USER, "--tls-ca", sb.certs.ca, "--tls-cert", sb.certs.client_cert,
+        "--tls-key", sb.certs.client_key, env={"GRIDLEDGER_MQTT_PASSWORD": PASSWORD},
+    )  # fmt: skip
+    try:
+
+        def subscribed() -> bool:
+            assert proc.poll() is None, log.read_text()
+            return '"msg": "subscribed"' in log.read_text()
+
+        wait_for(subscribed, what="subscribed")
+        publish(sb.broker.port, [encode([reading("mq-tls-cli", i) for i in range(4)])], login=True)
+        wait_for(lambda: on_chain(ledger, "mq-tls-cli", 4))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0, log.read_text()
+    assert PASSWORD not in log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["--username", USER], "ingest.no_broker_password"),
+        (["--tls-ca", "{ca}", "--tls-cert", "{ca}"], "ingest.tls_options"),
+        (["--tls-cert", "{ca}", "--tls-key", "{ca}"], "ingest.tls_options"),
+    ],
+)
+def test_the_cli_refuses_incomplete_broker_credentials(
+    tmp_path: Path, args: list[str], code: str
+) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("not read: the options are refused first\n")
+    result = CliRunner().invoke(
+        app,
+        ["ingest", "mqtt", "--broker", "127.0.0.1:1883", "--topic", "meters/#",
+         "--gateway", GATEWAY, "--home", str(tmp_path / "home"),
+         *(a.format(ca=ca) for a in args)],
+        env={"GRIDLEDGER_MQTT_PASSWORD": None, "GRIDLEDGER_PASSPHRASE": PASSPHRASE},
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert code in result.output

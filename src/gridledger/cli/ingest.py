@@ -8,6 +8,7 @@ registry records name) with its key in ``HOME/keys``.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -64,6 +65,9 @@ KeyNameOpt = Annotated[
     str | None,
     typer.Option("--key-name", help="Key name in HOME/keys. Default: the gateway's name."),
 ]
+MQTT_PASSWORD_ENV = "GRIDLEDGER_MQTT_PASSWORD"
+"""The broker password: from the environment, never an argument (process lists show those)."""
+
 BatchOpt = Annotated[
     int, typer.Option("--batch-size", min=1, max=5000, help="Readings per transaction at most.")
 ]
@@ -91,6 +95,45 @@ def mqtt(
             show_default=False,
         ),
     ] = None,
+    username: Annotated[
+        str | None,
+        typer.Option(
+            "--username",
+            help=f"Log in to the broker as USER; the password is read from {MQTT_PASSWORD_ENV}.",
+            show_default=False,
+        ),
+    ] = None,
+    tls_ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-ca",
+            help="Connect over TLS, verifying the broker's certificate (and host name) "
+            "against this PEM CA certificate.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-cert",
+            help="A PEM client certificate to present (needs --tls-ca and --tls-key).",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-key",
+            help="The PEM private key of --tls-cert.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
     home: HomeOpt = DEFAULT_HOME,
     node: NodeOpt = None,
     log_level: Annotated[
@@ -104,6 +147,19 @@ def mqtt(
     if log_level.lower() not in {"debug", "info", "warning", "error"}:
         raise typer.BadParameter("debug, info, warning or error", param_hint="--log-level")
     host, port = parse_host_port(broker)
+    password: str | None = None
+    if username is not None:
+        password = os.environ.get(MQTT_PASSWORD_ENV)
+        if not password:
+            fail(
+                "ingest.no_broker_password",
+                f"--username needs the broker password in the environment variable "
+                f"{MQTT_PASSWORD_ENV} (it is never taken as an argument)",
+            )
+    if (tls_cert is None) != (tls_key is None):
+        fail("ingest.tls_options", "--tls-cert and --tls-key go together")
+    if tls_cert is not None and tls_ca is None:
+        fail("ingest.tls_options", "--tls-cert needs --tls-ca (the CA to verify the broker)")
     path = existing_key(home, key_name or gateway)
     with reporting():
         key = load_key(path, passphrase())
@@ -121,13 +177,22 @@ def mqtt(
         client_id=client_id or f"gridledger-{gateway}",
         batch_size=batch_size,
         flush_ms=flush_ms,
+        username=username,
+        password=password,
+        tls_ca=None if tls_ca is None else str(tls_ca),
+        tls_cert=None if tls_cert is None else str(tls_cert),
+        tls_key=None if tls_key is None else str(tls_key),
     )
     try:
         with Client(node_url(home, node)) as client:
             submitter = ReadingSubmitter(
                 client, key, gateway, batch_size=batch_size, stop=stop, retry=RetryPolicy()
             )
-            MqttGateway(settings, submitter).run(stop)
+            try:
+                mqtt_gateway = MqttGateway(settings, submitter)
+            except OSError as exc:  # ssl.SSLError included: a file that is not PEM, say
+                fail("ingest.tls_files", f"cannot use the TLS certificate or key files: {exc}")
+            mqtt_gateway.run(stop)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

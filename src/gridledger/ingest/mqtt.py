@@ -15,12 +15,17 @@ submits it, and acknowledges the MQTT messages only once the batch has **committ
   the gateway goes on; node failures are retried without dropping anything;
 * a reading whose interval has not ended yet (a device clock running ahead) is held until it
   has, rather than refused by the chain as ``metering.future_interval``.
+
+The broker may ask for a user name and password, and may be reached over TLS: the broker's
+certificate is then always verified against the given CA, host name included, and the gateway
+can present a client certificate of its own.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +49,8 @@ _REQUEUE_S = 5.0
 """Pause before a reading the chain found not yet ended is sent again."""
 _POLL_S = 0.2
 """Longest sleep of the main loop, so that a stop request is seen promptly."""
+_AUTH_REFUSED = frozenset({0x86, 0x87})
+"""CONNACK reason codes "Bad user name or password" and "Not authorized"."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,12 @@ class MqttSettings:
             (``ingest.future_interval``) instead of held.
         max_requeues: times a reading refused as not yet ended is sent again before it is
             given up.
+        username: the user name to log in to the broker with, or None for none.
+        password: its password (kept out of the settings' repr).
+        tls_ca: a PEM file of the CA certificate(s) that signed the broker's certificate; set,
+            the gateway connects over TLS and verifies the broker's certificate and host name.
+        tls_cert: a PEM client certificate to present to the broker (with ``tls_ca`` only).
+        tls_key: the PEM private key of ``tls_cert``.
     """
 
     host: str
@@ -83,6 +96,19 @@ class MqttSettings:
     settle_s: float = 1.0
     max_future_s: int = 300
     max_requeues: int = 12
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("a client certificate needs both tls_cert and tls_key")
+        if self.tls_cert is not None and self.tls_ca is None:
+            raise ValueError("a client certificate needs tls_ca (TLS) as well")
+        if self.password is not None and self.username is None:
+            raise ValueError("a password needs a username")
 
     @property
     def receive_maximum(self) -> int:
@@ -184,7 +210,14 @@ class MqttGateway:
             reconnect_on_failure=True,
         )
         client.reconnect_delay_set(s.reconnect_min_s, s.reconnect_max_s)
+        if s.username is not None:
+            client.username_pw_set(s.username, s.password)
+        if s.tls_ca is not None:
+            # certificate and host name always verified (no tls_insecure_set); the files are
+            # read here, so a missing or unreadable one fails at once (OSError, ssl.SSLError)
+            client.tls_set(ca_certs=s.tls_ca, certfile=s.tls_cert, keyfile=s.tls_key)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
@@ -199,10 +232,12 @@ class MqttGateway:
         _properties: Properties | None,
     ) -> None:
         if reason.is_failure:
-            log.error(
-                "broker refused the connection",
-                extra={"broker": self._broker, "reason": str(reason)},
-            )
+            extra = {"broker": self._broker, "reason": str(reason)}
+            if reason.value in _AUTH_REFUSED:
+                extra["hint"] = (
+                    "check --username and GRIDLEDGER_MQTT_PASSWORD, and the broker's ACL"
+                )
+            log.error("broker refused the connection", extra=extra)
             return
         with self._lock:
             self._generation += 1
@@ -220,6 +255,15 @@ class MqttGateway:
         )
         # subscribing again on a kept session is harmless and covers a broker that lost it
         client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in self.settings.topics])
+
+    def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
+        # paho calls this from its ``except OSError`` around the connection attempt (a refused
+        # TCP connection, a failed TLS handshake or certificate check), so the error is at hand
+        error = sys.exc_info()[1]
+        log.warning(
+            "cannot connect to broker; retrying",
+            extra={"broker": self._broker, "error": str(error) if error else "unknown"},
+        )
 
     def _on_subscribe(
         self,
