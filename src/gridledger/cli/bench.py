@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -16,6 +17,51 @@ from gridledger.cli.common import JsonOpt, console, fail, progress_bar
 app = typer.Typer(help="Benchmarks of the node on this machine.", no_args_is_help=True)
 
 _PHASES = {"sign": "signing transfers", "commit": "committing"}
+
+
+Report = Callable[[str, int, int], None]
+
+
+def _bench(
+    title: str,
+    phases: dict[str, str],
+    total: int,
+    home: Path | None,
+    json_out: bool,
+    run: Callable[[Report], dict[str, Any]],
+) -> None:
+    """Run a benchmark with a progress bar per phase; print its result as JSON or a table."""
+    if home is not None and home.exists() and any(home.iterdir()):
+        fail(
+            "bench.home_exists",
+            f"{home} is not empty; the benchmark builds a new chain, so give a new directory "
+            "(or none, for a temporary one)",
+            json_out,
+        )
+    # progress goes to stderr, and only to a terminal, so stdout holds just the result
+    with progress_bar() as progress:
+        tasks = {
+            phase: progress.add_task(label, total=total, start=False)
+            for phase, label in phases.items()
+        }
+
+        def report(phase: str, done: int, phase_total: int) -> None:
+            task = tasks.get(phase)
+            if task is not None:
+                progress.start_task(task)
+                progress.update(task, completed=done, total=phase_total)
+
+        try:
+            result = run(report)
+        except (ValueError, RuntimeError) as exc:
+            fail("bench.failed", str(exc), json_out)
+    if json_out:
+        typer.echo(json.dumps(result))
+        return
+    table = Table("measure", "value", title=title, title_justify="left")
+    for name, value in result.items():
+        table.add_row(name, str(value))
+    console.print(table)
 
 
 @app.command("ledger")
@@ -54,55 +100,28 @@ def ledger(
     """Committed transfers per second through the whole node, against one core's Ed25519 rate."""
     if scale_accounts is not None and home is not None:
         fail("bench.usage", "--scale-accounts builds two chains; it takes no --home", json_out)
-    if home is not None and home.exists() and any(home.iterdir()):
-        fail(
-            "bench.home_exists",
-            f"{home} is not empty; the benchmark builds a new chain, so give a new directory "
-            "(or none, for a temporary one)",
-            json_out,
+
+    def run(report: Report) -> dict[str, Any]:
+        if scale_accounts is not None:
+            return run_scale_bench(
+                txs=txs,
+                small=accounts,
+                large=scale_accounts,
+                workers=workers,
+                block_max_txs=block_txs,
+                progress=report,
+            )
+        return run_ledger_bench(
+            txs=txs,
+            accounts=accounts,
+            home=home,
+            workers=workers,
+            block_max_txs=block_txs,
+            seed=seed,
+            progress=report,
         )
-    # progress goes to stderr, and only to a terminal, so stdout holds just the result
-    with progress_bar() as progress:
-        tasks = {
-            phase: progress.add_task(label, total=txs, start=False)
-            for phase, label in _PHASES.items()
-        }
 
-        def report(phase: str, done: int, total: int) -> None:
-            task = tasks.get(phase)
-            if task is not None:
-                progress.start_task(task)
-                progress.update(task, completed=done, total=total)
-
-        try:
-            if scale_accounts is not None:
-                result = run_scale_bench(
-                    txs=txs,
-                    small=accounts,
-                    large=scale_accounts,
-                    workers=workers,
-                    block_max_txs=block_txs,
-                    progress=report,
-                )
-            else:
-                result = run_ledger_bench(
-                    txs=txs,
-                    accounts=accounts,
-                    home=home,
-                    workers=workers,
-                    block_max_txs=block_txs,
-                    seed=seed,
-                    progress=report,
-                )
-        except (ValueError, RuntimeError) as exc:
-            fail("bench.failed", str(exc), json_out)
-    if json_out:
-        typer.echo(json.dumps(result))
-        return
-    table = Table("measure", "value", title="ledger benchmark", title_justify="left")
-    for name, value in result.items():
-        table.add_row(name, str(value))
-    console.print(table)
+    _bench("ledger benchmark", _PHASES, txs, home, json_out, run)
 
 
 @app.command("ingest")
@@ -128,36 +147,17 @@ def ingest(
     json_out: JsonOpt = False,
 ) -> None:
     """Committed meter readings per second: signed batches from many gateways."""
-    if home is not None and home.exists() and any(home.iterdir()):
-        fail("bench.home_exists", f"{home} is not empty; give a new directory", json_out)
-    with progress_bar() as progress:
-        tasks = {
-            "sign": progress.add_task("signing batches", total=readings, start=False),
-            "commit": progress.add_task("committing readings", total=readings, start=False),
-        }
 
-        def report(phase: str, done: int, total: int) -> None:
-            task = tasks.get(phase)
-            if task is not None:
-                progress.start_task(task)
-                progress.update(task, completed=done, total=total)
+    def run(report: Report) -> dict[str, Any]:
+        return run_ingest_bench(
+            readings=readings,
+            meters=meters,
+            gateways=gateways,
+            batch=batch,
+            home=home,
+            workers=workers,
+            progress=report,
+        )
 
-        try:
-            result = run_ingest_bench(
-                readings=readings,
-                meters=meters,
-                gateways=gateways,
-                batch=batch,
-                home=home,
-                workers=workers,
-                progress=report,
-            )
-        except (ValueError, RuntimeError) as exc:
-            fail("bench.failed", str(exc), json_out)
-    if json_out:
-        typer.echo(json.dumps(result))
-        return
-    table = Table("measure", "value", title="ingest benchmark", title_justify="left")
-    for name, value in result.items():
-        table.add_row(name, str(value))
-    console.print(table)
+    phases = {"sign": "signing batches", "commit": "committing readings"}
+    _bench("ingest benchmark", phases, readings, home, json_out, run)
