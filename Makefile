@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-HOME_DIR ?= .gridledger
+DEMO_HOME ?= .gridledger-demo
 # The demo chain's keystore passphrase; set your own for anything beyond a local trial.
 export GRIDLEDGER_PASSPHRASE ?= gridledger-local-demo
 
@@ -19,11 +19,12 @@ $(VENV)/.installed: $(BIN)/python requirements.lock pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
-	bash scripts/ensure-system-packages.sh mosquitto
+	bash scripts/ensure-system-packages.sh mosquitto chromium
 
+# The demo community on a new chain, then its API until Ctrl-C; --reset replaces the demo chain
+# an earlier `make run` left in $(DEMO_HOME) (and nothing else).
 run: install
-	@test -f $(HOME_DIR)/genesis.json || $(BIN)/gridledger init --home $(HOME_DIR)
-	$(BIN)/gridledger node --home $(HOME_DIR)
+	$(BIN)/gridledger demo --home $(DEMO_HOME) --reset --serve
 
 test: install
 	$(BIN)/ruff check src tests

@@ -23,3 +23,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# the web interface's test bed (served demo community, chromium): fixtures for any test
+pytest_plugins = ["web_support"]

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from gridledger.bench.ingest import run_ingest_bench
 from gridledger.bench.ledger import run_scale_bench
+from gridledger.bench.market import build_state, run_one
 from gridledger.node.chainverify import verify_chain
+from market_reference import best_volume
 
 
 def _cli() -> list[str]:
@@ -56,3 +58,37 @@ def test_scale_bench_reports_both_runs_and_their_ratio() -> None:
     assert result["scale_ratio"] == round(
         large["committed_tx_per_s"] / small["committed_tx_per_s"], 3
     )
+
+
+def test_market_bench_clears_and_settles_the_book_it_built() -> None:
+    _kv, bids, offers = build_state(500, "pay_as_clear", seed=3)
+    result = run_one(500, "pay_as_clear", seed=3)
+    assert (result["bids"], result["offers"]) == (len(bids), len(offers)) == (400, 100)
+    assert result["volume_wh"] == best_volume(bids, offers) > 0
+    assert result["pairings"] > 0
+    assert 0 < result["delivered_wh"] <= result["volume_wh"]
+    assert result["clear_writes"] > result["pairings"]  # pairings, parties' index, interval
+
+
+def test_market_bench_command_prints_figures_and_scaling() -> None:
+    out = subprocess.run(
+        [*_cli(), "bench", "market", "--orders", "300", "--scaling", "100,1000",
+         "--mechanism", "preferred_first", "--json"],
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )  # fmt: skip
+    result = json.loads(out.stdout)
+    assert {"orders", "clear_s", "settle_s", "scaling", "growth"} <= set(result)
+    assert result["orders"] == 300
+    assert result["mechanism"] == "preferred_first"
+    assert [r["orders"] for r in result["scaling"]] == [100, 1000]
+    assert [(g["from"], g["to"]) for g in result["growth"]] == [(100, 1000)]
+    bad = subprocess.run(
+        [*_cli(), "bench", "market", "--mechanism", "lottery", "--json"],
+        check=False,
+        capture_output=True,
+        timeout=60,
+    )
+    assert bad.returncode != 0
+    assert json.loads(bad.stdout)["error"]["code"] == "bench.usage"

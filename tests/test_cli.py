@@ -92,7 +92,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     with log.open("wb") as stderr:
         proc = subprocess.Popen(
             [*gridledger_command(), "node", "--home", str(home), "--workers", "0",
-             "--block-interval-ms", "20"],
+             "--block-interval-ms", "20", "--keeper", "operator"],
             env={**os.environ, "GRIDLEDGER_PASSPHRASE": PASSPHRASE},
             stdout=subprocess.DEVNULL,
             stderr=stderr,
@@ -319,6 +319,10 @@ def test_verify_then_detect_a_flipped_byte(node: NodeProcess) -> None:
     records = node.log_records()
     assert any(r["msg"] == "block committed" and r["height"] >= 1 for r in records)
     assert records[-1]["msg"] == "node stopped"
+    (started,) = [r for r in records if r["msg"] == "node started"]
+    assert started["keeper"] == "operator"
+    missing = run("node", "--home", home, "--keeper", "ghost", code=1)
+    assert "keeper.no_key" in missing.stderr
 
     intact = run("verify", "--home", home, "--workers", "0")
     assert f"intact up to height {paid['height']}" in intact.stdout

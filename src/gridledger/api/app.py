@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from gridledger.api.context import MAX_BATCH, MAX_BATCH_BYTES, ApiContext
 from gridledger.api.errors import install_error_handlers
 from gridledger.api.render import JSONBytes
-from gridledger.api.routes import assets, blocks, events, ops, readings, state, txs
+from gridledger.api.routes import assets, blocks, events, market, ops, readings, state, txs
 from gridledger.api.waiting import CommitWaiters
 from gridledger.node.node import Node
 
@@ -33,6 +33,7 @@ def create_app(
     *,
     max_batch: int = MAX_BATCH,
     max_batch_bytes: int = MAX_BATCH_BYTES,
+    web: bool = True,
 ) -> FastAPI:
     """The API application serving ``node`` (which the caller starts and closes).
 
@@ -40,6 +41,7 @@ def create_app(
         node: an open node; call ``node.start()`` for it to produce blocks.
         max_batch: the most transactions one ``POST /v1/txs/batch`` may carry.
         max_batch_bytes: the largest batch body accepted, in bytes.
+        web: serve the web interface (explorer and dashboards) beside the API.
     """
     waiters = CommitWaiters(node)
 
@@ -61,6 +63,15 @@ def create_app(
     ctx = ApiContext(node, waiters, max_batch, max_batch_bytes)
     app.state.ctx = ctx
     install_error_handlers(app)
-    for module in (txs, blocks, state, assets, readings, events, ops):
+    for module in (txs, blocks, state, assets, readings, market, events, ops):
         app.include_router(module.router(ctx))
+    if web:
+        # imported here: the web interface's templates load only where pages are served
+        from gridledger.web import routers, static_files  # noqa: PLC0415
+        from gridledger.web.render import RequestTimer  # noqa: PLC0415
+
+        for web_router in routers(ctx):
+            app.include_router(web_router)
+        app.mount("/static", static_files(), name="static")
+        app.add_middleware(RequestTimer)
     return app

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 from gridledger.core.crypto import sha256
 from gridledger.node.node import CommittedBlock
@@ -20,10 +20,11 @@ from gridledger.state.store import StoreCorrupt, StoredBlock, StoredTx
 _encode = msgspec.json.Encoder().encode
 
 
-class JSONBytes(Response):
-    """A JSON response encoded with msgspec (no pydantic pass over the content)."""
+class JSONBytes(JSONResponse):
+    """A JSON response encoded with msgspec (no pydantic pass over the content).
 
-    media_type = "application/json"
+    A JSONResponse, so the OpenAPI document shows each route's ``response_model``.
+    """
 
     def render(self, content: Any) -> bytes:
         return _encode(content)

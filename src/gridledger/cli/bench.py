@@ -12,7 +12,9 @@ from rich.table import Table
 
 from gridledger.bench.ingest import run_ingest_bench
 from gridledger.bench.ledger import run_ledger_bench, run_scale_bench
+from gridledger.bench.market import run_market_bench
 from gridledger.cli.common import JsonOpt, console, fail, progress_bar
+from gridledger.contracts.clearing import MECHANISMS
 
 app = typer.Typer(help="Benchmarks of the node on this machine.", no_args_is_help=True)
 
@@ -161,3 +163,47 @@ def ingest(
 
     phases = {"sign": "signing batches", "commit": "committing readings"}
     _bench("ingest benchmark", phases, readings, home, json_out, run)
+
+
+def _sizes(value: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            "a comma-separated list of order counts, e.g. 10000,100000"
+        ) from None
+    if not sizes or any(n < 10 for n in sizes):
+        raise typer.BadParameter("each size is at least 10 orders")
+    return sizes
+
+
+@app.command("market")
+def market_bench(
+    orders: Annotated[
+        int, typer.Option("--orders", min=10, help="Orders in the interval to clear.")
+    ] = 100_000,
+    mechanism: Annotated[
+        str,
+        typer.Option(
+            "--mechanism", help="pay_as_clear, pay_as_bid or preferred_first (10% of bids prefer)."
+        ),
+    ] = "pay_as_clear",
+    scaling: Annotated[
+        str,
+        typer.Option(
+            "--scaling",
+            help="Order counts to measure in the same run, for the growth comparison.",
+        ),
+    ] = "10000,100000,1000000",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the order book.")] = 1,
+    json_out: JsonOpt = False,
+) -> None:
+    """Clearing and settlement time of one interval with N orders, and how it grows with N."""
+    if mechanism not in MECHANISMS:
+        fail("bench.usage", f"--mechanism must be one of {', '.join(MECHANISMS)}", json_out)
+    sizes = _sizes(scaling)
+
+    def run(report: Report) -> dict[str, Any]:
+        return run_market_bench(orders, mechanism, sizes, seed, progress=report)
+
+    _bench("market benchmark", {"run": "order books"}, len(sizes) + 1, None, json_out, run)

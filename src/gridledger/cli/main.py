@@ -8,21 +8,20 @@ gridledger query ...       read accounts, blocks, transactions and state
 gridledger verify          re-execute the stored chain and check every hash and signature
 gridledger ingest ...      meter-data gateways: MQTT subscriber, CSV/Parquet import
 gridledger bench ledger    measure committed throughput on this machine
+gridledger demo            the Shekou community's market on a simulated clock
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import signal
 from importlib.metadata import PackageNotFoundError, version
-from types import FrameType
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from gridledger.cli import bench, ingest, keys, logs, query, tx
+from gridledger.cli import bench, demo, ingest, keys, logs, query, tx
 from gridledger.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -36,6 +35,7 @@ from gridledger.cli.common import (
     progress_bar,
     reporting,
 )
+from gridledger.cli.serving import keeper_key, serve_until_stopped
 from gridledger.contracts.registry import check_id
 from gridledger.node.chainverify import verify_chain
 from gridledger.node.home import (
@@ -46,6 +46,7 @@ from gridledger.node.home import (
     open_node,
     read_settings,
 )
+from gridledger.node.keeper import MarketKeeper
 from gridledger.node.node import DB_NAME, GENESIS_NAME
 
 log = logging.getLogger("gridledger.cli")
@@ -62,6 +63,7 @@ app.add_typer(tx.app, name="tx")
 app.add_typer(query.app, name="query")
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(bench.app, name="bench")
+app.command("demo")(demo.demo)
 
 _CHAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -154,48 +156,47 @@ def node(
     log_level: Annotated[
         str, typer.Option("--log-level", help="debug, info, warning or error.")
     ] = "info",
+    keeper: Annotated[
+        str | None,
+        typer.Option(
+            "--keeper",
+            help="Send the market's clear and settle transactions when due, signed by this "
+            "account (its key must be in the home's keys/).",
+        ),
+    ] = None,
 ) -> None:
     """Run the node and serve its API until SIGINT or SIGTERM (JSON logs on stderr)."""
-    # imported here: the web stack is only needed by this command, and is slow to import
-    from gridledger.api.server import serve  # noqa: PLC0415
-
     if log_level.lower() not in {"debug", "info", "warning", "error"}:
         raise typer.BadParameter("debug, info, warning or error", param_hint="--log-level")
     with reporting():
         settings = read_settings(home)
     host, port = parse_host_port(api or str(settings.get("api", DEFAULT_API)))
     logs.configure(log_level)
+    secret = passphrase()
+    signer = None if keeper is None else keeper_key(home, keeper, secret)
     with reporting():
         chain = open_node(
             home,
-            passphrase(),
+            secret,
             verify_workers=workers,
             block_interval_ms=block_interval_ms,
             # the node is this process's main job: keep the collector off the state tree
             tune_gc=True,
         )
+    market_keeper = (
+        None if keeper is None or signer is None else MarketKeeper(chain, keeper, signer)
+    )
 
-    # uvicorn takes over SIGINT/SIGTERM while serving and re-raises them when it stops; these
-    # handlers receive them then, so the node is closed below instead of the process dying.
-    received: list[int] = []
-
-    def remember(signum: int, _frame: FrameType | None) -> None:
-        received.append(signum)
-
-    previous = {sig: signal.signal(sig, remember) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        chain.start()
+    def started() -> None:
         log.info(
             "node started",
-            extra={"chain_id": chain.chain_id, "height": chain.tip.height, "api": f"{host}:{port}"},
-        )
-        if not received:
-            serve(chain, host, port, log_level=log_level.lower())
-    finally:
-        chain.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        log.info("node stopped", extra={"height": chain.tip.height})
+            extra={"chain_id": chain.chain_id, "height": chain.tip.height, "api": f"{host}:{port}",
+                   "keeper": keeper},
+        )  # fmt: skip
+
+    serve_until_stopped(
+        chain, host, port, log_level=log_level.lower(), keeper=market_keeper, started=started
+    )
 
 
 @app.command()

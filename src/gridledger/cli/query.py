@@ -1,5 +1,6 @@
 """``gridledger query``: read accounts, blocks, transactions, state, the registry of devices,
-sites and meters, and meter readings through a node's API."""
+sites and meters, meter readings and the market (:mod:`gridledger.cli.market`) through a node's
+API."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from gridledger.cli import market
 from gridledger.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -29,6 +31,7 @@ from gridledger.node.home import DEFAULT_HOME
 from gridledger.sdk import Client, verify_state_proof
 
 app = typer.Typer(help="Read the chain through a node's API.", no_args_is_help=True)
+app.add_typer(market.query_app, name="market")
 
 
 def _fetch(home: Path, node: str | None, json_out: bool, call: str, *args: Any) -> Any:

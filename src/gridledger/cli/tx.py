@@ -14,70 +14,35 @@ from typing import Annotated, Any
 
 import typer
 
+from gridledger.cli import market
 from gridledger.cli.common import (
     HomeOpt,
     JsonOpt,
     NodeOpt,
-    err_console,
     fail,
     node_url,
-    passphrase,
-    print_committed,
     reporting,
     unix_seconds,
 )
 from gridledger.cli.keys import existing_key
+from gridledger.cli.signing import FromOpt, KeyOpt, WaitOpt, finish, send_tx
 from gridledger.contracts.base import ROLES
 from gridledger.contracts.devices import TECHNOLOGIES
-from gridledger.core.keystore import load_key, read_public_key
+from gridledger.core.keystore import read_public_key
 from gridledger.node.home import DEFAULT_HOME
-from gridledger.sdk import Client, Committed, readings_body
+from gridledger.sdk import Client, readings_body
 
 app = typer.Typer(
     help="Sign and submit transactions; prints the receipt once committed.",
     no_args_is_help=True,
 )
+app.add_typer(market.tx_app, name="market")
 
-FromOpt = Annotated[str, typer.Option("--from", help="The sending account.")]
-KeyOpt = Annotated[
-    str | None,
-    typer.Option("--key", help="Key name in HOME/keys. Default: the --from account's name."),
-]
-WaitOpt = Annotated[
-    float,
-    typer.Option("--wait", min=0.1, max=60.0, help="Seconds to wait for the receipt."),
-]
 AmountOpt = Annotated[
     int, typer.Option("--amount", min=1, help="Amount in minor currency units (integer).")
 ]
 AccountOpt = Annotated[str, typer.Option("--account", help="The account id.")]
 RoleOpt = Annotated[str, typer.Option("--role", help=f"One of: {', '.join(ROLES)}.")]
-
-
-def _finish(result: Committed, json_out: bool) -> None:
-    print_committed(result, json_out)
-    if not result.ok:
-        if not json_out:
-            err_console.print(f"[red]transaction failed[/]: {result.code}: {result.message}")
-        raise typer.Exit(1)
-
-
-def _send(
-    home: Path,
-    node: str | None,
-    sender: str,
-    key_name: str | None,
-    wait: float,
-    json_out: bool,
-    kind: str,
-    body: dict[str, Any],
-) -> None:
-    path = existing_key(home, key_name or sender, json_out)
-    with reporting(json_out):
-        key = load_key(path, passphrase())
-        with Client(node_url(home, node)) as client:
-            result = client.send(key, sender, kind, body, wait)
-    _finish(result, json_out)
 
 
 @app.command("transfer")
@@ -96,7 +61,7 @@ def transfer(
     body: dict[str, Any] = {"to": to, "amount": amount}
     if memo:
         body["memo"] = memo
-    _send(home, node, sender, key, wait, json_out, "funds.transfer", body)
+    send_tx(home, node, sender, key, wait, json_out, "funds.transfer", body)
 
 
 @app.command("mint")
@@ -111,7 +76,7 @@ def mint(
     json_out: JsonOpt = False,
 ) -> None:
     """Create funds in --to's balance (funds.mint; operator role)."""
-    _send(home, node, sender, key, wait, json_out, "funds.mint", {"to": to, "amount": amount})
+    send_tx(home, node, sender, key, wait, json_out, "funds.mint", {"to": to, "amount": amount})
 
 
 @app.command("add-account")
@@ -142,7 +107,7 @@ def add_account(
         with reporting(json_out):
             public_key = read_public_key(existing_key(home, key_name, json_out))
     body = {"account": account, "org": org, "public_key": public_key, "roles": role or []}
-    _send(home, node, sender, key, wait, json_out, "registry.add_account", body)
+    send_tx(home, node, sender, key, wait, json_out, "registry.add_account", body)
 
 
 @app.command("grant-role")
@@ -158,7 +123,7 @@ def grant_role(
 ) -> None:
     """Give an account a role its organisation holds (registry.grant_role; operator)."""
     body = {"account": account, "role": role}
-    _send(home, node, sender, key, wait, json_out, "registry.grant_role", body)
+    send_tx(home, node, sender, key, wait, json_out, "registry.grant_role", body)
 
 
 @app.command("revoke-role")
@@ -174,7 +139,7 @@ def revoke_role(
 ) -> None:
     """Take a role from an account (registry.revoke_role; operator)."""
     body = {"account": account, "role": role}
-    _send(home, node, sender, key, wait, json_out, "registry.revoke_role", body)
+    send_tx(home, node, sender, key, wait, json_out, "registry.revoke_role", body)
 
 
 @app.command("add-org")
@@ -200,7 +165,7 @@ def add_org(
     body: dict[str, Any] = {"org": org, "name": name, "roles": role or []}
     if node_key is not None:
         body["node_key"] = node_key
-    _send(home, node, sender, key, wait, json_out, "registry.add_organisation", body)
+    send_tx(home, node, sender, key, wait, json_out, "registry.add_organisation", body)
 
 
 @app.command("submit")
@@ -218,7 +183,7 @@ def submit(
         fail("cli.unreadable_file", f"cannot read {file}: {exc.strerror}", json_out)
     with reporting(json_out), Client(node_url(home, node)) as client:
         result = client.submit_and_wait(raw, wait)
-    _finish(result, json_out)
+    finish(result, json_out)
 
 
 # registry of assets --------------------------------------------------------------------------
@@ -285,7 +250,7 @@ def register_device(
         "longitude_udeg": longitude_udeg,
         "support": support,
     }
-    _send(home, node, sender, key, wait, json_out, "registry.register_device", body)
+    send_tx(home, node, sender, key, wait, json_out, "registry.register_device", body)
 
 
 @app.command("register-site")
@@ -316,7 +281,7 @@ def register_site(
     }
     if owner_org is not None:
         body["owner_org"] = owner_org
-    _send(home, node, sender, key, wait, json_out, "registry.register_site", body)
+    send_tx(home, node, sender, key, wait, json_out, "registry.register_site", body)
 
 
 @app.command("register-meter")
@@ -354,7 +319,7 @@ def register_meter(
         body["device"] = device
     if site is not None:
         body["site"] = site
-    _send(home, node, sender, key, wait, json_out, "registry.register_meter", body)
+    send_tx(home, node, sender, key, wait, json_out, "registry.register_meter", body)
 
 
 @app.command("set-meter-gateway")
@@ -370,7 +335,7 @@ def set_meter_gateway(
 ) -> None:
     """Move a meter to another gateway account (registry.set_meter_gateway; grid_operator)."""
     body = {"meter": meter, "gateway": gateway}
-    _send(home, node, sender, key, wait, json_out, "registry.set_meter_gateway", body)
+    send_tx(home, node, sender, key, wait, json_out, "registry.set_meter_gateway", body)
 
 
 @app.command("set-site-ceiling")
@@ -386,7 +351,7 @@ def set_site_ceiling(
 ) -> None:
     """Change a site's consumption ceiling (registry.set_site_ceiling; grid_operator)."""
     body = {"site": site, "max_wh_per_hour": max_wh_per_hour}
-    _send(home, node, sender, key, wait, json_out, "registry.set_site_ceiling", body)
+    send_tx(home, node, sender, key, wait, json_out, "registry.set_site_ceiling", body)
 
 
 # account keys and suspension -----------------------------------------------------------------
@@ -415,7 +380,7 @@ def rotate_key(
         with reporting(json_out):
             public_key = read_public_key(existing_key(home, key_name, json_out))
     body = {"account": account, "public_key": public_key}
-    _send(home, node, sender, key, wait, json_out, "registry.rotate_key", body)
+    send_tx(home, node, sender, key, wait, json_out, "registry.rotate_key", body)
 
 
 @app.command("suspend")
@@ -432,7 +397,7 @@ def suspend(
     """Suspend an account: the node refuses its transactions (registry.suspend_account;
     operator)."""
     body = {"account": account, "reason": reason}
-    _send(home, node, sender, key, wait, json_out, "registry.suspend_account", body)
+    send_tx(home, node, sender, key, wait, json_out, "registry.suspend_account", body)
 
 
 @app.command("reinstate")
@@ -448,7 +413,7 @@ def reinstate(
 ) -> None:
     """Lift an account's suspension (registry.reinstate_account; operator)."""
     body = {"account": account, "reason": reason}
-    _send(home, node, sender, key, wait, json_out, "registry.reinstate_account", body)
+    send_tx(home, node, sender, key, wait, json_out, "registry.reinstate_account", body)
 
 
 # meter data ----------------------------------------------------------------------------------
@@ -475,7 +440,7 @@ def correct_reading(
         "energy_wh": energy_wh,
         "reason": reason,
     }
-    _send(home, node, sender, key, wait, json_out, "metering.correct", body)
+    send_tx(home, node, sender, key, wait, json_out, "metering.correct", body)
 
 
 @app.command("submit-readings")
@@ -509,4 +474,4 @@ def submit_readings(
         fail("cli.malformed_file", f"{file} holds no list of reading objects", json_out)
     with reporting(json_out):
         body = readings_body(readings)
-    _send(home, node, sender, key, wait, json_out, "metering.submit", body)
+    send_tx(home, node, sender, key, wait, json_out, "metering.submit", body)

@@ -3,7 +3,7 @@
 Importing this package registers every transaction kind in :data:`KINDS`.
 """
 
-from gridledger.contracts import devices, funds, metering, registry
+from gridledger.contracts import devices, funds, market, metering, registry
 from gridledger.contracts.base import KINDS, ROLES, Context, Kind, get_kind
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "devices",
     "funds",
     "get_kind",
+    "market",
     "metering",
     "registry",
 ]

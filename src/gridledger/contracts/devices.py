@@ -11,6 +11,7 @@ State keys (values are canonical JSON):
 * ``registry/meter/<meter>`` ``{"id", "kind", "device" or "site", "gateway", "interval_s",
   "registered_height"}``: a generation meter is bound to a device, a consumption meter to a
   site; ``gateway`` is the one account allowed to report its readings.
+* ``registry/meters_of/<device or site>/<meter>`` ``1``: the meters of a device or site.
 
 Transaction kinds and who may send them:
 
@@ -147,6 +148,21 @@ def get_site(state: StateReader, site: str) -> dict[str, Any] | None:
 def get_meter(state: StateReader, meter: str) -> dict[str, Any] | None:
     value: dict[str, Any] | None = state.get_json(meter_key(meter))
     return value
+
+
+def meters_of_key(asset: str, meter: str) -> bytes:
+    return f"registry/meters_of/{asset}/{meter}".encode()
+
+
+def meters_of(state: StateReader, asset: str) -> list[dict[str, Any]]:
+    """The meters bound to device or site ``asset``, by meter id."""
+    prefix = f"registry/meters_of/{asset}/".encode()
+    out = []
+    for k, _ in state.scan(prefix):
+        meter = get_meter(state, k[len(prefix) :].decode())
+        if meter is not None:
+            out.append(meter)
+    return out
 
 
 def list_records(state: StateReader, what: str) -> list[dict[str, Any]]:
@@ -360,6 +376,7 @@ def apply_register_meter(state: StateWriter, ctx: Context, body: RegisterMeter) 
     else:
         record["site"] = body.site
     state.set_json(meter_key(body.meter), record)
+    state.set(meters_of_key(body.device or body.site or "", body.meter), b"1")
     ctx.emit("registry.meter_registered", meter=body.meter, gateway=body.gateway)
 
 

@@ -3,10 +3,12 @@
 State keys:
 
 * ``funds/balance/<account>`` the account's balance in minor units (decimal integer)
+* ``funds/escrow/<account>``  what the account has locked for open market bids (minor units)
 * ``funds/supply``            total minted, in minor units
 
-Invariants (property-tested): no balance is ever negative, and the sum of all balances equals
-the supply; transfers move value and never create or destroy it.
+Invariants (property-tested): no balance or escrow is ever negative, and the sum of all balances
+and escrows equals the supply; transfers, holds and releases move value and never create or
+destroy it.
 """
 
 from __future__ import annotations
@@ -47,6 +49,37 @@ def balance_key(account: str) -> bytes:
 def balance_of(state: StateReader, account: str) -> int:
     """Balance of ``account`` in minor units (0 for an account that never held funds)."""
     return state.get_int(balance_key(account))
+
+
+def escrow_key(account: str) -> bytes:
+    return b"funds/escrow/" + account.encode()
+
+
+def escrow_of(state: StateReader, account: str) -> int:
+    """Minor units ``account`` has locked for open bids."""
+    return state.get_int(escrow_key(account))
+
+
+def hold(state: StateWriter, account: str, amount: int) -> None:
+    """Move ``amount`` from the balance into escrow, refusing when the balance is short."""
+    debit(state, account, amount)
+    key = escrow_key(account)
+    state.set_int(key, state.get_int(key) + amount)
+
+
+def release(state: StateWriter, account: str, amount: int, pay_to: str | None = None) -> None:
+    """Take ``amount`` out of escrow: back to the balance, or to ``pay_to``'s balance."""
+    if amount == 0:
+        return
+    key = escrow_key(account)
+    held = state.get_int(key)
+    if held < amount:  # the market locks what it later releases; this is a bug, not input
+        raise InsufficientBalance(f"{account} has {held} in escrow, {amount} to release")
+    if held == amount:
+        state.delete(key)
+    else:
+        state.set_int(key, held - amount)
+    credit(state, account if pay_to is None else pay_to, amount)
 
 
 def total_supply(state: StateReader) -> int:

@@ -60,6 +60,15 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def tune_gc() -> None:
+    """Keep the garbage collector off the long-lived state: freeze what exists (the state
+    loaded at start) and collect the young generation every 50,000 allocations instead of 700,
+    so a block that creates many short-lived objects is not slowed by rescans."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
 @dataclass(frozen=True)
 class CommittedBlock:
     """What listeners hear after each commit."""
@@ -310,9 +319,7 @@ class Node:
             return
         self._verifier = Verifier(self.config.verify_workers)
         if self.config.tune_gc:
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(50_000, 50, 100)
+            tune_gc()
         self._running = True
         self._thread = threading.Thread(target=self._run, name="block-producer", daemon=True)
         self._thread.start()

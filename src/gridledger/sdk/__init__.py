@@ -3,6 +3,7 @@
 * :class:`Client` — every API call, plus :meth:`Client.send` (sign, submit, wait);
 * :func:`sign_tx` — build and sign a transaction offline;
 * :func:`submit_readings` — sign and submit a gateway's batch of meter readings;
+* :class:`Market` (``Client.market``) — the clean-power market's reads and transactions;
 * :mod:`gridledger.sdk.proofs` — check state and transaction proofs and header signatures;
 * errors: :class:`SdkError` and its subclasses, each with a stable ``code``.
 """
@@ -19,6 +20,7 @@ from gridledger.sdk.errors import (
     TransactionFailed,
     TransportError,
 )
+from gridledger.sdk.market import MARKET_KINDS, Market, market_body
 from gridledger.sdk.metering import readings_body, sign_readings, submit_readings
 from gridledger.sdk.proofs import (
     header_from_json,
@@ -30,10 +32,12 @@ from gridledger.sdk.tx import sign_tx
 
 __all__ = [
     "DEFAULT_URL",
+    "MARKET_KINDS",
     "ApiError",
     "Client",
     "Committed",
     "InvalidInput",
+    "Market",
     "ProofError",
     "Receipt",
     "ReceiptTimeout",
@@ -43,6 +47,7 @@ __all__ = [
     "TransactionFailed",
     "TransportError",
     "header_from_json",
+    "market_body",
     "readings_body",
     "sign_readings",
     "sign_tx",

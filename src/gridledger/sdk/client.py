@@ -38,6 +38,7 @@ from gridledger.sdk.errors import (
     TransactionFailed,
     TransportError,
 )
+from gridledger.sdk.market import Market
 from gridledger.sdk.tx import sign_tx
 
 DEFAULT_URL = "http://127.0.0.1:8645"
@@ -566,6 +567,12 @@ class Client:
         path = f"/v1/meters/{quote(meter, safe='')}/readings/{int(start)}/proof"
         result: dict[str, Any] = self._get(path)
         return result
+
+    # the clean-power market ----------------------------------------------------------------
+    @property
+    def market(self) -> Market:
+        """The market's endpoints and transactions (:class:`gridledger.sdk.market.Market`)."""
+        return Market(self)
 
     # events --------------------------------------------------------------------------------
     def events(

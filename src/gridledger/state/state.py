@@ -8,6 +8,7 @@ changes to the tree (for the root) and to the store (for disk) in sorted key ord
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
@@ -83,6 +84,43 @@ class KeyIndex:
             return list(islice(keys, limit))
 
 
+class _LayerKeys:
+    """The keys of a write layer in sorted order, for prefix scans during execution.
+
+    A layer only ever gains keys (a deletion is stored as a ``None`` value), so the sorted list
+    stays valid as long as the layer is the same dict with the same length: a scan costs a
+    sort only after new keys were written, then a binary search.
+    """
+
+    def __init__(self) -> None:
+        self._layer: dict[bytes, bytes | None] | None = None
+        self._size = -1
+        self._keys: list[bytes] = []
+
+    def under(self, layer: dict[bytes, bytes | None], prefix: bytes) -> Iterator[bytes]:
+        if layer is not self._layer or len(layer) != self._size:
+            self._keys = sorted(layer)
+            self._layer = layer
+            self._size = len(layer)
+        keys = self._keys
+        for i in range(bisect_left(keys, prefix), len(keys)):
+            if not keys[i].startswith(prefix):
+                return
+            yield keys[i]
+
+
+def _overlay(
+    base: Iterator[tuple[bytes, bytes]], written: dict[bytes, bytes | None]
+) -> Iterator[tuple[bytes, bytes]]:
+    """Sorted pairs of ``base`` with ``written`` laid over them (``None`` deletes); when
+    nothing under the prefix was written, ``base`` as it is."""
+    if not written:
+        return base
+    merged: dict[bytes, bytes | None] = dict(base)
+    merged.update(written)
+    return ((k, v) for k in sorted(merged) if (v := merged[k]) is not None)
+
+
 class CommittedView(StateReader):
     """The state as of the last committed block, safe to read while a block executes."""
 
@@ -137,6 +175,7 @@ class Scratch(StateWriter):
     def __init__(self, base: StateReader) -> None:
         self._base = base
         self._layer: dict[bytes, bytes | None] = {}
+        self._layer_keys = _LayerKeys()
 
     def get(self, key: bytes) -> bytes | None:
         if key in self._layer:
@@ -154,12 +193,8 @@ class Scratch(StateWriter):
         return self._layer
 
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        merged: dict[bytes, bytes | None] = dict(self._base.scan(prefix))
-        merged.update({k: v for k, v in self._layer.items() if k.startswith(prefix)})
-        for k in sorted(merged):
-            v = merged[k]
-            if v is not None:
-                yield k, v
+        written = {k: self._layer[k] for k in self._layer_keys.under(self._layer, prefix)}
+        return _overlay(self._base.scan(prefix), written)
 
 
 class State(StateWriter):
@@ -169,6 +204,8 @@ class State(StateWriter):
         self.committed: dict[bytes, bytes] = committed if committed is not None else {}
         self._block: dict[bytes, bytes | None] = {}
         self._tx: dict[bytes, bytes | None] | None = None
+        self._block_keys = _LayerKeys()
+        self._tx_keys = _LayerKeys()
         self.tree = SparseMerkleTree.from_items(self.committed.items())
         self.index = KeyIndex(self.committed)
         self.view = CommittedView(self.committed, self.index)
@@ -190,15 +227,11 @@ class State(StateWriter):
         layer[key] = _DELETED
 
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        merged: dict[bytes, bytes | None] = dict(self.view.scan_range(prefix))
-        for layer in (self._block, self._tx or {}):
-            for k, v in layer.items():
-                if k.startswith(prefix):
-                    merged[k] = v
-        for k in sorted(merged):
-            v = merged[k]
-            if v is not None:
-                yield k, v
+        written: dict[bytes, bytes | None] = {}
+        for layer, keys in ((self._block, self._block_keys), (self._tx, self._tx_keys)):
+            if layer:
+                written.update({k: layer[k] for k in keys.under(layer, prefix)})
+        return _overlay(self.view.scan_range(prefix), written)
 
     # transactions within a block -------------------------------------------------------------
     def begin(self) -> None:

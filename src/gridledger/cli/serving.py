@@ -1,0 +1,68 @@
+"""Serving a node's API until SIGINT or SIGTERM, with an optional market keeper beside it."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from gridledger.cli.common import fail
+from gridledger.core.crypto import SigningKey
+from gridledger.core.keystore import KeystoreError, load_key
+from gridledger.node.home import key_path
+from gridledger.node.keeper import MarketKeeper
+from gridledger.node.node import Node
+
+log = logging.getLogger("gridledger.cli")
+
+
+def keeper_key(home: Path, account: str, passphrase: str) -> SigningKey:
+    """The key a market keeper signs with: ``account``'s, from the home's keystore."""
+    path = key_path(home, account)
+    if not path.is_file():
+        fail("keeper.no_key", f"no key of {account!r} in {home / 'keys'} for the market keeper")
+    try:
+        return load_key(path, passphrase)
+    except KeystoreError as exc:
+        fail("keeper.bad_key", f"the key of {account!r} cannot be opened: {exc}")
+
+
+def serve_until_stopped(
+    chain: Node,
+    host: str,
+    port: int,
+    *,
+    log_level: str = "info",
+    access_log: bool = True,
+    keeper: MarketKeeper | None = None,
+    started: Callable[[], None] | None = None,
+) -> None:
+    """Start ``chain`` (and ``keeper``), serve its API, and close everything on a signal."""
+    # imported here: the web stack is only needed when serving, and is slow to import
+    from gridledger.api.server import serve  # noqa: PLC0415
+
+    # uvicorn takes over SIGINT/SIGTERM while serving and re-raises them when it stops; these
+    # handlers receive them then, so the node is closed below instead of the process dying.
+    received: list[int] = []
+
+    def remember(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, remember) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        chain.start()
+        if keeper is not None:
+            keeper.start()
+        if started is not None:
+            started()
+        if not received:
+            serve(chain, host, port, log_level=log_level, access_log=access_log)
+    finally:
+        if keeper is not None:
+            keeper.stop()
+        chain.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log.info("node stopped", extra={"height": chain.tip.height})

@@ -1,0 +1,244 @@
+"""What an energy community did, read back from the ledger alone.
+
+:func:`ledger_summary` takes a state (any :class:`~gridledger.state.state.StateReader`: a
+running node's, or a reopened home's) and a window of hourly intervals, and adds up:
+
+* energy from the meters' readings (corrections applied): every device's generation and every
+  site's consumption;
+* the market's result per interval (``market/interval/<start>``): paired Wh and pairings and
+  the clearing price once cleared; delivered Wh, grid import and export of the market's
+  participants and the payments once settled (its ``settlement`` totals);
+* what the market did not settle (households that chose the grid, plants that offered
+  nothing) as plain grid supply and feed-in, from the readings;
+* the accounts' running totals (``market/stats/<account>``) and the money (balances, escrow,
+  supply), so the parts can be checked against each other.
+
+Units: energy in Wh, money in minor units (fen), prices in minor units per kWh; shares are
+decimals from 0 to 1.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from gridledger.contracts import funds, market
+from gridledger.contracts.devices import list_records
+from gridledger.contracts.metering import effective_wh, readings
+from gridledger.core.encoding import decode_json
+from gridledger.sim.site import SHEKOU, Site
+from gridledger.state.state import StateReader
+
+HOUR_S = 3600
+DAY_S = 86_400
+
+_SUMS = (
+    "generation_wh",
+    "consumption_wh",
+    "clean_consumption_wh",
+    "paired_wh",
+    "delivered_wh",
+    "grid_import_wh",
+    "grid_export_wh",
+    "pairings",
+    "clean_paid",
+    "grid_paid",
+    "feed_in_paid",
+    "unpaid",
+    "intervals",
+    "cleared",
+    "settled",
+    "missing_data",
+    "market_consumption_wh",
+    "market_generation_wh",
+    "market_grid_import_wh",
+    "market_grid_export_wh",
+)
+"""What is added up interval by interval."""
+
+
+def metered(state: StateReader, start: int, end: int) -> dict[str, dict[int, int]]:
+    """Wh by device or site and interval start, over every meter, corrections applied."""
+    out: dict[str, dict[int, int]] = {}
+    for meter in list_records(state, "meter"):
+        per = out.setdefault(str(meter.get("device") or meter.get("site")), {})
+        for rec in readings(state, meter["id"], start, end, limit=1_000_000):
+            per[rec["start"]] = per.get(rec["start"], 0) + effective_wh(rec)
+    return out
+
+
+def _interval(
+    state: StateReader,
+    start: int,
+    energy: dict[str, dict[int, int]],
+    devices: list[str],
+    sites: list[str],
+    clean_sites: list[str],
+) -> tuple[dict[str, int], int | None]:
+    """One interval's sums (``_SUMS``) and its clearing price (None if none)."""
+    f = dict.fromkeys(_SUMS, 0)
+    f["intervals"] = 1
+
+    def wh(asset: str) -> int:
+        return energy.get(asset, {}).get(start, 0)
+
+    f["generation_wh"] = sum(wh(d) for d in devices)
+    f["consumption_wh"] = sum(wh(s) for s in sites)
+    f["clean_consumption_wh"] = sum(wh(s) for s in clean_sites)
+    settled = {g["asset"]: g["wh"] for g in market.grid_settlements(state, start)}
+    f["grid_import_wh"] = sum(settled.get(s, wh(s)) for s in sites)
+    f["grid_export_wh"] = sum(settled.get(d, wh(d)) for d in devices)
+    record = market.get_interval(state, start) or {"status": "open"}
+    price = None
+    if record["status"] in ("cleared", "settled"):
+        f["cleared"] = 1
+        f["paired_wh"] = record["volume_wh"]
+        f["pairings"] = record["pairings"]
+        price = record["clearing_price"]
+    if record["status"] == "settled":
+        s = record["settlement"]
+        f["settled"] = 1
+        f["missing_data"] = int(bool(record["missing_data"]))
+        f["delivered_wh"] = s["delivered_wh"]
+        f["clean_paid"] = s["clean_paid"]
+        f["grid_paid"] = s["grid_paid"]
+        f["feed_in_paid"] = s["feed_in_paid"]
+        f["unpaid"] = s["unpaid"]
+        f["market_consumption_wh"] = s["consumption_wh"]
+        f["market_generation_wh"] = s["generation_wh"]
+        f["market_grid_import_wh"] = s["grid_import_wh"]
+        f["market_grid_export_wh"] = s["grid_export_wh"]
+    return f, price
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def _figures(sums: dict[str, int], prices: list[int]) -> dict[str, Any]:
+    """The figures of a stretch of intervals, from their sums and clearing prices."""
+    delivered = sums["delivered_wh"]
+    return {
+        "generation_wh": sums["generation_wh"],
+        "consumption_wh": sums["consumption_wh"],
+        "paired_wh": sums["paired_wh"],
+        "delivered_wh": delivered,
+        "grid_import_wh": sums["grid_import_wh"],
+        "grid_export_wh": sums["grid_export_wh"],
+        "clean_share": _share(delivered, sums["consumption_wh"]),
+        "clean_share_clean_households": _share(delivered, sums["clean_consumption_wh"]),
+        "clean_consumption_wh": sums["clean_consumption_wh"],
+        "pairings": sums["pairings"],
+        "clearing_price": {
+            "min": min(prices) if prices else None,
+            "max": max(prices) if prices else None,
+            "mean": round(statistics.fmean(prices), 2) if prices else None,
+        },
+        "clean_price_paid": round(sums["clean_paid"] * 1000 / delivered, 2) if delivered else None,
+        "payments": {
+            "clean": sums["clean_paid"],
+            "grid": sums["grid_paid"],
+            "feed_in": sums["feed_in_paid"],
+            "unpaid": sums["unpaid"],
+        },
+        "intervals": {
+            "total": sums["intervals"],
+            "cleared": sums["cleared"],
+            "settled": sums["settled"],
+            "missing_data": sums["missing_data"],
+        },
+    }
+
+
+def _distribution(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"min": None, "median": None, "max": None}
+    return {
+        "min": round(min(values), 4),
+        "median": round(statistics.median(values), 4),
+        "max": round(max(values), 4),
+    }
+
+
+def ledger_summary(state: StateReader, start: int, end: int, site: Site = SHEKOU) -> dict[str, Any]:
+    """The community's figures from ``start`` to ``end`` (hourly intervals), in total and by
+    local day at ``site``, from the ledger alone.
+
+    Plants and households are every device and site on the chain; a household's choice is its
+    ``market.set_preference``. Energy the market did not settle counts as grid supply or
+    feed-in, so when the settlements are consistent, ``delivered_wh + grid_import_wh ==
+    consumption_wh`` and ``delivered_wh + grid_export_wh == generation_wh``, in total and on
+    every day. ``clean_share`` is ``delivered_wh / consumption_wh``;
+    ``clean_share_clean_households`` the same over the households that chose clean power.
+    ``clean_price_paid`` is what delivered clean energy cost on average, per kWh.
+    """
+    device_records = list_records(state, "device")
+    devices = sorted(d["id"] for d in device_records)
+    sites = sorted(s["id"] for s in list_records(state, "site"))
+    choices: dict[str, dict[str, Any]] = {}
+    for _, raw in state.scan(b"market/preference/"):
+        pref = decode_json(raw)
+        choices[pref["site"]] = pref
+    clean_sites = [s for s in sites if choices.get(s, {}).get("choice") == "clean"]
+    energy = metered(state, start, end)
+
+    total = dict.fromkeys(_SUMS, 0)
+    all_prices: list[int] = []
+    days: list[dict[str, Any]] = []
+    for day_start in range(start, end, DAY_S):
+        sums = dict.fromkeys(_SUMS, 0)
+        prices: list[int] = []
+        for at in range(day_start, min(end, day_start + DAY_S), HOUR_S):
+            f, price = _interval(state, at, energy, devices, sites, clean_sites)
+            for name in _SUMS:
+                sums[name] += f[name]
+            if price is not None:
+                prices.append(price)
+        days.append({"date": site.local(day_start).date().isoformat(), **_figures(sums, prices)})
+        for name in _SUMS:
+            total[name] += sums[name]
+        all_prices += prices
+
+    consumers: dict[str, int] = {}
+    producers: dict[str, int] = {}
+    for _, raw in state.scan(b"market/stats/"):
+        stats = decode_json(raw)
+        side = producers if "generated_wh" in stats else consumers
+        for name, value in stats.items():
+            side[name] = side.get(name, 0) + value
+    shares = []
+    for s in clean_sites:
+        stats = market.account_stats(state, choices[s]["account"])
+        if stats.get("consumed_wh"):
+            shares.append(stats["clean_wh"] / stats["consumed_wh"])
+    return {
+        **_figures(total, all_prices),
+        "households": {
+            "total": len(sites),
+            "clean": len(clean_sites),
+            "grid": sum(choices.get(s, {}).get("choice") == "grid" for s in sites),
+            "clean_share": _distribution(shares),
+        },
+        "plants": {
+            "total": len(devices),
+            "capacity_w": sum(int(d["capacity_w"]) for d in device_records),
+        },
+        "market": {
+            "consumption_wh": total["market_consumption_wh"],
+            "generation_wh": total["market_generation_wh"],
+            "delivered_wh": total["delivered_wh"],
+            "grid_import_wh": total["market_grid_import_wh"],
+            "grid_export_wh": total["market_grid_export_wh"],
+        },
+        "accounts": {
+            "consumers": dict(sorted(consumers.items())),
+            "producers": dict(sorted(producers.items())),
+        },
+        "money": {
+            "supply": funds.total_supply(state),
+            "balances": sum(int(v) for _, v in state.scan(b"funds/balance/")),
+            "escrow": sum(int(v) for _, v in state.scan(b"funds/escrow/")),
+        },
+        "readings": {"on_chain": sum(len(per) for per in energy.values())},
+        "days": days,
+    }

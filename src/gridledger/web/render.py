@@ -1,0 +1,112 @@
+"""Rendering pages: the Jinja2 environment, the filters every page uses, and the response.
+
+Every page gets ``t`` (the translator), ``lang``, ``langs``, ``path`` (for the language switch),
+``chain`` (chain id and height) and ``nav`` (the current section). The response carries a
+``Server-Timing: render;dur=<ms>`` header: what the server spent building the page, which the
+page benchmark and tests read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gridledger.node.node import Node
+from gridledger.web.i18n import LANG_NAMES, LANGS, Translator, pick_lang
+
+CURRENCY_MINOR_DIGITS = 2
+START_KEY = "gridledger.start"
+"""Where :class:`RequestTimer` puts the time a request arrived."""
+
+
+class RequestTimer:
+    """ASGI middleware noting when each request arrived, so a page's ``Server-Timing`` covers
+    gathering its data as well as rendering it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[START_KEY] = time.perf_counter()
+        await self.app(scope, receive, send)
+
+
+def kwh(wh: int | None, digits: int = 2) -> str:
+    """Wh as kWh with ``digits`` decimals (``1234`` -> ``1.23``); ``-`` for none."""
+    if wh is None:
+        return "-"
+    return f"{wh / 1000:,.{digits}f}"
+
+
+def money(minor: int | None) -> str:
+    """Minor currency units as a decimal amount (``12345`` fen -> ``123.45``)."""
+    if minor is None:
+        return "-"
+    sign = "-" if minor < 0 else ""
+    whole, part = divmod(abs(minor), 10**CURRENCY_MINOR_DIGITS)
+    return f"{sign}{whole:,}.{part:0{CURRENCY_MINOR_DIGITS}d}"
+
+
+def utc(seconds: int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Unix seconds as UTC time (``2026-11-22 12:00``)."""
+    if seconds is None:
+        return "-"
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime(fmt)
+
+
+def utc_ms(ms: int | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    return "-" if ms is None else utc(ms // 1000, fmt)
+
+
+def short(value: str | None, keep: int = 10) -> str:
+    """A long hash or key shortened for display (the full value goes in ``title``)."""
+    if value is None:
+        return "-"
+    return value if len(value) <= keep + 3 else f"{value[:keep]}…"
+
+
+def permille(value: int | None) -> str:
+    return "-" if value is None else f"{value / 10:.1f} %"
+
+
+_env = Environment(
+    loader=PackageLoader("gridledger.web", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters.update(kwh=kwh, money=money, utc=utc, utc_ms=utc_ms, short=short, permille=permille)
+
+
+def render(
+    request: Request, node: Node, template: str, nav: str, status_code: int = 200, **page: Any
+) -> HTMLResponse:
+    """Render ``template`` for ``request`` in its language."""
+    start = request.scope.get(START_KEY, time.perf_counter())
+    lang = pick_lang(request)
+    tip = node.tip
+    html = _env.get_template(template).render(
+        t=Translator(lang),
+        lang=lang,
+        langs=[(code, LANG_NAMES[code]) for code in LANGS],
+        path=request.url.path,
+        query=str(request.url.query),
+        chain={"id": node.chain_id, "height": tip.height, "time": tip.time},
+        nav=nav,
+        **page,
+    )
+    ms = (time.perf_counter() - float(start)) * 1000
+    response = HTMLResponse(html, status_code=status_code)
+    response.headers["Server-Timing"] = f"render;dur={ms:.1f}"
+    response.headers["Content-Language"] = lang
+    if request.query_params.get("lang") in LANGS:
+        response.set_cookie("lang", lang, max_age=365 * 86_400, samesite="lax")
+    return response

@@ -1,0 +1,1 @@
+"""The web interface's views, one module per section: each has ``router(ctx)``."""

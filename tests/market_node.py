@@ -1,0 +1,131 @@
+"""A running node with a market on it, for the market's API, SDK and CLI tests.
+
+On top of :mod:`fixtures_node`'s genesis: the organisations ``homes`` (consumer) and ``solar``
+(producer); the consumers ``ann`` and ``ben`` (100,000 minor units each) and ``dan`` (10) with
+the sites ``s-ann``, ``s-ben`` and ``s-dan``; the producer ``sun`` with the plants ``pv-1``
+(10 kW), ``pv-2`` (20 kW) and ``pv-3`` (no meter, so it never trades). In the operator's
+organisation, ``grid`` (grid_operator, 1,000,000) registers an hourly meter ``m-<asset>`` for
+every site and metered plant, reported by the gateway ``gw``. Tariffs are not set: the tests
+set them through the interface they test. Every key derives from its account's name.
+
+The node takes block time from :class:`Clock`, which only the test moves (forward): orders
+go in before an interval's gate closure, ``market.clear`` after it, readings and
+``market.settle`` after the interval's end, all without waiting.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fixtures_node import PASSPHRASE, Chain, derived_key, make_home
+from gridledger.node.home import open_node
+from gridledger.node.node import wall_clock_ms
+
+HOUR = 3600
+GATE_S = 300
+"""The default gate closure: orders close 5 minutes before an interval starts."""
+SELL, FEED_IN = 60, 30
+"""The grid's tariffs in the tests: sells at 60, pays 30 minor units per kWh."""
+CONSUMERS = {"ann": 100_000, "ben": 100_000, "dan": 10}
+SITES = {"s-ann": "ann", "s-ben": "ben", "s-dan": "dan"}
+PLANTS = {"pv-1": 10_000, "pv-2": 20_000, "pv-3": 5_000}
+METERED = ("pv-1", "pv-2")
+GRID_FUNDS = 1_000_000
+PARTIES = ("ann", "ben", "dan", "sun", "grid", "gw")
+
+
+class Clock:
+    """Block time for the node, in ms; moved by the test, never backwards."""
+
+    def __init__(self, ms: int) -> None:
+        self.ms = ms
+
+    def __call__(self) -> int:
+        return self.ms
+
+    def set(self, seconds: int) -> None:
+        assert seconds * 1000 >= self.ms, "the clock only moves forward"
+        self.ms = seconds * 1000
+
+
+@dataclass
+class MarketChain(Chain):
+    clock: Clock
+    hour: int
+    """The first interval start whose gate closure is more than an hour away at setup."""
+
+    def commit(self, sender: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Submit a transaction as ``sender``, wait for it, and require status ok."""
+        stored = self.node.wait_receipt(
+            self.node.submit(self.sign(sender, kind, body).encode()), 10
+        )
+        assert stored is not None, f"{kind} did not commit"
+        receipt: dict[str, Any] = json.loads(stored.receipt)
+        assert receipt["status"] == "ok", receipt
+        return receipt
+
+    def readings(self, start: int, energy_wh: dict[str, int]) -> None:
+        """One hourly reading per asset (meter ``m-<asset>``), reported by ``gw``."""
+        batch = [
+            {"meter": f"m-{asset}", "start": start, "length_s": HOUR, "energy_wh": wh}
+            for asset, wh in sorted(energy_wh.items())
+        ]
+        receipt = self.commit("gw", "metering.submit", {"readings": batch})
+        assert receipt["events"][-1]["count"] == len(batch), receipt["events"]
+
+
+def _participants(chain: MarketChain) -> None:
+    for name in PARTIES:
+        chain.keys[name] = derived_key(name)
+    chain.commit("operator", "registry.add_organisation",
+                 {"org": "homes", "name": "Households", "roles": ["consumer"]})  # fmt: skip
+    chain.commit("operator", "registry.add_organisation",
+                 {"org": "solar", "name": "Solar Co", "roles": ["producer"]})  # fmt: skip
+    accounts = [
+        *((name, "homes", ["consumer"]) for name in CONSUMERS),
+        ("sun", "solar", ["producer"]),
+        ("grid", "operator", ["grid_operator"]),
+        ("gw", "operator", []),
+    ]
+    for account, org, roles in accounts:
+        body = {"account": account, "org": org, "public_key": chain.keys[account].public_key,
+                "roles": roles}  # fmt: skip
+        chain.commit("operator", "registry.add_account", body)
+    for account, amount in [*CONSUMERS.items(), ("grid", GRID_FUNDS)]:
+        chain.commit("operator", "funds.mint", {"to": account, "amount": amount})
+    for device, capacity in PLANTS.items():
+        body = {"device": device, "name": f"Roof PV {device}", "technology": "solar_pv",
+                "fuel": "solar", "capacity_w": capacity, "commissioned": "2024-01-01",
+                "country": "CN", "grid_region": "CN-GD"}  # fmt: skip
+        chain.commit("sun", "registry.register_device", body)
+    for site, owner in SITES.items():
+        body = {"site": site, "name": f"Flat of {owner}", "country": "CN",
+                "grid_region": "CN-GD", "max_wh_per_hour": 8_000}  # fmt: skip
+        chain.commit(owner, "registry.register_site", body)
+    for asset in [*METERED, *SITES]:
+        binding = {"kind": "generation", "device": asset} if asset in PLANTS else {
+            "kind": "consumption", "site": asset}  # fmt: skip
+        body = {"meter": f"m-{asset}", "gateway": "gw", "interval_s": HOUR, **binding}
+        chain.commit("grid", "registry.register_meter", body)
+
+
+@contextmanager
+def market_chain(home: Path) -> Iterator[MarketChain]:
+    """A started node (inline signature checks, 20 ms blocks) on a fresh home, driven by a
+    :class:`Clock` that starts at the wall clock, with the participants registered."""
+    keys = make_home(home)
+    clock = Clock(wall_clock_ms())
+    node = open_node(home, PASSPHRASE, verify_workers=0, block_interval_ms=20, clock=clock)
+    try:
+        node.start()
+        hour = (clock.ms // 1000 // HOUR + 2) * HOUR
+        chain = MarketChain(home, node, keys, clock, hour)
+        _participants(chain)
+        yield chain
+    finally:
+        node.close()

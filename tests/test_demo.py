@@ -1,0 +1,238 @@
+"""``gridledger demo`` end to end: a small community on a simulated clock, its summary checked
+against itself and against the ledger, the home rules, and ``--serve`` on the real clock.
+
+The window is pinned (``--last-day 2025-06-21``, a sunny-season day in Shenzhen) so the run
+does not depend on the date it happens on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from fixtures_node import PASSPHRASE, free_port
+from gridledger.cli.main import app
+from gridledger.contracts import market
+from gridledger.core.keystore import load_key
+from gridledger.node.chainverify import verify_chain
+from gridledger.node.home import init_home, key_path, open_node
+from gridledger.sdk import Client
+from gridledger.sim.community import DemoConfig, build_community, window
+from gridledger.sim.summary import ledger_summary
+from test_cli import gridledger_command
+
+ENV = {"GRIDLEDGER_PASSPHRASE": PASSPHRASE, "GRIDLEDGER_HOME": None, "GRIDLEDGER_NODE": None}
+LAST_DAY = "2025-06-21"
+PLANTS, HOUSEHOLDS = 3, 12
+SMALL = ["--plants", str(PLANTS), "--households", str(HOUSEHOLDS), "--days", "1"]
+FIGURES = (
+    "generation_wh",
+    "consumption_wh",
+    "paired_wh",
+    "delivered_wh",
+    "grid_import_wh",
+    "grid_export_wh",
+    "clean_share",
+    "clean_share_clean_households",
+    "pairings",
+    "clearing_price",
+    "payments",
+    "intervals",
+)
+
+
+def demo(*args: str | Path, code: int = 0) -> Any:
+    argv = ["demo", "--last-day", LAST_DAY, "--port", str(free_port()), *map(str, args)]
+    result = CliRunner().invoke(app, [*argv, "--json"], env=ENV)
+    assert result.exit_code == code, (result.output, result.exception)
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    home = tmp_path_factory.mktemp("demo") / "home"
+    return home, demo(*SMALL, "--seed", "7", "--home", home)
+
+
+def check_energy(f: dict[str, Any]) -> None:
+    """Every Wh consumed came from a plant or the grid; every Wh generated went to a household
+    or into the grid."""
+    assert f["delivered_wh"] + f["grid_import_wh"] == f["consumption_wh"]
+    assert f["delivered_wh"] + f["grid_export_wh"] == f["generation_wh"]
+    assert 0 <= f["delivered_wh"] <= f["paired_wh"]
+    assert 0 <= f["clean_share"] <= f["clean_share_clean_households"] <= 1
+
+
+def test_summary_is_consistent(run: tuple[Path, dict[str, Any]]) -> None:
+    _, s = run
+    check_energy(s)
+    assert s["clean_share"] > 0
+    assert s["clean_share"] == round(s["delivered_wh"] / s["consumption_wh"], 4)
+    assert s["pairings"] > 0
+    assert s["intervals"] == {"total": 24, "cleared": 24, "settled": 24, "missing_data": 0}
+    assert len(s["days"]) == 1
+    day = s["days"][0]
+    assert day["date"] == LAST_DAY
+    check_energy(day)
+    for name in FIGURES:
+        assert day[name] == s[name], name
+    # the ledger holds exactly what the simulator metered, every reading accepted
+    assert s["simulated"] == {
+        "generation_wh": s["generation_wh"],
+        "consumption_wh": s["consumption_wh"],
+    }
+    readings = s["readings"]
+    assert readings["refused"] == 0
+    assert readings["submitted"] == readings["accepted"] == readings["on_chain"]
+    assert readings["on_chain"] == (PLANTS + HOUSEHOLDS) * 24
+    # the market's participants balance too, and the accounts' totals match the intervals'
+    m = s["market"]
+    assert m["delivered_wh"] + m["grid_import_wh"] == m["consumption_wh"]
+    assert m["delivered_wh"] + m["grid_export_wh"] == m["generation_wh"]
+    consumers, producers = s["accounts"]["consumers"], s["accounts"]["producers"]
+    assert consumers["consumed_wh"] == m["consumption_wh"]
+    assert consumers["clean_wh"] == producers["sold_wh"] == s["delivered_wh"]
+    assert consumers["grid_import_wh"] == m["grid_import_wh"]
+    assert consumers["clean_paid"] == producers["clean_revenue"] == s["payments"]["clean"]
+    assert consumers["grid_paid"] == s["payments"]["grid"]
+    assert producers["generated_wh"] == m["generation_wh"]
+    assert producers["exported_wh"] == m["grid_export_wh"]
+    assert producers["feed_in_revenue"] == s["payments"]["feed_in"]
+    assert s["payments"]["unpaid"] == 0
+    # money is conserved and no bid keeps anything locked once every interval is settled
+    assert s["money"]["balances"] + s["money"]["escrow"] == s["money"]["supply"]
+    assert s["money"]["escrow"] == 0
+    # prices stay between what the grid pays and what it charges
+    tariffs = s["community"]["tariffs"]
+    prices = s["clearing_price"]
+    assert tariffs["feed_in_price"] < prices["min"] <= prices["mean"] <= prices["max"]
+    assert prices["max"] <= tariffs["sell_price"]
+    assert s["households"]["total"] == HOUSEHOLDS
+    assert s["households"]["clean"] + s["households"]["grid"] == HOUSEHOLDS
+    assert s["households"]["clean"] > 0
+    assert s["plants"]["total"] == PLANTS
+    assert s["chain"]["failed_txs"] == 0
+
+
+def test_summary_matches_the_ledger(run: tuple[Path, dict[str, Any]]) -> None:
+    home, s = run
+    start, end = window(1, dt.date.fromisoformat(LAST_DAY))
+    assert (s["community"]["start"], s["community"]["end"]) == (start, end)
+    assert verify_chain(home, workers=0).ok
+    node = open_node(home, PASSPHRASE, verify_workers=0)
+    try:
+        state = node.state.view
+        again = ledger_summary(state, start, end)
+        assert again.pop("readings") == {"on_chain": s["readings"]["on_chain"]}
+        for name, value in again.items():
+            assert s[name] == value, name
+        records = market.intervals(state, start, end)
+        assert [r["start"] for r in records] == list(range(start, end, 3600))
+        assert {r["status"] for r in records} == {"settled"}
+        assert node.tip.height == s["chain"]["height"]
+        # the simulated clock ended where the window did: nothing is left in the future
+        assert node.tip.time == end * 1000
+    finally:
+        node.close()
+    marker = json.loads((home / "demo.json").read_text())
+    assert marker["summary"]["delivered_wh"] == s["delivered_wh"]
+
+
+def test_home_rules(run: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    home, _ = run
+    tiny = ["--plants", "1", "--households", "2", "--days", "1"]
+    refused = demo(*tiny, "--home", home, code=1)
+    assert refused["error"]["code"] == "demo.home_exists"
+    other = tmp_path / "node"
+    init_home(other, PASSPHRASE, chain_id="not-a-demo")
+    for extra in ([], ["--reset"]):
+        result = demo(*tiny, "--home", other, *extra, code=1)
+        assert result["error"]["code"] == "demo.home_in_use"
+    assert (other / "genesis.json").exists()
+    assert not (other / "demo.json").exists()
+
+
+def test_reset_and_serve_on_the_real_clock(tmp_path: Path) -> None:
+    home = tmp_path / "served"
+    tiny = ["--plants", "1", "--households", "2", "--days", "1"]
+    # an earlier demo chain in the home, which --reset replaces
+    init_home(home, PASSPHRASE, chain_id="earlier-demo")
+    (home / "demo.json").write_text("{}")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [*gridledger_command(), "demo", *tiny, "--last-day", LAST_DAY, "--home", str(home),
+         "--port", str(port), "--reset", "--serve", "--json"],
+        env={**os.environ, "GRIDLEDGER_PASSPHRASE": PASSPHRASE},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.communicate()[1].decode()
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the demo did not start serving"
+            time.sleep(0.2)
+        start, end = window(1, dt.date.fromisoformat(LAST_DAY))
+        with Client(url) as client:
+            status = client.status()
+            assert status["tip_time"] == end * 1000
+            interval = client.state(f"market/interval/{start + 12 * 3600:010d}")
+            assert interval["value"]["status"] == "settled"
+            assert interval["value"]["settlement"]["delivered_wh"] > 0
+            # a household's saved key still acts, in a block stamped by the real clock
+            key = load_key(key_path(home, "house-001"), PASSPHRASE)
+            before_ms = time.time_ns() // 1_000_000
+            result = client.send(key, "house-001", "funds.transfer", {"to": "grid", "amount": 1})
+            assert result.ok, result.message
+            assert client.header(result.height)["header"]["time"] >= before_ms - 1000
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()
+    summary = json.loads(out)
+    assert summary["intervals"]["settled"] == 24
+    assert summary["chain"]["chain_id"] != "earlier-demo"
+    assert json.loads((home / "demo.json").read_text())["summary"] == summary
+
+
+def test_community_is_seeded_and_plausible() -> None:
+    start, _ = window(1, dt.date.fromisoformat(LAST_DAY))
+    config = DemoConfig(plants=4, households=40, days=1, seed=7)
+    one, two = build_community(config, start), build_community(config, start)
+    assert (one.plants, one.households, one.generation, one.load, one.forecast) == (
+        two.plants, two.households, two.generation, two.load, two.forecast,
+    )  # fmt: skip
+    other = build_community(dataclasses.replace(config, seed=8), start)
+    assert other.load != one.load
+    choices = [h.choice for h in one.households]
+    assert choices.count("grid") == 6
+    for h in one.households:
+        assert max(one.load[h.site]) <= h.profile.max_wh_per_hour
+        assert (h.quantity_wh is None) == (h.choice == "grid")
+        assert h.price_cap is None or h.price_cap < config.sell_price
+        assert set(h.preferred) <= {p.device for p in one.plants}
+    for p in one.plants:
+        assert max(one.generation[p.device]) <= p.pv.capacity_w
+        assert config.feed_in_price < p.floor_price < config.sell_price
+        assert p.commissioned < dt.date.fromisoformat(LAST_DAY)
+        # the window starts at local midnight: nothing generated nor offered at night
+        for hour in (*range(5), *range(20, 24)):
+            assert one.generation[p.device][hour] == one.forecast[p.device][hour] == 0
+        assert sum(one.forecast[p.device]) > 0

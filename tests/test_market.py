@@ -1,0 +1,518 @@
+"""The market contract through the executor: orders, escrow, clearing, settlement, refusals.
+
+Each refusal runs alone in a block and must leave every key but the sender's nonce as it was
+(``Ledger.refused``). A property test runs random books and meter data through the ledger and
+compares every balance with what the brute-force reference matcher and settler say, and checks
+that money (balances + escrow) always equals the supply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gridledger.contracts import funds, market
+from gridledger.contracts.clearing import Order, cost_minor, escrow_minor
+from gridledger.core.errors import InvalidTransaction
+from ledger_support import GRID, GW1, unchecked
+from market_reference import reference_clear, reference_deliver
+from market_support import (
+    FEED_IN,
+    GRID_FUNDS,
+    H1,
+    HOMES,
+    HOUR,
+    HOUSE_FUNDS,
+    NOW_S,
+    PLANTS,
+    SELL,
+    Market,
+    at,
+)
+from support import OPERATOR
+
+H2 = H1 + HOUR
+
+
+@pytest.fixture(scope="module")
+def base() -> Market:
+    return Market()
+
+
+@pytest.fixture
+def m() -> Market:
+    return Market()
+
+
+def bid_tx(m: Market, account: str, **changes: Any) -> Any:
+    site = next(s for s, a in HOMES.items() if a == account)
+    body = {"interval": H1, "site": site, "quantity_wh": 1000, "price": 50, **changes}
+    return m.tx(account, "market.place_bid", body)
+
+
+def offer_tx(m: Market, sender: str, **changes: Any) -> Any:
+    body = {"interval": H1, "device": "pv-a", "quantity_wh": 1000, "price": 30, **changes}
+    return m.tx(sender, "market.place_offer", body)
+
+
+# the whole flow ------------------------------------------------------------------------------
+def test_bid_offer_clear_settle(m: Market) -> None:
+    supply = funds.total_supply(m.state)
+    placed = m.bid("alice", 3000, 80)
+    assert placed.events[0]["escrow"] == escrow_minor(3000, 80) == 240
+    assert (m.balance("alice"), m.escrow("alice")) == (HOUSE_FUNDS - 240, 240)
+    m.bid("bob", 2000, 70)
+    m.bid("carol", 4000, 50)
+    m.offer("pv-a", 4000, 40)
+    m.offer("pv-b", 6000, 65)
+    assert m.money() == supply
+
+    cleared = m.clear()
+    assert cleared.events == [
+        {
+            "type": "market.cleared",
+            "interval": H1,
+            "mechanism": "pay_as_clear",
+            "clearing_price": 67,
+            "volume_wh": 5000,
+            "pairings": 3,
+        }
+    ]
+    pairs = market.pairings(m.state, H1)
+    assert [(p["consumer"], p["device"], p["wh"], p["price"]) for p in pairs] == [
+        ("alice", "pv-a", 3000, 67),
+        ("bob", "pv-a", 1000, 67),
+        ("bob", "pv-b", 1000, 67),
+    ]
+    # both parties see the same pairing under the same id
+    assert market.pairings_of(m.state, "owner-b") == market.pairings_of(m.state, "bob")[1:]
+    assert len({p["id"] for p in pairs}) == 3
+    # escrow stays locked until settlement, also for carol's bid that found no offer
+    assert m.escrow("alice") == 240
+    assert m.escrow("carol") == escrow_minor(4000, 50)
+    assert m.money() == supply
+
+    m.readings(H1, {"pv-a": 3000, "pv-b": 5000, "s-alice": 2500, "s-bob": 2500, "s-carol": 1000})
+    settled = m.settle()
+    assert settled.events[0]["delivered_wh"] == 4000
+    pairs = market.pairings(m.state, H1)
+    # pv-a generated 3000 for 4000 paired: shared 3:1; alice consumed 2500 < 2250? no: 2250 fits
+    assert [p["delivered_wh"] for p in pairs] == [2250, 750, 1000]
+    assert [p["amount"] for p in pairs] == [cost_minor(2250, 67), cost_minor(750, 67), 67]
+    record = market.get_interval(m.state, H1)
+    assert record["status"] == "settled"
+    totals = record["settlement"]
+    assert totals["delivered_wh"] + totals["grid_import_wh"] == totals["consumption_wh"] == 6000
+    assert totals["delivered_wh"] + totals["grid_export_wh"] == totals["generation_wh"] == 8000
+    # every escrow is released; money moved, none created
+    assert all(m.escrow(a) == 0 for a in HOMES.values())
+    assert m.money() == supply
+    alice = market.account_stats(m.state, "alice")
+    assert alice["consumed_wh"] == 2500
+    assert alice["clean_wh"] == 2250
+    assert alice["clean_share_permille"] == 900
+    assert m.balance("alice") == HOUSE_FUNDS - cost_minor(2250, 67) - cost_minor(250, SELL)
+    # carol took part (her bid found no offer): all her consumption came from the grid
+    assert m.balance("carol") == HOUSE_FUNDS - cost_minor(1000, SELL)
+    plant = market.plant_stats(m.state, "pv-b")
+    assert plant["sold_wh"] == 1000
+    assert plant["exported_wh"] == 4000
+    assert plant["buyers"] == [{"consumer": "bob", "wh": 1000, "amount": 67}]
+    assert m.balance("owner-b") == 67 + cost_minor(4000, FEED_IN)
+    grid = {g["asset"]: g for g in market.grid_settlements(m.state, H1)}
+    assert grid["s-bob"]["wh"] == 2500 - 1750
+    assert grid["pv-b"]["direction"] == "export"
+
+
+@pytest.mark.parametrize("mechanism", ["pay_as_bid", "preferred_first"])
+def test_mechanism_chosen_by_the_operator(mechanism: str) -> None:
+    m = Market(mechanism)
+    m.bid("alice", 1000, 80, preferred=["pv-b"])
+    m.bid("bob", 1000, 70)
+    m.offer("pv-a", 1000, 40)
+    m.offer("pv-b", 1000, 60)
+    m.clear()
+    got = {
+        (p["consumer"], p["device"]): (p["price"], p["stage"]) for p in market.pairings(m.state, H1)
+    }
+    if mechanism == "pay_as_bid":
+        assert got == {("alice", "pv-a"): (80, "auction"), ("bob", "pv-b"): (70, "auction")}
+    else:
+        assert got == {("alice", "pv-b"): (60, "preferred"), ("bob", "pv-a"): (55, "auction")}
+    assert market.get_interval(m.state, H1)["mechanism"] == mechanism
+
+
+def test_standing_choices_place_orders_every_interval(m: Market) -> None:
+    m.ok("alice", "market.set_preference", {"site": "s-alice", "choice": "clean"})
+    m.ok("bob", "market.set_preference", {"site": "s-bob", "choice": "grid"})
+    m.ok(
+        "carol",
+        "market.set_preference",
+        {"site": "s-carol", "choice": "clean", "price_cap": 45, "quantity_wh": 500},
+    )
+    m.ok("owner-a", "market.set_standing_offer", {"device": "pv-a", "floor_price": 40})
+    for interval in (H1, H2):
+        m.clear(interval)
+        book = market.order_book(m.state, interval)
+        bids = {o["account"]: o for o in book["bids"]}
+        assert set(bids) == {"alice", "carol"}  # bob chose the grid
+        assert (bids["alice"]["qty_wh"], bids["alice"]["price"]) == (8000, SELL)
+        assert (bids["carol"]["qty_wh"], bids["carol"]["price"]) == (500, 45)
+        assert {o["source"] for o in book["bids"] + book["offers"]} == {"standing"}
+        (offer,) = book["offers"]
+        assert (offer["qty_wh"], offer["price"]) == (10_000, 40)  # 10 kW for one hour
+        assert market.get_interval(m.state, interval)["volume_wh"] == 8500
+    # withdrawing the standing offer stops it
+    m.ok(
+        "owner-a",
+        "market.set_standing_offer",
+        {"device": "pv-a", "floor_price": 40, "active": False},
+    )
+    m.clear(H2 + HOUR)
+    assert market.order_book(m.state, H2 + HOUR)["offers"] == []
+
+
+def test_an_explicit_order_replaces_the_standing_one_for_that_interval(m: Market) -> None:
+    m.ok("alice", "market.set_preference", {"site": "s-alice", "choice": "clean"})
+    m.bid("alice", 1200, 70)
+    m.clear()
+    (only,) = market.order_book(m.state, H1)["bids"]
+    assert (only["source"], only["qty_wh"]) == ("single", 1200)
+
+
+def test_a_standing_bid_without_funds_is_skipped_and_reported(m: Market) -> None:
+    m.ok("alice", "market.set_preference", {"site": "s-alice", "choice": "clean"})
+    m.ok("alice", "funds.transfer", {"to": "bob", "amount": HOUSE_FUNDS - 10})
+    receipt = m.clear()
+    skipped = [e for e in receipt.events if e["type"] == "market.standing_bid_skipped"]
+    assert [(e["account"], e["site"]) for e in skipped] == [("alice", "s-alice")]
+    assert "holds 10" in skipped[0]["reason"]
+    assert market.order_book(m.state, H1)["bids"] == []
+
+
+def test_cancel_releases_the_escrow(m: Market) -> None:
+    order = m.bid("alice", 2000, 50).events[0]["order"]
+    assert m.escrow("alice") == 100
+    refused = m.refused(
+        m.tx("bob", "market.cancel_order", {"interval": H1, "order": order}),
+        "market.not_order_owner",
+    )
+    assert "alice" in refused.message
+    m.ok("alice", "market.cancel_order", {"interval": H1, "order": order})
+    assert (m.escrow("alice"), m.balance("alice")) == (0, HOUSE_FUNDS)
+    assert market.order_book(m.state, H1)["bids"] == []
+    m.refused(
+        m.tx("alice", "market.cancel_order", {"interval": H1, "order": order}),
+        "market.unknown_order",
+    )
+
+
+def test_cancel_after_gate_closure_is_refused(m: Market) -> None:
+    order = m.bid("alice", 2000, 50).events[0]["order"]
+    m.refused(
+        m.tx("alice", "market.cancel_order", {"interval": H1, "order": order}),
+        "market.interval_closed",
+        block_time_ms=at(H1 - 300),
+    )
+
+
+def test_missing_meter_data_waits_for_the_deadline_then_counts_as_zero(m: Market) -> None:
+    m.bid("alice", 1000, 80)
+    m.offer("pv-a", 1000, 40)
+    m.clear()
+    m.readings(H1, {"s-alice": 900})  # pv-a's reading never arrives
+    deadline = H1 + HOUR + market.DEFAULT_PARAMS["data_deadline_s"]
+    refused = m.refused(
+        m.tx(GRID, "market.settle", {"interval": H1}),
+        "market.data_not_final",
+        block_time_ms=at(deadline - 1),
+    )
+    assert "m-pv-a" in refused.message
+    m.ok(GRID, "market.settle", {"interval": H1}, block_time_ms=at(deadline))
+    record = market.get_interval(m.state, H1)
+    assert record["settlement"]["delivered_wh"] == 0
+    assert record["settlement"]["grid_import_wh"] == 900
+    assert record["missing_data"] == ["meter 'm-pv-a' has 0 of 1 readings"]
+    assert m.escrow("alice") == 0
+
+
+def test_a_short_balance_at_settlement_becomes_arrears(m: Market) -> None:
+    m.bid("alice", 1000, 80)
+    m.clear()
+    m.ok("alice", "funds.transfer", {"to": "bob", "amount": HOUSE_FUNDS - 80 - 100})
+    m.readings(H1, {"s-alice": 8000})  # 8 kWh from the grid at 60: 480 owed, 180 held
+    m.settle()
+    assert m.balance("alice") == 0
+    assert market.arrears_of(m.state, "alice") == [{"creditor": GRID, "amount": 300}]
+    m.refused(m.tx("alice", "market.pay_arrears", {"creditor": GRID}), "funds.insufficient_balance")
+    m.ok("bob", "funds.transfer", {"to": "alice", "amount": 1000})
+    paid = m.ok("alice", "market.pay_arrears", {"creditor": GRID})
+    assert paid.events[0]["amount"] == 300
+    assert paid.events[0]["left"] == 0
+    assert market.arrears_of(m.state, "alice") == []
+    m.refused(m.tx("alice", "market.pay_arrears", {"creditor": GRID}), "market.no_arrears")
+
+
+# refusals ------------------------------------------------------------------------------------
+def test_bid_without_enough_funds(m: Market) -> None:
+    refused = m.refused(
+        bid_tx(m, "alice", quantity_wh=10**7, price=1000), "funds.insufficient_balance"
+    )
+    assert str(HOUSE_FUNDS) in refused.message
+
+
+def test_offer_from_a_non_producer(m: Market) -> None:
+    m.refused(offer_tx(m, "alice"), "auth.forbidden")
+
+
+def test_offer_for_a_plant_the_sender_does_not_own(m: Market) -> None:
+    refused = m.refused(offer_tx(m, "owner-b"), "market.not_owner")
+    assert "sunroof" in refused.message
+    m.refused(offer_tx(m, "owner-b", device="pv-zz"), "market.unknown_asset")
+
+
+def test_bid_for_a_site_of_another_household(m: Market) -> None:
+    m.refused(bid_tx(m, "alice", site="s-bob"), "market.not_owner")
+
+
+def test_orders_for_past_closed_misaligned_or_distant_intervals(m: Market) -> None:
+    m.refused(bid_tx(m, "alice", interval=NOW_S - HOUR), "market.interval_past")
+    m.refused(bid_tx(m, "alice", interval=NOW_S), "market.interval_closed")  # it started
+    m.refused(bid_tx(m, "alice"), "market.interval_closed", block_time_ms=at(H1 - 300))
+    m.refused(bid_tx(m, "alice", interval=H1 + 60), "market.invalid_interval")
+    m.refused(bid_tx(m, "alice", interval=NOW_S + 8 * 86_400), "market.too_far_ahead")
+    m.clear()
+    m.refused(offer_tx(m, "owner-a"), "market.interval_closed", block_time_ms=at(NOW_S))
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"quantity_wh": 0}, "market.invalid_quantity"),
+        ({"quantity_wh": -5}, "market.invalid_quantity"),
+        ({"price": 0}, "market.invalid_price"),
+        ({"price": -1}, "market.invalid_price"),
+        ({"price": market.MAX_PRICE + 1}, "market.invalid_price"),
+        ({"preferred": ["pv-a", "pv-a"]}, "market.invalid_preference"),
+    ],
+)
+def test_stateless_rules_hold_at_execution_too(
+    m: Market, changes: dict[str, Any], code: str
+) -> None:
+    """Admission refuses these; a block that carries them anyway fails them the same way."""
+    tx = bid_tx(m, "alice", **changes)
+    with pytest.raises(InvalidTransaction) as exc:
+        market.PlaceBid(**{**tx.body}).check()
+    assert exc.value.code == code
+    m.refused(unchecked(tx), code)
+
+
+def test_offer_quantities_and_prices_must_be_positive(m: Market) -> None:
+    m.refused(unchecked(offer_tx(m, "owner-a", quantity_wh=0)), "market.invalid_quantity")
+    m.refused(unchecked(offer_tx(m, "owner-a", price=-3)), "market.invalid_price")
+
+
+def test_preferred_plant_must_exist_and_sites_need_a_meter(m: Market) -> None:
+    m.refused(bid_tx(m, "alice", preferred=["pv-nowhere"]), "market.unknown_asset")
+    m.ok("alice", "registry.register_site", {
+        "site": "s-alice-2", "name": "Garage", "country": "CN", "grid_region": "CN-GD",
+        "max_wh_per_hour": 3000,
+    })  # fmt: skip
+    m.refused(bid_tx(m, "alice", site="s-alice-2"), "market.no_meter")
+
+
+def test_clearing_rules(m: Market) -> None:
+    clear_h1 = {"interval": H1}
+    m.refused(m.tx(GRID, "market.clear", clear_h1), "market.cutoff_not_reached")
+    m.refused(m.tx(GRID, "market.clear", {"interval": H1 + 1}), "market.invalid_interval",
+              block_time_ms=at(H1))  # fmt: skip
+    m.clear()
+    m.refused(m.tx(GRID, "market.clear", clear_h1), "market.already_cleared", block_time_ms=at(H1))
+
+
+def test_settlement_rules(m: Market) -> None:
+    m.bid("alice", 1000, 80)
+    m.offer("pv-a", 1000, 40)
+    settle = {"interval": H1}
+    m.refused(m.tx(GRID, "market.settle", settle), "market.not_cleared", block_time_ms=at(H2))
+    m.clear()
+    # before the interval ends, and after it ended but before its readings are in
+    m.refused(m.tx(GRID, "market.settle", settle), "market.data_not_final", block_time_ms=at(H1))
+    m.refused(m.tx(GRID, "market.settle", settle), "market.data_not_final", block_time_ms=at(H2))
+    m.readings(H1, {"pv-a": 700, "s-alice": 900})
+    m.settle()
+    # a second settlement of the same interval
+    refused = m.refused(m.tx(GRID, "market.settle", settle), "market.already_settled",
+                        block_time_ms=at(H2))  # fmt: skip
+    assert "settled at height" in refused.message
+
+
+def test_tariffs_and_params_are_checked_and_needed() -> None:
+    m = Market.__new__(Market)
+    super(Market, m).__init__()
+    m.refused(m.tx(GRID, "market.clear", {"interval": H1}), "market.no_tariffs",
+              block_time_ms=at(H1))  # fmt: skip
+    m.refused(m.tx(OPERATOR, "market.set_tariffs", {"sell_price": 60, "feed_in_price": 30}),
+              "auth.forbidden")  # fmt: skip
+    m.refused(unchecked(m.tx(GRID, "market.set_tariffs", {"sell_price": 0, "feed_in_price": 30})),
+              "market.invalid_price")  # fmt: skip
+    for body in (
+        {"interval_s": 600},
+        {"mechanism": "lottery"},
+        {"gate_closure_s": -1},
+        {"horizon_s": 60},
+        {"data_deadline_s": 40 * 86_400},
+    ):
+        m.refused(unchecked(m.tx(OPERATOR, "market.set_params", body)), "market.invalid_params")
+    m.refused(m.tx(GRID, "market.set_params", {"mechanism": "pay_as_bid"}), "auth.forbidden")
+    m.ok(OPERATOR, "market.set_params", {"interval_s": 900, "mechanism": "pay_as_bid"})
+    assert market.params(m.state)["interval_s"] == 900
+
+
+def test_preference_must_choose_clean_or_grid(m: Market) -> None:
+    body = {"site": "s-alice", "choice": "green"}
+    m.refused(unchecked(m.tx("alice", "market.set_preference", body)), "market.invalid_preference")
+    m.refused(
+        m.tx("owner-a", "market.set_preference", {**body, "choice": "clean"}), "auth.forbidden"
+    )
+
+
+# the property: money and energy add up, exactly as the references say -------------------------
+@st.composite
+def scenarios(draw: st.DrawFn) -> dict[str, Any]:
+    homes = sorted(HOMES.items())
+    bids = [
+        (account, draw(st.integers(1, 4000)), draw(st.integers(20, 90)),
+         draw(st.lists(st.sampled_from(sorted(PLANTS)), max_size=2, unique=True)))
+        for _, account in homes if draw(st.booleans())
+    ]  # fmt: skip
+    offers = [
+        (device, draw(st.integers(1, 6000)), draw(st.integers(20, 90)))
+        for device in sorted(PLANTS)
+        if draw(st.booleans())
+    ]
+    meters = {site: draw(st.integers(0, 8000)) for site, _ in homes}
+    meters.update({d: draw(st.integers(0, 9000)) for d in sorted(PLANTS)})
+    return {
+        "mechanism": draw(st.sampled_from(["pay_as_clear", "pay_as_bid", "preferred_first"])),
+        "bids": bids,
+        "offers": offers,
+        "meters": meters,
+    }
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=scenarios())
+def test_balances_follow_the_reference_matcher_and_settler(case: dict[str, Any]) -> None:
+    m = Market(case["mechanism"])
+    supply = funds.total_supply(m.state)
+    before = {a: m.balance(a) for a in [*HOMES.values(), "owner-a", "owner-b", GRID]}
+    site_of = {a: s for s, a in HOMES.items()}
+    for account, wh, price, preferred in case["bids"]:
+        m.bid(account, wh, price, preferred=preferred)
+    for device, wh, price in case["offers"]:
+        m.offer(device, wh, price)
+    m.clear()
+    assert m.money() == supply
+    m.readings(H1, dict(case["meters"].items()))
+    m.settle()
+    assert m.money() == supply
+    assert all(m.escrow(a) == 0 for a in HOMES.values())
+
+    # the references, from the orders as placed (seq in placement order: bids, then offers)
+    bids = [Order(i + 1, a, site_of[a], wh, p, tuple(pref))
+            for i, (a, wh, p, pref) in enumerate(case["bids"])]  # fmt: skip
+    n = len(bids)
+    offers = [
+        Order(n + j + 1, PLANTS[d][1], d, wh, p) for j, (d, wh, p) in enumerate(case["offers"])
+    ]
+    expected, _ = reference_clear(bids, offers, case["mechanism"])
+    keys = sorted(expected)
+    pairings = [(bids[i].asset, offers[j].asset, expected[(i, j, s)][0]) for i, j, s in keys]
+    sites = {b.asset for b in bids}
+    devices = {o.asset for o in offers}
+    delivered, imports, exports = reference_deliver(
+        pairings,
+        {d: case["meters"][d] for d in devices},
+        {s: case["meters"][s] for s in sites},
+    )
+    change = dict.fromkeys(before, 0)
+    for (i, j, s), wh in zip(keys, delivered, strict=True):
+        amount = cost_minor(wh, expected[(i, j, s)][1])
+        change[bids[i].account] -= amount
+        change[offers[j].account] += amount
+    owner_of_site = {b.asset: b.account for b in reversed(bids)}
+    for site, wh in imports.items():
+        change[owner_of_site[site]] -= cost_minor(wh, SELL)
+        change[GRID] += cost_minor(wh, SELL)
+    owner_of_device = {d: PLANTS[d][1] for d in devices}
+    for device, wh in exports.items():
+        change[owner_of_device[device]] += cost_minor(wh, FEED_IN)
+        change[GRID] -= cost_minor(wh, FEED_IN)
+    assert {a: m.balance(a) - before[a] for a in before} == change
+    assert before[GRID] == GRID_FUNDS
+    totals = market.get_interval(m.state, H1)["settlement"]
+    assert totals["delivered_wh"] == sum(delivered)
+    assert totals["delivered_wh"] + totals["grid_import_wh"] == totals["consumption_wh"]
+    assert totals["delivered_wh"] + totals["grid_export_wh"] == totals["generation_wh"]
+    # nothing settles twice
+    m.refused(m.tx(GW1, "market.settle", {"interval": H1}), "market.already_settled",
+              block_time_ms=at(H2))  # fmt: skip
+
+
+def test_standing_choices_never_reach_back_into_old_intervals(m: Market) -> None:
+    """A choice made now counts from the next gate closure on: clearing an interval of last
+    month late pairs nothing that nobody chose then."""
+    m.ok("alice", "market.set_preference", {"site": "s-alice", "choice": "clean"})
+    m.ok("owner-a", "market.set_standing_offer", {"device": "pv-a", "floor_price": 10})
+    old = NOW_S - 30 * 86_400
+    m.ok(GRID, "market.clear", {"interval": old})
+    record = market.get_interval(m.state, old)
+    assert (record["bids"], record["offers"], record["volume_wh"]) == (0, 0, 0)
+    assert m.escrow("alice") == 0
+    # the same choices do count for the next interval
+    m.clear()
+    assert market.get_interval(m.state, H1)["volume_wh"] == 8000
+
+
+def test_params_change_only_what_is_given(m: Market) -> None:
+    m.ok(OPERATOR, "market.set_params", {"mechanism": "pay_as_bid"})
+    m.ok(OPERATOR, "market.set_params", {"gate_closure_s": 900})
+    assert market.params(m.state) == {**market.DEFAULT_PARAMS, "mechanism": "pay_as_bid",
+                                      "gate_closure_s": 900}  # fmt: skip
+    refused = m.refused(
+        m.tx(OPERATOR, "market.set_params", {"horizon_s": 900}), "market.invalid_params"
+    )
+    assert "shorter than one interval" in refused.message
+
+
+def test_a_standing_offer_is_withdrawn_without_a_price(m: Market) -> None:
+    m.ok("owner-a", "market.set_standing_offer", {"device": "pv-a", "floor_price": 40})
+    m.ok("owner-a", "market.set_standing_offer", {"device": "pv-a", "active": False})
+    assert market.standing_offers(m.state) == []
+    body = {"device": "pv-a"}
+    m.refused(unchecked(m.tx("owner-a", "market.set_standing_offer", body)), "market.invalid_price")
+
+
+def test_time_priority_among_standing_bids_rotates(m: Market) -> None:
+    """Two households with the same standing bid for one plant's 1 kWh: the one served first
+    changes from interval to interval instead of always being the smaller account id."""
+    for account in ("alice", "bob"):
+        site = next(s for s, a in HOMES.items() if a == account)
+        body = {"site": site, "choice": "clean", "price_cap": 50, "quantity_wh": 1000}
+        m.ok(account, "market.set_preference", body)
+    m.ok(
+        "owner-a",
+        "market.set_standing_offer",
+        {"device": "pv-a", "floor_price": 40, "quantity_wh": 1000},
+    )
+    served = []
+    for k in range(8):
+        interval = H1 + k * HOUR
+        m.clear(interval)
+        (pairing,) = market.pairings(m.state, interval)
+        served.append(pairing["consumer"])
+    assert set(served) == {"alice", "bob"}, served
