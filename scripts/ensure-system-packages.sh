@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project runs for real (none are needed by the ledger core
-# yet; metering adds mosquitto, the web views chromium, the network etcd). Idempotent.
+# yet; metering adds mosquitto, the web views chromium and a CJK font for its Chinese pages,
+# the network etcd). Idempotent.
 set -euo pipefail
 needed=()
 for pkg in "$@"; do

@@ -38,7 +38,12 @@ def serve(
     uvicorn handles the signals while it runs and re-raises them once it has stopped, so the
     caller should install its own handlers first (``gridledger node`` does).
     """
-    uvicorn.Server(_config(node, host, port, log_level, access_log)).run()
+    config = _config(node, host, port, log_level, access_log)
+    # compile the web pages' templates before the first visitor rather than during its request
+    from gridledger.web.render import warm  # noqa: PLC0415
+
+    warm()
+    uvicorn.Server(config).run()
 
 
 class ApiServer:

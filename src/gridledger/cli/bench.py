@@ -207,3 +207,37 @@ def market_bench(
         return run_market_bench(orders, mechanism, sizes, seed, progress=report)
 
     _bench("market benchmark", {"run": "order books"}, len(sizes) + 1, None, json_out, run)
+
+
+@app.command("web")
+def web_bench(
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=31, help="Days of the demo community.")
+    ] = 30,
+    plants: Annotated[int, typer.Option("--plants", min=1, help="Rooftop PV plants.")] = 20,
+    households: Annotated[int, typer.Option("--households", min=1, help="Households.")] = 200,
+    repeat: Annotated[
+        int, typer.Option("--repeat", min=1, help="Requests per page kind (after a warm-up).")
+    ] = 20,
+    txs: Annotated[
+        int | None,
+        typer.Option(
+            "--txs",
+            min=1,
+            help="Also time the explorer on a chain of this many transfers (1000000 takes "
+            "minutes).",
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Server-side and client time of every kind of web page, on the demo community's chain."""
+    from gridledger.bench.web import run_web_bench  # noqa: PLC0415 (web stack on demand)
+
+    def run(report: Report) -> dict[str, Any]:
+        return run_web_bench(
+            days=days, plants=plants, households=households, repeat=repeat, txs=txs,
+            progress=report,
+        )  # fmt: skip
+
+    phases = {"hours": "running the community", "commit": "committing transfers"}
+    _bench("web page benchmark", phases, days * 24, None, json_out, run)

@@ -21,7 +21,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from gridledger.cli import bench, demo, ingest, keys, logs, query, tx
+from gridledger.cli import bench, custody, demo, ingest, keys, logs, query, tx
 from gridledger.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -59,6 +59,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(keys.app, name="keys")
+app.add_typer(custody.app, name="custody")
 app.add_typer(tx.app, name="tx")
 app.add_typer(query.app, name="query")
 app.add_typer(ingest.app, name="ingest")

@@ -68,7 +68,7 @@ def bid(
     prefer: PreferOpt = None,
 ) -> Body:
     """Bid for clean power for a site in one interval; its cost at --price is escrowed until
-    clearing (market.place_bid; consumer)."""
+    settlement (market.place_bid; consumer)."""
     return {
         "interval": _start(interval),
         "site": site,

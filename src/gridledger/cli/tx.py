@@ -1,8 +1,10 @@
 """``gridledger tx``: sign a transaction with a local key, submit it, and wait for its receipt.
 
-Every command signs with ``HOME/keys/<--key or --from>.json`` as the account ``--from``
-(default ``operator``), submits to ``--node``, waits up to ``--wait`` seconds, and prints the
-receipt. The exit code is 0 only when the transaction committed with status ``ok``.
+Most commands are declared with :func:`gridledger.cli.signing.signed_command` from a function
+that builds the body. Every command signs with ``HOME/keys/<--key or --from>.json`` as the
+account ``--from`` (default ``operator``), submits to ``--node``, waits up to ``--wait``
+seconds, and prints the receipt. The exit code is 0 only when the transaction committed with
+status ``ok``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from gridledger.cli.common import (
     unix_seconds,
 )
 from gridledger.cli.keys import existing_key
-from gridledger.cli.signing import FromOpt, KeyOpt, WaitOpt, finish, send_tx
+from gridledger.cli.signing import Body, FromOpt, KeyOpt, WaitOpt, finish, send_tx, signed_command
 from gridledger.contracts.base import ROLES
 from gridledger.contracts.devices import TECHNOLOGIES
 from gridledger.core.keystore import read_public_key
@@ -45,38 +47,26 @@ AccountOpt = Annotated[str, typer.Option("--account", help="The account id.")]
 RoleOpt = Annotated[str, typer.Option("--role", help=f"One of: {', '.join(ROLES)}.")]
 
 
-@app.command("transfer")
+@signed_command(app, "transfer", "funds.transfer")
 def transfer(
     to: Annotated[str, typer.Option("--to", help="The receiving account.")],
     amount: AmountOpt,
     memo: Annotated[str, typer.Option("--memo", help="Up to 256 characters.")] = "",
-    sender: FromOpt = "operator",
-    key: KeyOpt = None,
-    wait: WaitOpt = 10.0,
-    home: HomeOpt = DEFAULT_HOME,
-    node: NodeOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+) -> Body:
     """Move funds from --from to --to (funds.transfer)."""
     body: dict[str, Any] = {"to": to, "amount": amount}
     if memo:
         body["memo"] = memo
-    send_tx(home, node, sender, key, wait, json_out, "funds.transfer", body)
+    return body
 
 
-@app.command("mint")
+@signed_command(app, "mint", "funds.mint")
 def mint(
     to: Annotated[str, typer.Option("--to", help="The account credited.")],
     amount: AmountOpt,
-    sender: FromOpt = "operator",
-    key: KeyOpt = None,
-    wait: WaitOpt = 10.0,
-    home: HomeOpt = DEFAULT_HOME,
-    node: NodeOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+) -> Body:
     """Create funds in --to's balance (funds.mint; operator role)."""
-    send_tx(home, node, sender, key, wait, json_out, "funds.mint", {"to": to, "amount": amount})
+    return {"to": to, "amount": amount}
 
 
 @app.command("add-account")
@@ -110,39 +100,25 @@ def add_account(
     send_tx(home, node, sender, key, wait, json_out, "registry.add_account", body)
 
 
-@app.command("grant-role")
+@signed_command(app, "grant-role", "registry.grant_role")
 def grant_role(
     account: AccountOpt,
     role: RoleOpt,
-    sender: FromOpt = "operator",
-    key: KeyOpt = None,
-    wait: WaitOpt = 10.0,
-    home: HomeOpt = DEFAULT_HOME,
-    node: NodeOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+) -> Body:
     """Give an account a role its organisation holds (registry.grant_role; operator)."""
-    body = {"account": account, "role": role}
-    send_tx(home, node, sender, key, wait, json_out, "registry.grant_role", body)
+    return {"account": account, "role": role}
 
 
-@app.command("revoke-role")
+@signed_command(app, "revoke-role", "registry.revoke_role")
 def revoke_role(
     account: AccountOpt,
     role: RoleOpt,
-    sender: FromOpt = "operator",
-    key: KeyOpt = None,
-    wait: WaitOpt = 10.0,
-    home: HomeOpt = DEFAULT_HOME,
-    node: NodeOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+) -> Body:
     """Take a role from an account (registry.revoke_role; operator)."""
-    body = {"account": account, "role": role}
-    send_tx(home, node, sender, key, wait, json_out, "registry.revoke_role", body)
+    return {"account": account, "role": role}
 
 
-@app.command("add-org")
+@signed_command(app, "add-org", "registry.add_organisation")
 def add_org(
     org: Annotated[str, typer.Option("--org", help="The organisation id.")],
     name: Annotated[str, typer.Option("--name", help="Its display name.")],
@@ -154,18 +130,12 @@ def add_org(
         str | None,
         typer.Option("--node-key", help="'ed25519:<hex>' key its node signs blocks with."),
     ] = None,
-    sender: FromOpt = "operator",
-    key: KeyOpt = None,
-    wait: WaitOpt = 10.0,
-    home: HomeOpt = DEFAULT_HOME,
-    node: NodeOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+) -> Body:
     """Register an organisation and the roles its accounts may hold (operator)."""
     body: dict[str, Any] = {"org": org, "name": name, "roles": role or []}
     if node_key is not None:
         body["node_key"] = node_key
-    send_tx(home, node, sender, key, wait, json_out, "registry.add_organisation", body)
+    return body
 
 
 @app.command("submit")
@@ -203,7 +173,7 @@ CeilingOpt = Annotated[
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (up to 256 characters).")]
 
 
-@app.command("register-device")
+@signed_command(app, "register-device", "registry.register_device")
 def register_device(
     device: DeviceOpt,
     name: Annotated[str, typer.Option("--name", help="Display name, 1-128 characters.")],
@@ -228,16 +198,10 @@ def register_device(
     support: Annotated[
         str, typer.Option("--support", help="Public support: none, feed_in_tariff, ...")
     ] = "none",
-    sender: FromOpt = "operator",
-    key: KeyOpt = None,
-    wait: WaitOpt = 10.0,
-    home: HomeOpt = DEFAULT_HOME,
-    node: NodeOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+) -> Body:
     """Register a generation plant of --from's organisation (registry.register_device;
     producer)."""
-    body = {
+    return {
         "device": device,
         "name": name,
         "technology": technology,
@@ -250,10 +214,9 @@ def register_device(
         "longitude_udeg": longitude_udeg,
         "support": support,
     }
-    send_tx(home, node, sender, key, wait, json_out, "registry.register_device", body)
 
 
-@app.command("register-site")
+@signed_command(app, "register-site", "registry.register_site")
 def register_site(
     site: SiteOpt,
     name: Annotated[str, typer.Option("--name", help="Display name, 1-128 characters.")],
@@ -264,13 +227,7 @@ def register_site(
         str | None,
         typer.Option("--owner-org", help="Owner organisation (grid operators only)."),
     ] = None,
-    sender: FromOpt = "operator",
-    key: KeyOpt = None,
-    wait: WaitOpt = 10.0,
-    home: HomeOpt = DEFAULT_HOME,
-    node: NodeOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+) -> Body:
     """Register a consumption site (registry.register_site; consumer or grid_operator)."""
     body: dict[str, Any] = {
         "site": site,
@@ -281,10 +238,10 @@ def register_site(
     }
     if owner_org is not None:
         body["owner_org"] = owner_org
-    send_tx(home, node, sender, key, wait, json_out, "registry.register_site", body)
+    return body
 
 
-@app.command("register-meter")
+@signed_command(app, "register-meter", "registry.register_meter")
 def register_meter(
     meter: MeterOpt,
     gateway: Annotated[str, typer.Option("--gateway", help="The account that reports it.")],
@@ -300,13 +257,7 @@ def register_meter(
     interval_s: Annotated[
         int, typer.Option("--interval-s", help="Reading interval: 900, 3600 or 86400 s.")
     ] = 900,
-    sender: FromOpt = "operator",
-    key: KeyOpt = None,
-    wait: WaitOpt = 10.0,
-    home: HomeOpt = DEFAULT_HOME,
-    node: NodeOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+) -> Body:
     """Register a meter of a device or site and its gateway (registry.register_meter;
     grid_operator)."""
     body: dict[str, Any] = {
@@ -319,39 +270,25 @@ def register_meter(
         body["device"] = device
     if site is not None:
         body["site"] = site
-    send_tx(home, node, sender, key, wait, json_out, "registry.register_meter", body)
+    return body
 
 
-@app.command("set-meter-gateway")
+@signed_command(app, "set-meter-gateway", "registry.set_meter_gateway")
 def set_meter_gateway(
     meter: MeterOpt,
     gateway: Annotated[str, typer.Option("--gateway", help="The account to report it now.")],
-    sender: FromOpt = "operator",
-    key: KeyOpt = None,
-    wait: WaitOpt = 10.0,
-    home: HomeOpt = DEFAULT_HOME,
-    node: NodeOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+) -> Body:
     """Move a meter to another gateway account (registry.set_meter_gateway; grid_operator)."""
-    body = {"meter": meter, "gateway": gateway}
-    send_tx(home, node, sender, key, wait, json_out, "registry.set_meter_gateway", body)
+    return {"meter": meter, "gateway": gateway}
 
 
-@app.command("set-site-ceiling")
+@signed_command(app, "set-site-ceiling", "registry.set_site_ceiling")
 def set_site_ceiling(
     site: SiteOpt,
     max_wh_per_hour: CeilingOpt,
-    sender: FromOpt = "operator",
-    key: KeyOpt = None,
-    wait: WaitOpt = 10.0,
-    home: HomeOpt = DEFAULT_HOME,
-    node: NodeOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+) -> Body:
     """Change a site's consumption ceiling (registry.set_site_ceiling; grid_operator)."""
-    body = {"site": site, "max_wh_per_hour": max_wh_per_hour}
-    send_tx(home, node, sender, key, wait, json_out, "registry.set_site_ceiling", body)
+    return {"site": site, "max_wh_per_hour": max_wh_per_hour}
 
 
 # account keys and suspension -----------------------------------------------------------------
@@ -383,41 +320,24 @@ def rotate_key(
     send_tx(home, node, sender, key, wait, json_out, "registry.rotate_key", body)
 
 
-@app.command("suspend")
-def suspend(
-    account: AccountOpt,
-    reason: ReasonOpt = "",
-    sender: FromOpt = "operator",
-    key: KeyOpt = None,
-    wait: WaitOpt = 10.0,
-    home: HomeOpt = DEFAULT_HOME,
-    node: NodeOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+@signed_command(app, "suspend", "registry.suspend_account")
+def suspend(account: AccountOpt, reason: ReasonOpt = "") -> Body:
     """Suspend an account: the node refuses its transactions (registry.suspend_account;
     operator)."""
-    body = {"account": account, "reason": reason}
-    send_tx(home, node, sender, key, wait, json_out, "registry.suspend_account", body)
+    return {"account": account, "reason": reason}
 
 
-@app.command("reinstate")
+@signed_command(app, "reinstate", "registry.reinstate_account")
 def reinstate(
     account: AccountOpt,
     reason: ReasonOpt = "",
-    sender: FromOpt = "operator",
-    key: KeyOpt = None,
-    wait: WaitOpt = 10.0,
-    home: HomeOpt = DEFAULT_HOME,
-    node: NodeOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+) -> Body:
     """Lift an account's suspension (registry.reinstate_account; operator)."""
-    body = {"account": account, "reason": reason}
-    send_tx(home, node, sender, key, wait, json_out, "registry.reinstate_account", body)
+    return {"account": account, "reason": reason}
 
 
 # meter data ----------------------------------------------------------------------------------
-@app.command("correct-reading")
+@signed_command(app, "correct-reading", "metering.correct")
 def correct_reading(
     meter: MeterOpt,
     start: Annotated[
@@ -425,22 +345,15 @@ def correct_reading(
     ],
     energy_wh: Annotated[int, typer.Option("--energy-wh", min=0, help="The corrected energy, Wh.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (1-256 characters).")],
-    sender: FromOpt = "operator",
-    key: KeyOpt = None,
-    wait: WaitOpt = 10.0,
-    home: HomeOpt = DEFAULT_HOME,
-    node: NodeOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+) -> Body:
     """Record a corrected value beside a reading; the original stays (metering.correct;
     grid_operator)."""
-    body = {
+    return {
         "meter": meter,
         "start": unix_seconds(start, "--start"),
         "energy_wh": energy_wh,
         "reason": reason,
     }
-    send_tx(home, node, sender, key, wait, json_out, "metering.correct", body)
 
 
 @app.command("submit-readings")

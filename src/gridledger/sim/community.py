@@ -46,6 +46,7 @@ from gridledger.core.crypto import SigningKey
 from gridledger.core.keystore import load_key, save_key
 from gridledger.core.types import Receipt, Transaction
 from gridledger.ingest import Reading, ReadingSubmitter, RetryPolicy
+from gridledger.node.custody import CUSTODY_NAME, save_custody
 from gridledger.node.home import init_home, key_path, open_node
 from gridledger.node.node import DB_NAME, GENESIS_NAME, CommittedBlock, Node, wall_clock_ms
 from gridledger.sdk import Client
@@ -393,7 +394,7 @@ def prepare_home(home: Path, reset: bool) -> None:
             f"{home} holds a demo chain already: pass --reset to build a new one, or serve "
             f"this one with 'gridledger node --home {home}'",
         )
-    for name in (GENESIS_NAME, "node.json", MARKER_NAME):
+    for name in (GENESIS_NAME, "node.json", MARKER_NAME, CUSTODY_NAME):
         (home / name).unlink(missing_ok=True)
     for suffix in ("", "-wal", "-shm"):
         (home / (DB_NAME + suffix)).unlink(missing_ok=True)
@@ -695,6 +696,10 @@ def run_demo(
 
     clock = SimClock(setup_s * 1000)
     node = open_node(home, passphrase, clock=clock, verify_workers=0, block_interval_ms=1)
+    # the households' keys, for the web interface to sign their choices (custodial accounts)
+    save_custody(
+        home, node.config.node_key, {h.account: keys[h.account] for h in community.households}
+    )
     tally = _ReadingTally()
     try:
         node.start()

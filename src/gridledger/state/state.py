@@ -74,13 +74,22 @@ class KeyIndex:
                 self._keys.add(k)
 
     def range(
-        self, prefix: bytes, start: bytes = b"", end: bytes | None = None, limit: int | None = None
+        self,
+        prefix: bytes,
+        start: bytes = b"",
+        end: bytes | None = None,
+        limit: int | None = None,
+        *,
+        reverse: bool = False,
     ) -> list[bytes]:
         """Keys under ``prefix`` from ``prefix + start`` up to (excluding) ``prefix + end``,
-        at most ``limit`` of them (a page costs its own size, not the whole range's)."""
+        at most ``limit`` of them (a page costs its own size, not the whole range's);
+        ``reverse`` gives the last ones first (the latest readings of a meter)."""
         upper = prefix + end if end is not None else prefix + b"\xff" * 8
         with self._lock:
-            keys = self._keys.irange(prefix + start, upper, inclusive=(True, False))
+            keys = self._keys.irange(
+                prefix + start, upper, inclusive=(True, False), reverse=reverse
+            )
             return list(islice(keys, limit))
 
 

@@ -86,6 +86,15 @@ _env = Environment(
 _env.filters.update(kwh=kwh, money=money, utc=utc, utc_ms=utc_ms, short=short, permille=permille)
 
 
+def warm() -> int:
+    """Compile every template now (at start-up) rather than on its first request; returns how
+    many there are. Compiling the whole set takes a few hundred milliseconds."""
+    names = _env.list_templates(extensions=["html"])
+    for name in names:
+        _env.get_template(name)
+    return len(names)
+
+
 def render(
     request: Request, node: Node, template: str, nav: str, status_code: int = 200, **page: Any
 ) -> HTMLResponse:

@@ -1,20 +1,441 @@
-"""Web view: the explorer (see :mod:`gridledger.web`)."""
+"""Web view: the explorer (see :mod:`gridledger.web`).
+
+Chain status and the latest blocks and transactions (growing live in the browser), search,
+and one page per record (block, transaction, account, device, site, meter), each with its
+proof and a button that checks the proof in the browser (``static/verify.js``).
+
+Every page reads by index only, so it costs the same at a million transactions as at ten:
+blocks by height or hash, transactions by hash (``tx_index``), state by key, and lists by a
+bounded range of heights or keys.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gridledger.api.context import ApiContext
+from gridledger.api.render import decode_stored
+from gridledger.contracts import devices, funds, market, metering, registry
+from gridledger.core.crypto import sha256
+from gridledger.core.encoding import decode_json
+from gridledger.node.executor import nonce_key
+from gridledger.node.node import Node
+from gridledger.state.store import StoredBlock, StoredTx
+from gridledger.web.i18n import Translator, pick_lang
 from gridledger.web.render import render
+
+LATEST = 10
+"""Rows of the home page's latest blocks and transactions."""
+RATE_WINDOW = 100
+"""Blocks over which the home page measures the block rate."""
+ORG_COUNT_TTL_S = 10.0
+"""How long the home page's count of organisations may be old."""
+BLOCKS_PAGE = 20
+TXS_PAGE = 50
+READINGS_PAGE = 24
+EVENTS_SHOWN = 50
+"""Receipt events listed on a transaction page (a batch of readings may have thousands)."""
+BODY_SHOWN = 20_000
+"""Characters of a transaction body shown before it is cut."""
+
+MAX_START = 9_999_999_999
+"""The last interval start a reading key can hold (ten digits)."""
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+NAV = "explorer"
+
+
+class _GenesisOrgs(msgspec.Struct):
+    """The part of the genesis document the verifier needs (the rest is skipped)."""
+
+    organisations: list[dict[str, Any]]
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def _digits(text: str) -> int | None:
+    """A non-negative decimal number, or ``None`` for anything else (``-1``, ``1e3``, ``٣``)."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def tx_row(stx: StoredTx) -> dict[str, Any]:
+    """What a table row shows of a transaction: hash, place, kind, sender, receipt status."""
+    tx = decode_stored(stx.raw, f"transaction {stx.index} of block {stx.height}")
+    receipt = decode_stored(stx.receipt, f"receipt {stx.index} of block {stx.height}")
+    return {
+        "hash": sha256(stx.raw).hex(),
+        "height": stx.height,
+        "index": stx.index,
+        "kind": tx["kind"],
+        "sender": tx["sender"],
+        "nonce": tx["nonce"],
+        "status": receipt["status"],
+        "code": receipt["code"],
+    }
+
+
+def block_row(blk: StoredBlock) -> dict[str, Any]:
+    header = decode_stored(blk.header, f"header of block {blk.height}")
+    return {
+        "height": blk.height,
+        "hash": blk.hash.hex(),
+        "time": header["time"],
+        "proposer": header["proposer"],
+        "tx_count": blk.tx_count,
+        "header": header,
+        "signature": blk.signature,
+    }
+
+
+def state_proof(node: Node, key: str) -> dict[str, Any]:
+    """The committed value of ``key`` with its sparse Merkle proof, for a record page."""
+    header, value, proof = node.prove_state(key.encode())
+    text = None
+    if value is not None:
+        try:
+            text = value.decode()
+        except UnicodeDecodeError:
+            text = None
+    return {
+        "kind": "state",
+        "key": key,
+        "value_hex": None if value is None else value.hex(),
+        "value_text": text,
+        "height": header.height,
+        "state_root": header.state_root,
+        "depth": len(proof.levels),
+        "json": _pretty(proof.to_json()),
+    }
 
 
 def router(ctx: ApiContext) -> APIRouter:
     r = APIRouter(include_in_schema=False)
     node = ctx.node
+    store = node.store
+    cache: dict[str, Any] = {}
 
+    def trusted_keys() -> dict[str, str]:
+        """Node keys of the genesis organisations: what the browser checks signatures with.
+
+        They come from the genesis document the chain was started from (the consortium's
+        agreement), not from the state the proofs are about.
+        """
+        if "keys" not in cache:
+            raw = store.get_meta("genesis") or b'{"organisations": []}'
+            orgs = msgspec.json.decode(raw, type=_GenesisOrgs).organisations
+            cache["keys"] = {o["id"]: o["node_key"] for o in orgs if o.get("node_key")}
+        keys: dict[str, str] = cache["keys"]
+        return keys
+
+    def organisations() -> tuple[int, list[dict[str, Any]]]:
+        """How many organisations are registered, and the block-signing ones (those of the
+        genesis with a node key, as registered now).
+
+        The count is of keys in the sorted index, refreshed at most every
+        :data:`ORG_COUNT_TTL_S` seconds: a chain may hold a million organisations.
+        """
+        now = time.monotonic()
+        if now - cache.get("orgs_at", -ORG_COUNT_TTL_S) >= ORG_COUNT_TTL_S:
+            cache["org_count"] = len(node.state.index.range(registry.org_key("")))
+            cache["orgs_at"] = now
+        view = node.state.view
+        signers = [registry.get_organisation(view, org) for org in trusted_keys()]
+        return cache["org_count"], [o for o in signers if o is not None and o.get("node_key")]
+
+    def page(request: Request, template: str, status_code: int = 200, **data: Any) -> HTMLResponse:
+        return render(
+            request,
+            node,
+            template,
+            NAV,
+            status_code=status_code,
+            node_keys=trusted_keys(),
+            **data,
+        )
+
+    def error(request: Request, status: int, message_key: str, **fields: Any) -> HTMLResponse:
+        t = Translator(pick_lang(request))
+        title = "error.title" if status == 404 else "explorer.error.bad_title"
+        if status == 404:
+            message = t("error.not_found", what=t(message_key, **fields))
+        else:
+            message = t("error.bad_request", why=t(message_key, **fields))
+        return page(
+            request, "explorer/error.html", status, title_key=title, message=message, status=status
+        )
+
+    def stored_block(height: int) -> StoredBlock | None:
+        # above the tip nothing is stored; checking first also keeps huge numbers from SQLite
+        return store.block(height) if height <= node.tip.height else None
+
+    # home --------------------------------------------------------------------------------------
     @r.get("/", response_class=HTMLResponse)
     def home(request: Request) -> HTMLResponse:
-        return render(request, node, "explorer/home.html", "explorer", status=node.status())
+        tip = node.tip.height
+        recent = store.blocks(max(0, tip - LATEST + 1), tip + 1)[::-1]
+        blocks = [block_row(b) for b in recent]
+        txs: list[dict[str, Any]] = []
+        for blk in recent:
+            for stx in reversed(blk.txs()):
+                if len(txs) == LATEST:
+                    break
+                txs.append(tx_row(stx))
+        rate = None
+        old = max(1, tip - RATE_WINDOW)
+        if tip > old:
+            first = store.block(old)
+            if first is not None:
+                span_ms = blocks[0]["time"] - block_row(first)["time"]
+                if span_ms > 0:
+                    rate = f"{(tip - old) * 60_000 / span_ms:,.1f}"
+        org_count, proposers = organisations()
+        return page(
+            request,
+            "explorer/home.html",
+            status=node.status(),
+            blocks=blocks,
+            txs=txs,
+            rate=rate,
+            rate_window=min(RATE_WINDOW, tip - old),
+            org_count=org_count,
+            proposers=proposers,
+            latest=LATEST,
+        )
+
+    # search ------------------------------------------------------------------------------------
+    @r.get("/search", response_class=HTMLResponse)
+    def search(request: Request, q: str = "") -> Response:
+        query = q.strip()
+        if not query:
+            return error(request, 400, "explorer.search.empty")
+        height = _digits(query)
+        if height is not None:
+            if height <= node.tip.height:
+                return RedirectResponse(f"/blocks/{height}", status_code=303)
+            return error(request, 404, "explorer.what.block", height=height)
+        lowered = query.lower().removeprefix("0x")
+        if HEX64.match(lowered):
+            if store.locate_tx(bytes.fromhex(lowered)) is not None:
+                return RedirectResponse(f"/txs/{lowered}", status_code=303)
+            blk = store.block_by_hash(bytes.fromhex(lowered))
+            if blk is not None:
+                return RedirectResponse(f"/blocks/{blk.height}", status_code=303)
+            return error(request, 404, "explorer.what.hash", hash=lowered)
+        if registry.ID_RE.match(lowered):
+            view = node.state.view
+            for what, key in (
+                ("accounts", registry.account_key(lowered)),
+                ("devices", f"registry/device/{lowered}".encode()),
+                ("meters", f"registry/meter/{lowered}".encode()),
+                ("sites", f"registry/site/{lowered}".encode()),
+            ):
+                if view.get(key) is not None:
+                    return RedirectResponse(f"/{what}/{lowered}", status_code=303)
+        return error(request, 404, "explorer.what.query", query=query)
+
+    # blocks ------------------------------------------------------------------------------------
+    @r.get("/blocks", response_class=HTMLResponse)
+    def blocks_page(request: Request, before: str = "") -> HTMLResponse:
+        tip = node.tip.height
+        if before:
+            upto = _digits(before)
+            if upto is None:
+                return error(request, 400, "explorer.invalid.height", value=before)
+            upto = min(upto, tip + 1)
+        else:
+            upto = tip + 1
+        low = max(0, upto - BLOCKS_PAGE)
+        rows = [block_row(b) for b in store.blocks(low, upto)[::-1]]
+        return page(
+            request,
+            "explorer/blocks.html",
+            blocks=rows,
+            older=low if low > 0 else None,
+            newer=min(upto + BLOCKS_PAGE, tip + 1) if upto <= tip else None,
+        )
+
+    @r.get("/blocks/{height}", response_class=HTMLResponse)
+    def block_page(request: Request, height: str, start: str = "0") -> HTMLResponse:
+        number = _digits(height)
+        if number is None:
+            return error(request, 400, "explorer.invalid.height", value=height)
+        first = _digits(start)
+        if first is None:
+            return error(request, 400, "explorer.invalid.start", value=start)
+        blk = stored_block(number)
+        if blk is None:
+            return error(request, 404, "explorer.what.block", height=number)
+        stxs = blk.txs()
+        shown = [tx_row(s) for s in stxs[first : first + TXS_PAGE]]
+        return page(
+            request,
+            "explorer/block.html",
+            block=block_row(blk),
+            txs=shown,
+            first=first,
+            total=len(stxs),
+            prev_start=max(0, first - TXS_PAGE) if first > 0 else None,
+            next_start=first + TXS_PAGE if first + TXS_PAGE < len(stxs) else None,
+            tip=node.tip.height,
+        )
+
+    # transactions ------------------------------------------------------------------------------
+    @r.get("/txs/{tx_hash}", response_class=HTMLResponse)
+    def tx_page(request: Request, tx_hash: str) -> HTMLResponse:
+        if not HEX64.match(tx_hash):
+            return error(request, 400, "explorer.invalid.hash", value=tx_hash)
+        found = node.prove_tx(bytes.fromhex(tx_hash))
+        if found is None:
+            return error(request, 404, "explorer.what.tx", hash=tx_hash)
+        blk, index, path = found
+        stxs = blk.txs()
+        stx = stxs[index]
+        tx = decode_stored(stx.raw, f"transaction {index} of block {blk.height}")
+        receipt = decode_stored(stx.receipt, f"receipt {index} of block {blk.height}")
+        body = _pretty(tx["body"])
+        events = receipt["events"]
+        return page(
+            request,
+            "explorer/tx.html",
+            hash=tx_hash,
+            tx=tx,
+            receipt=receipt,
+            body=body[:BODY_SHOWN],
+            body_cut=len(body) > BODY_SHOWN,
+            events=[_pretty(e) for e in events[:EVENTS_SHOWN]],
+            event_count=len(events),
+            block=block_row(blk),
+            index=index,
+            proof={
+                "kind": "tx",
+                "hash": tx_hash,
+                "height": blk.height,
+                "index": index,
+                "tree_size": len(stxs),
+                "audit_path": [p.hex() for p in path],
+                "tx_root": block_row(blk)["header"]["tx_root"],
+            },
+        )
+
+    # state records -----------------------------------------------------------------------------
+    def record_page(
+        request: Request,
+        record_id: str,
+        key: str,
+        what: str,
+        build: Callable[[dict[str, Any]], dict[str, Any]],
+        template: str,
+    ) -> HTMLResponse:
+        if not registry.ID_RE.match(record_id):
+            return error(request, 400, "explorer.invalid.id", value=record_id)
+        record = node.state.view.get_json(key.encode())
+        if record is None:
+            return error(request, 404, what, id=record_id)
+        proofs = [state_proof(node, key)]
+        data = build(record)
+        proofs += [state_proof(node, k) for k in data.pop("extra_proofs", [])]
+        return page(request, template, record=record, proofs=proofs, **data)
+
+    @r.get("/accounts/{account}", response_class=HTMLResponse)
+    def account_page(request: Request, account: str) -> HTMLResponse:
+        def build(record: dict[str, Any]) -> dict[str, Any]:
+            view = node.state.view
+            stats = view.get_json(market.stats_key(account))
+            return {
+                "org": registry.get_organisation(view, record["org"]),
+                "balance": funds.balance_of(view, account),
+                "escrow": funds.escrow_of(view, account),
+                "nonce": view.get_int(nonce_key(account)),
+                "stats": None if stats is None else market.account_stats(view, account),
+                "extra_proofs": [funds.balance_key(account).decode()],
+            }
+
+        return record_page(
+            request,
+            account,
+            registry.account_key(account).decode(),
+            "explorer.what.account",
+            build,
+            "explorer/account.html",
+        )
+
+    @r.get("/devices/{device}", response_class=HTMLResponse)
+    def device_page(request: Request, device: str) -> HTMLResponse:
+        def build(_record: dict[str, Any]) -> dict[str, Any]:
+            view = node.state.view
+            return {
+                "meters": devices.meters_of(view, device),
+                "plant": view.get_json(market.plant_key(device)),
+            }
+
+        return record_page(
+            request,
+            device,
+            f"registry/device/{device}",
+            "explorer.what.device",
+            build,
+            "explorer/device.html",
+        )
+
+    @r.get("/sites/{site}", response_class=HTMLResponse)
+    def site_page(request: Request, site: str) -> HTMLResponse:
+        def build(_record: dict[str, Any]) -> dict[str, Any]:
+            return {"meters": devices.meters_of(node.state.view, site)}
+
+        return record_page(
+            request,
+            site,
+            f"registry/site/{site}",
+            "explorer.what.site",
+            build,
+            "explorer/site.html",
+        )
+
+    @r.get("/meters/{meter}", response_class=HTMLResponse)
+    def meter_page(request: Request, meter: str, before: str = "") -> HTMLResponse:
+        end = None
+        if before:
+            end = _digits(before)
+            if end is None or end > MAX_START:
+                return error(request, 400, "explorer.invalid.start", value=before)
+
+        def build(_record: dict[str, Any]) -> dict[str, Any]:
+            view = node.state.view
+            prefix = f"metering/reading/{meter}/".encode()
+            upper = None if end is None else f"{end:010d}".encode()
+            # newest first, one page: a range of the sorted key index, never a scan
+            keys = node.state.index.range(prefix, b"", upper, READINGS_PAGE + 1, reverse=True)
+            rows = []
+            for k in keys[:READINGS_PAGE]:
+                raw = view.get(k)
+                if raw is None:
+                    continue
+                at = int(k[len(prefix) :])
+                corr = view.get_json(metering.correction_key(meter, at))
+                # key and stored bytes: each reading's own Verify button proves it
+                rows.append(
+                    {**decode_json(raw), "start": at, "correction": corr, "key": k.decode(),
+                     "value_hex": raw.hex()}
+                )  # fmt: skip
+            older = rows[-1]["start"] if len(keys) > READINGS_PAGE and rows else None
+            return {"readings": rows, "older": older, "paged": end is not None}
+
+        return record_page(
+            request,
+            meter,
+            f"registry/meter/{meter}",
+            "explorer.what.meter",
+            build,
+            "explorer/meter.html",
+        )
 
     return r

@@ -1,11 +1,213 @@
-"""Web view: market (see :mod:`gridledger.web`)."""
+"""Web view: the market (see :mod:`gridledger.web`).
+
+``/market``: the rules and tariffs, clearing price and volume per interval over the recent days
+(charts and a table), and the order book of the open interval (the next one not yet past its
+gate closure). ``/market/{start}``: one interval's record, its order book and its pairings,
+paginated. Pages read the committed state and do bounded work: at most :data:`MAX_DAYS` days
+of intervals, :data:`BOOK_DEPTH` orders per side, :data:`PAIRINGS_PAGE` pairings per page.
+
+The helpers here (the latest interval with data, day windows) serve the participants' pages too.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
 
 from gridledger.api.context import ApiContext
+from gridledger.contracts import market
+from gridledger.core.encoding import decode_json
+from gridledger.node.node import Node
+from gridledger.state.state import StateReader
+from gridledger.web.charts import Series, bars, lines
+from gridledger.web.i18n import Translator, pick_lang
+from gridledger.web.render import render, utc
+
+DAY_S = 86_400
+MAX_DAYS = 7
+"""The most days of intervals the market page charts."""
+DEFAULT_DAYS = 2
+BOOK_DEPTH = 50
+"""Orders per side shown in an order book."""
+PAIRINGS_PAGE = 100
+MAX_START = 9_999_999_999
+INTERVAL_PREFIX = b"market/interval/"
 
 
-def router(ctx: ApiContext) -> APIRouter:  # noqa: ARG001 (the view is being built)
-    return APIRouter(include_in_schema=False)
+def day_of(seconds: int) -> int:
+    """The start of the UTC day holding ``seconds``."""
+    return seconds - seconds % DAY_S
+
+
+def latest_interval(view: StateReader) -> dict[str, Any] | None:
+    """The latest interval that was cleared (settled ones included), or ``None``.
+
+    Interval records are keyed by zero-padded start, so the scan is in time order; only the
+    keys are walked, and records are decoded from the newest back until one has been cleared
+    (open records exist only for intervals that have taken orders)."""
+    raws = [raw for _, raw in view.scan(INTERVAL_PREFIX)]
+    for raw in reversed(raws):
+        record: dict[str, Any] = decode_json(raw)
+        if record.get("status") != "open":
+            return record
+    return None
+
+
+def latest_day(view: StateReader) -> int | None:
+    """The UTC day of the latest cleared interval: the market's "today" with data."""
+    record = latest_interval(view)
+    return None if record is None else day_of(int(record["start"]))
+
+
+def days_back(last_day: int, days: int) -> list[int]:
+    """``days`` UTC day starts ending with ``last_day``, oldest first."""
+    return [last_day - DAY_S * k for k in range(days - 1, -1, -1)]
+
+
+def now_s(node: Node) -> int:
+    """Block time as the node would stamp the next block, in seconds."""
+    return max(node.config.clock(), node.tip.time) // 1000
+
+
+def open_interval(view: StateReader, now: int) -> int:
+    """The first interval whose gate closure has not passed at ``now``."""
+    rules = market.params(view)
+    length, gate = int(rules["interval_s"]), int(rules["gate_closure_s"])
+    start = (now + gate) // length * length + length
+    while start - gate <= now:
+        start += length
+    return start
+
+
+def clamp(value: str | None, low: int, high: int, default: int) -> int:
+    """A query parameter as an integer within ``[low, high]``; ``default`` if not a number."""
+    try:
+        number = int(value) if value is not None else default
+    except ValueError:
+        return default
+    return min(max(number, low), high)
+
+
+def not_found(request: Request, node: Node, nav: str, what: str) -> HTMLResponse:
+    """The translated 404 page."""
+    return render(request, node, "participants/not_found.html", nav, status_code=404, what=what)
+
+
+def _book(view: StateReader, start: int) -> dict[str, Any]:
+    book = market.order_book(view, start)
+    return {
+        "interval": book["interval"],
+        "bids": book["bids"][:BOOK_DEPTH],
+        "offers": book["offers"][:BOOK_DEPTH],
+        "bid_count": len(book["bids"]),
+        "offer_count": len(book["offers"]),
+    }
+
+
+def _hours(records: list[dict[str, Any]]) -> Iterator[str]:
+    for record in records:
+        yield utc(int(record["start"]), "%d %H:%M")
+
+
+def _charts(t: Translator, records: list[dict[str, Any]]) -> dict[str, str]:
+    labels = list(_hours(records))
+    prices = [r.get("clearing_price") for r in records]
+    sell = [r.get("tariffs", {}).get("sell_price") for r in records]
+    feed = [r.get("tariffs", {}).get("feed_in_price") for r in records]
+    volume = [r.get("volume_wh", 0) for r in records]
+    delivered = [r.get("settlement", {}).get("delivered_wh", 0) for r in records]
+    return {
+        "price": lines(
+            t("market.chart.price"),
+            t("market.chart.price_desc"),
+            labels,
+            [
+                Series(t("market.clearing_price"), prices, "var(--clean)"),
+                Series(t("market.sell_price"), sell, "var(--grid)"),
+                Series(t("market.feed_in_price"), feed, "var(--warn)"),
+            ],
+        ),
+        "volume": bars(
+            t("market.chart.volume"),
+            t("market.chart.volume_desc"),
+            labels,
+            [
+                Series(t("market.volume"), volume, "var(--clean)"),
+                Series(t("market.delivered"), delivered, "var(--grid)"),
+            ],
+        ),
+    }
+
+
+def router(ctx: ApiContext) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+    node = ctx.node
+
+    @r.get("/market", response_class=HTMLResponse)
+    def overview(request: Request) -> HTMLResponse:
+        view = node.state.view
+        days = clamp(request.query_params.get("days"), 1, MAX_DAYS, DEFAULT_DAYS)
+        last = latest_day(view)
+        records: list[dict[str, Any]] = []
+        if last is not None:
+            first = last - DAY_S * (days - 1)
+            records = [
+                rec
+                for rec in market.intervals(view, first, last + DAY_S, limit=days * 24 * 4)
+                if rec.get("status") != "open"
+            ]
+        t = Translator(pick_lang(request))
+        upcoming = open_interval(view, now_s(node))
+        return render(
+            request,
+            node,
+            "market/overview.html",
+            "market",
+            params=market.params(view),
+            tariffs=market.tariffs(view),
+            days=days,
+            max_days=MAX_DAYS,
+            records=records,
+            latest=records[-1] if records else None,
+            charts=_charts(t, records) if records else None,
+            book=_book(view, upcoming),
+            standing_clean=sum(
+                1 for _, raw in view.scan(b"market/preference/") if b'"choice":"clean"' in raw
+            ),
+            standing_offers=len(market.standing_offers(view)),
+        )
+
+    @r.get("/market/{start}", response_class=HTMLResponse)
+    def interval(request: Request, start: str) -> HTMLResponse:
+        view = node.state.view
+        if not start.isdigit() or int(start) > MAX_START:
+            return not_found(request, node, "market", start)
+        at = int(start)
+        record = market.get_interval(view, at)
+        if record is None:
+            return not_found(request, node, "market", start)
+        page = clamp(request.query_params.get("page"), 1, 1_000_000, 1)
+        first = f"{(page - 1) * PAIRINGS_PAGE:08d}".encode()
+        rows = [
+            market.pairing_view(raw)
+            for _, raw in view.scan_range(market.pairing_prefix(at), first, None, PAIRINGS_PAGE + 1)
+        ]
+        length = int(record["interval_s"])
+        return render(
+            request,
+            node,
+            "market/interval.html",
+            "market",
+            record=record,
+            book=_book(view, at),
+            pairings=rows[:PAIRINGS_PAGE],
+            page=page,
+            more=len(rows) > PAIRINGS_PAGE,
+            previous=at - length,
+            following=at + length,
+        )
+
+    return r

@@ -1,11 +1,442 @@
-"""Web view: operator (see :mod:`gridledger.web`)."""
+"""Web view: the operator's and the grid's pages (see :mod:`gridledger.web`).
+
+``/operator`` summarises the registry (organisations, accounts, devices, sites, meters with
+their latest reading), the latest refused readings and the rules in force; each registry list
+has its own paginated page, ``/operator/<list>?after=<id>&n=<count>``. ``/grid`` shows the
+tariffs, the market mechanism, the meters by gateway, the grid settlements of recent intervals
+(``?before=<start>`` pages back) and their totals; ``/grid/<start>`` one interval's settlements
+site by site and plant by plant.
+
+Every page reads the committed state (``node.state.view``) and does bounded work: lists are
+read a page at a time through the sorted key index, a meter's latest reading is found in a
+window before the tip, and refused readings (which exist only as ``metering.reading_refused``
+events in the receipts of ``metering.submit`` transactions) come from :class:`RecentRefusals`,
+a scan of the most recent block bodies, bounded in blocks and bytes and cached by tip height.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
 
 from gridledger.api.context import ApiContext
+from gridledger.contracts import funds, market, metering, registry
+from gridledger.core.encoding import decode_json
+from gridledger.node.node import Node
+from gridledger.state.state import StateReader
+from gridledger.web import charts
+from gridledger.web.render import render
+
+OVERVIEW_ROWS = 10
+"""Rows of each registry list on ``/operator``; the list's own page shows the rest."""
+PAGE_ROWS = 50
+MAX_PAGE_ROWS = 200
+INTERVAL_ROWS = 24
+"""Intervals per page of ``/grid`` (a day of hourly intervals)."""
+MAX_GRID_ROWS = 2000
+"""Settlement records shown for one interval at most."""
+MAX_GATEWAY_METERS = 50_000
+"""Meters read to group them by gateway at most (the page says when it stopped)."""
+MAX_TOTAL_INTERVALS = 100_000
+LATEST_WINDOWS_S = (2 * 86_400, 32 * 86_400)
+"""Windows before the tip searched for a meter's latest reading, then the whole history."""
+
+REFUSAL_KEEP = 20
+"""Refused readings kept and shown, newest first."""
+REFUSAL_SCAN_BLOCKS = 2000
+REFUSAL_SCAN_BYTES = 32 * 1024 * 1024
+"""How far back the refused readings are looked for: at most this many blocks or bytes."""
+_REFUSED = b"metering.reading_refused"
+_SUBMIT = b'"kind":"metering.submit"'
+
+LISTS = ("organisations", "accounts", "devices", "sites", "meters")
+_PREFIX = {
+    "organisations": b"registry/org/",
+    "accounts": b"registry/account/",
+    "devices": b"registry/device/",
+    "sites": b"registry/site/",
+    "meters": b"registry/meter/",
+}
+_unpack_pairs = msgspec.msgpack.Decoder(list[tuple[bytes, bytes]]).decode
 
 
-def router(ctx: ApiContext) -> APIRouter:  # noqa: ARG001 (the view is being built)
-    return APIRouter(include_in_schema=False)
+class PageError(Exception):
+    """A request the page cannot answer: shown as a translated error page."""
+
+    def __init__(self, status: int, key: str, **fields: object) -> None:
+        super().__init__(key)
+        self.status = status
+        self.key = key
+        self.fields = fields
+
+
+# reading the ledger ---------------------------------------------------------------------------
+def count(view: StateReader, prefix: bytes) -> int:
+    return sum(1 for _ in view.scan(prefix))
+
+
+def page_of(
+    view: StateReader, what: str, after: str | None, n: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Records of list ``what`` in id order after ``after``, at most ``n``, and the ``after``
+    of the next page (``None`` after the last)."""
+    # ids never hold a NUL byte, so "after + NUL" is the first key past "after"
+    start = b"" if after is None else after.encode() + b"\x00"
+    rows = [decode_json(v) for _, v in view.scan_range(_PREFIX[what], start, limit=n + 1)]
+    return rows[:n], (str(rows[n - 1]["id"]) if len(rows) > n else None)
+
+
+def latest_reading(view: StateReader, meter: str, now_s: int) -> dict[str, Any] | None:
+    """The meter's reading with the latest interval start (corrections applied), looked for in
+    growing windows before ``now_s`` so a meter with years of history costs a day's keys."""
+    prefix = f"metering/reading/{meter}/".encode()
+    for window in (*LATEST_WINDOWS_S, None):
+        lo = b"" if window is None else f"{max(now_s - window, 0):010d}".encode()
+        last: tuple[bytes, bytes] | None = None
+        for pair in view.scan_range(prefix, lo):
+            last = pair
+        if last is not None:
+            rec: dict[str, Any] = decode_json(last[1])
+            rec["start"] = int(last[0][len(prefix) :])
+            corr = view.get_json(metering.correction_key(meter, rec["start"]))
+            rec["effective_wh"] = corr["energy_wh"] if corr is not None else rec["energy_wh"]
+            rec["corrected"] = corr is not None
+            return rec
+    return None
+
+
+def with_details(view: StateReader, what: str, rows: list[dict[str, Any]], now_s: int) -> None:
+    """Add what a list's table shows beyond the record: balances, latest readings."""
+    if what == "accounts":
+        for row in rows:
+            row["balance"] = funds.balance_of(view, row["id"])
+            row["escrow"] = funds.escrow_of(view, row["id"])
+    elif what == "meters":
+        for row in rows:
+            row["latest"] = latest_reading(view, row["id"], now_s)
+
+
+@dataclass
+class RecentRefusals:
+    """The latest refused readings, from the receipts of the most recent blocks.
+
+    A refusal is only an event in a ``metering.submit`` receipt, so nothing in state lists
+    them. The first request scans block bodies back from the tip (at most
+    :data:`REFUSAL_SCAN_BLOCKS` blocks or :data:`REFUSAL_SCAN_BYTES` bytes); later ones scan only
+    the blocks committed since, so a page costs the new blocks, not the history. Bodies without
+    the event's name are skipped without decoding.
+    """
+
+    node: Node
+    keep: int = REFUSAL_KEEP
+    scan_blocks: int = REFUSAL_SCAN_BLOCKS
+    scan_bytes: int = REFUSAL_SCAN_BYTES
+    height: int = -1
+    """The tip height the cache covers."""
+    oldest: int = 0
+    """The oldest height scanned so far (the page states the window)."""
+    found: list[dict[str, Any]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def latest(self) -> tuple[list[dict[str, Any]], int, int]:
+        """(refusals newest first, oldest height searched, tip height searched)."""
+        with self._lock:
+            tip = self.node.tip.height
+            if tip != self.height:
+                self._scan(tip)
+            return list(self.found), self.oldest, self.height
+
+    def _scan(self, tip: int) -> None:
+        fresh = self.height < 0 or tip - self.height > self.scan_blocks
+        low = max(tip - self.scan_blocks + 1, 1) if fresh else self.height + 1
+        new: list[dict[str, Any]] = []
+        scanned = 0
+        height = tip
+        step = 64
+        while height >= low and scanned < self.scan_bytes and len(new) < self.keep:
+            blocks = self.node.store.blocks(max(height - step + 1, low), height + 1)
+            for blk in reversed(blocks):
+                scanned += len(blk.body)
+                if _REFUSED in blk.body:
+                    new.extend(_refusals_in(blk.height, blk.body, blk.header))
+                height = blk.height - 1
+                if scanned >= self.scan_bytes or len(new) >= self.keep:
+                    break
+            if not blocks:
+                break
+        if fresh:
+            self.found = new[: self.keep]
+            self.oldest = height + 1
+        else:
+            self.found = (new + self.found)[: self.keep]
+        self.height = tip
+
+
+def _refusals_in(height: int, body: bytes, header: bytes) -> list[dict[str, Any]]:
+    """The block's refused readings, latest first."""
+    time_ms = int(decode_json(header)["time"])
+    out: list[dict[str, Any]] = []
+    for raw, receipt in _unpack_pairs(body):
+        if _REFUSED not in receipt or _SUBMIT not in raw:
+            continue
+        rec = decode_json(receipt)
+        sender = decode_json(raw)["sender"]
+        out.extend(
+            {
+                "meter": ev["meter"],
+                "start": ev["start"],
+                "code": ev["code"],
+                "message": ev["message"],
+                "height": height,
+                "time_ms": time_ms,
+                "gateway": sender,
+                "tx_hash": rec["tx_hash"],
+            }
+            for ev in rec["events"]
+            if ev.get("type") == "metering.reading_refused"
+        )
+    out.reverse()
+    return out
+
+
+def gateways(view: StateReader) -> tuple[list[dict[str, Any]], bool]:
+    """Meters grouped by gateway (counts by kind and interval), and whether the scan stopped at
+    :data:`MAX_GATEWAY_METERS`."""
+    groups: dict[str, dict[str, Any]] = {}
+    seen = 0
+    for _, raw in view.scan(_PREFIX["meters"]):
+        seen += 1
+        if seen > MAX_GATEWAY_METERS:
+            break
+        meter = decode_json(raw)
+        group = groups.setdefault(
+            meter["gateway"],
+            {"gateway": meter["gateway"], "generation": 0, "consumption": 0, "intervals": set()},
+        )
+        group[meter["kind"]] += 1
+        group["intervals"].add(meter["interval_s"])
+    out = []
+    for gw in sorted(groups):
+        group = groups[gw]
+        account = registry.get_account(view, gw)
+        group["suspended"] = bool(account and account["suspended"])
+        group["intervals"] = sorted(group["intervals"])
+        out.append(group)
+    return out, seen > MAX_GATEWAY_METERS
+
+
+_SETTLED_SUMS = (
+    "consumption_wh",
+    "generation_wh",
+    "delivered_wh",
+    "grid_import_wh",
+    "grid_paid",
+    "grid_export_wh",
+    "feed_in_paid",
+    "unpaid",
+)
+
+
+@dataclass
+class GridTotals:
+    """Sums of every settled interval's grid figures, recomputed only when the tip moves."""
+
+    node: Node
+    height: int = -1
+    value: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, view: StateReader) -> dict[str, int]:
+        with self._lock:
+            tip = self.node.tip.height
+            if tip != self.height:
+                sums = dict.fromkeys(("intervals", "settled", *_SETTLED_SUMS), 0)
+                for rec in market.intervals(view, limit=MAX_TOTAL_INTERVALS):
+                    sums["intervals"] += 1
+                    settlement = rec.get("settlement")
+                    if rec["status"] == "settled" and settlement:
+                        sums["settled"] += 1
+                        for name in _SETTLED_SUMS:
+                            sums[name] += int(settlement.get(name, 0))
+                self.value, self.height = sums, tip
+            return dict(self.value)
+
+
+def recent_intervals(view: StateReader, before: int, interval_s: int) -> list[dict[str, Any]]:
+    """Up to :data:`INTERVAL_ROWS` interval records starting before ``before``, newest first.
+
+    Windows before ``before`` double until they hold a page (intervals without orders have no
+    record, and a chain may have been idle), so a page costs its own intervals' keys plus a few
+    empty probes; only the page's records are decoded."""
+    prefix = b"market/interval/"
+    span = INTERVAL_ROWS * interval_s
+    while True:
+        lo = max(before - span, 0)
+        tail: deque[bytes] = deque(maxlen=INTERVAL_ROWS)
+        for _, raw in view.scan_range(prefix, f"{lo:010d}".encode(), f"{before:010d}".encode()):
+            tail.append(raw)
+        if len(tail) == INTERVAL_ROWS or lo == 0:
+            return [decode_json(raw) for raw in reversed(tail)]
+        span *= 4
+
+
+# request parameters ------------------------------------------------------------------------
+def _int_param(request: Request, name: str, lo: int, hi: int) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise PageError(400, "operator.error.bad_number", name=name, lo=lo, hi=hi)
+    return int(raw)
+
+
+def _id_param(request: Request, name: str) -> str | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not registry.ID_RE.match(raw):
+        raise PageError(400, "operator.error.bad_id", name=name)
+    return raw
+
+
+# routes -------------------------------------------------------------------------------------
+def router(ctx: ApiContext) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+    node = ctx.node
+    refusals = RecentRefusals(node)
+    totals = GridTotals(node)
+
+    def page(
+        request: Request, nav: str, build: Callable[[StateReader], tuple[str, dict[str, Any]]]
+    ) -> HTMLResponse:
+        try:
+            template, data = build(node.state.view)
+        except PageError as exc:
+            return render(
+                request,
+                node,
+                "operator/error.html",
+                nav,
+                status_code=exc.status,
+                error_status=exc.status,
+                error_key=exc.key,
+                error_fields=exc.fields,
+            )
+        return render(request, node, template, nav, **data)
+
+    @r.get("/operator", response_class=HTMLResponse)
+    def operator_home(request: Request) -> HTMLResponse:
+        def build(view: StateReader) -> tuple[str, dict[str, Any]]:
+            now_s = node.tip.time // 1000
+            lists = {}
+            for what in LISTS:
+                rows, nxt = page_of(view, what, None, OVERVIEW_ROWS)
+                with_details(view, what, rows, now_s)
+                lists[what] = {"rows": rows, "more": nxt is not None}
+            found, oldest, newest = refusals.latest()
+            counts = {what: count(view, _PREFIX[what]) for what in LISTS}
+            return "operator/home.html", {
+                "lists": lists,
+                "counts": counts,
+                "refused": found,
+                "refused_window": (oldest, newest),
+                "market_params": market.params(view),
+                "metering_params": metering.params(view),
+                "tariffs": market.tariffs(view),
+            }
+
+        return page(request, "operator", build)
+
+    @r.get("/operator/{what}", response_class=HTMLResponse)
+    def operator_list(request: Request, what: str) -> HTMLResponse:
+        def build(view: StateReader) -> tuple[str, dict[str, Any]]:
+            if what not in LISTS:
+                raise PageError(404, "operator.error.no_page")
+            after = _id_param(request, "after")
+            n = _int_param(request, "n", 1, MAX_PAGE_ROWS) or PAGE_ROWS
+            rows, nxt = page_of(view, what, after, n)
+            with_details(view, what, rows, node.tip.time // 1000)
+            return "operator/list.html", {
+                "what": what,
+                "rows": rows,
+                "next_after": nxt,
+                "after": after,
+                "n": n,
+                "total": count(view, _PREFIX[what]),
+            }
+
+        return page(request, "operator", build)
+
+    @r.get("/grid", response_class=HTMLResponse)
+    def grid_home(request: Request) -> HTMLResponse:
+        def build(view: StateReader) -> tuple[str, dict[str, Any]]:
+            params = market.params(view)
+            interval_s = int(params["interval_s"])
+            now_s = node.tip.time // 1000
+            before = _int_param(request, "before", 0, 10**11)
+            rows = recent_intervals(view, now_s + 1 if before is None else before, interval_s)
+            groups, truncated = gateways(view)
+            oldest = rows[-1]["start"] if rows else None
+            return "operator/grid.html", {
+                "tariffs": market.tariffs(view),
+                "market_params": params,
+                "gateways": groups,
+                "gateways_truncated": truncated,
+                "intervals": rows,
+                "chart": _grid_chart(request, rows),
+                "older": oldest if oldest and market.intervals(view, 0, oldest, 1) else None,
+                "before": before,
+                "totals": totals.get(view),
+            }
+
+        return page(request, "grid", build)
+
+    @r.get("/grid/{start}", response_class=HTMLResponse)
+    def grid_interval(request: Request, start: str) -> HTMLResponse:
+        def build(view: StateReader) -> tuple[str, dict[str, Any]]:
+            if not start.isdigit() or len(start) > 11:
+                raise PageError(400, "operator.error.bad_interval")
+            record = market.get_interval(view, int(start))
+            if record is None:
+                raise PageError(404, "operator.error.no_interval")
+            prefix = f"market/grid/{int(start):010d}/".encode()
+            rows = [
+                {"asset": k[len(prefix) :].decode().split("/", 1)[1], **decode_json(v)}
+                for k, v in view.scan_range(prefix, limit=MAX_GRID_ROWS + 1)
+            ]
+            return "operator/interval.html", {
+                "record": record,
+                "rows": rows[:MAX_GRID_ROWS],
+                "truncated": len(rows) > MAX_GRID_ROWS,
+            }
+
+        return page(request, "grid", build)
+
+    return r
+
+
+def _grid_chart(request: Request, rows: list[dict[str, Any]]) -> str:
+    """Grid import and export per interval (oldest first) as an inline SVG."""
+    from gridledger.web.i18n import Translator, pick_lang  # noqa: PLC0415
+
+    t = Translator(pick_lang(request))
+    shown = [r for r in reversed(rows) if r.get("settlement")]
+    labels = [f"{r['start'] % 86_400 // 3600:02d}:00" for r in shown]
+    imports = [r["settlement"]["grid_import_wh"] / 1000 for r in shown]
+    exports = [r["settlement"]["grid_export_wh"] / 1000 for r in shown]
+    return charts.bars(
+        t("grid.chart.title"),
+        t("grid.chart.desc"),
+        labels,
+        [
+            charts.Series(t("grid.import_kwh"), imports, "var(--grid)"),
+            charts.Series(t("grid.export_kwh"), exports, "var(--clean)"),
+        ],
+    )

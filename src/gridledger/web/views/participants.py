@@ -1,11 +1,397 @@
-"""Web view: participants (see :mod:`gridledger.web`)."""
+"""Web view: consumers and producers (see :mod:`gridledger.web`).
+
+``/consumer/{account}`` shows a household's choice of clean or grid power per site with one
+button to switch it, its pairings of the latest day with data, its clean share per day and its
+payments. The switch is a ``market.set_preference`` transaction signed with the account's key:
+
+* in the browser (``static/sign.js``): the member pastes the key's 32-byte seed once (kept in
+  the tab's ``sessionStorage`` only); the page signs with WebCrypto Ed25519 and submits to
+  ``POST /v1/txs``;
+* by the node, for community accounts whose keys it keeps (:mod:`gridledger.node.custody`):
+  the form posts to ``/consumer/{account}/choice``, which signs, submits and waits.
+
+Either way the page then shows the committed receipt (``?tx=<hash>``). ``/producer/{account}``
+shows each plant's generation, sales and grid export per interval of the latest day, its
+revenue and its buyers. Pages read the committed state with bounded work (at most
+:data:`MAX_DAYS` days, :data:`LIST_PAGE` accounts per list page).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import logging
+import re
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from gridledger.api.context import ApiContext
+from gridledger.contracts import funds, market, metering, registry
+from gridledger.contracts.devices import list_records, meters_of
+from gridledger.core.encoding import decode_json
+from gridledger.core.errors import GridLedgerError
+from gridledger.node.custody import Custody, CustodyError
+from gridledger.node.node import Node
+from gridledger.sdk.tx import sign_tx
+from gridledger.state.state import StateReader
+from gridledger.web.charts import Series, bars, lines
+from gridledger.web.i18n import Translator, pick_lang
+from gridledger.web.render import render, utc
+from gridledger.web.views.market import DAY_S, clamp, days_back, latest_day, not_found
+
+log = logging.getLogger(__name__)
+
+MAX_DAYS = 30
+DEFAULT_DAYS = 14
+LIST_PAGE = 100
+WAIT_S = 10.0
+"""How long the custodial switch waits for its transaction to commit."""
+ACCOUNT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+TX_HASH = re.compile(r"^[0-9a-f]{64}$")
+GOLD = "#e0a100"
+"""Generation in the producer's chart."""
+GRID = "var(--grid)"
+PREFERENCE_KEEP = ("price_cap", "preferred", "quantity_wh")
+"""What a switch carries over from the site's current choice."""
 
 
-def router(ctx: ApiContext) -> APIRouter:  # noqa: ARG001 (the view is being built)
-    return APIRouter(include_in_schema=False)
+def _account(view: StateReader, account: str, role: str) -> dict[str, Any] | None:
+    if not ACCOUNT_ID.match(account):
+        return None
+    record = registry.get_account(view, account)
+    if record is None or role not in record["roles"]:
+        return None
+    return record
+
+
+def _assets_of(view: StateReader, what: str, org: str) -> list[dict[str, Any]]:
+    return [r for r in list_records(view, what) if r["owner_org"] == org]
+
+
+def _members(view: StateReader, role: str, what: str, after: str) -> list[dict[str, Any]]:
+    """Accounts holding ``role`` after ``after`` (one page and one more), with their assets."""
+    by_org: dict[str, list[str]] = {}
+    for record in list_records(view, what):
+        by_org.setdefault(record["owner_org"], []).append(record["id"])
+    out = []
+    for _, raw in view.scan_range(b"registry/account/", after.encode() + b"\x00" if after else b""):
+        acct = decode_json(raw)
+        if role in acct["roles"]:
+            out.append({**acct, "assets": by_org.get(acct["org"], [])})
+            if len(out) > LIST_PAGE:
+                break
+    return out
+
+
+def _meter_wh(view: StateReader, asset: str, start: int, end: int) -> dict[int, int]:
+    """Metered energy of a site or device per hour start in ``[start, end)``."""
+    out: dict[int, int] = {}
+    for meter in meters_of(view, asset):
+        for rec in metering.readings(view, meter["id"], start, end, limit=100_000):
+            hour = rec["start"] - rec["start"] % 3600
+            out[hour] = out.get(hour, 0) + metering.effective_wh(rec)
+    return out
+
+
+def _switch_body(pref: dict[str, Any] | None, site: str, choice: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"site": site, "choice": choice}
+    for field in PREFERENCE_KEEP:
+        if pref is not None and pref.get(field) not in (None, []):
+            body[field] = pref[field]
+    return body
+
+
+def _outcome(node: Node, account: str, tx_hash: str | None) -> dict[str, Any] | None:
+    """What became of a transaction the page was asked to report (``?tx=``)."""
+    if tx_hash is None or not TX_HASH.match(tx_hash):
+        return None
+    stored = node.store.tx(bytes.fromhex(tx_hash))
+    if stored is None:
+        return {"hash": tx_hash, "state": "pending"}
+    tx = decode_json(stored.raw)
+    if tx.get("sender") != account:
+        return None
+    receipt = decode_json(stored.receipt)
+    return {
+        "hash": tx_hash,
+        "state": receipt["status"],
+        "height": stored.height,
+        "code": receipt.get("code"),
+        "message": receipt.get("message"),
+        "choice": tx.get("body", {}).get("choice"),
+    }
+
+
+def _consumer_days(
+    view: StateReader, account: str, sites: list[str], days: list[int]
+) -> list[dict[str, Any]]:
+    """Per UTC day: consumption (metered), clean power delivered, grid power, payments."""
+    first, end = days[0], days[-1] + DAY_S
+    rows: dict[int, dict[str, Any]] = {
+        d: {"day": d, "consumed": 0, "clean": 0, "clean_paid": 0, "grid_paid": 0} for d in days
+    }
+    for site in sites:
+        for hour, wh in _meter_wh(view, site, first, end).items():
+            rows[hour - hour % DAY_S]["consumed"] += wh
+    for p in market.pairings_of(view, account, first, end, limit=100_000):
+        if p["consumer"] == account:
+            row = rows[p["interval"] - p["interval"] % DAY_S]
+            row["clean"] += p.get("delivered_wh") or 0
+            row["clean_paid"] += p.get("amount") or 0
+    for record in market.intervals(view, first, end, limit=len(days) * 96):
+        if record.get("status") != "settled":
+            continue
+        for site in sites:
+            grid = view.get_json(market.grid_key(record["start"], "import", site))
+            if grid is not None and grid["account"] == account:
+                rows[record["start"] - record["start"] % DAY_S]["grid_paid"] += grid["amount"]
+    for row in rows.values():
+        row["grid"] = max(row["consumed"] - row["clean"], 0)
+        row["share"] = row["clean"] * 1000 // row["consumed"] if row["consumed"] else None
+    return [rows[d] for d in days]
+
+
+def _plant_hours(
+    view: StateReader, account: str, device: str, day: int
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Per hour of ``day``: a plant's generation, energy sold (delivered) and grid export."""
+    end = day + DAY_S
+    generated = _meter_wh(view, device, day, end)
+    sold: dict[int, int] = {}
+    revenue = {"clean": 0, "feed_in": 0}
+    for p in market.pairings_of(view, account, day, end, limit=100_000):
+        if p["device"] == device:
+            sold[p["interval"]] = sold.get(p["interval"], 0) + (p.get("delivered_wh") or 0)
+            revenue["clean"] += p.get("amount") or 0
+    rows = []
+    for hour in range(day, end, 3600):
+        grid = view.get_json(market.grid_key(hour, "export", device))
+        if grid is not None:
+            revenue["feed_in"] += grid["amount"]
+        if hour in generated or hour in sold or grid is not None:
+            rows.append(
+                {
+                    "start": hour,
+                    "generated": generated.get(hour, 0),
+                    "sold": sold.get(hour, 0),
+                    "exported": grid["wh"] if grid is not None else 0,
+                }
+            )
+    return rows, revenue
+
+
+def _load_custody(node: Node) -> Custody:
+    try:
+        return Custody.open(node.config.home, node.config.node_key)
+    except CustodyError as exc:
+        log.warning("custodial signing is off: %s", exc)
+        return Custody.empty()
+
+
+def _same_origin(request: Request) -> bool:
+    """A form post from one of the node's own pages (no other site may switch a choice)."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("host")
+
+
+def router(ctx: ApiContext) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+    node = ctx.node
+    custody = _load_custody(node)
+
+    def member_list(request: Request, role: str, asset: str, **page: Any) -> Response:
+        """The accounts of ``role`` with their sites or plants, a page at a time; a typed
+        account id goes straight to its dashboard."""
+        account = request.query_params.get("account", "").strip()
+        if account:
+            return RedirectResponse(f"/{role}/{quote(account, safe='')}", status_code=303)
+        rows = _members(node.state.view, role, asset, request.query_params.get("after", ""))
+        return render(
+            request,
+            node,
+            f"participants/{role}s.html",
+            role,
+            members=rows[:LIST_PAGE],
+            next_after=rows[LIST_PAGE - 1]["id"] if len(rows) > LIST_PAGE else None,
+            **page,
+        )
+
+    @r.get("/consumer", response_class=HTMLResponse)
+    def consumers(request: Request) -> Response:
+        return member_list(request, "consumer", "site", custodial=len(custody))
+
+    @r.get("/consumer/{account}", response_class=HTMLResponse)
+    def consumer(request: Request, account: str) -> Response:
+        view = node.state.view
+        record = _account(view, account, "consumer")
+        if record is None:
+            return not_found(request, node, "consumer", account)
+        t = Translator(pick_lang(request))
+        prefs = {p["site"]: p for p in market.preferences_of(view, account)}
+        sites = []
+        for site in _assets_of(view, "site", record["org"]):
+            pref = prefs.get(site["id"])
+            choice = pref["choice"] if pref is not None else "grid"
+            other = "grid" if choice == "clean" else "clean"
+            sites.append(
+                {
+                    "id": site["id"],
+                    "name": site.get("name", ""),
+                    "pref": pref,
+                    "choice": choice,
+                    "other": other,
+                    "body": _switch_body(pref, site["id"], other),
+                }
+            )
+        n_days = clamp(request.query_params.get("days"), 1, MAX_DAYS, DEFAULT_DAYS)
+        last = latest_day(view)
+        daily: list[dict[str, Any]] = []
+        today: list[dict[str, Any]] = []
+        chart = None
+        if last is not None:
+            daily = _consumer_days(view, account, [s["id"] for s in sites], days_back(last, n_days))
+            today = [
+                p
+                for p in market.pairings_of(view, account, last, last + DAY_S, limit=1000)
+                if p["consumer"] == account
+            ]
+            labels = [utc(row["day"], "%m-%d") for row in daily]
+            chart = {
+                "energy": bars(
+                    t("consumer.chart.energy"),
+                    t("consumer.chart.energy_desc"),
+                    labels,
+                    [
+                        Series(
+                            t("consumer.clean"), [row["clean"] for row in daily], "var(--clean)"
+                        ),
+                        Series(t("consumer.grid"), [row["grid"] for row in daily], "var(--grid)"),
+                    ],
+                    stacked=True,
+                ),
+                "share": lines(
+                    t("consumer.chart.share"),
+                    t("consumer.chart.share_desc"),
+                    labels,
+                    [
+                        Series(
+                            t("consumer.clean_share"),
+                            [None if row["share"] is None else row["share"] / 10 for row in daily],
+                            "var(--clean)",
+                        )
+                    ],
+                ),
+            }
+        stats = market.account_stats(view, account)
+        owed = market.arrears_of(view, account)
+        return render(
+            request,
+            node,
+            "participants/consumer.html",
+            "consumer",
+            account=record,
+            sites=sites,
+            custodial=account in custody and request.query_params.get("sign") != "browser",
+            outcome=_outcome(node, account, request.query_params.get("tx")),
+            error=request.query_params.get("error"),
+            day=last,
+            today=today,
+            daily=daily,
+            days=n_days,
+            max_days=MAX_DAYS,
+            chart=chart,
+            stats=stats,
+            balance=funds.balance_of(view, account),
+            escrow=funds.escrow_of(view, account),
+            arrears=owed,
+            arrears_total=sum(a["amount"] for a in owed),
+        )
+
+    @r.post("/consumer/{account}/choice", response_class=HTMLResponse)
+    async def choose(request: Request, account: str) -> Response:
+        view = node.state.view
+        if _account(view, account, "consumer") is None:
+            return not_found(request, node, "consumer", account)
+        back = f"/consumer/{account}"
+        if not _same_origin(request):
+            return RedirectResponse(f"{back}?error=origin", status_code=303)
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        site = form.get("site", [""])[0]
+        choice = form.get("choice", [""])[0]
+        key = custody.key(account)
+        if key is None:
+            return RedirectResponse(f"{back}?error=not_custodial", status_code=303)
+        pref = next((p for p in market.preferences_of(view, account) if p["site"] == site), None)
+        body = _switch_body(pref, site, choice)
+        tx = sign_tx(
+            key, node.chain_id, "market.set_preference", account, node.next_nonce(account), body
+        )
+        try:
+            tx_hash = await run_in_threadpool(node.submit, tx.encode())
+        except GridLedgerError as exc:
+            log.info("custodial choice of %s refused: %s", account, exc)
+            return RedirectResponse(f"{back}?error=refused", status_code=303)
+        await ctx.waiters.wait(tx_hash, WAIT_S)
+        return RedirectResponse(f"{back}?tx={tx_hash.hex()}", status_code=303)
+
+    @r.get("/producer", response_class=HTMLResponse)
+    def producers(request: Request) -> Response:
+        return member_list(request, "producer", "device")
+
+    @r.get("/producer/{account}", response_class=HTMLResponse)
+    def producer(request: Request, account: str) -> Response:
+        view = node.state.view
+        record = _account(view, account, "producer")
+        if record is None:
+            return not_found(request, node, "producer", account)
+        t = Translator(pick_lang(request))
+        last = latest_day(view)
+        plants = []
+        for device in _assets_of(view, "device", record["org"]):
+            hours: list[dict[str, Any]] = []
+            revenue = {"clean": 0, "feed_in": 0}
+            chart = None
+            if last is not None:
+                hours, revenue = _plant_hours(view, account, device["id"], last)
+            if hours:
+                chart = bars(
+                    t("producer.chart.title", plant=device["id"]),
+                    t("producer.chart.desc"),
+                    [utc(h["start"], "%H:%M") for h in hours],
+                    [
+                        Series(t("producer.generated"), [h["generated"] for h in hours], "#e0a100"),
+                        Series(t("producer.sold"), [h["sold"] for h in hours], "var(--clean)"),
+                        Series(
+                            t("producer.exported"), [h["exported"] for h in hours], "var(--grid)"
+                        ),
+                    ],
+                )
+            stats = market.plant_stats(view, device["id"])
+            stats["buyers"] = sorted(stats["buyers"], key=lambda b: (-b["wh"], b["consumer"]))
+            plants.append(
+                {
+                    "device": device,
+                    "hours": hours,
+                    "chart": chart,
+                    "revenue": revenue,
+                    "stats": stats,
+                    "standing": view.get_json(market.standing_offer_key(device["id"])),
+                }
+            )
+        return render(
+            request,
+            node,
+            "participants/producer.html",
+            "producer",
+            account=record,
+            plants=plants,
+            day=last,
+            stats=market.account_stats(view, account),
+            balance=funds.balance_of(view, account),
+        )
+
+    return r
