@@ -52,7 +52,7 @@ def test_the_keeper_clears_and_settles_when_due(tmp_path: Path) -> None:
         chain.clock.set(hour + HOUR)
         assert keeper.tick() == [("market.clear", hour + HOUR)]  # the next hour, not settle
         chain.readings(hour, {"pv-1": 6_000})
-        assert due_actions(chain.node.state.view, chain.clock.ms, 0) == []  # s-ann missing
+        assert due_actions(chain.node.state.view, chain.clock.ms) == []  # s-ann missing
         chain.readings(hour, {"s-ann": 5_000})
         height = chain.node.tip.height
         assert keeper.tick() == [("market.settle", hour)]

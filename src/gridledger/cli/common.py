@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -23,7 +23,7 @@ from rich.table import Table
 from gridledger.core.errors import GridLedgerError
 from gridledger.core.keystore import KeystoreError, passphrase_from_env
 from gridledger.node.home import DEFAULT_API, HomeError, read_settings
-from gridledger.sdk import Committed, SdkError
+from gridledger.sdk import Client, Committed, SdkError
 
 console = Console(highlight=False)
 # soft wrap: an error message must stay one greppable line, whatever the terminal width
@@ -189,3 +189,24 @@ def unix_seconds(value: str, option: str) -> int:
 def utc_time(seconds: int) -> str:
     """Unix seconds as an ISO 8601 UTC time, for tables (``2025-06-01T08:15:00Z``)."""
     return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def call_node(home: Path, node: str | None, json_out: bool, call: Callable[[Client], Any]) -> Any:
+    """``call`` with a client of the node (``--node``, else the home's API address); the errors
+    it meets become a clean message and exit code 1."""
+    with reporting(json_out), Client(node_url(home, node)) as client:
+        return call(client)
+
+
+def optional_seconds(value: str | None, option: str) -> int | None:
+    """An optional time option as Unix seconds (see :func:`unix_seconds`)."""
+    return None if value is None else unix_seconds(value, option)
+
+
+def cell(value: Any) -> str:
+    """A value as a table cell: ``-`` for none, lists joined with commas."""
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "-"
+    return str(value)

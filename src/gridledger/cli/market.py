@@ -8,8 +8,6 @@ seconds or ISO 8601 times (UTC).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -20,17 +18,17 @@ from gridledger.cli.common import (
     HomeOpt,
     JsonOpt,
     NodeOpt,
+    call_node,
+    cell,
     console,
     kv_table,
-    node_url,
+    optional_seconds,
     print_json,
-    reporting,
     unix_seconds,
     utc_time,
 )
 from gridledger.cli.signing import Body, BodyOrRead, signed_command
 from gridledger.node.home import DEFAULT_HOME
-from gridledger.sdk import Client
 
 tx_app = typer.Typer(
     help="Market transactions: orders, standing choices, clearing, settlement, rules, tariffs.",
@@ -242,23 +240,6 @@ ToTime = Annotated[
 LimitOpt = Annotated[int, typer.Option("--limit", min=1, max=1000, help="Records per page.")]
 
 
-def _call(home: Path, node: str | None, json_out: bool, call: Callable[[Client], Any]) -> Any:
-    with reporting(json_out), Client(node_url(home, node)) as client:
-        return call(client)
-
-
-def _time(value: str | None, option: str) -> int | None:
-    return None if value is None else unix_seconds(value, option)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "-"
-    return str(value)
-
-
 def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], title: str = "") -> Table:
     """A table of ``rows`` with (heading, field) ``columns``; interval starts as UTC times,
     which a narrow terminal never breaks."""
@@ -272,7 +253,7 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], title: st
             if "(UTC)" in heading and isinstance(value, int):
                 cells.append(utc_time(value))
             else:
-                cells.append(escape(_cell(value)))
+                cells.append(escape(cell(value)))
         table.add_row(*cells)
     return table
 
@@ -281,7 +262,7 @@ def _print_fields(record: dict[str, Any], json_out: bool, title: str | None = No
     if json_out:
         print_json(record)
         return
-    console.print(kv_table([(k.replace("_", " "), _cell(v)) for k, v in record.items()], title))
+    console.print(kv_table([(k.replace("_", " "), cell(v)) for k, v in record.items()], title))
 
 
 @query_app.command("params")
@@ -289,7 +270,7 @@ def show_params(
     home: HomeOpt = DEFAULT_HOME, node: NodeOpt = None, json_out: JsonOpt = False
 ) -> None:
     """The market's rules: interval, mechanism, gate closure, horizon, data deadline."""
-    _print_fields(_call(home, node, json_out, lambda c: c.market.params()), json_out)
+    _print_fields(call_node(home, node, json_out, lambda c: c.market.params()), json_out)
 
 
 @query_app.command("tariffs")
@@ -297,7 +278,7 @@ def show_tariffs(
     home: HomeOpt = DEFAULT_HOME, node: NodeOpt = None, json_out: JsonOpt = False
 ) -> None:
     """The grid's selling and feed-in prices (minor units per kWh) and its account."""
-    _print_fields(_call(home, node, json_out, lambda c: c.market.tariffs()), json_out)
+    _print_fields(call_node(home, node, json_out, lambda c: c.market.tariffs()), json_out)
 
 
 INTERVAL_COLUMNS = [
@@ -320,8 +301,8 @@ def intervals(
     json_out: JsonOpt = False,
 ) -> None:
     """Intervals that took orders, oldest first, with their clearing and settlement."""
-    first, last = _time(start, "--from"), _time(end, "--to")
-    found = _call(home, node, json_out, lambda c: c.market.intervals(first, last, limit))
+    first, last = optional_seconds(start, "--from"), optional_seconds(end, "--to")
+    found = call_node(home, node, json_out, lambda c: c.market.intervals(first, last, limit))
     if json_out:
         print_json(found)
         return
@@ -359,7 +340,7 @@ def book(
 ) -> None:
     """An interval's status and its order book: bids highest price first, offers lowest."""
     at = _start(start, "START")
-    found = _call(home, node, json_out, lambda c: c.market.book(at, depth))
+    found = call_node(home, node, json_out, lambda c: c.market.book(at, depth))
     if json_out:
         print_json(found)
         return
@@ -420,14 +401,14 @@ def pairings(
         if start is not None or end is not None:
             raise typer.BadParameter("--from and --to go with --account")
         at = _start(interval)
-        found = _call(home, node, json_out, lambda c: c.market.pairings(at, after, limit))
+        found = call_node(home, node, json_out, lambda c: c.market.pairings(at, after, limit))
         more = None if found["next"] is None else f"--after {found['next']}"
     else:
         if after is not None:
             raise typer.BadParameter("--after goes with --interval")
         who = str(account)
-        first, last = _time(start, "--from"), _time(end, "--to")
-        found = _call(
+        first, last = optional_seconds(start, "--from"), optional_seconds(end, "--to")
+        found = call_node(
             home, node, json_out, lambda c: c.market.account_pairings(who, first, last, limit)
         )
         more = None if found["next"] is None else f"--from {found['next']}"
@@ -451,7 +432,7 @@ def grid(
 ) -> None:
     """What each site bought from the grid and each plant fed in, once the interval settled."""
     at = _start(start, "START")
-    found = _call(home, node, json_out, lambda c: c.market.grid(at))
+    found = call_node(home, node, json_out, lambda c: c.market.grid(at))
     if json_out:
         print_json(found)
         return
@@ -467,7 +448,7 @@ def stats(
     json_out: JsonOpt = False,
 ) -> None:
     """An account's settled totals: energy consumed (clean share), generated, sold; money."""
-    found = _call(home, node, json_out, lambda c: c.market.stats(account))
+    found = call_node(home, node, json_out, lambda c: c.market.stats(account))
     _print_fields(found, json_out)
 
 
@@ -479,7 +460,7 @@ def plant(
     json_out: JsonOpt = False,
 ) -> None:
     """A plant's settled totals and what each consumer bought from it."""
-    found = _call(home, node, json_out, lambda c: c.market.plant(device))
+    found = call_node(home, node, json_out, lambda c: c.market.plant(device))
     if json_out:
         print_json(found)
         return
@@ -496,7 +477,7 @@ def preferences(
     json_out: JsonOpt = False,
 ) -> None:
     """An account's standing choice of clean or grid power per site."""
-    found = _call(home, node, json_out, lambda c: c.market.preferences(account))
+    found = call_node(home, node, json_out, lambda c: c.market.preferences(account))
     if json_out:
         print_json({"account": account, "preferences": found})
         return
@@ -514,7 +495,7 @@ def arrears(
     json_out: JsonOpt = False,
 ) -> None:
     """What settlements left an account owing, per creditor (minor units)."""
-    found = _call(home, node, json_out, lambda c: c.market.arrears(account))
+    found = call_node(home, node, json_out, lambda c: c.market.arrears(account))
     if json_out:
         print_json(found)
         return
@@ -527,7 +508,7 @@ def standing_offers(
     home: HomeOpt = DEFAULT_HOME, node: NodeOpt = None, json_out: JsonOpt = False
 ) -> None:
     """Plants offered at every clearing, with their floor prices."""
-    found = _call(home, node, json_out, lambda c: c.market.standing_offers())
+    found = call_node(home, node, json_out, lambda c: c.market.standing_offers())
     if json_out:
         print_json({"standing_offers": found})
         return

@@ -4,7 +4,6 @@ API."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,9 +17,12 @@ from gridledger.cli.common import (
     HomeOpt,
     JsonOpt,
     NodeOpt,
+    call_node,
+    cell,
     console,
     kv_table,
     node_url,
+    optional_seconds,
     print_json,
     reporting,
     unix_seconds,
@@ -254,9 +256,6 @@ def state(
 
 
 # registry of assets and meter data -------------------------------------------------------------
-def _call(home: Path, node: str | None, json_out: bool, call: Callable[[Client], Any]) -> Any:
-    with reporting(json_out), Client(node_url(home, node)) as client:
-        return call(client)
 
 
 AfterOpt = Annotated[
@@ -279,18 +278,10 @@ def _print_page(page: dict[str, Any], field: str, columns: list[str], json_out: 
         return
     table = Table(*columns)
     for record in page[field]:
-        table.add_row(*(escape(_cell(record.get(c))) for c in columns))
+        table.add_row(*(escape(cell(record.get(c))) for c in columns))
     console.print(table)
     if page["next"] is not None:
         console.print(f"more: --after {escape(str(page['next']))}")
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "-"
-    return str(value)
 
 
 def _print_record(record: dict[str, Any], json_out: bool) -> None:
@@ -298,7 +289,7 @@ def _print_record(record: dict[str, Any], json_out: bool) -> None:
         print_json(record)
         return
     ordered = sorted(record.items(), key=lambda kv: kv[0] != "id")  # the id first, then a-z
-    console.print(kv_table([(k.replace("_", " "), _cell(v)) for k, v in ordered]))
+    console.print(kv_table([(k.replace("_", " "), cell(v)) for k, v in ordered]))
 
 
 @app.command("devices")
@@ -316,7 +307,9 @@ def devices(
     json_out: JsonOpt = False,
 ) -> None:
     """Generation devices in id order, with their meters."""
-    found = _call(home, node, json_out, lambda c: c.devices(owner_org, technology, after, limit))
+    found = call_node(
+        home, node, json_out, lambda c: c.devices(owner_org, technology, after, limit)
+    )
     columns = ["id", "technology", "capacity_w", "owner_org", "grid_region", "meters"]
     _print_page(found, "devices", columns, json_out)
 
@@ -329,7 +322,7 @@ def device(
     json_out: JsonOpt = False,
 ) -> None:
     """A device's registry record and its meters."""
-    _print_record(_call(home, node, json_out, lambda c: c.device(device_id)), json_out)
+    _print_record(call_node(home, node, json_out, lambda c: c.device(device_id)), json_out)
 
 
 @app.command("sites")
@@ -344,7 +337,7 @@ def sites(
     json_out: JsonOpt = False,
 ) -> None:
     """Consumption sites in id order, with their meters."""
-    found = _call(home, node, json_out, lambda c: c.sites(owner_org, after, limit))
+    found = call_node(home, node, json_out, lambda c: c.sites(owner_org, after, limit))
     columns = ["id", "name", "owner_org", "max_wh_per_hour", "grid_region", "meters"]
     _print_page(found, "sites", columns, json_out)
 
@@ -357,7 +350,7 @@ def site(
     json_out: JsonOpt = False,
 ) -> None:
     """A site's registry record and its meters."""
-    _print_record(_call(home, node, json_out, lambda c: c.site(site_id)), json_out)
+    _print_record(call_node(home, node, json_out, lambda c: c.site(site_id)), json_out)
 
 
 @app.command("meters")
@@ -376,7 +369,7 @@ def meters(
     json_out: JsonOpt = False,
 ) -> None:
     """Meters in id order: kind, device or site, gateway, interval."""
-    found = _call(
+    found = call_node(
         home, node, json_out, lambda c: c.meters(device_id, site_id, gateway, after, limit)
     )
     columns = ["id", "kind", "device", "site", "gateway", "interval_s"]
@@ -391,16 +384,12 @@ def meter(
     json_out: JsonOpt = False,
 ) -> None:
     """A meter's registry record."""
-    _print_record(_call(home, node, json_out, lambda c: c.meter(meter_id)), json_out)
+    _print_record(call_node(home, node, json_out, lambda c: c.meter(meter_id)), json_out)
 
 
 def _one_source(meter_id: object, device_id: str | None, site_id: str | None) -> None:
     if sum(x is not None for x in (meter_id, device_id, site_id)) != 1:
         raise typer.BadParameter("give exactly one of --meter, --device and --site")
-
-
-def _time(value: str | None, option: str) -> int | None:
-    return None if value is None else unix_seconds(value, option)
 
 
 @app.command("readings")
@@ -423,8 +412,8 @@ def readings(
 ) -> None:
     """Stored readings, oldest first, with any correction beside the original."""
     _one_source(meter_id, device_id, site_id)
-    first, last = _time(start, "--from"), _time(end, "--to")
-    found = _call(
+    first, last = optional_seconds(start, "--from"), optional_seconds(end, "--to")
+    found = call_node(
         home,
         node,
         json_out,
@@ -442,7 +431,7 @@ def readings(
             escape(r["meter"]),
             str(r["length_s"]),
             str(r["energy_wh"]),
-            _cell(r["corrected_wh"]),
+            cell(r["corrected_wh"]),
             str(r["height"]),
         )
     console.print(table)
@@ -473,7 +462,7 @@ def totals(
     """Energy per interval bucket over meters, a device or a site (corrections applied)."""
     _one_source(meter_id or None, device_id, site_id)
     first, last = unix_seconds(start, "--from"), unix_seconds(end, "--to")
-    found = _call(
+    found = call_node(
         home,
         node,
         json_out,

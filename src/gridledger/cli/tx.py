@@ -69,6 +69,17 @@ def mint(
     return {"to": to, "amount": amount}
 
 
+def _public_key(home: Path, given: str | None, key_name: str | None, json_out: bool) -> str:
+    """The public key given by --public-key, or read from HOME/keys/<--key-name>.json."""
+    if (given is None) == (key_name is None):
+        raise typer.BadParameter("give exactly one of --public-key and --key-name")
+    if key_name is None:
+        assert given is not None
+        return given
+    with reporting(json_out):
+        return read_public_key(existing_key(home, key_name, json_out))
+
+
 @app.command("add-account")
 def add_account(
     account: AccountOpt,
@@ -91,11 +102,7 @@ def add_account(
     json_out: JsonOpt = False,
 ) -> None:
     """Register an account with its public key and roles (registry.add_account; operator)."""
-    if (public_key is None) == (key_name is None):
-        raise typer.BadParameter("give exactly one of --public-key and --key-name")
-    if key_name is not None:
-        with reporting(json_out):
-            public_key = read_public_key(existing_key(home, key_name, json_out))
+    public_key = _public_key(home, public_key, key_name, json_out)
     body = {"account": account, "org": org, "public_key": public_key, "roles": role or []}
     send_tx(home, node, sender, key, wait, json_out, "registry.add_account", body)
 
@@ -311,11 +318,7 @@ def rotate_key(
 ) -> None:
     """Replace an account's public key (registry.rotate_key; the account itself or an
     operator). Afterwards the account signs with the new key (--key NAME)."""
-    if (public_key is None) == (key_name is None):
-        raise typer.BadParameter("give exactly one of --public-key and --key-name")
-    if key_name is not None:
-        with reporting(json_out):
-            public_key = read_public_key(existing_key(home, key_name, json_out))
+    public_key = _public_key(home, public_key, key_name, json_out)
     body = {"account": account, "public_key": public_key}
     send_tx(home, node, sender, key, wait, json_out, "registry.rotate_key", body)
 

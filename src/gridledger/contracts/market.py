@@ -49,6 +49,7 @@ reads exactly those meters' readings for the interval, corrections applied.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -919,13 +920,6 @@ def _measure(
     return total, missing
 
 
-def metered_energy(
-    state: StateReader, asset: str, start: int, interval_s: int
-) -> tuple[int, str | None]:
-    """Wh the asset's current meters measured in the interval, and what is missing."""
-    return _measure(state, _metered(state, asset, interval_s), start, interval_s)
-
-
 def _pay(state: StateWriter, debtor: str, creditor: str, amount: int) -> int:
     """Pay what the debtor's balance covers; the rest becomes arrears. Returns the unpaid part."""
     paid = min(funds.balance_of(state, debtor), amount)
@@ -950,10 +944,26 @@ def _bump(totals: dict[str, int], key: str, amount: int) -> None:
     totals[key] = totals.get(key, 0) + amount
 
 
-@kind("market.settle", IntervalRef)
-def apply_settle(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
-    """Settle a cleared interval against its meter data; the grid covers the differences."""
-    start = body.interval
+@dataclass
+class _Inputs:
+    """What a settlement reads before it writes: the interval, its participants, the escrow
+    their bids hold, and what their meters measured."""
+
+    record: dict[str, Any]
+    site_account: dict[str, str]
+    device_account: dict[str, str]
+    held: dict[str, int]
+    consumption: dict[str, int]
+    generation: dict[str, int]
+    missing: list[str]
+
+
+def _settlement_inputs(state: StateReader, start: int, block_time: int) -> _Inputs:
+    """The inputs of settling ``start`` at ``block_time``, or the reason it cannot settle yet.
+
+    Raises:
+        NotCleared, AlreadySettled, DataNotFinal.
+    """
     record = get_interval(state, start)
     if record is None or record["status"] == "open":
         raise NotCleared(f"interval {start} has not been cleared")
@@ -961,15 +971,14 @@ def apply_settle(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
         raise AlreadySettled(f"interval {start} was settled at height {record['settled_height']}")
     interval_s = record["interval_s"]
     end = start + interval_s
-    if ctx.block_time < end * 1000:
+    if block_time < end * 1000:
         raise DataNotFinal(f"interval {start} has not ended (it ends at {end})")
     deadline = end + params(state)["data_deadline_s"]
-    orders = _orders(state, start)
     site_account: dict[str, str] = {}
     device_account: dict[str, str] = {}
     meters: dict[str, dict[str, MeterRef]] = {}
     held: dict[str, int] = {}
-    for o in orders:
+    for o in _orders(state, start):
         owners = site_account if o.side == "bid" else device_account
         owners.setdefault(o.asset, o.account)
         meters.setdefault(o.asset, {}).update((m.id, m) for m in o.meters)
@@ -984,10 +993,31 @@ def apply_settle(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
             measured[asset], gap = _measure(state, refs, start, interval_s)
             if gap is not None:
                 missing.append(gap)
-    if missing and ctx.block_time < deadline * 1000:
+    if missing and block_time < deadline * 1000:
         raise DataNotFinal(
             f"{missing[0]} for interval {start}; settlement waits for it until {deadline}"
         )
+    return _Inputs(record, site_account, device_account, held, consumption, generation, missing)
+
+
+def settlement_ready(state: StateReader, start: int, block_time: int) -> bool:
+    """Whether ``market.settle`` of ``start`` would be taken at ``block_time`` (cleared, not
+    settled, ended, meter data final), without computing the settlement."""
+    try:
+        _settlement_inputs(state, start, block_time)
+    except InvalidTransaction:
+        return False
+    return True
+
+
+@kind("market.settle", IntervalRef)
+def apply_settle(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
+    """Settle a cleared interval against its meter data; the grid covers the differences."""
+    start = body.interval
+    inputs = _settlement_inputs(state, start, ctx.block_time)
+    record, site_account, device_account = inputs.record, inputs.site_account, inputs.device_account
+    held, consumption, generation = inputs.held, inputs.consumption, inputs.generation
+    missing = inputs.missing
     prefix = pairing_prefix(start)
     pairings = [_pairing_decoder.decode(v) for _, v in state.scan(prefix)]
     result = deliver([Pairing(p.site, p.device, p.wh) for p in pairings], generation, consumption)

@@ -6,8 +6,9 @@ account (``gridledger node --keeper operator``) sends them on time with that acc
 
 * **clear** an interval once its gate closure has passed, if it has orders, or if a standing
   choice made before its gate closure will place some;
-* **settle** a cleared interval once it has ended and a dry run on the committed state says
-  the settlement would go through (its meter data is final, or the data deadline has passed).
+* **settle** a cleared interval once it has ended and its meter data is final (or the data
+  deadline has passed), checked on the committed state with the contract's own rule
+  (:func:`gridledger.contracts.market.settlement_ready`).
 
 It looks back ``lookback_s`` (two days by default) for intervals still to clear, so a node that
 was down catches up; a transaction it sent counts as in flight until the next block is committed,
@@ -21,13 +22,12 @@ import threading
 from typing import Any
 
 from gridledger.contracts import market
-from gridledger.contracts.base import Context
 from gridledger.core.crypto import SigningKey
 from gridledger.core.encoding import decode_json
-from gridledger.core.errors import GridLedgerError, InvalidTransaction
+from gridledger.core.errors import GridLedgerError
 from gridledger.core.types import Transaction
 from gridledger.node.node import Node
-from gridledger.state.state import Scratch, StateReader
+from gridledger.state.state import StateReader
 
 log = logging.getLogger("gridledger.keeper")
 
@@ -44,7 +44,7 @@ def _earliest_choice(view: StateReader) -> int | None:
 
 
 def due_actions(
-    view: StateReader, now_ms: int, height: int, lookback_s: int = 2 * 86_400
+    view: StateReader, now_ms: int, lookback_s: int = 2 * 86_400
 ) -> list[tuple[str, int]]:
     """``(kind, interval)`` pairs that would succeed now, oldest interval first."""
     if market.tariffs(view) is None:
@@ -67,20 +67,10 @@ def due_actions(
         elif (
             record["status"] == "cleared"
             and now_s >= start + record["interval_s"]
-            and _settles(view, start, now_ms, height)
+            and market.settlement_ready(view, start, now_ms)
         ):
             out.append(("market.settle", start))
     return out
-
-
-def _settles(view: StateReader, start: int, now_ms: int, height: int) -> bool:
-    """Whether ``market.settle`` of ``start`` would succeed on ``view`` now (a dry run)."""
-    ctx = Context(height, now_ms, "", (), "")
-    try:
-        market.apply_settle(Scratch(view), ctx, market.IntervalRef(interval=start))
-    except InvalidTransaction:
-        return False
-    return True
 
 
 class MarketKeeper:
@@ -110,7 +100,7 @@ class MarketKeeper:
         tip = node.tip
         now = max(node.config.clock(), tip.time)
         sent = []
-        for action in due_actions(node.state.view, now, tip.height + 1, self.lookback_s):
+        for action in due_actions(node.state.view, now, self.lookback_s):
             if self._sent.get(action, -1) >= tip.height:
                 continue  # sent, not committed yet
             kind, start = action
