@@ -2,20 +2,121 @@
 
 Endpoints encode their responses directly (see :mod:`gridledger.api.render`); these models
 describe what they send. ``docs/formats.md`` defines the records inside (transactions,
-receipts, headers) byte for byte.
+receipts, headers) byte for byte. The contracts' stored records are not restated here: their
+models are derived from the records' own types by :func:`model_of`, so a field added to a
+record appears in the API's schema by itself.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import inspect
+from functools import cache
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import msgspec
+from msgspec import inspect as mi
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 HEX64 = r"^[0-9a-f]{64}$"
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _annotation(t: mi.Type) -> Any:
+    """The Python annotation (with pydantic constraints) of a msgspec type description."""
+    match t:
+        case mi.Metadata():
+            inner = _annotation(t.type)
+            extra = t.extra_json_schema or {}
+            if "description" in extra:
+                return Annotated[inner, Field(description=extra["description"])]
+            return inner
+        case mi.IntType():
+            return Annotated[int, Field(ge=t.ge, le=t.le, gt=t.gt, lt=t.lt)]
+        case mi.StrType():
+            return Annotated[
+                str, Field(min_length=t.min_length, max_length=t.max_length, pattern=t.pattern)
+            ]
+        case mi.BoolType():
+            return bool
+        case mi.NoneType():
+            return None
+        case mi.LiteralType():
+            return Literal[t.values]
+        case mi.ListType():
+            return list[_annotation(t.item_type)]  # type: ignore[misc]
+        case mi.DictType():
+            return dict[_annotation(t.key_type), _annotation(t.value_type)]  # type: ignore[misc]
+        case mi.UnionType():
+            args = tuple(_annotation(x) for x in t.types)
+            union: Any = args[0]
+            for a in args[1:]:
+                union = union | a
+            return union
+        case mi.StructType():
+            return model_of(t.cls)
+        case _:
+            return Any
+
+
+def field_docs(doc: str | None) -> tuple[str, dict[str, str]]:
+    """A Google-style docstring split into its summary and its ``Attributes:`` entries."""
+    lines = inspect.cleandoc(doc or "").splitlines()
+    summary: list[str] = []
+    fields: dict[str, str] = {}
+    current: str | None = None
+    in_attrs = False
+    for line in lines:
+        text = line.strip()
+        if text == "Attributes:":
+            in_attrs = True
+            continue
+        if not in_attrs:
+            summary.append(text)
+            continue
+        name, sep, rest = text.partition(": ")
+        if (
+            sep
+            and name.isidentifier()
+            and line.startswith(" " * 4)
+            and not line.startswith(" " * 8)
+        ):
+            current = name
+            fields[name] = rest.strip()
+        elif current is not None and text:
+            fields[current] += " " + text
+    return "\n".join(summary).strip(), fields
+
+
+@cache
+def model_of(record: type[msgspec.Struct]) -> type[BaseModel]:
+    """The pydantic model of a contract's record type, as the API sends it: an object with the
+    record's fields (``array_like`` records included), named after the record, each field
+    described by the record's ``Attributes:`` docstring."""
+    info = mi.type_info(record)
+    assert isinstance(info, mi.StructType)
+    summary, docs = field_docs(record.__doc__)
+    fields: dict[str, Any] = {}
+    for f in info.fields:
+        annotation = _annotation(f.type)
+        if f.name in docs:
+            annotation = Annotated[annotation, Field(description=docs[f.name])]
+        fields[f.encode_name] = (annotation, ... if f.required else _default(f))
+    model: type[BaseModel] = create_model(
+        record.__name__,
+        __config__=ConfigDict(extra="forbid"),
+        __doc__=summary or None,
+        **fields,
+    )
+    return model
+
+
+def _default(f: mi.Field) -> Any:
+    if f.default_factory is not msgspec.NODEFAULT:
+        return Field(default_factory=f.default_factory)
+    return f.default
 
 
 class ErrorDetail(_Strict):

@@ -1,9 +1,14 @@
-"""What every contract shares: the execution context and the table of transaction kinds.
+"""What every contract shares: stored records, the execution context, the table of kinds.
 
-A contract module declares its transaction kinds with :func:`kind`: the typed body (a msgspec
+A contract declares its transaction kinds with :func:`kind`: the typed body (a msgspec
 Struct), the roles allowed to send it, and ``apply(state, ctx, body)``. ``apply`` is pure: it
-reads and writes only ``state``, takes time only from ``ctx.block_time``, iterates in sorted
-order, and raises an ``InvalidTransaction`` subclass to refuse (the executor then rolls back).
+reads and writes only ``state``, takes time only from ``ctx.time_ms`` (the block header's),
+iterates in sorted order, and raises an ``InvalidTransaction`` subclass to refuse (the
+executor then rolls back).
+
+Every value a contract stores is a :class:`Record` (or a bare integer: balances, nonces,
+counters) under a key that only that contract builds, in its one keys module; queries return
+records, and the API derives its response schemas from them.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 
+from gridledger.contracts.rules import Rules
 from gridledger.core.encoding import INT_MAX, INT_MIN, check_values
 from gridledger.core.errors import InvalidBody, UnknownKind
 from gridledger.state.state import StateReader, StateWriter
@@ -36,17 +42,35 @@ Int64 = Annotated[int, msgspec.Meta(ge=INT_MIN, le=INT_MAX)]
 Body types use only typed fields (never ``Any``), so a float can never slip through."""
 
 
+class Record(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base of every stored record: a typed struct whose field names carry their unit
+    (``energy_wh``, ``price_fen_per_kwh``, ``amount_fen``, ``time_ms``, ``start_s``).
+
+    ``fen`` is the chain currency's minor unit (0.01 CNY by default: see the genesis
+    ``currency``). Stored as canonical JSON (:func:`gridledger.core.encoding.canonical`); the
+    bulk records of a contract may be ``array_like`` to encode faster, which changes their
+    stored bytes, never their fields.
+    """
+
+
 @dataclass
 class Context:
     """What a transaction may know besides state: its block, its sender, and its events."""
 
     height: int
-    block_time: int
-    """Block time in milliseconds since the Unix epoch (UTC)."""
+    time_ms: int
+    """Block time from the header, milliseconds since the Unix epoch (UTC)."""
     sender: str
     sender_roles: tuple[str, ...]
     tx_hash: str
+    rules: Rules = field(default_factory=Rules)
+    """The chain rules in force at this height."""
     events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def time_s(self) -> int:
+        """Block time in whole seconds since the Unix epoch (UTC), rounded down."""
+        return self.time_ms // 1000
 
     def emit(self, type_: str, **attrs: Any) -> None:
         self.events.append({"type": type_, **attrs})
@@ -55,11 +79,16 @@ class Context:
 class Body(msgspec.Struct, forbid_unknown_fields=True):
     """Base of every typed transaction body.
 
-    ``check`` holds stateless rules (positive amounts, lengths) that admission enforces at
-    once and the executor enforces again before ``apply``; stateful rules belong in ``apply``.
+    ``check`` holds stateless rules (positive amounts, lengths) and ``check_rules`` those that
+    depend on the chain rules at the height (a batch's size): admission enforces both at once,
+    block import refuses a block that breaks them, and the executor runs ``check`` again
+    before ``apply``; stateful rules belong in ``apply``.
     """
 
     def check(self) -> None:
+        return None
+
+    def check_rules(self, rules: Rules) -> None:  # noqa: ARG002 - most kinds need no rule
         return None
 
 
@@ -77,8 +106,8 @@ class Kind(Generic[B]):
     """Admission-time check against committed state, for facts pending transactions cannot
     change (an account that does not exist); execution checks everything again."""
 
-    def parse_body(self, body: dict[str, Any]) -> B:
-        """Typed body from the transaction's JSON body.
+    def parse_body(self, body: dict[str, Any], rules: Rules | None = None) -> B:
+        """Typed body from the transaction's JSON body, checked against ``rules`` when given.
 
         Raises:
             NonIntegerNumber, IntegerOutOfRange: numbers that are not 64-bit integers.
@@ -91,6 +120,8 @@ class Kind(Generic[B]):
             check_values(body, "$.body")  # floats and huge ints get their own, clearer codes
             raise InvalidBody(f"{self.name}: {exc}".replace("`$", "`$.body")) from None
         parsed.check()
+        if rules is not None:
+            parsed.check_rules(rules)
         return parsed
 
 

@@ -417,7 +417,7 @@ def _open_interval(state: StateWriter, ctx: Context, start: int) -> dict[str, An
     interval_s = record["interval_s"] if record is not None else p["interval_s"]
     if start < 0 or start % interval_s:
         raise InvalidInterval(f"interval {start} is not aligned to {interval_s} s")
-    now = ctx.block_time
+    now = ctx.time_ms
     if (start + interval_s) * 1000 <= now:
         raise IntervalPast(f"interval {start} ended before block time {now // 1000}")
     gate = (start - p["gate_closure_s"]) * 1000
@@ -611,7 +611,7 @@ def apply_set_preference(state: StateWriter, ctx: Context, body: SetPreference) 
         "price_cap": body.price_cap,
         "quantity_wh": body.quantity_wh,
         "site": body.site,
-        "since": ctx.block_time // 1000,
+        "since": ctx.time_s,
     }
     state.set_json(preference_key(ctx.sender, body.site), value)
     ctx.emit("market.preference_set", account=ctx.sender, site=body.site, choice=body.choice)
@@ -651,7 +651,7 @@ def apply_set_standing_offer(state: StateWriter, ctx: Context, body: SetStanding
                 "floor_price": body.floor_price,
                 "height": ctx.height,
                 "quantity_wh": body.quantity_wh,
-                "since": ctx.block_time // 1000,
+                "since": ctx.time_s,
             },
         )
     ctx.emit(
@@ -842,7 +842,7 @@ def apply_clear(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
     if record["status"] != "open":
         raise AlreadyCleared(f"interval {start} is {record['status']}")
     gate = (start - p["gate_closure_s"]) * 1000
-    if ctx.block_time < gate:
+    if ctx.time_ms < gate:
         raise CutoffNotReached(f"interval {start} closes for orders at {gate // 1000}")
     orders: list[OrderRecord | _Clearable] = [
         _clearable_decoder.decode(v) for _, v in state.scan(order_prefix(start))
@@ -860,7 +860,7 @@ def apply_clear(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
         {
             "bids": len(bids),
             "clearing_price": result.clearing_price,
-            "cleared_at": ctx.block_time // 1000,
+            "cleared_at": ctx.time_s,
             "cleared_height": ctx.height,
             "demand_wh": sum(o.qty_wh for o in bids),
             "mechanism": p["mechanism"],
@@ -1014,7 +1014,7 @@ def settlement_ready(state: StateReader, start: int, block_time: int) -> bool:
 def apply_settle(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
     """Settle a cleared interval against its meter data; the grid covers the differences."""
     start = body.interval
-    inputs = _settlement_inputs(state, start, ctx.block_time)
+    inputs = _settlement_inputs(state, start, ctx.time_ms)
     record, site_account, device_account = inputs.record, inputs.site_account, inputs.device_account
     held, consumption, generation = inputs.held, inputs.consumption, inputs.generation
     missing = inputs.missing
@@ -1107,7 +1107,7 @@ def apply_settle(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
     record.update(
         {
             "status": "settled",
-            "settled_at": ctx.block_time // 1000,
+            "settled_at": ctx.time_s,
             "settled_height": ctx.height,
             "missing_data": missing,
             "settlement": {

@@ -225,7 +225,7 @@ def _accept(
         )
     if r.start < 0 or r.start % r.length_s:
         raise Misaligned(f"start {r.start} is not aligned to {r.length_s} s")
-    if (r.start + r.length_s) * 1000 > ctx.block_time:
+    if (r.start + r.length_s) * 1000 > ctx.time_ms:
         raise FutureInterval(f"interval {r.start}+{r.length_s}s ends after block time")
     earliest = limits.earliest.get(r.meter)
     if earliest is None:
@@ -262,7 +262,7 @@ def _accept(
 @kind("metering.submit", Submit)
 def apply_submit(state: StateWriter, ctx: Context, body: Submit) -> None:
     """Store a gateway's batch of readings, reading by reading; report each refusal."""
-    limits = _Limits(state, ctx.block_time)
+    limits = _Limits(state, ctx.time_ms)
     limit_cache: dict[tuple[str, int], int] = {}
     seen: set[tuple[str, int]] = set()
     accepted = 0

@@ -23,7 +23,8 @@ the message.
     │   ├── DuplicateTransaction  tx.duplicate          the same transaction is already known
     │   ├── Forbidden             auth.forbidden        the sender lacks the role
     │   └── contract errors       <contract>.<reason>   (defined beside each contract)
-    ├── InvalidBlock              block.*               a stored or received block is inconsistent
+    ├── InvalidBlock              block.*               a block that must not be imported
+    │   (block.bad_state_root, block.bad_proposer, block.unsigned_tx, ...: one leaf per rule)
     └── NodeError                 node.*                the node cannot take work right now
         ├── NodeHalted            node.halted           block production stopped after an error
         └── MempoolFull           node.mempool_full
@@ -135,10 +136,139 @@ class Forbidden(InvalidTransaction):
 
 
 class InvalidBlock(GridLedgerError):
-    """A block that does not follow from its parent, or whose roots do not match."""
+    """A block that does not follow from its parent, or whose roots do not match.
+
+    Raised by the one block import path (:mod:`gridledger.node.transition`) for a block proposed
+    here or elsewhere, and reported by ``gridledger verify`` at the first bad height; the leaf
+    codes below say which rule the block breaks and the message names what differs.
+    """
 
     code = "block.invalid"
     default_message = "the block is invalid"
+
+
+# the header ---------------------------------------------------------------------------------
+class BlockWrongChain(InvalidBlock):
+    code = "block.wrong_chain"
+    default_message = "the header names another chain"
+
+
+class BadHeight(InvalidBlock):
+    code = "block.bad_height"
+    default_message = "the block's height is not its parent's plus one"
+
+
+class BadParent(InvalidBlock):
+    code = "block.bad_parent"
+    default_message = "prev_hash is not the hash of the parent header"
+
+
+class TimeBackwards(InvalidBlock):
+    code = "block.time_backwards"
+    default_message = "the block's time is before its parent's"
+
+
+class TimeInFuture(InvalidBlock):
+    code = "block.time_in_future"
+    default_message = "the block's time is too far after this node's clock"
+
+
+class BadProposer(InvalidBlock):
+    code = "block.bad_proposer"
+    default_message = "the proposer is not an organisation allowed to propose at this height"
+
+
+class BadBlockSignature(InvalidBlock):
+    code = "block.bad_signature"
+    default_message = "the proposer's signature does not match the header"
+
+
+class BadTxCount(InvalidBlock):
+    code = "block.bad_tx_count"
+    default_message = "tx_count differs from the number of transactions in the block"
+
+
+class OversizeBlock(InvalidBlock):
+    code = "block.oversize"
+    default_message = "the block's transactions exceed the chain's block size rule"
+
+
+class TooManyTxs(InvalidBlock):
+    code = "block.too_many_txs"
+    default_message = "the block holds more transactions than the chain's rule allows"
+
+
+# its transactions, checked as admission checks them -----------------------------------------
+class OversizeTx(InvalidBlock):
+    code = "block.oversize_tx"
+    default_message = "a transaction exceeds the chain's transaction size rule"
+
+
+class MalformedTx(InvalidBlock):
+    code = "block.malformed_tx"
+    default_message = "a transaction does not decode, or is not in canonical form"
+
+
+class TxWrongChain(InvalidBlock):
+    code = "block.tx_wrong_chain"
+    default_message = "a transaction was signed for another chain"
+
+
+class KindNotAllowed(InvalidBlock):
+    code = "block.kind_not_allowed"
+    default_message = "a transaction's kind is not in the chain's rules at this height"
+
+
+class InvalidTxBody(InvalidBlock):
+    code = "block.invalid_tx_body"
+    default_message = "a transaction's body breaks its kind's schema or stateless rules"
+
+
+class UnknownTxSender(InvalidBlock):
+    code = "block.unknown_sender"
+    default_message = "a transaction's sender was not registered before the block"
+
+
+class UnsignedTx(InvalidBlock):
+    code = "block.unsigned_tx"
+    default_message = "a transaction carries no usable signature"
+
+
+class BadTxSignature(InvalidBlock):
+    code = "block.bad_tx_signature"
+    default_message = "a transaction's signature does not match its sender's key"
+
+
+class ReplayedNonce(InvalidBlock):
+    code = "block.replayed_nonce"
+    default_message = "a transaction's nonce is not above its sender's last"
+
+
+# what execution computed ---------------------------------------------------------------------
+class BadTxRoot(InvalidBlock):
+    code = "block.bad_tx_root"
+    default_message = "tx_root does not match the block's transactions"
+
+
+class BadReceiptRoot(InvalidBlock):
+    code = "block.bad_receipt_root"
+    default_message = "receipt_root does not match the receipts of re-execution"
+
+
+class BadStateRoot(InvalidBlock):
+    code = "block.bad_state_root"
+    default_message = "state_root does not match the state after re-execution"
+
+
+# what only a stored chain can get wrong (``gridledger verify``) ------------------------------
+class BlockMissing(InvalidBlock):
+    code = "block.missing"
+    default_message = "a block is missing from the store"
+
+
+class BlockStoredBadly(InvalidBlock):
+    code = "block.stored_badly"
+    default_message = "the stored block differs from what its header and re-execution say"
 
 
 class NodeError(GridLedgerError):

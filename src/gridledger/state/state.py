@@ -10,15 +10,31 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
+from functools import cache
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 from sortedcontainers import SortedList
 
 from gridledger.core.encoding import canonical, decode_json
 from gridledger.state.tree import SparseMerkleTree
 
 _DELETED = None
+
+R = TypeVar("R", bound=msgspec.Struct)
+
+
+@cache
+def _decoder(record_type: type[R]) -> msgspec.json.Decoder[R]:
+    return msgspec.json.Decoder(record_type)
+
+
+def decode_record(raw: bytes, record_type: type[R]) -> R:
+    """A stored record's bytes as its typed struct (raises ``msgspec.DecodeError`` if the bytes
+    are not one)."""
+    record: R = _decoder(record_type).decode(raw)
+    return record
 
 
 class StateReader:
@@ -30,6 +46,11 @@ class StateReader:
     def get_json(self, key: bytes) -> Any:
         raw = self.get(key)
         return None if raw is None else decode_json(raw)
+
+    def get_record(self, key: bytes, record_type: type[R]) -> R | None:
+        """The typed record stored under ``key``, or ``None``."""
+        raw = self.get(key)
+        return None if raw is None else decode_record(raw, record_type)
 
     def get_int(self, key: bytes) -> int:
         raw = self.get(key)
@@ -176,6 +197,10 @@ class StateWriter(StateReader):
 
     def set_int(self, key: bytes, value: int) -> None:
         self.set(key, str(value).encode())
+
+    def put(self, key: bytes, record: msgspec.Struct) -> None:
+        """Store a typed record in its canonical form."""
+        self.set(key, canonical(record))
 
 
 class Scratch(StateWriter):
