@@ -17,10 +17,11 @@ from typing import Any
 import msgspec
 
 from gridledger.contracts.base import get_kind
+from gridledger.contracts.chain import nonce_key
 from gridledger.contracts.genesis import GenesisAccount
 from gridledger.core.crypto import SigningKey, sha256
 from gridledger.core.types import Receipt, Transaction
-from gridledger.node.executor import Prepared, execute_block, nonce_key, prepare
+from gridledger.node.executor import Prepared, execute_block, prepare
 from gridledger.state.state import State
 from support import (
     OPERATOR_ORG,

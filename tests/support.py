@@ -8,17 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from gridledger.contracts import chain
 from gridledger.contracts.base import ROLES
-from gridledger.contracts.genesis import (
-    ChainParams,
-    Genesis,
-    GenesisAccount,
-    GenesisOrganisation,
-)
+from gridledger.contracts.genesis import Genesis, GenesisAccount, GenesisOrganisation
+from gridledger.contracts.rules import Rules
 from gridledger.core.crypto import SigningKey, sha256
-from gridledger.core.types import Transaction
-from gridledger.node.chain import genesis_state
+from gridledger.core.types import BlockHeader, Transaction
 from gridledger.node.executor import Prepared, prepare
+from gridledger.node.transition import Proposal, genesis_state, propose_block
 from gridledger.state.state import State
 
 CHAIN_ID = "gridledger-test"
@@ -44,7 +41,7 @@ def households(count: int) -> list[str]:
 def make_genesis(
     accounts: int = 4,
     balance: int = 1_000_000,
-    params: ChainParams | None = None,
+    rules: Rules | None = None,
     node_key: SigningKey | None = None,
 ) -> Genesis:
     """A genesis of an operator organisation and a households organisation.
@@ -73,7 +70,7 @@ def make_genesis(
             ),
             *household_accounts(accounts, balance),
         ],
-        params=params or ChainParams(),
+        rules=rules or Rules(),
     )
 
 
@@ -126,6 +123,22 @@ def mint(nonce: int, to: str, amount: int, sender: str = OPERATOR) -> Transactio
 
 def prepared(*txs: Transaction) -> list[Prepared]:
     return [prepare(tx) for tx in txs]
+
+
+def propose(
+    state: State,
+    parent: BlockHeader,
+    txs: list[Transaction] | list[Prepared],
+    time_ms: int,
+    proposer: str = OPERATOR_ORG,
+    signer: SigningKey | None = None,
+) -> Proposal:
+    """The block after ``parent`` built by ``proposer`` (signed with the test node key) from
+    ``txs``, executed on ``state`` and left uncommitted (``state.finish_block()`` commits)."""
+    batch = [t if isinstance(t, Prepared) else prepare(t) for t in txs]
+    rules = chain.rules_at(state.view, parent.height + 1)
+    sign = (signer or key("node")).sign
+    return propose_block(state, rules, parent, batch, time_ms, proposer, sign)
 
 
 def domain_state(state: State) -> dict[bytes, bytes]:

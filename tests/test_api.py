@@ -45,7 +45,7 @@ from gridledger.api.schemas import (
     TxProof,
     TxView,
 )
-from gridledger.contracts.genesis import ChainParams
+from gridledger.contracts.rules import Rules
 from gridledger.core.types import Transaction
 from gridledger.sdk import ApiError, Client, ProofError, verify_state_proof, verify_tx_proof
 
@@ -102,7 +102,7 @@ def _oversize(chain: Chain) -> bytes:
     return chain.sign(
         "alice",
         "funds.transfer",
-        {"to": "bob", "amount": 1, "memo": "x" * (ChainParams().max_tx_bytes + 1)},
+        {"to": "bob", "amount": 1, "memo": "x" * (Rules().max_tx_bytes + 1)},
     ).encode()
 
 

@@ -19,12 +19,13 @@ from hypothesis import strategies as st
 
 from gridledger.contracts import funds, registry
 from gridledger.contracts.base import Body, Context, Kind, get_kind
+from gridledger.contracts.chain import nonce_key
 from gridledger.core.crypto import sha256
 from gridledger.core.encoding import INT_MAX, canonical
 from gridledger.core.errors import GridLedgerError, InvalidTransaction, all_error_classes
 from gridledger.core.types import Receipt, Transaction
-from gridledger.node.chain import genesis_header, run_block
-from gridledger.node.executor import Prepared, execute_block, nonce_key, prepare
+from gridledger.node.executor import Prepared, execute_block, prepare
+from gridledger.node.transition import genesis_header
 from gridledger.state.state import State, StateWriter
 from support import (
     HOUSEHOLDS_ORG,
@@ -36,6 +37,7 @@ from support import (
     make_genesis,
     mint,
     prepared,
+    propose,
     signed,
     transfer,
 )
@@ -562,17 +564,14 @@ def _replay(blocks: list[list[Transaction]]) -> tuple[State, list[list[Receipt]]
     genesis = make_genesis(accounts=N_ACCOUNTS, balance=OPENING)
     state = committed_genesis_state(genesis)
     parent = genesis_header(genesis, state.root)
-    parent_hash = parent.hash()
     receipts: list[list[Receipt]] = []
     headers: list[bytes] = []
     for txs in blocks:
-        result = run_block(
-            state, genesis.chain_id, parent, parent_hash, BLOCK_TIME, "operator", prepared(*txs)
-        )
+        proposal = propose(state, parent, prepared(*txs), BLOCK_TIME)
         state.finish_block()
-        receipts.append(result.receipts)
-        headers.append(result.header.encode())
-        parent, parent_hash = result.header, result.header.hash()
+        receipts.append(proposal.result.receipts)
+        headers.append(proposal.block.header.encode())
+        parent = proposal.block.header
     return state, receipts, headers
 
 

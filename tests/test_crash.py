@@ -22,7 +22,6 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from gridledger.contracts.genesis import ChainParams
 from gridledger.core.types import BlockHeader
 from gridledger.node.chainverify import verify_chain
 from gridledger.node.home import init_home, open_node
@@ -139,7 +138,6 @@ def test_sigkill_never_loses_an_acknowledged_block(tmp_path: Path) -> None:
         chain_id=CHAIN_ID,
         genesis_time=GENESIS_TIME_MS,
         accounts=household_accounts(4, 10**12, org="operator"),
-        params=ChainParams(block_interval_ms=20),
     )
     acked: dict[int, str] = {}
     started = time.monotonic()

@@ -19,10 +19,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gridledger.contracts import metering
+from gridledger.contracts.chain import nonce_key
 from gridledger.core.encoding import decode_json
 from gridledger.core.errors import InvalidTransaction
 from gridledger.core.types import Receipt, Transaction
-from gridledger.node.executor import nonce_key, prepare
+from gridledger.node.executor import prepare
 from ledger_support import (
     BLOCK_TIME_MS,
     BLOCK_TIME_S,

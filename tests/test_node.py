@@ -19,19 +19,19 @@ import msgspec
 import psutil
 import pytest
 
-from gridledger.contracts import funds
-from gridledger.contracts.genesis import ChainParams
+from gridledger.contracts import chain, funds
 from gridledger.contracts.genesis import load as load_genesis
+from gridledger.contracts.rules import Rules
 from gridledger.core import merkle
 from gridledger.core.crypto import SigningKey, sha256
 from gridledger.core.errors import GridLedgerError
 from gridledger.core.keystore import load_key
-from gridledger.core.types import BlockHeader, Receipt, Transaction
-from gridledger.node.chain import genesis_state, run_block
+from gridledger.core.types import Block, BlockHeader, Receipt, Transaction, decode_tx
 from gridledger.node.chainverify import verify_chain
-from gridledger.node.executor import decode_stored_tx, prepare
+from gridledger.node.executor import prepare
 from gridledger.node.home import init_home, key_path, open_node
 from gridledger.node.node import DB_NAME, GENESIS_NAME, CommittedBlock, Node
+from gridledger.node.transition import apply_block, genesis_state
 from gridledger.state.tree import InvalidStateProof, StateProof, verify_proof
 from support import (
     CHAIN_ID,
@@ -60,7 +60,7 @@ def template_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         chain_id=CHAIN_ID,
         genesis_time=GENESIS_TIME_MS,
         accounts=household_accounts(4, OPENING, org="operator"),
-        params=ChainParams(max_tx_bytes=MAX_TX_BYTES),
+        rules=Rules(max_tx_bytes=MAX_TX_BYTES),
     )
     return home
 
@@ -488,16 +488,11 @@ def test_failing_transaction_still_commits_the_block_deterministically(home: Pat
         fresh = genesis_state(load_genesis((Path(n.config.home) / GENESIS_NAME).read_bytes()))
         fresh.compute_root()
         fresh.finish_block()
-        again = run_block(
-            fresh,
-            CHAIN_ID,
-            parent,
-            genesis_blk.hash,
-            header.time,
-            header.proposer,
-            [prepare(decode_stored_tx(t.raw)) for t in blk.txs()],
+        block = Block(header, [decode_tx(t.raw) for t in blk.txs()], blk.signature)
+        _, again = apply_block(
+            fresh, chain.rules_at(fresh.view, 1), parent, block, now_ms=header.time
         )
-        assert again.header.encode() == blk.header
+        assert again.state_root == header.state_root
         assert again.receipt_bytes == [t.receipt for t in blk.txs()]
     finally:
         n.close()
@@ -699,7 +694,7 @@ def test_verify_finds_one_flipped_byte_of_a_stored_transaction(damaged: Path) ->
     finally:
         store.close()
     _checkpoint(damaged)
-    tx = decode_stored_tx(raw)
+    tx = decode_tx(raw)
     needle = tx.signature.split(":")[1][:40].encode()
     data = bytearray((damaged / DB_NAME).read_bytes())
     at = data.find(needle)
@@ -714,7 +709,8 @@ def test_verify_finds_one_flipped_byte_of_a_stored_transaction(damaged: Path) ->
     assert not report.ok
     assert report.bad_height == BAD_HEIGHT
     assert report.height == BAD_HEIGHT - 1
-    assert "signature" in (report.problem or "")
+    assert report.code == "block.bad_tx_signature"
+    assert "house-00" in (report.problem or "")
 
 
 def test_verify_finds_an_altered_header(damaged: Path) -> None:
@@ -732,6 +728,8 @@ def test_verify_finds_an_altered_header(damaged: Path) -> None:
     )
     report = verify_chain(damaged, workers=0)
     assert (report.ok, report.bad_height) == (False, BAD_HEIGHT)
+    assert report.code == "block.stored_badly"
+    assert "hash" in (report.problem or "")
 
 
 def test_verify_finds_a_rehashed_header_without_the_proposer_signature(damaged: Path) -> None:
@@ -750,7 +748,7 @@ def test_verify_finds_a_rehashed_header_without_the_proposer_signature(damaged: 
     )
     report = verify_chain(damaged, workers=0)
     assert (report.ok, report.bad_height) == (False, BAD_HEIGHT)
-    assert "signature" in (report.problem or "")
+    assert report.code == "block.bad_signature"
 
 
 def test_verify_finds_an_altered_state_diff(damaged: Path) -> None:
@@ -772,6 +770,8 @@ def test_verify_finds_an_altered_state_diff(damaged: Path) -> None:
     )
     report = verify_chain(damaged, workers=0)
     assert (report.ok, report.bad_height) == (False, BAD_HEIGHT)
+    assert report.code == "block.stored_badly"
+    assert "state changes" in (report.problem or "")
 
 
 @pytest.mark.parametrize("missing", [BAD_HEIGHT, 0, 1])
@@ -784,6 +784,7 @@ def test_verify_reports_a_deleted_block_as_the_first_bad_height(
     assert not report.ok
     assert report.bad_height == missing
     assert report.height == missing - 1
+    assert report.code == "block.missing"
 
 
 def test_verify_reports_a_deleted_tip(damaged: Path) -> None:
@@ -894,12 +895,13 @@ def test_failed_commit_halts_without_changing_state(home: Path) -> None:
         n.close()
 
 
-def test_verify_refuses_a_sender_registered_in_the_same_block(
+def test_proposer_leaves_out_a_sender_registered_in_the_same_block(
     home: Path, operator_key: SigningKey
 ) -> None:
-    """A proposer cannot slip in an unsigned transaction by registering its sender earlier in
-    the same block: signatures are checked against keys registered before the block, so a
-    sender unknown then makes the block invalid (honest admission never admits one)."""
+    """Signatures are checked against keys registered before the block, so a transaction whose
+    sender is registered earlier in the same block cannot be in it: the proposer's own checks
+    leave it out (``block.unknown_sender``) and the chain verifies. A hostile proposer's block
+    that carries it is refused: see ``test_blocks.py``."""
     n = open_test_node(home)
     try:
         mallory = key("mallory")
@@ -918,14 +920,15 @@ def test_verify_refuses_a_sender_registered_in_the_same_block(
         forged = signed(
             "mallory", 1, "funds.mint", {"to": "mallory", "amount": 10**9}, signer=key("anyone")
         )
-        event = n.produce_block([prepare(add), prepare(forged)])  # a proposer's privilege
-        assert event.statuses == ["ok", "ok"]
-        height = event.height
+        event = n.produce_block([prepare(add), prepare(forged)])
+        assert event.statuses == ["ok"]
+        assert event.tx_hashes == [add.hash().hex()]
+        assert event.dropped == [(forged.hash().hex(), "block.unknown_sender", event.dropped[0][2])]
+        assert "mallory" in event.dropped[0][2]
+        assert funds.balance_of(n.state.view, "mallory") == 0
     finally:
         n.close()
-    report = verify_chain(home, workers=0)
-    assert not report.ok
-    assert report.bad_height == height
+    assert verify_chain(home, workers=0).ok
 
 
 def test_verify_runs_beside_a_node_that_keeps_committing(node: Node, home: Path) -> None:

@@ -22,10 +22,10 @@ import pytest
 from pymerkle import InmemoryTree
 
 import smt_reference as ref
+from gridledger.contracts import chain
 from gridledger.contracts.genesis import load as load_genesis
 from gridledger.core import merkle
 from gridledger.core.crypto import (
-    DOMAIN_ATTESTATION,
     DOMAIN_BLOCK,
     DOMAIN_TX,
     SigningKey,
@@ -37,9 +37,9 @@ from gridledger.core.crypto import (
 )
 from gridledger.core.encoding import canonical, check_values, decode_json
 from gridledger.core.errors import GridLedgerError
-from gridledger.core.types import BlockHeader, Transaction
-from gridledger.node.chain import genesis_header, genesis_state, run_block
+from gridledger.core.types import Block, BlockHeader, Transaction
 from gridledger.node.executor import execute_block, prepare
+from gridledger.node.transition import apply_block, genesis_header, genesis_state
 from gridledger.state.state import State
 from gridledger.state.tree import SparseMerkleTree, StateProof, verify_proof
 
@@ -191,7 +191,6 @@ def test_signature_domains() -> None:
     assert vector("ed25519.json")["domains"] == {
         "tx": DOMAIN_TX.decode(),
         "block": DOMAIN_BLOCK.decode(),
-        "attestation": DOMAIN_ATTESTATION.decode(),
     }
 
 
@@ -271,12 +270,12 @@ def test_block_vectors() -> None:
         receipt_bytes = [r.encode() for r in blk["receipts"]]
         assert header.tx_root == _oracle_root(tx_bytes)
         assert header.receipt_root == _oracle_root(receipt_bytes)
-        txs = [prepare(msgspec.json.decode(t, type=Transaction)) for t in tx_bytes]
-        result = run_block(
-            state, genesis.chain_id, parent, parent_hash, header.time, header.proposer, txs
+        txs = [msgspec.json.decode(t, type=Transaction) for t in tx_bytes]
+        rules = chain.rules_at(state.view, header.height)
+        _, result = apply_block(
+            state, rules, parent, Block(header, txs, blk["signature"]), now_ms=header.time
         )
         state.finish_block()
-        assert result.header == header
         assert result.receipt_bytes == receipt_bytes
         assert state.root.hex() == blk["state_root_after"] == header.state_root
         assert ref.root(state.committed).hex() == header.state_root

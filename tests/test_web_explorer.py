@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from gridledger.contracts import funds, metering, registry
+from gridledger.contracts.chain import nonce_key
 from gridledger.core.crypto import sha256
-from gridledger.node.executor import nonce_key
 from gridledger.web.render import money
 from web_support import PASSPHRASE, WebSite, shot
 

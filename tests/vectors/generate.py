@@ -20,15 +20,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gridledger.contracts.genesis import (
-    ChainParams,
-    Genesis,
-    GenesisAccount,
-    GenesisOrganisation,
-)
+from gridledger.contracts import chain
+from gridledger.contracts.genesis import Genesis, GenesisAccount, GenesisOrganisation
+from gridledger.contracts.rules import Rules
 from gridledger.core import merkle
 from gridledger.core.crypto import (
-    DOMAIN_ATTESTATION,
     DOMAIN_BLOCK,
     DOMAIN_TX,
     SigningKey,
@@ -39,8 +35,8 @@ from gridledger.core.crypto import (
 from gridledger.core.encoding import INT_MAX, canonical, check_values, decode_json
 from gridledger.core.errors import GridLedgerError
 from gridledger.core.types import Transaction
-from gridledger.node.chain import genesis_header, genesis_state, run_block
 from gridledger.node.executor import execute_block, prepare
+from gridledger.node.transition import genesis_header, genesis_state, propose_block
 from gridledger.state.state import State
 from gridledger.state.tree import SparseMerkleTree
 
@@ -160,11 +156,6 @@ def ed25519_vectors() -> dict[str, Any]:
             seed_of("node").hex(),
             (DOMAIN_BLOCK + sha256(b"header")).hex(),
         ),
-        (
-            "node key, attestation domain",
-            seed_of("node").hex(),
-            (DOMAIN_ATTESTATION + sha256(b"attestation")).hex(),
-        ),
     ]
     for name, seed_hex, message_hex in rfc8032 + named:
         k = SigningKey.from_seed(bytes.fromhex(seed_hex))
@@ -213,7 +204,6 @@ def ed25519_vectors() -> dict[str, Any]:
         "domains": {
             "tx": text(DOMAIN_TX),
             "block": text(DOMAIN_BLOCK),
-            "attestation": text(DOMAIN_ATTESTATION),
         },
         "cases": cases,
         "parse": parse_cases,
@@ -314,7 +304,7 @@ def vector_genesis() -> Genesis:
                 roles=["consumer"],
             ),
         ],
-        params=ChainParams(max_tx_bytes=16_384, block_max_txs=500, block_interval_ms=250),
+        rules=Rules(max_tx_bytes=16_384, block_max_bytes=65_536, block_max_txs=500),
     )
 
 
@@ -355,7 +345,6 @@ def block_vectors() -> dict[str, Any]:
     genesis = vector_genesis()
     state = committed_genesis(genesis)
     parent = genesis_header(genesis, state.root)
-    parent_hash = parent.hash()
     node_key = key_of("node")
     blocks = []
     bodies = [
@@ -372,17 +361,19 @@ def block_vectors() -> dict[str, Any]:
         ],
     ]
     for offset, txs in enumerate(bodies, start=1):
-        result = run_block(
+        proposal = propose_block(
             state,
-            CHAIN_ID,
+            chain.rules_at(state.view, parent.height + 1),
             parent,
-            parent_hash,
+            [prepare(t) for t in txs],
             BLOCK_TIME_MS + 1000 * offset,
             "operator",
-            [prepare(t) for t in txs],
+            node_key.sign,
         )
+        if proposal.dropped:
+            raise AssertionError(f"vector transactions left out: {proposal.dropped}")
         state.finish_block()
-        header = result.header
+        header, result = proposal.block.header, proposal.result
         blocks.append(
             {
                 "height": header.height,
@@ -391,11 +382,11 @@ def block_vectors() -> dict[str, Any]:
                 "header_canonical": text(header.encode()),
                 "header_hash": header.hash().hex(),
                 "signing_bytes_hex": header.signing_bytes().hex(),
-                "signature": node_key.sign(header.signing_bytes()),
+                "signature": proposal.block.signature,
                 "state_root_after": state.root.hex(),
             }
         )
-        parent, parent_hash = header, header.hash()
+        parent = header
     return {
         "description": "Blocks 1-3 on top of genesis.json's genesis: each header, its hash "
         "(SHA-256 of the canonical header), its signing bytes ('gridledger/block/v1\\n' + "

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from gridledger.bench.ledger import bench_key
-from gridledger.contracts.genesis import ChainParams, GenesisAccount
+from gridledger.contracts.genesis import GenesisAccount
+from gridledger.contracts.rules import Rules
 from gridledger.core.errors import GridLedgerError
 from gridledger.core.types import Transaction
 from gridledger.node.home import init_home, open_node
@@ -99,9 +100,9 @@ def run_ingest_bench(
         PASSPHRASE,
         chain_id=CHAIN_ID,
         accounts=extra,
-        params=ChainParams(block_max_txs=2000, block_interval_ms=50),
+        rules=Rules(block_max_txs=2000),
     )
-    node = open_node(home, PASSPHRASE, verify_workers=workers, tune_gc=True)
+    node = open_node(home, PASSPHRASE, verify_workers=workers, tune_gc=True, block_interval_ms=50)
     node.start()
     keys = {"grid": bench_key(10**6), "producer": bench_key(10**6 + 1), **gw_keys}
 

@@ -30,7 +30,8 @@ from typing import Any
 import msgspec
 import psutil
 
-from gridledger.contracts.genesis import ChainParams, GenesisAccount
+from gridledger.contracts.genesis import GenesisAccount
+from gridledger.contracts.rules import Rules
 from gridledger.core.crypto import SigningKey, format_public_key, sha256, verify_raw
 from gridledger.core.types import Transaction
 from gridledger.node.home import init_home, open_node
@@ -123,10 +124,10 @@ def run_ledger_bench(
         PASSPHRASE,
         chain_id="gridledger-bench",
         accounts=genesis_accounts,
-        params=ChainParams(block_max_txs=block_max_txs, block_interval_ms=50),
+        rules=Rules(block_max_txs=block_max_txs),
     )
     del genesis_accounts
-    node = open_node(home, PASSPHRASE, verify_workers=workers, tune_gc=True)
+    node = open_node(home, PASSPHRASE, verify_workers=workers, tune_gc=True, block_interval_ms=50)
     setup_s = time.perf_counter() - t_setup
 
     # sign every transfer before the clock starts

@@ -30,7 +30,8 @@ import httpx
 
 from gridledger.api.server import ApiServer
 from gridledger.bench.ledger import OPENING_BALANCE, account_id, bench_key
-from gridledger.contracts.genesis import ChainParams, GenesisAccount
+from gridledger.contracts.genesis import GenesisAccount
+from gridledger.contracts.rules import Rules
 from gridledger.core.crypto import sha256
 from gridledger.core.types import Transaction
 from gridledger.node.home import init_home, open_node
@@ -164,9 +165,9 @@ def build_transfer_chain(
             )
             for i, k in enumerate(keys)
         ],
-        params=ChainParams(block_max_txs=2000, block_interval_ms=50),
+        rules=Rules(block_max_txs=2000),
     )
-    node = open_node(home, PASSPHRASE, tune_gc=True)
+    node = open_node(home, PASSPHRASE, tune_gc=True, block_interval_ms=50)
     try:
         node.start()
         nonces = [0] * LEDGER_ACCOUNTS

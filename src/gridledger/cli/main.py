@@ -226,6 +226,7 @@ def verify(
                 "height": report_.height,
                 "txs": report_.txs,
                 "bad_height": report_.bad_height,
+                "code": report_.code,
                 "problem": report_.problem,
             }
         )
@@ -233,7 +234,8 @@ def verify(
         console.print(f"[green]intact[/] up to height {report_.height} ({report_.txs} txs)")
     else:
         err_console.print(
-            f"[bold red]damaged[/] at height {report_.bad_height}: {escape(report_.problem or '')}"
+            f"[bold red]damaged[/] at height {report_.bad_height} ({report_.code}): "
+            f"{escape(report_.problem or '')}"
             f"\nintact up to height {report_.height} ({report_.txs} txs checked)"
         )
     if not report_.ok:

@@ -3,7 +3,7 @@
 Importing this package registers every transaction kind in :data:`KINDS`.
 """
 
-from gridledger.contracts import devices, funds, market, metering, registry
+from gridledger.contracts import chain, devices, funds, market, metering, registry
 from gridledger.contracts.base import KINDS, ROLES, Context, Kind, get_kind
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "ROLES",
     "Context",
     "Kind",
+    "chain",
     "devices",
     "funds",
     "get_kind",

@@ -10,12 +10,12 @@ from typing import Annotated
 
 import msgspec
 
-from gridledger.contracts import funds, registry
+from gridledger.contracts import chain, funds, registry
+from gridledger.contracts.base import KINDS
+from gridledger.contracts.rules import Rules
 from gridledger.core.crypto import sha256
 from gridledger.core.encoding import INT_MAX, canonical
 from gridledger.state.state import StateWriter
-
-PosInt = Annotated[int, msgspec.Meta(ge=1, le=INT_MAX)]
 
 
 class GenesisOrganisation(msgspec.Struct, forbid_unknown_fields=True):
@@ -41,13 +41,6 @@ class Currency(msgspec.Struct, forbid_unknown_fields=True):
     """Digits after the decimal point: 2 means balances count fen (0.01 CNY)."""
 
 
-class ChainParams(msgspec.Struct, forbid_unknown_fields=True):
-    max_tx_bytes: PosInt = 1024 * 1024
-    """A gateway's batch of 5,000 readings fits."""
-    block_max_txs: PosInt = 2000
-    block_interval_ms: PosInt = 200
-
-
 class Genesis(msgspec.Struct, forbid_unknown_fields=True):
     chain_id: str
     genesis_time: Annotated[int, msgspec.Meta(ge=0, le=INT_MAX)]
@@ -56,7 +49,8 @@ class Genesis(msgspec.Struct, forbid_unknown_fields=True):
     accounts: list[GenesisAccount]
     hash_alg: str = "sha256"
     currency: Currency = msgspec.field(default_factory=Currency)
-    params: ChainParams = msgspec.field(default_factory=ChainParams)
+    rules: Rules = msgspec.field(default_factory=Rules)
+    """The chain rules from height 1 until the first upgrade (see ``contracts/rules.py``)."""
 
     def encode(self) -> bytes:
         return canonical(self)
@@ -69,8 +63,22 @@ def load(data: bytes) -> Genesis:
     return msgspec.json.decode(data, type=Genesis)
 
 
+def resolved_rules(genesis: Genesis) -> Rules:
+    """The genesis rules with their defaults made explicit: every kind this software knows,
+    and every genesis organisation with a node key as a proposer."""
+    rules = genesis.rules
+    kinds = rules.kinds or sorted(KINDS)
+    proposers = rules.proposers or sorted(o.id for o in genesis.organisations if o.node_key)
+    return msgspec.structs.replace(rules, kinds=sorted(kinds), proposers=sorted(proposers))
+
+
 def apply_genesis(state: StateWriter, genesis: Genesis) -> None:
-    """Write the genesis organisations, accounts and balances into ``state``."""
+    """Write the genesis organisations, accounts, balances and rules into ``state``.
+
+    Raises:
+        ValueError: the document cannot start a chain (it names no proposer, unknown kinds, a
+            hash algorithm other than SHA-256, or balances beyond the 64-bit range).
+    """
     if genesis.hash_alg != "sha256":
         raise ValueError(f"hash algorithm {genesis.hash_alg!r} is not supported")
     for org in genesis.organisations:
@@ -85,3 +93,9 @@ def apply_genesis(state: StateWriter, genesis: Genesis) -> None:
         raise ValueError("genesis balances exceed the 64-bit range")
     if supply:
         state.set_int(funds.SUPPLY_KEY, supply)
+    rules = resolved_rules(genesis)
+    try:
+        chain.check_rules(state, rules)
+    except chain.InvalidRules as exc:
+        raise ValueError(f"genesis rules: {exc.message}") from None
+    chain.write_genesis(state, genesis.hash().hex(), rules)

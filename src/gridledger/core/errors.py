@@ -14,6 +14,7 @@ the message.
     │   ├── BadSignature          tx.bad_signature
     │   ├── UnsupportedAlgorithm  tx.unsupported_algorithm
     │   ├── UnknownKind           tx.unknown_kind
+    │   ├── KindNotEnabled        tx.kind_not_enabled   not in the chain rules at this height
     │   ├── InvalidBody           tx.invalid_body       schema violation in the body
     │   ├── NonIntegerNumber      tx.non_integer_number a float where an integer is required
     │   ├── IntegerOutOfRange     tx.integer_out_of_range
@@ -90,6 +91,11 @@ class UnsupportedAlgorithm(InvalidTransaction):
 class UnknownKind(InvalidTransaction):
     code = "tx.unknown_kind"
     default_message = "no contract handles this transaction kind"
+
+
+class KindNotEnabled(InvalidTransaction):
+    code = "tx.kind_not_enabled"
+    default_message = "the chain's rules do not allow this transaction kind (yet, or any more)"
 
 
 class InvalidBody(InvalidTransaction):

@@ -13,6 +13,7 @@ import msgspec
 
 from gridledger.core.crypto import DOMAIN_BLOCK, DOMAIN_TX, sha256
 from gridledger.core.encoding import INT_MAX, canonical
+from gridledger.core.errors import MalformedTransaction
 
 NonNegInt = Annotated[int, msgspec.Meta(ge=0, le=INT_MAX)]
 
@@ -55,6 +56,19 @@ class Transaction(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Fals
 
     def hash(self) -> bytes:
         return sha256(self.encode())
+
+
+_tx_decoder = msgspec.json.Decoder(Transaction)
+
+
+def decode_tx(raw: bytes) -> Transaction:
+    """A transaction from its JSON bytes (raises :class:`MalformedTransaction` saying why)."""
+    try:
+        return _tx_decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        raise MalformedTransaction(f"not a transaction: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise MalformedTransaction(f"not valid JSON: {exc}") from None
 
 
 class Receipt(msgspec.Struct, forbid_unknown_fields=True):

@@ -13,14 +13,15 @@ from functools import cache
 
 import msgspec
 
+from gridledger.contracts.rules import Rules
 from gridledger.core.crypto import parse_signature, verify_raw
 from gridledger.core.errors import (
     GridLedgerError,
-    MalformedTransaction,
+    KindNotEnabled,
     WrongChain,
     all_error_classes,
 )
-from gridledger.core.types import Transaction
+from gridledger.core.types import decode_tx
 from gridledger.node.executor import prepare
 
 Checked = tuple[bytes, bytes, bool | None] | tuple[str, str]
@@ -35,7 +36,6 @@ class _Head(msgspec.Struct):
 
 
 _head_decoder = msgspec.json.Decoder(_Head)
-_tx_decoder = msgspec.json.Decoder(Transaction)
 
 
 def claimed_sender(raw: bytes) -> str | None:
@@ -46,23 +46,16 @@ def claimed_sender(raw: bytes) -> str | None:
         return None
 
 
-def decode_tx(raw: bytes) -> Transaction:
-    """Decode a transaction (raises :class:`MalformedTransaction` with the reason)."""
-    try:
-        return _tx_decoder.decode(raw)
-    except msgspec.ValidationError as exc:
-        raise MalformedTransaction(f"not a transaction: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise MalformedTransaction(f"not valid JSON: {exc}") from None
-
-
-def check_stateless(chain_id: str, raw: bytes, public_key: bytes | None) -> Checked:
-    """All of admission that needs no state, for one transaction."""
+def check_stateless(chain_id: str, rules: Rules, raw: bytes, public_key: bytes | None) -> Checked:
+    """All of admission that needs no state, for one transaction, under the ``rules`` of the
+    next block."""
     try:
         tx = decode_tx(raw)
         if tx.chain_id != chain_id:
             raise WrongChain(f"signed for chain {tx.chain_id!r}, this is {chain_id!r}")
-        p = prepare(tx)
+        p = prepare(tx, rules)
+        if not rules.allows_kind(tx.kind):
+            raise KindNotEnabled(f"kind {tx.kind!r} is not in this chain's rules")
         sig = parse_signature(tx.signature)
     except GridLedgerError as exc:
         return (exc.code, exc.message)
@@ -70,9 +63,11 @@ def check_stateless(chain_id: str, raw: bytes, public_key: bytes | None) -> Chec
     return (p.raw, p.hash, ok)
 
 
-def check_chunk(chain_id: str, items: list[tuple[bytes, bytes | None]]) -> list[Checked]:
+def check_chunk(
+    chain_id: str, rules: Rules, items: list[tuple[bytes, bytes | None]]
+) -> list[Checked]:
     """:func:`check_stateless` over a slice of a batch (the unit of work of a worker)."""
-    return [check_stateless(chain_id, raw, pk) for raw, pk in items]
+    return [check_stateless(chain_id, rules, raw, pk) for raw, pk in items]
 
 
 @cache

@@ -1,9 +1,11 @@
-"""Block execution: run each transaction through its contract, deterministically.
+"""Transaction execution: run each transaction through its contract, deterministically.
 
-A transaction whose sender is unknown or suspended, or whose nonce is not above the sender's
-last, is refused with a failed receipt and changes nothing. Any other transaction consumes its
-nonce, even when its contract refuses it, so a refused transaction can never be replayed later
-when it would succeed; the contract's own writes are rolled back on refusal.
+Block import (:mod:`gridledger.node.transition`) has checked every transaction as admission
+does before it runs here. A transaction whose sender was suspended earlier in the block (or
+whose sender or nonce is wrong, should a caller skip those checks) gets a failed receipt and
+changes nothing. Any other transaction consumes its nonce, even when its contract refuses it,
+so a refused transaction can never be replayed later when it would succeed; the contract's own
+writes are rolled back on refusal.
 """
 
 from __future__ import annotations
@@ -11,16 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
-from gridledger.contracts import registry
+from gridledger.contracts import chain, registry
 from gridledger.contracts.base import Body, Context, Kind, get_kind
+from gridledger.contracts.rules import Rules
 from gridledger.core.crypto import DOMAIN_TX, sha256
-from gridledger.core.encoding import canonical
 from gridledger.core.errors import (
     Forbidden,
     InvalidTransaction,
-    MalformedTransaction,
     NonceReplayed,
     SenderSuspended,
     UnknownSender,
@@ -34,10 +33,6 @@ class ContractError(InvalidTransaction):
     default_message = "the contract failed unexpectedly; the transaction changed nothing"
 
 
-def nonce_key(account: str) -> bytes:
-    return b"nonce/" + account.encode()
-
-
 @dataclass(slots=True)
 class Prepared:
     """A decoded transaction with what execution needs, computed once at admission."""
@@ -48,6 +43,9 @@ class Prepared:
     hash: bytes
     kind: Kind[Any]
     body: Body
+    verified_key: bytes | None = None
+    """The sender's public key this node checked the signature against (at admission or
+    block import); ``None`` until checked."""
 
     def signing_bytes(self) -> bytes:
         """What the sender signed, cut from the canonical bytes instead of encoding again.
@@ -60,10 +58,11 @@ class Prepared:
         return DOMAIN_TX + self.raw[:-cut] + b"}"
 
 
-def prepare(tx: Transaction) -> Prepared:
-    """Decode the body of ``tx`` into its kind's type (raises ``InvalidTransaction``)."""
+def prepare(tx: Transaction, rules: Rules | None = None) -> Prepared:
+    """Decode the body of ``tx`` into its kind's type and run its stateless rules, with those
+    that depend on the chain rules when ``rules`` are given (raises ``InvalidTransaction``)."""
     k = get_kind(tx.kind)
-    body = k.parse_body(tx.body)
+    body = k.parse_body(tx.body, rules)
     raw = tx.encode()
     return Prepared(tx, raw, sha256(raw), k, body)
 
@@ -79,14 +78,19 @@ def check_sender(
         raise SenderSuspended(f"account {tx.sender!r} is suspended")
     if roles and not any(r in acct.roles for r in roles):
         raise Forbidden(f"{tx.kind} needs one of the roles {', '.join(roles)}")
-    last = state.get_int(nonce_key(tx.sender))
+    last = chain.nonce_of(state, tx.sender)
     if tx.nonce <= last:
         raise NonceReplayed(f"nonce {tx.nonce} is not above the last nonce {last}")
     return acct
 
 
 def precheck(
-    view: StateReader, p: Prepared, acct: registry.AccountSummary, height: int, now: int
+    view: StateReader,
+    p: Prepared,
+    acct: registry.AccountSummary,
+    height: int,
+    now_ms: int,
+    rules: Rules,
 ) -> None:
     """The kind's admission-time checks against committed state; raises why it would fail.
 
@@ -95,7 +99,7 @@ def precheck(
     """
     if p.kind.precheck is None:
         return
-    ctx = Context(height, now, p.tx.sender, acct.roles, p.hash.hex())
+    ctx = Context(height, now_ms, p.tx.sender, acct.roles, p.hash.hex(), rules)
     try:
         p.kind.precheck(view, ctx, p.body)
     except InvalidTransaction:
@@ -104,16 +108,16 @@ def precheck(
         raise ContractError(f"{type(exc).__name__}: {exc}") from None
 
 
-def execute_tx(state: State, p: Prepared, height: int, block_time: int) -> Receipt:
-    """Apply one prepared transaction to ``state`` and return its receipt."""
+def execute_tx(state: State, p: Prepared, height: int, time_ms: int, rules: Rules) -> Receipt:
+    """Apply one prepared transaction to ``state`` at block time ``time_ms``; its receipt."""
     tx = p.tx
     tx_hash = p.hash.hex()
     try:
         acct = check_sender(state, tx, ())
     except InvalidTransaction as exc:
         return Receipt(tx_hash, "failed", exc.code, exc.message)
-    state.set_int(nonce_key(tx.sender), tx.nonce)
-    ctx = Context(height, block_time, tx.sender, acct.roles, tx_hash)
+    chain.use_nonce(state, tx.sender, tx.nonce)
+    ctx = Context(height, time_ms, tx.sender, acct.roles, tx_hash, rules)
     state.begin()
     try:
         roles = p.kind.roles
@@ -134,17 +138,9 @@ def execute_tx(state: State, p: Prepared, height: int, block_time: int) -> Recei
     return Receipt(tx_hash, "ok", None, None, ctx.events)
 
 
-def execute_block(state: State, txs: list[Prepared], height: int, block_time: int) -> list[Receipt]:
+def execute_block(
+    state: State, txs: list[Prepared], height: int, time_ms: int, rules: Rules | None = None
+) -> list[Receipt]:
     """Execute ``txs`` in order on ``state`` (changes stay in the block layer)."""
-    return [execute_tx(state, p, height, block_time) for p in txs]
-
-
-def decode_stored_tx(raw: bytes) -> Transaction:
-    try:
-        return msgspec.json.decode(raw, type=Transaction)
-    except msgspec.DecodeError as exc:
-        raise MalformedTransaction(str(exc)) from None
-
-
-def receipt_bytes(receipts: list[Receipt]) -> list[bytes]:
-    return [canonical(r) for r in receipts]
+    in_force = rules if rules is not None else Rules()
+    return [execute_tx(state, p, height, time_ms, in_force) for p in txs]

@@ -16,11 +16,12 @@ from typing import Any
 
 from gridledger.contracts.base import ROLES
 from gridledger.contracts.genesis import (
-    ChainParams,
     Genesis,
     GenesisAccount,
     GenesisOrganisation,
+    resolved_rules,
 )
+from gridledger.contracts.rules import Rules
 from gridledger.core.crypto import SigningKey
 from gridledger.core.keystore import load_key, save_key
 from gridledger.node.node import GENESIS_NAME, Node, NodeConfig, wall_clock_ms
@@ -46,7 +47,7 @@ def init_home(
     operator: str = "operator",
     genesis_time: int | None = None,
     accounts: list[GenesisAccount] | None = None,
-    params: ChainParams | None = None,
+    rules: Rules | None = None,
     api: str = DEFAULT_API,
 ) -> Genesis:
     """Create a home with a genesis of one organisation, its operator and node keys."""
@@ -71,8 +72,11 @@ def init_home(
             ),
             *(accounts or []),
         ],
-        params=params or ChainParams(),
+        rules=rules or Rules(),
     )
+    # Write the resolved kinds and proposers into the document: a later version of this
+    # software that knows more kinds must not change what this chain allows without an upgrade.
+    genesis.rules = resolved_rules(genesis)
     (home / GENESIS_NAME).write_bytes(genesis.encode())
     (home / "node.json").write_text(json.dumps({"org": org, "api": api}, indent=2))
     return genesis

@@ -1,9 +1,11 @@
-"""The node: admission, ordering, block production, commit, and notification.
+"""The node: admission, ordering, block production and import, commit, and notification.
 
 One organisation's node on one machine. Transactions are admitted (decoded, checked, signature
-verified) and handed to the ordering backend; a block thread takes ordered batches, executes
-them, commits each block in one SQLite transaction, and tells listeners (the API's event
-stream, receipt waiters, metrics).
+verified) and handed to the ordering backend; a block thread takes ordered batches, builds and
+executes each block through the one block import path (:mod:`gridledger.node.transition`),
+commits it in one SQLite transaction, and tells listeners (the API's event stream, receipt
+waiters, metrics). Blocks proposed elsewhere enter through :meth:`Node.import_block`, which
+runs :func:`~gridledger.node.transition.apply_block` on them.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from typing import Any
 
 import msgspec
 
-from gridledger.contracts import registry
+from gridledger.contracts import chain, registry
 from gridledger.contracts.base import get_kind
 from gridledger.contracts.genesis import Genesis
 from gridledger.contracts.genesis import load as load_genesis
+from gridledger.contracts.rules import Rules
 from gridledger.core import merkle
 from gridledger.core.crypto import SigningKey, sha256
 from gridledger.core.errors import (
@@ -36,12 +39,18 @@ from gridledger.core.errors import (
     NonceReplayed,
     OversizeTransaction,
 )
-from gridledger.core.types import BlockHeader, Receipt, Transaction
-from gridledger.node.admission import Checked, check_chunk, claimed_sender, decode_tx, error_from
-from gridledger.node.chain import genesis_header, genesis_state, run_block
-from gridledger.node.executor import Prepared, check_sender, nonce_key, precheck
+from gridledger.core.types import Block, BlockHeader, Receipt, Transaction, decode_tx
+from gridledger.node.admission import Checked, check_chunk, claimed_sender, error_from
+from gridledger.node.executor import Prepared, check_sender, precheck
 from gridledger.node.metrics import NodeMetrics
 from gridledger.node.ordering import LocalOrdering, OrderingBackend
+from gridledger.node.transition import (
+    BlockResult,
+    apply_block,
+    genesis_header,
+    genesis_state,
+    propose_block,
+)
 from gridledger.node.verifier import INLINE_BELOW, Verifier
 from gridledger.state.state import State
 from gridledger.state.store import BlockStore, StoredBlock
@@ -81,6 +90,9 @@ class CommittedBlock:
     commit_ms: float
     receipts: list[Receipt] = field(default_factory=list)
     """The block's receipts, in order (listeners must not change them)."""
+    dropped: list[tuple[str, str, str]] = field(default_factory=list)
+    """Admitted transactions this node left out of its block because they no longer passed
+    the block's checks: ``(tx hash, code, message)``; their senders may send them again."""
 
 
 @dataclass
@@ -95,14 +107,28 @@ class NodeConfig:
     clock: Callable[[], int] = wall_clock_ms
     """Block time source in ms since the epoch; a simulation passes its own clock."""
     block_max_txs: int | None = None
-    block_interval_ms: int | None = None
-    block_max_bytes: int = 2 * 1024 * 1024
-    """A block is cut once its transactions reach this size (large metering batches)."""
+    """Cut blocks at this many transactions (never above the chain rule's ``block_max_txs``)."""
+    block_interval_ms: int = 200
+    """How long the first admitted transaction waits for others to fill its block."""
     tune_gc: bool = False
     """Freeze the objects of the opened chain out of the cyclic garbage collector and collect
     less often: the state tree is millions of long-lived lists that a full collection would
     walk again and again. For processes whose main job is the node (CLI, benchmarks)."""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _TreeWriting:
+    """Holds the node's tree lock while a block rewrites the state tree, so proofs always
+    match the tip's root; released once the block is committed or discarded."""
+
+    def __init__(self, node: Node) -> None:
+        self._lock = node._tree_lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
 
 
 class Node:
@@ -115,18 +141,13 @@ class Node:
         genesis_bytes = genesis.encode()
         self.genesis_hash = sha256(genesis_bytes)
         self.chain_id = genesis.chain_id
-        self.params = params = genesis.params
-        self.max_tx_bytes = params.max_tx_bytes
-        self.block_max_txs = config.block_max_txs or params.block_max_txs
-        self.block_interval_ms = config.block_interval_ms or params.block_interval_ms
+        self.block_interval_ms = config.block_interval_ms
         self.store = BlockStore(home / DB_NAME)
         self.metrics = NodeMetrics()
         self.ordering: OrderingBackend = ordering or LocalOrdering()
         self._lock = threading.Lock()
         # Held while a block rewrites the state tree, so proofs always match the tip's root.
         self._tree_lock = threading.Lock()
-        self._tree_held = False
-        """Whether produce_block still holds ``_tree_lock`` (only the producer touches it)."""
         self._pending_nonce: dict[str, int] = {}
         self._pending_count = 0
         self._pending_hashes: set[bytes] = set()
@@ -136,6 +157,8 @@ class Node:
         self._thread: threading.Thread | None = None
         self._verifier: Verifier | None = None
         self.halted: str | None = None
+        # One block at a time enters state, whether built here or imported.
+        self._block_lock = threading.Lock()
         self._open_chain(genesis, genesis_bytes)
         # A genesis can hold a million accounts: keep only what the node needs from it.
         del genesis, genesis_bytes
@@ -173,13 +196,30 @@ class Node:
             raise NodeError(
                 f"stored state does not match block {tip}'s state root; run 'gridledger verify'"
             )
+        self.rules = chain.rules_at(self.state.view, tip + 1)
         self.metrics.height.set(tip)
         log.info("chain opened", extra={"height": tip, "chain_id": self.chain_id})
+
+    @property
+    def max_tx_bytes(self) -> int:
+        """The largest transaction the next block may carry (a chain rule)."""
+        return self.rules.max_tx_bytes
+
+    @property
+    def block_max_txs(self) -> int:
+        """Transactions per block this node cuts at: its own setting within the chain rule."""
+        limit = self.rules.block_max_txs
+        return min(self.config.block_max_txs or limit, limit)
+
+    def rules_at(self, height: int) -> Rules:
+        """The chain rules in force at ``height`` as committed state knows them (upgrades
+        scheduled later may still change the rules of a future height)."""
+        return chain.rules_at(self.state.view, height)
 
     # admission -------------------------------------------------------------------------------
     def _check_nonce(self, tx: Transaction) -> None:
         last = max(
-            self.state.view.get_int(nonce_key(tx.sender)), self._pending_nonce.get(tx.sender, 0)
+            chain.nonce_of(self.state.view, tx.sender), self._pending_nonce.get(tx.sender, 0)
         )
         if tx.nonce <= last:
             raise NonceReplayed(f"nonce {tx.nonce} is not above the last nonce {last}")
@@ -191,11 +231,11 @@ class Node:
                 f"transaction {tx_hash.hex()} is already pending or committed"
             ) from None
 
-    def _check_stateful(self, canonical_raw: bytes, tx_hash: bytes) -> Prepared:
+    def _check_stateful(self, canonical_raw: bytes, tx_hash: bytes, rules: Rules) -> Prepared:
         """Sender, nonce and the kind's admission rule against committed state."""
         tx = decode_tx(canonical_raw)
         kind = get_kind(tx.kind)
-        p = Prepared(tx, canonical_raw, tx_hash, kind, kind.parse_body(tx.body))
+        p = Prepared(tx, canonical_raw, tx_hash, kind, kind.parse_body(tx.body, rules))
         view = self.state.view
         try:
             acct = check_sender(view, tx, kind.roles)
@@ -203,7 +243,8 @@ class Node:
         except NonceReplayed:
             self._refuse_resubmission(tx_hash)
             raise
-        precheck(view, p, acct, self.tip.height + 1, max(self.config.clock(), self.tip.time))
+        now = max(self.config.clock(), self.tip.time)
+        precheck(view, p, acct, self.tip.height + 1, now, rules)
         return p
 
     def submit(self, raw: bytes) -> bytes:
@@ -230,39 +271,43 @@ class Node:
         verifier = self._verifier or Verifier(0)
         inline = self._verifier is None or len(raws) < INLINE_BELOW
         view = self.state.view
+        rules = self.rules
         positions: list[int] = []
+        keys: list[bytes | None] = []
         waits = []
         items: list[tuple[bytes, bytes | None]] = []
         for i, raw in enumerate(raws):
-            if len(raw) > self.max_tx_bytes:
+            if len(raw) > rules.max_tx_bytes:
                 results[i] = OversizeTransaction(
-                    f"{len(raw)} bytes; this chain accepts at most {self.max_tx_bytes}"
+                    f"{len(raw)} bytes; this chain accepts at most {rules.max_tx_bytes}"
                 )
                 continue
             sender = claimed_sender(raw)
             acct = None if sender is None else registry.account_summary(view, sender)
             positions.append(i)
-            items.append((raw, None if acct is None else acct.public_key))
+            keys.append(None if acct is None else acct.public_key)
+            items.append((raw, keys[-1]))
             if len(items) == VERIFY_SLICE:
-                waits.append(self._check_slice(verifier, items, inline))
+                waits.append(self._check_slice(verifier, rules, items, inline))
                 items = []
         if items:
-            waits.append(self._check_slice(verifier, items, inline))
+            waits.append(self._check_slice(verifier, rules, items, inline))
         checked = [c for wait in waits for c in wait()]
         passed: list[tuple[int, Prepared]] = []
-        for i, c in zip(positions, checked, strict=True):
+        for i, public_key, c in zip(positions, keys, checked, strict=True):
             if len(c) == 2:
                 results[i] = error_from(c[0], c[1])
                 continue
             canonical_raw, tx_hash, sig_ok = c
             try:
-                p = self._check_stateful(canonical_raw, tx_hash)
+                p = self._check_stateful(canonical_raw, tx_hash, rules)
             except GridLedgerError as exc:
                 results[i] = exc
                 continue
             if not sig_ok:
                 results[i] = BadSignature()
                 continue
+            p.verified_key = public_key
             passed.append((i, p))
         admitted: list[Prepared] = []
         with self._lock:
@@ -291,12 +336,16 @@ class Node:
         return [r for r in results if r is not None]
 
     def _check_slice(
-        self, verifier: Verifier, items: list[tuple[bytes, bytes | None]], inline: bool
+        self,
+        verifier: Verifier,
+        rules: Rules,
+        items: list[tuple[bytes, bytes | None]],
+        inline: bool,
     ) -> Callable[[], list[Checked]]:
         if inline:
-            done = check_chunk(self.chain_id, items)
+            done = check_chunk(self.chain_id, rules, items)
             return lambda: done
-        return verifier.run(check_chunk, self.chain_id, items)
+        return verifier.run(check_chunk, self.chain_id, rules, items)
 
     @property
     def pending(self) -> int:
@@ -306,10 +355,7 @@ class Node:
         """The smallest nonce the account can use next (above committed and pending ones)."""
         with self._lock:
             return (
-                max(
-                    self.state.view.get_int(nonce_key(account)),
-                    self._pending_nonce.get(account, 0),
-                )
+                max(chain.nonce_of(self.state.view, account), self._pending_nonce.get(account, 0))
                 + 1
             )
 
@@ -342,7 +388,7 @@ class Node:
         interval = self.block_interval_ms / 1000
         while self._running:
             batch = self.ordering.next_batch(
-                self.block_max_txs, interval, self.config.block_max_bytes
+                self.block_max_txs, interval, self.rules.block_max_bytes
             )
             if not batch:
                 continue
@@ -358,66 +404,124 @@ class Node:
                 return
 
     def produce_block(self, batch: list[Prepared]) -> CommittedBlock:
-        """Execute ``batch`` as the next block and commit it durably."""
-        t0 = time.perf_counter()
-        block_time = max(self.config.clock(), self.tip.time)
-        self._tree_lock.acquire()
-        self._tree_held = True
-        try:
-            return self._produce(batch, t0, block_time)
-        finally:
-            # Only if _produce did not release it: by now another thread may hold the lock.
-            if self._tree_held:
-                self._tree_held = False
-                self._tree_lock.release()
+        """Build the next block from ``batch`` and commit it durably.
 
-    def _produce(self, batch: list[Prepared], t0: float, block_time: int) -> CommittedBlock:
-        result = run_block(
-            self.state,
-            self.chain_id,
-            self.tip,
-            self.tip_hash,
-            block_time,
-            self.config.org,
-            batch,
-        )
-        header = result.header
-        block_hash = header.hash()
-        signature = self.config.node_key.sign(header.signing_bytes())
-        rows = [(p.hash, p.raw, rb) for p, rb in zip(batch, result.receipt_bytes, strict=True)]
+        Transactions that no longer pass the block's checks (see
+        :func:`~gridledger.node.transition.propose_block`) are left out and reported in
+        :attr:`CommittedBlock.dropped`.
+
+        Raises:
+            InvalidBlock: this node may not propose at this height (state is unchanged).
+        """
+        with self._block_lock:
+            t0 = time.perf_counter()
+            time_ms = max(self.config.clock(), self.tip.time)
+            height = self.tip.height + 1
+            rules = chain.rules_at(self.state.view, height)
+            with self._tree_writing():
+                proposal = propose_block(
+                    self.state,
+                    rules,
+                    self.tip,
+                    batch,
+                    time_ms,
+                    self.config.org,
+                    self.config.node_key.sign,
+                    self._verifier,
+                )
+                self._persist(proposal.block, proposal.txs, proposal.result)
+            dropped = [(p.hash.hex(), err.code, err.message) for p, err in proposal.dropped]
+            for tx_hash, code, message in dropped:
+                log.warning(
+                    "admitted transaction left out of the block",
+                    extra={"tx": tx_hash, "code": code, "reason": message},
+                )
+            return self._committed(proposal.block, proposal.txs, batch, proposal.result, t0,
+                                   dropped)  # fmt: skip
+
+    def import_block(self, block: Block, raws: list[bytes] | None = None) -> CommittedBlock:
+        """Import a block proposed elsewhere (a follower, or catch-up from a peer) through
+        :func:`~gridledger.node.transition.apply_block`, and commit it.
+
+        Raises:
+            InvalidBlock: the block breaks a rule; nothing was stored and state is unchanged.
+        """
+        with self._block_lock:
+            t0 = time.perf_counter()
+            height = self.tip.height + 1
+            rules = chain.rules_at(self.state.view, height)
+            with self._tree_writing():
+                prepared, result = apply_block(
+                    self.state,
+                    rules,
+                    self.tip,
+                    block,
+                    now_ms=self.config.clock(),
+                    verifier=self._verifier,
+                    raws=raws,
+                )
+                self._persist(block, prepared, result)
+            # Its transactions may be pending here too (sent to several nodes): forget them.
+            mine = [p for p in prepared if p.hash in self._pending_hashes]
+            return self._committed(block, prepared, mine, result, t0, [])
+
+    def _tree_writing(self) -> _TreeWriting:
+        return _TreeWriting(self)
+
+    def _persist(self, block: Block, txs: list[Prepared], result: BlockResult) -> None:
+        """Write the block in one SQLite transaction and make its state the committed one."""
+        header = block.header
+        rows = [(p.hash, p.raw, rb) for p, rb in zip(txs, result.receipt_bytes, strict=True)]
         try:
             self.store.commit_block(
-                header.height, block_hash, header.encode(), signature, rows, result.changes
-            )
+                header.height, header.hash(), header.encode(), block.signature, rows,
+                result.changes,
+            )  # fmt: skip
         except BaseException:
             self.state.discard_block()
             raise
         self.state.finish_block()
-        with self._lock:
+        rules = chain.rules_at(self.state.view, header.height + 1)
+        with self._lock:  # still under the tree lock: a proof never sees a root without its tip
             self.tip = header
-            self.tip_hash = block_hash
-            self._tree_held = False
-            self._tree_lock.release()
-            self._pending_count -= len(batch)
-            for p in batch:
+            self.tip_hash = header.hash()
+            self.rules = rules
+
+    def _committed(
+        self,
+        block: Block,
+        txs: list[Prepared],
+        settled: list[Prepared],
+        result: BlockResult,
+        t0: float,
+        dropped: list[tuple[str, str, str]],
+    ) -> CommittedBlock:
+        """Advance the tip past a durable block, release the pending transactions it settled
+        (included or dropped), and tell the listeners."""
+        header = block.header
+        block_hash = self.tip_hash
+        with self._lock:
+            self._pending_count -= len(settled)
+            for p in settled:
                 self._pending_hashes.discard(p.hash)
                 sender = p.tx.sender
                 if self._pending_nonce.get(sender, 0) <= p.tx.nonce:
                     self._pending_nonce.pop(sender, None)
         commit_ms = (time.perf_counter() - t0) * 1000
-        self.metrics.block_committed(header.height, len(batch), commit_ms / 1000, self.pending)
+        self.metrics.block_committed(header.height, len(txs), commit_ms / 1000, self.pending)
         event = CommittedBlock(
             header.height,
             block_hash.hex(),
             header,
-            [p.hash.hex() for p in batch],
+            [p.hash.hex() for p in txs],
             [r.status for r in result.receipts],
             commit_ms,
             result.receipts,
+            dropped,
         )
         log.info(
             "block committed",
-            extra={"height": header.height, "txs": len(batch), "commit_ms": round(commit_ms, 2)},
+            extra={"height": header.height, "txs": len(txs), "commit_ms": round(commit_ms, 2)},
         )
         with self._commit_cond:
             self._commit_cond.notify_all()

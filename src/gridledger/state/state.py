@@ -241,6 +241,8 @@ class State(StateWriter):
         self._block_keys = _LayerKeys()
         self._tx_keys = _LayerKeys()
         self.tree = SparseMerkleTree.from_items(self.committed.items())
+        self._tree_changed = False
+        """Whether the tree holds the block layer's changes (see :meth:`discard_block`)."""
         self.index = KeyIndex(self.committed)
         self.view = CommittedView(self.committed, self.index)
 
@@ -290,6 +292,7 @@ class State(StateWriter):
         The committed dict is not touched until :meth:`finish_block`, so a failed commit can be
         undone with :meth:`discard_block` (the tree is rebuilt from the committed values).
         """
+        self._tree_changed = True
         return self.tree.update(self._block)
 
     def finish_block(self) -> None:
@@ -307,12 +310,22 @@ class State(StateWriter):
         if added or removed:
             self.index.update(added, removed)
         self._block = {}
+        self._tree_changed = False
 
     def discard_block(self) -> None:
-        """Forget the block's changes (after a failed commit) and rebuild the tree."""
+        """Forget the block's changes (a failed commit, or a block refused after execution).
+
+        If the tree took the changes already, the committed values of the same keys are put
+        back: the root depends only on the set of pairs, so it returns to the committed root
+        at the cost of the block's own update, not of a rebuild.
+        """
+        touched = self._block
         self._block = {}
         self._tx = None
-        self.tree = SparseMerkleTree.from_items(self.committed.items())
+        if self._tree_changed:
+            committed = self.committed
+            self.tree.update({k: committed.get(k) for k in touched})
+            self._tree_changed = False
 
     @property
     def root(self) -> bytes:

@@ -19,9 +19,8 @@ from gridledger.api.schemas import (
     StateProofView,
     StateValue,
 )
-from gridledger.contracts import funds, registry
+from gridledger.contracts import chain, funds, registry
 from gridledger.core.errors import NotFound
-from gridledger.node.executor import nonce_key
 from gridledger.node.node import Node
 
 MAX_KEY_BYTES = 1024
@@ -123,7 +122,7 @@ def router(ctx: ApiContext) -> APIRouter:
             {
                 **record,
                 "balance": funds.balance_of(view, account),
-                "nonce": view.get_int(nonce_key(account)),
+                "nonce": chain.nonce_of(view, account),
                 "next_nonce": node.next_nonce(account),
             }
         )

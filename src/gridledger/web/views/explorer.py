@@ -23,10 +23,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gridledger.api.context import ApiContext
 from gridledger.api.render import decode_stored
-from gridledger.contracts import devices, funds, market, metering, registry
+from gridledger.contracts import chain, devices, funds, market, metering, registry
 from gridledger.core.crypto import sha256
 from gridledger.core.encoding import decode_json
-from gridledger.node.executor import nonce_key
 from gridledger.node.node import Node
 from gridledger.state.store import StoredBlock, StoredTx
 from gridledger.web.i18n import Translator, pick_lang
@@ -354,7 +353,7 @@ def router(ctx: ApiContext) -> APIRouter:
                 "org": registry.get_organisation(view, record["org"]),
                 "balance": funds.balance_of(view, account),
                 "escrow": funds.escrow_of(view, account),
-                "nonce": view.get_int(nonce_key(account)),
+                "nonce": chain.nonce_of(view, account),
                 "stats": None if stats is None else market.account_stats(view, account),
                 "extra_proofs": [funds.balance_key(account).decode()],
             }

@@ -1,0 +1,197 @@
+"""The chain itself: its genesis marker, its rules by height, upgrades, and senders' nonces.
+
+State keys (this module is the only one that builds them):
+
+* ``chain/genesis``            hex hash of the genesis document;
+* ``chain/rules``              the genesis rules as :class:`~gridledger.contracts.rules.Rules`
+  (canonical JSON), with every default resolved (``kinds``, ``proposers``);
+* ``chain/upgrade/<height>``   an :class:`Upgrade` scheduled to take effect at ``height``
+  (20 digits, so keys sort by height);
+* ``nonce/<account>``          the last nonce the account used (decimal).
+
+The rules in force at height ``h`` are the genesis rules with every upgrade whose height is at
+most ``h`` applied in height order (:func:`rules_at`). An operator schedules an upgrade for a
+future height (``chain.schedule_upgrade``) and may cancel it before it takes effect
+(``chain.cancel_upgrade``); the blocks before the height keep the old rules, so ``verify``
+re-executes every block under the rules it was made with.
+"""
+
+from __future__ import annotations
+
+from gridledger.contracts.base import KINDS, Body, Context, Int64, Record, kind
+from gridledger.contracts.registry import get_organisation
+from gridledger.contracts.rules import RuleChanges, Rules, changed
+from gridledger.core.errors import InvalidTransaction
+from gridledger.state.state import StateReader, StateWriter, decode_record
+
+_GENESIS_KEY = b"chain/genesis"
+_RULES_KEY = b"chain/rules"
+_UPGRADE_PREFIX = b"chain/upgrade/"
+_NONCE_PREFIX = b"nonce/"
+
+
+# keys ----------------------------------------------------------------------------------------
+def genesis_key() -> bytes:
+    return _GENESIS_KEY
+
+
+def rules_key() -> bytes:
+    return _RULES_KEY
+
+
+def upgrade_key(height: int) -> bytes:
+    return _UPGRADE_PREFIX + b"%020d" % height
+
+
+def nonce_key(account: str) -> bytes:
+    return _NONCE_PREFIX + account.encode()
+
+
+# records -------------------------------------------------------------------------------------
+class Upgrade(Record):
+    """A change of the chain rules, scheduled to take effect at a height.
+
+    Attributes:
+        height: the first height whose blocks follow the changed rules.
+        changes: the rules it changes; the others keep their value.
+        scheduled_height: the height of the block that scheduled it.
+        scheduled_by: the account that scheduled it.
+    """
+
+    height: int
+    changes: RuleChanges
+    scheduled_height: int
+    scheduled_by: str
+
+
+# errors --------------------------------------------------------------------------------------
+class UpgradeNotInFuture(InvalidTransaction):
+    code = "chain.upgrade_not_in_future"
+    default_message = "an upgrade takes effect at a height after the block that schedules it"
+
+
+class UpgradeExists(InvalidTransaction):
+    code = "chain.upgrade_exists"
+    default_message = "an upgrade is already scheduled at this height; cancel it first"
+
+
+class UnknownUpgrade(InvalidTransaction):
+    code = "chain.unknown_upgrade"
+    default_message = "no upgrade is scheduled at this height"
+
+
+class InvalidRules(InvalidTransaction):
+    code = "chain.invalid_rules"
+    default_message = "the rules would leave the chain unable to run"
+
+
+# queries -------------------------------------------------------------------------------------
+def genesis_rules(view: StateReader) -> Rules:
+    """The rules the chain started with (every default resolved at genesis)."""
+    rules = view.get_record(_RULES_KEY, Rules)
+    return Rules() if rules is None else rules
+
+
+def upgrades(view: StateReader, upto: int | None = None) -> list[Upgrade]:
+    """Scheduled upgrades by height (those at or below ``upto`` only, when given)."""
+    end = None if upto is None else b"%020d" % (upto + 1)
+    return [decode_record(raw, Upgrade) for _, raw in view.scan_range(_UPGRADE_PREFIX, b"", end)]
+
+
+def rules_at(view: StateReader, height: int) -> Rules:
+    """The rules in force for the block at ``height``."""
+    rules = genesis_rules(view)
+    for upgrade in upgrades(view, height):
+        rules = changed(rules, upgrade.changes)
+    return rules
+
+
+def nonce_of(view: StateReader, account: str) -> int:
+    """The last nonce ``account`` used in a committed transaction (0 before its first)."""
+    return view.get_int(nonce_key(account))
+
+
+def genesis_hash(view: StateReader) -> str | None:
+    raw = view.get(_GENESIS_KEY)
+    return None if raw is None else raw.decode()
+
+
+# writes at genesis and by the executor -------------------------------------------------------
+def write_genesis(state: StateWriter, genesis_hash_hex: str, rules: Rules) -> None:
+    """Record the genesis hash and the resolved genesis rules (see ``genesis.apply_genesis``)."""
+    state.set(_GENESIS_KEY, genesis_hash_hex.encode())
+    state.put(_RULES_KEY, rules)
+
+
+def use_nonce(state: StateWriter, account: str, nonce: int) -> None:
+    state.set_int(nonce_key(account), nonce)
+
+
+def check_rules(view: StateReader, rules: Rules) -> None:
+    """Refuse rules the chain could not run under: a transaction larger than any block, no
+    proposer, a proposer that cannot sign, unknown kinds, or no way to upgrade again."""
+    if rules.block_max_bytes < rules.max_tx_bytes:
+        raise InvalidRules(
+            f"block_max_bytes {rules.block_max_bytes} is below max_tx_bytes {rules.max_tx_bytes}"
+        )
+    if not rules.proposers:
+        raise InvalidRules("at least one organisation must be allowed to propose blocks")
+    for org_id in rules.proposers:
+        org = get_organisation(view, org_id)
+        if org is None or org.get("node_key") is None:
+            raise InvalidRules(f"proposer {org_id!r} is not an organisation with a node key")
+    unknown = [k for k in rules.kinds if k not in KINDS]
+    if unknown:
+        raise InvalidRules(f"unknown transaction kinds: {', '.join(unknown)}")
+    if "chain.schedule_upgrade" not in rules.kinds:
+        raise InvalidRules("the rules must keep chain.schedule_upgrade, or never change again")
+
+
+# transaction kinds ---------------------------------------------------------------------------
+class ScheduleUpgrade(Body):
+    height: Int64
+    """The first height that follows the changed rules (after the scheduling block)."""
+    changes: RuleChanges
+
+    def check(self) -> None:
+        if self.changes == RuleChanges():
+            raise InvalidRules("an upgrade changes at least one rule")
+
+
+@kind("chain.schedule_upgrade", ScheduleUpgrade, roles=("operator",))
+def apply_schedule_upgrade(state: StateWriter, ctx: Context, body: ScheduleUpgrade) -> None:
+    """Schedule a change of the chain rules at a future height (operator)."""
+    if body.height <= ctx.height:
+        raise UpgradeNotInFuture(
+            f"height {body.height} is not after this block's height {ctx.height}"
+        )
+    key = upgrade_key(body.height)
+    if state.get(key) is not None:
+        raise UpgradeExists(f"an upgrade is already scheduled at height {body.height}")
+    state.put(key, Upgrade(height=body.height, changes=body.changes,
+                           scheduled_height=ctx.height, scheduled_by=ctx.sender))  # fmt: skip
+    # the rules it leads to, with every upgrade before and after it, must all be runnable
+    check_rules(state, rules_at(state, body.height))
+    for later in upgrades(state):
+        if later.height > body.height:
+            check_rules(state, rules_at(state, later.height))
+    ctx.emit("chain.upgrade_scheduled", height=body.height)
+
+
+class CancelUpgrade(Body):
+    height: Int64
+
+
+@kind("chain.cancel_upgrade", CancelUpgrade, roles=("operator",))
+def apply_cancel_upgrade(state: StateWriter, ctx: Context, body: CancelUpgrade) -> None:
+    """Cancel an upgrade that has not taken effect yet (operator)."""
+    key = upgrade_key(body.height)
+    if state.get(key) is None:
+        raise UnknownUpgrade(f"no upgrade is scheduled at height {body.height}")
+    if body.height <= ctx.height:
+        raise UpgradeNotInFuture(f"the upgrade at height {body.height} has taken effect")
+    state.delete(key)
+    for later in upgrades(state):
+        if later.height > body.height:
+            check_rules(state, rules_at(state, later.height))
+    ctx.emit("chain.upgrade_cancelled", height=body.height)
