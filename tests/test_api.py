@@ -26,6 +26,7 @@ from gridledger.api.schemas import (
     BlockEvent,
     BlockPage,
     BlockView,
+    ChainRules,
     Committed,
     Device,
     DevicePage,
@@ -301,6 +302,19 @@ class ApiSuite:
         for path in ("/v1/txs", "/v1/txs/batch", "/v1/state/{key}/proof", "/v1/events"):
             assert path in spec["paths"]
         assert http.get("/docs").status_code == 200
+
+    def test_chain_rules_by_height(self, http: httpx.Client, chain: Chain) -> None:
+        now = check(ChainRules, http.get("/v1/chain/rules"))
+        assert now["height"] == chain.node.tip.height + 1
+        assert now["rules"]["max_tx_bytes"] == Rules().max_tx_bytes
+        assert now["rules"]["proposers"] == ["operator"]
+        assert "funds.transfer" in now["rules"]["kinds"]
+        spec = http.get("/openapi.json").json()
+        schema = spec["components"]["schemas"]["Rules"]["properties"]["max_tx_bytes"]
+        assert "largest canonical transaction" in schema["description"]
+        at = check(ChainRules, http.get("/v1/chain/rules", params={"height": 1}))
+        assert at["height"] == 1
+        check_error(http.get("/v1/chain/rules", params={"height": 0}), 400, "api.invalid_request")
 
     # submitting ----------------------------------------------------------------------------
     def test_submit_and_wait_returns_receipt(self, http: httpx.Client, chain: Chain) -> None:

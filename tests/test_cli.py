@@ -311,6 +311,54 @@ def test_devices_meters_and_readings(node: NodeProcess) -> None:
     run("query", "readings", "--meter", "m-1", "--from", "yesterday", "--home", home, code=2)
 
 
+def test_chain_rules_upgrades_and_sync(node: NodeProcess, tmp_path: Path) -> None:
+    """Rules by height from the CLI, an upgrade scheduled and cancelled, and a second home
+    that catches up from the running node through the block import path."""
+    home = node.home
+    rules = run_json("query", "rules", "--home", home)
+    assert "funds.transfer" in rules["rules"]["kinds"]
+    assert rules["rules"]["proposers"] == ["operator"]
+    far = rules["height"] + 1000
+    up = run_json("tx", "schedule-upgrade", "--height", far, "--block-max-txs", "500",
+                  "--disable", "funds.mint", "--home", home)  # fmt: skip
+    assert up["receipt"]["status"] == "ok", up
+    later = run_json("query", "rules", "--height", far, "--home", home)
+    assert later["rules"]["block_max_txs"] == 500
+    assert "funds.mint" not in later["rules"]["kinds"]
+    assert [u["height"] for u in later["upgrades"]] == [far]
+    assert run_json("query", "rules", "--home", home)["rules"]["block_max_txs"] == 2000
+    table = run("query", "rules", "--home", home, "--height", far)
+    assert "block max txs" in table.stdout
+    assert f"upgrade at height {far}" in table.stdout
+    cancelled = run_json("tx", "cancel-upgrade", "--height", far, "--home", home)
+    assert cancelled["receipt"]["status"] == "ok"
+    assert run_json("query", "rules", "--home", home)["upgrades"] == []
+    refused = run_json("tx", "cancel-upgrade", "--height", far, "--home", home, code=1)
+    assert refused["receipt"]["code"] == "chain.unknown_upgrade"
+
+    follower = tmp_path / "follower"
+    (follower / "keys").mkdir(parents=True)
+    for name in ("genesis.json", "node.json", "keys/node.json"):
+        (follower / name).write_bytes((home / name).read_bytes())
+    tip = httpx.get(node.url + "/v1/status").json()["height"]
+    synced = run_json("sync", "--from", node.url, "--to", tip, "--home", follower)
+    assert synced["imported"] == tip
+    assert synced["height"] == tip
+    again = run_json("sync", "--from", node.url, "--to", tip, "--home", follower)
+    assert again["imported"] == 0
+    assert run_json("verify", "--home", follower, "--workers", "0")["ok"] is True
+    header = httpx.get(f"{node.url}/v1/blocks/{tip}/header").json()
+    with sqlite3.connect(follower / "chain.db") as conn:
+        (stored,) = conn.execute("SELECT header FROM blocks WHERE height = ?", (tip,)).fetchone()
+    conn.close()
+    assert json.loads(stored) == header["header"]
+
+    other = tmp_path / "other"
+    run_json("init", "--home", other, "--chain-id", "another-chain")
+    wrong = run_json("sync", "--from", node.url, "--home", other, code=1)
+    assert wrong["error"]["code"] == "sync.other_chain"
+
+
 def test_verify_then_detect_a_flipped_byte(node: NodeProcess) -> None:
     home = node.home
     paid = run_json("tx", "mint", "--to", "operator", "--amount", "77", "--home", home)
@@ -341,10 +389,11 @@ def test_verify_then_detect_a_flipped_byte(node: NodeProcess) -> None:
 
     damaged = run("verify", "--home", home, "--workers", "0", code=1)
     assert f"damaged at height {paid['height']}" in damaged.output
-    assert "signature" in damaged.output
+    assert "block.bad_tx_signature" in damaged.output
     report = run_json("verify", "--home", home, "--workers", "0", code=1)
     assert report["bad_height"] == paid["height"]
     assert report["height"] == paid["height"] - 1
+    assert report["code"] == "block.bad_tx_signature"
 
 
 def test_bench_prints_one_json_object(tmp_path: Path) -> None:

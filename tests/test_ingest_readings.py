@@ -213,9 +213,8 @@ class ScriptedNode:
         self.max_tx_bytes = max_tx_bytes
         self.height = 0
 
-    def state(self, key: str) -> dict[str, Any]:
-        assert key == "chain/params"
-        return {"value": {"max_tx_bytes": self.max_tx_bytes}}
+    def rules(self) -> dict[str, Any]:
+        return {"rules": {"max_tx_bytes": self.max_tx_bytes, "max_readings_per_batch": 5000}}
 
     def next_nonce(self, _account: str) -> int:
         return self.nonce + 1

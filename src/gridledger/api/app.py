@@ -16,7 +16,17 @@ from fastapi import FastAPI
 from gridledger.api.context import MAX_BATCH, MAX_BATCH_BYTES, ApiContext
 from gridledger.api.errors import install_error_handlers
 from gridledger.api.render import JSONBytes
-from gridledger.api.routes import assets, blocks, events, market, ops, readings, state, txs
+from gridledger.api.routes import (
+    assets,
+    blocks,
+    chain,
+    events,
+    market,
+    ops,
+    readings,
+    state,
+    txs,
+)
 from gridledger.api.waiting import CommitWaiters
 from gridledger.node.node import Node
 
@@ -63,7 +73,7 @@ def create_app(
     ctx = ApiContext(node, waiters, max_batch, max_batch_bytes)
     app.state.ctx = ctx
     install_error_handlers(app)
-    for module in (txs, blocks, state, assets, readings, market, events, ops):
+    for module in (txs, blocks, chain, state, assets, readings, market, events, ops):
         app.include_router(module.router(ctx))
     if web:
         # imported here: the web interface's templates load only where pages are served

@@ -17,6 +17,9 @@ import msgspec
 from msgspec import inspect as mi
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from gridledger.contracts.chain import Upgrade
+from gridledger.contracts.rules import Rules
+
 HEX64 = r"^[0-9a-f]{64}$"
 
 
@@ -284,6 +287,14 @@ class Status(BaseModel):
 class Health(_Strict):
     ok: bool
     height: int
+
+
+class ChainRules(_Strict):
+    height: int = Field(description="The height these rules are in force at.")
+    rules: model_of(Rules)  # type: ignore[valid-type]
+    upgrades: list[model_of(Upgrade)] = Field(  # type: ignore[valid-type]
+        description="Every upgrade scheduled on the chain, by height (past ones included)."
+    )
 
 
 class BlockEvent(_Strict):

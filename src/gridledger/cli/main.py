@@ -6,6 +6,7 @@ gridledger keys ...        create and show account keys
 gridledger tx ...          sign, submit and wait for transactions
 gridledger query ...       read accounts, blocks, transactions and state
 gridledger verify          re-execute the stored chain and check every hash and signature
+gridledger sync            import a peer's blocks this node lacks, checking each one
 gridledger ingest ...      meter-data gateways: MQTT subscriber, CSV/Parquet import
 gridledger bench ledger    measure committed throughput on this machine
 gridledger demo            the Shekou community's market on a simulated clock
@@ -21,7 +22,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from gridledger.cli import bench, custody, demo, ingest, keys, logs, query, tx
+from gridledger.cli import bench, chain, custody, demo, ingest, keys, logs, query, tx
 from gridledger.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -64,6 +65,7 @@ app.add_typer(tx.app, name="tx")
 app.add_typer(query.app, name="query")
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(bench.app, name="bench")
+app.command("sync")(chain.sync_command)
 app.command("demo")(demo.demo)
 
 _CHAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -147,13 +149,14 @@ def node(
         typer.Option("--workers", min=0, help="Signature-check processes; 0 checks inline."),
     ] = None,
     block_interval_ms: Annotated[
-        int | None,
+        int,
         typer.Option(
             "--block-interval-ms",
             min=1,
-            help="Cut a block this long after its first transaction. Default: genesis params.",
+            help="Cut a block this long after its first transaction (the chain rules bound "
+            "its size and count).",
         ),
-    ] = None,
+    ] = 200,
     log_level: Annotated[
         str, typer.Option("--log-level", help="debug, info, warning or error.")
     ] = "info",

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from gridledger.cli import market
+from gridledger.cli import chain, market
 from gridledger.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -34,6 +34,7 @@ from gridledger.sdk import Client, verify_state_proof
 
 app = typer.Typer(help="Read the chain through a node's API.", no_args_is_help=True)
 app.add_typer(market.query_app, name="market")
+app.command("rules")(chain.rules_command)
 
 
 def _fetch(home: Path, node: str | None, json_out: bool, call: str, *args: Any) -> Any:

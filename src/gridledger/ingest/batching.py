@@ -145,7 +145,8 @@ class ReadingSubmitter:
         wait_s: seconds to wait for a receipt per request (at most 60).
         retry: backoff for node and network failures.
         stop: set it to make a waiting submitter give up at once (:class:`SubmitAborted`).
-        max_tx_bytes: the chain's size limit; read from the node's ``chain/params`` when None.
+        max_tx_bytes: the chain's size limit; read from the node's chain rules when None
+            (with the most readings a batch may hold).
         log_readings: log each refused or duplicate reading (a caller that reports every
             reading itself, like the file import, turns it off).
     """
@@ -185,23 +186,25 @@ class ReadingSubmitter:
                 earlier batches of this call are on the chain but not reported.
         """
         outcomes: list[Outcome] = []
+        self.max_tx_bytes  # noqa: B018 - reads the chain rules once, which may cap batch_size
         for first in range(0, len(readings), self.batch_size):
             outcomes.extend(self._deliver(list(readings[first : first + self.batch_size])))
         return outcomes
 
     @property
     def max_tx_bytes(self) -> int:
-        """The chain's transaction size limit (asked once)."""
+        """The chain's transaction size limit for the next block (asked once)."""
         if self._max_tx_bytes is None:
             self._max_tx_bytes = DEFAULT_MAX_TX_BYTES
             try:
-                value = self.client.state("chain/params").get("value")
-                if isinstance(value, dict) and isinstance(value.get("max_tx_bytes"), int):
-                    self._max_tx_bytes = value["max_tx_bytes"]
-            except SdkError as exc:
+                rules = self.client.rules()["rules"]
+                self._max_tx_bytes = int(rules["max_tx_bytes"])
+                # a batch never holds more readings than the chain takes in one
+                self.batch_size = min(self.batch_size, int(rules["max_readings_per_batch"]))
+            except (SdkError, KeyError, TypeError, ValueError) as exc:
                 log.warning(
-                    "chain parameters unreadable; assuming the default size limit",
-                    extra={"code": exc.code, "max_tx_bytes": DEFAULT_MAX_TX_BYTES},
+                    "chain rules unreadable; assuming the default size limit",
+                    extra={"reason": str(exc), "max_tx_bytes": DEFAULT_MAX_TX_BYTES},
                 )
         return self._max_tx_bytes
 

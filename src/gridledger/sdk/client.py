@@ -252,6 +252,12 @@ class Client:
             raise SdkError("sdk.bad_response", "the node's status has no chain_id")
         return self._chain_id
 
+    def rules(self, height: int | None = None) -> dict[str, Any]:
+        """The chain rules at ``height`` (the next block's by default) and the scheduled
+        upgrades (``GET /v1/chain/rules``)."""
+        params = {} if height is None else {"height": height}
+        return dict(self._get("/v1/chain/rules", **params))
+
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = self._get("/healthz")
         return result
