@@ -4,10 +4,12 @@ gridledger query rules              the rules in force (transaction and block li
 gridledger tx schedule-upgrade      change a rule from a future height (operator)
 gridledger tx cancel-upgrade        cancel an upgrade before it takes effect (operator)
 gridledger sync --from URL          import the blocks a peer has and this node lacks
+gridledger readmodels rebuild       rebuild the read models beside the chain from genesis
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -30,8 +32,12 @@ from gridledger.cli.common import (
 from gridledger.cli.signing import Body, BodyOrRead, signed_command
 from gridledger.core.errors import InvalidBlock
 from gridledger.node.home import DEFAULT_HOME, open_node
+from gridledger.node.node import DB_NAME, GENESIS_NAME
 from gridledger.node.sync import catch_up
+from gridledger.readmodels import default_models
 from gridledger.sdk import Client
+from gridledger.state.readmodels import ReadModels
+from gridledger.state.store import BlockStore
 
 HeightOpt = Annotated[int, typer.Option("--height", min=1, help="The height it takes effect at.")]
 
@@ -157,3 +163,50 @@ def sync_command(
         console.print(f"imported {done.imported} blocks ({done.txs} txs); tip {done.height}")
     else:
         err_console.print(f"already at height {done.height}")
+
+
+readmodels_app = typer.Typer(
+    help="The read models beside the chain (totals pages show; never part of the state root).",
+    no_args_is_help=True,
+)
+
+
+def _open_readmodels(home: Path, json_out: bool) -> ReadModels:
+    if not (home / GENESIS_NAME).is_file() or not (home / DB_NAME).is_file():
+        fail("home.no_chain", f"{home} holds no chain (no {GENESIS_NAME} and {DB_NAME})", json_out)
+    return ReadModels(BlockStore(home / DB_NAME), default_models())
+
+
+@readmodels_app.command("status")
+def readmodels_status(home: HomeOpt = DEFAULT_HOME, json_out: JsonOpt = False) -> None:
+    """Each read model's version and the height it has folded in."""
+    models = _open_readmodels(home, json_out)
+    try:
+        rows = models.status()
+        tip = models.store.tip_height()
+    finally:
+        models.store.close()
+    if json_out:
+        print_json({"tip": tip, "models": rows})
+        return
+    console.print(kv_table([(str(r["name"]), f"version {r['stored_version']} at height "
+                             f"{r['height']} (code: version {r['version']})") for r in rows]
+                           + [("chain tip", tip)]))  # fmt: skip
+
+
+@readmodels_app.command("rebuild")
+def readmodels_rebuild(home: HomeOpt = DEFAULT_HOME, json_out: JsonOpt = False) -> None:
+    """Drop every read model and rebuild it from genesis out of the stored blocks.
+
+    Run it while the node is stopped. Nothing here touches blocks or state.
+    """
+    models = _open_readmodels(home, json_out)
+    try:
+        folded = models.rebuild()
+        rows = models.status()
+    finally:
+        models.store.close()
+    if json_out:
+        print_json({"blocks": folded, "models": rows})
+    else:
+        console.print(f"rebuilt {len(rows)} read models from {folded} blocks")

@@ -66,6 +66,7 @@ app.add_typer(query.app, name="query")
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(bench.app, name="bench")
 app.command("sync")(chain.sync_command)
+app.add_typer(chain.readmodels_app, name="readmodels")
 app.command("demo")(demo.demo)
 
 _CHAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

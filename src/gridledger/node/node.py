@@ -52,6 +52,8 @@ from gridledger.node.transition import (
     propose_block,
 )
 from gridledger.node.verifier import INLINE_BELOW, Verifier
+from gridledger.readmodels import default_models
+from gridledger.state.readmodels import BlockFacts, ReadModel, ReadModels
 from gridledger.state.state import State
 from gridledger.state.store import BlockStore, StoredBlock
 from gridledger.state.tree import StateProof
@@ -114,6 +116,8 @@ class NodeConfig:
     """Freeze the objects of the opened chain out of the cyclic garbage collector and collect
     less often: the state tree is millions of long-lived lists that a full collection would
     walk again and again. For processes whose main job is the node (CLI, benchmarks)."""
+    readmodels: list[ReadModel] | None = None
+    """The read models to keep beside the chain; every default one when None."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -162,6 +166,11 @@ class Node:
         self._open_chain(genesis, genesis_bytes)
         # A genesis can hold a million accounts: keep only what the node needs from it.
         del genesis, genesis_bytes
+        models = default_models() if config.readmodels is None else config.readmodels
+        self.readmodels = ReadModels(self.store, models)
+        rebuilt = self.readmodels.open()
+        if rebuilt:
+            log.info("read models brought up to the tip", extra={"models": rebuilt})
 
     # start-up and recovery -----------------------------------------------------------------
     def _open_chain(self, genesis: Genesis, genesis_bytes: bytes) -> None:
@@ -473,9 +482,10 @@ class Node:
         header = block.header
         rows = [(p.hash, p.raw, rb) for p, rb in zip(txs, result.receipt_bytes, strict=True)]
         try:
+            facts = BlockFacts(header.height, header.time, result.changes)
             self.store.commit_block(
                 header.height, header.hash(), header.encode(), block.signature, rows,
-                result.changes,
+                result.changes, also=self.readmodels.folder(facts),
             )  # fmt: skip
         except BaseException:
             self.state.discard_block()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS state_snapshot (key BLOB PRIMARY KEY, value BLOB NOT 
 _pack = msgspec.msgpack.Encoder().encode
 _unpack_pairs = msgspec.msgpack.Decoder(list[tuple[bytes, bytes]]).decode
 _unpack_changes = msgspec.msgpack.Decoder(list[tuple[bytes, bytes | None]]).decode
+
+
+class _HeaderTime(msgspec.Struct):
+    time: int
 
 
 class StoreCorrupt(Exception):
@@ -142,6 +146,7 @@ class BlockStore:
         txs: list[tuple[bytes, bytes, bytes]],
         changes: dict[bytes, bytes | None],
         meta: dict[str, bytes] | None = None,
+        also: Callable[[sqlite3.Connection], None] | None = None,
     ) -> None:
         """Write one block atomically.
 
@@ -149,6 +154,7 @@ class BlockStore:
             txs: ``(hash, canonical tx, canonical receipt)`` in block order.
             changes: the block's net state changes (``None`` deletes), in sorted key order.
             meta: extra meta entries to write in the same transaction (genesis only).
+            also: more writes for the same transaction (the read models' rows).
         """
         body = _pack([(raw, receipt) for _, raw, receipt in txs])
         diff = _pack(list(changes.items()))
@@ -166,6 +172,8 @@ class BlockStore:
             conn.execute("INSERT INTO state_diff (height, changes) VALUES (?, ?)", (height, diff))
             for k, v in (meta or {}).items():
                 conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (k, v))
+            if also is not None:
+                also(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -235,6 +243,33 @@ class BlockStore:
                 else:
                     state[k] = v
         return state
+
+    def write_connection(self) -> sqlite3.Connection:
+        """The writer's connection, for the read models' own tables (never while a node is
+        committing blocks through this store)."""
+        return self._write
+
+    def read_connection(self) -> sqlite3.Connection:
+        """This thread's reader, for queries of the read models' tables."""
+        return self._read
+
+    def iter_block_changes(
+        self, start: int = 0
+    ) -> Iterator[tuple[int, int, dict[bytes, bytes | None]]]:
+        """``(height, header time in ms, state changes)`` of every stored block from
+        ``start``, in height order (what the read models are rebuilt from)."""
+        rows = self._read.execute(
+            "SELECT b.height, b.header, d.changes FROM blocks b JOIN state_diff d "
+            "ON d.height = b.height WHERE b.height >= ? ORDER BY b.height",
+            (start,),
+        )
+        for height, header, blob in rows:
+            try:
+                time_ms = msgspec.json.decode(_bytes(header), type=_HeaderTime).time
+                changes = dict(_unpack_changes(_bytes(blob)))
+            except msgspec.MsgspecError as exc:
+                raise StoreCorrupt(f"block {height} does not decode: {exc}") from None
+            yield _int(height), time_ms, changes
 
     def state_changes(self, height: int) -> dict[bytes, bytes | None]:
         for _, changes in self._diffs(height - 1, height):
