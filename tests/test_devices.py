@@ -181,6 +181,20 @@ def test_suspend_and_reinstate(ledger: Ledger) -> None:
     ledger.ok(GW1, "registry.rotate_key", {"account": GW1, "public_key": key(GW1).public_key})
 
 
+def test_a_device_and_a_site_sharing_an_id_keep_their_own_meters(ledger: Ledger) -> None:
+    """``x`` is both a plant and a flat: each one's meters are its own, in the index and in
+    the query that reads it."""
+    ledger.ok(PRODUCER, "registry.register_device", device_body("x"))
+    ledger.ok(CONSUMER, "registry.register_site", site_body("x"))
+    ledger.ok(GRID, "registry.register_meter", meter_body("m-pv", device="x"))
+    ledger.ok(GRID, "registry.register_meter", meter_body("m-pv2", device="x", interval_s=3600))
+    ledger.ok(GRID, "registry.register_meter", meter_body("m-flat", kind="consumption", site="x"))
+    assert ledger.state.get(b"registry/meters_of/device/x/m-pv") == b"1"
+    assert ledger.state.get(b"registry/meters_of/site/x/m-flat") == b"1"
+    assert [m["id"] for m in devices.meters_of(ledger.state, "device", "x")] == ["m-pv", "m-pv2"]
+    assert [m["id"] for m in devices.meters_of(ledger.state, "site", "x")] == ["m-flat"]
+
+
 # refusals at execution ---------------------------------------------------------------------------
 Make = Callable[[Ledger], Transaction]
 

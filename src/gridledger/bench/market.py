@@ -115,7 +115,7 @@ def build_state(
             {"gateway": "gw", "id": meter, "interval_s": HOUR, "kind": kind, binding: asset,
              "registered_height": 1}
         )  # fmt: skip
-        kv[meters_of_key(asset, meter)] = b"1"
+        kv[meters_of_key(binding, asset, meter)] = b"1"
         kv[reading_key(meter, START)] = canonical(
             {"energy_wh": measured, "gateway": "gw", "height": 2, "length_s": HOUR}
         )

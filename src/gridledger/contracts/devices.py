@@ -11,7 +11,8 @@ State keys (values are canonical JSON):
 * ``registry/meter/<meter>`` ``{"id", "kind", "device" or "site", "gateway", "interval_s",
   "registered_height"}``: a generation meter is bound to a device, a consumption meter to a
   site; ``gateway`` is the one account allowed to report its readings.
-* ``registry/meters_of/<device or site>/<meter>`` ``1``: the meters of a device or site.
+* ``registry/meters_of/<device | site>/<asset>/<meter>`` ``1``: the meters of a device or a
+  site; the asset's kind is in the key because a device and a site may share an id.
 
 Transaction kinds and who may send them:
 
@@ -150,13 +151,15 @@ def get_meter(state: StateReader, meter: str) -> dict[str, Any] | None:
     return value
 
 
-def meters_of_key(asset: str, meter: str) -> bytes:
-    return f"registry/meters_of/{asset}/{meter}".encode()
+def meters_of_key(asset_kind: str, asset: str, meter: str) -> bytes:
+    """``asset_kind`` is ``device`` or ``site``: a device and a site may share an id."""
+    return f"registry/meters_of/{asset_kind}/{asset}/{meter}".encode()
 
 
-def meters_of(state: StateReader, asset: str) -> list[dict[str, Any]]:
-    """The meters bound to device or site ``asset``, by meter id."""
-    prefix = f"registry/meters_of/{asset}/".encode()
+def meters_of(state: StateReader, asset_kind: str, asset: str) -> list[dict[str, Any]]:
+    """The meters bound to ``asset``, a ``device`` or a ``site`` (``asset_kind``), by meter
+    id."""
+    prefix = f"registry/meters_of/{asset_kind}/{asset}/".encode()
     out = []
     for k, _ in state.scan(prefix):
         meter = get_meter(state, k[len(prefix) :].decode())
@@ -373,10 +376,12 @@ def apply_register_meter(state: StateWriter, ctx: Context, body: RegisterMeter) 
     }
     if body.device is not None:
         record["device"] = body.device
+        index = meters_of_key("device", body.device, body.meter)
     else:
         record["site"] = body.site
+        index = meters_of_key("site", body.site or "", body.meter)
     state.set_json(meter_key(body.meter), record)
-    state.set(meters_of_key(body.device or body.site or "", body.meter), b"1")
+    state.set(index, b"1")
     ctx.emit("registry.meter_registered", meter=body.meter, gateway=body.gateway)
 
 

@@ -369,11 +369,11 @@ def _check_preferred(preferred: list[str]) -> None:
         )
 
 
-def _metered(state: StateReader, asset: str, interval_s: int) -> list[MeterRef]:
+def _metered(state: StateReader, asset_kind: str, asset: str, interval_s: int) -> list[MeterRef]:
     """The asset's meters whose readings add up to whole market intervals."""
     return [
         MeterRef(m["id"], m["interval_s"])
-        for m in meters_of(state, asset)
+        for m in meters_of(state, asset_kind, asset)
         if m["interval_s"] <= interval_s
     ]
 
@@ -385,7 +385,7 @@ def _owned_site(state: StateReader, ctx: Context, site: str, interval_s: int) ->
     org = sender_org(state, ctx)
     if record["owner_org"] != org:
         raise NotAssetOwner(f"site {site!r} belongs to {record['owner_org']!r}, not {org!r}")
-    meters = _metered(state, site, interval_s)
+    meters = _metered(state, "site", site, interval_s)
     if not meters:
         raise NoMeter(f"site {site!r} has no consumption meter of {interval_s} s or finer")
     return meters
@@ -398,7 +398,7 @@ def _owned_device(state: StateReader, ctx: Context, device: str, interval_s: int
     org = sender_org(state, ctx)
     if record["owner_org"] != org:
         raise NotAssetOwner(f"device {device!r} belongs to {record['owner_org']!r}, not {org!r}")
-    meters = _metered(state, device, interval_s)
+    meters = _metered(state, "device", device, interval_s)
     if not meters:
         raise NoMeter(f"device {device!r} has no generation meter of {interval_s} s or finer")
     return meters
@@ -703,7 +703,7 @@ def _standing_orders(
         account = pref["account"]
         record = get_site(state, site)
         acct = get_account(state, account)
-        meters = _metered(state, site, interval_s)
+        meters = _metered(state, "site", site, interval_s)
         reason = None
         if record is None or acct is None or not _active(state, account):
             reason = "the account or site is no longer active"
@@ -742,7 +742,7 @@ def _standing_orders(
         account = so["account"]
         dev = get_device(state, device)
         acct = get_account(state, account)
-        meters = _metered(state, device, interval_s)
+        meters = _metered(state, "device", device, interval_s)
         if dev is None or acct is None or not _active(state, account):
             reason = "the account or device is no longer active"
         elif dev["owner_org"] != acct["org"]:
@@ -976,20 +976,24 @@ def _settlement_inputs(state: StateReader, start: int, block_time: int) -> _Inpu
     deadline = end + params(state)["data_deadline_s"]
     site_account: dict[str, str] = {}
     device_account: dict[str, str] = {}
-    meters: dict[str, dict[str, MeterRef]] = {}
+    # by side and asset: a site and a device may share an id
+    meters: dict[tuple[str, str], dict[str, MeterRef]] = {}
     held: dict[str, int] = {}
     for o in _orders(state, start):
         owners = site_account if o.side == "bid" else device_account
         owners.setdefault(o.asset, o.account)
-        meters.setdefault(o.asset, {}).update((m.id, m) for m in o.meters)
+        meters.setdefault((o.side, o.asset), {}).update((m.id, m) for m in o.meters)
         if o.escrow:
             _bump(held, o.account, o.escrow)
     consumption: dict[str, int] = {}
     generation: dict[str, int] = {}
     missing: list[str] = []
-    for assets, measured in ((site_account, consumption), (device_account, generation)):
+    for side, assets, measured in (
+        ("bid", site_account, consumption),
+        ("offer", device_account, generation),
+    ):
         for asset in sorted(assets):
-            refs = [meters[asset][k] for k in sorted(meters[asset])]
+            refs = [meters[(side, asset)][k] for k in sorted(meters[(side, asset)])]
             measured[asset], gap = _measure(state, refs, start, interval_s)
             if gap is not None:
                 missing.append(gap)

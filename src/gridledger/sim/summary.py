@@ -57,11 +57,17 @@ _SUMS = (
 """What is added up interval by interval."""
 
 
-def metered(state: StateReader, start: int, end: int) -> dict[str, dict[int, int]]:
+Energy = dict[tuple[str, str], dict[int, int]]
+"""Wh by ``("device" | "site", id)`` and by interval start (a device and a site may share an
+id)."""
+
+
+def metered(state: StateReader, start: int, end: int) -> Energy:
     """Wh by device or site and interval start, over every meter, corrections applied."""
-    out: dict[str, dict[int, int]] = {}
+    out: Energy = {}
     for meter in list_records(state, "meter"):
-        per = out.setdefault(str(meter.get("device") or meter.get("site")), {})
+        asset = ("device", meter["device"]) if "device" in meter else ("site", meter["site"])
+        per = out.setdefault(asset, {})
         for rec in readings(state, meter["id"], start, end, limit=1_000_000):
             per[rec["start"]] = per.get(rec["start"], 0) + effective_wh(rec)
     return out
@@ -70,7 +76,7 @@ def metered(state: StateReader, start: int, end: int) -> dict[str, dict[int, int
 def _interval(
     state: StateReader,
     start: int,
-    energy: dict[str, dict[int, int]],
+    energy: Energy,
     devices: list[str],
     sites: list[str],
     clean_sites: list[str],
@@ -79,15 +85,18 @@ def _interval(
     f = dict.fromkeys(_SUMS, 0)
     f["intervals"] = 1
 
-    def wh(asset: str) -> int:
-        return energy.get(asset, {}).get(start, 0)
+    def wh(kind: str, asset: str) -> int:
+        return energy.get((kind, asset), {}).get(start, 0)
 
-    f["generation_wh"] = sum(wh(d) for d in devices)
-    f["consumption_wh"] = sum(wh(s) for s in sites)
-    f["clean_consumption_wh"] = sum(wh(s) for s in clean_sites)
-    settled = {g["asset"]: g["wh"] for g in market.grid_settlements(state, start)}
-    f["grid_import_wh"] = sum(settled.get(s, wh(s)) for s in sites)
-    f["grid_export_wh"] = sum(settled.get(d, wh(d)) for d in devices)
+    f["generation_wh"] = sum(wh("device", d) for d in devices)
+    f["consumption_wh"] = sum(wh("site", s) for s in sites)
+    f["clean_consumption_wh"] = sum(wh("site", s) for s in clean_sites)
+    # imports are sites', exports devices'
+    grid = market.grid_settlements(state, start)
+    imported = {g["asset"]: g["wh"] for g in grid if g["direction"] == "import"}
+    exported = {g["asset"]: g["wh"] for g in grid if g["direction"] == "export"}
+    f["grid_import_wh"] = sum(imported.get(s, wh("site", s)) for s in sites)
+    f["grid_export_wh"] = sum(exported.get(d, wh("device", d)) for d in devices)
     record = market.get_interval(state, start) or {"status": "open"}
     price = None
     if record["status"] in ("cleared", "settled"):

@@ -373,7 +373,7 @@ def router(ctx: ApiContext) -> APIRouter:
         def build(_record: dict[str, Any]) -> dict[str, Any]:
             view = node.state.view
             return {
-                "meters": devices.meters_of(view, device),
+                "meters": devices.meters_of(view, "device", device),
                 "plant": view.get_json(market.plant_key(device)),
             }
 
@@ -389,7 +389,7 @@ def router(ctx: ApiContext) -> APIRouter:
     @r.get("/sites/{site}", response_class=HTMLResponse)
     def site_page(request: Request, site: str) -> HTMLResponse:
         def build(_record: dict[str, Any]) -> dict[str, Any]:
-            return {"meters": devices.meters_of(node.state.view, site)}
+            return {"meters": devices.meters_of(node.state.view, "site", site)}
 
         return record_page(
             request,

@@ -85,10 +85,12 @@ def _members(view: StateReader, role: str, what: str, after: str) -> list[dict[s
     return out
 
 
-def _meter_wh(view: StateReader, asset: str, start: int, end: int) -> dict[int, int]:
-    """Metered energy of a site or device per hour start in ``[start, end)``."""
+def _meter_wh(
+    view: StateReader, asset_kind: str, asset: str, start: int, end: int
+) -> dict[int, int]:
+    """Metered energy of a site or device (``asset_kind``) per hour start in ``[start, end)``."""
     out: dict[int, int] = {}
-    for meter in meters_of(view, asset):
+    for meter in meters_of(view, asset_kind, asset):
         for rec in metering.readings(view, meter["id"], start, end, limit=100_000):
             hour = rec["start"] - rec["start"] % 3600
             out[hour] = out.get(hour, 0) + metering.effective_wh(rec)
@@ -133,7 +135,7 @@ def _consumer_days(
         d: {"day": d, "consumed": 0, "clean": 0, "clean_paid": 0, "grid_paid": 0} for d in days
     }
     for site in sites:
-        for hour, wh in _meter_wh(view, site, first, end).items():
+        for hour, wh in _meter_wh(view, "site", site, first, end).items():
             rows[hour - hour % DAY_S]["consumed"] += wh
     for p in market.pairings_of(view, account, first, end, limit=100_000):
         if p["consumer"] == account:
@@ -158,7 +160,7 @@ def _plant_hours(
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Per hour of ``day``: a plant's generation, energy sold (delivered) and grid export."""
     end = day + DAY_S
-    generated = _meter_wh(view, device, day, end)
+    generated = _meter_wh(view, "device", device, day, end)
     sold: dict[int, int] = {}
     revenue = {"clean": 0, "feed_in": 0}
     for p in market.pairings_of(view, account, day, end, limit=100_000):
