@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -87,7 +88,7 @@ def accepted(receipt: Receipt) -> dict[str, Any]:
 
 
 def stored(ledger: Ledger, meter: str, start: int) -> Any:
-    return ledger.json(metering.reading_key(meter, start))
+    return ledger.json(metering.keys.reading(meter, start))
 
 
 def all_readings(ledger: Ledger) -> dict[bytes, dict[str, Any]]:
@@ -121,8 +122,8 @@ def test_readings_are_stored_as_documented(ledger: Ledger) -> None:
         "height": 5,
         "length_s": HOUR,
     }
-    assert metering.reading_key("m-1", 900) == b"metering/reading/m-1/0000000900"
-    assert metering.correction_key("m-1", 900) == b"metering/correction/m-1/0000000900"
+    assert metering.keys.reading("m-1", 900) == b"metering/reading/m-1/0000000900"
+    assert metering.keys.correction("m-1", 900) == b"metering/correction/m-1/0000000900"
 
 
 def test_a_mixed_batch_stores_exactly_the_good_readings(ledger: Ledger) -> None:
@@ -168,7 +169,7 @@ def test_a_mixed_batch_stores_exactly_the_good_readings(ledger: Ledger) -> None:
     }
     assert changed_keys(before, ledger) == {
         nonce_key(GW1),
-        *(metering.reading_key(batch[i]["meter"], batch[i]["start"]) for i in (0, 10, 11)),
+        *(metering.keys.reading(batch[i]["meter"], batch[i]["start"]) for i in (0, 10, 11)),
     }
     assert stored(ledger, "m-gen", T0)["energy_wh"] == 10
 
@@ -220,10 +221,10 @@ def test_each_refused_reading_changes_nothing(
 
 def test_a_duplicate_on_chain_keeps_the_original(ledger: Ledger) -> None:
     submit(ledger, GW1, reading("m-gen", T0, 700))
-    original = ledger.state.get(metering.reading_key("m-gen", T0))
+    original = ledger.state.get(metering.keys.reading("m-gen", T0))
     again = submit(ledger, GW1, reading("m-gen", T0, 900))
     assert refusals(again) == [(0, "metering.duplicate_reading")]
-    assert ledger.state.get(metering.reading_key("m-gen", T0)) == original
+    assert ledger.state.get(metering.keys.reading("m-gen", T0)) == original
     assert stored(ledger, "m-gen", T0) == {
         "energy_wh": 700,
         "gateway": GW1,
@@ -345,7 +346,7 @@ def test_generation_before_commissioning_is_refused(age_days: int) -> None:
         (0, "metering.before_commissioning"),
         (1, "metering.before_commissioning"),
     ]
-    assert ledger.state.get(metering.reading_key("m-y", first)) is None
+    assert ledger.state.get(metering.keys.reading("m-y", first)) is None
 
 
 def test_consumption_ceiling_boundary_and_change(ledger: Ledger) -> None:
@@ -386,10 +387,9 @@ def test_new_parameters_apply_to_later_batches(ledger: Ledger) -> None:
     assert ledger.state.get(b"metering/params") == (
         b'{"degradation_permille_per_year":0,"generation_margin_pct":100}'
     )
-    assert metering.params(ledger.state) == {
-        "generation_margin_pct": 100,
-        "degradation_permille_per_year": 0,
-    }
+    assert metering.params(ledger.state) == metering.Params(
+        generation_margin_pct=100, degradation_permille_per_year=0
+    )
     nameplate = 10_000 * QUARTER // HOUR
     got = submit(
         ledger, GW1, reading("m-gen", T0, nameplate), reading("m-gen", T0 + QUARTER, nameplate + 1)
@@ -398,16 +398,15 @@ def test_new_parameters_apply_to_later_batches(ledger: Ledger) -> None:
 
 
 def test_default_parameters() -> None:
-    assert metering.params(Ledger().state) == {
-        "generation_margin_pct": 110,
-        "degradation_permille_per_year": 5,
-    }
+    assert metering.params(Ledger().state) == metering.Params(
+        generation_margin_pct=110, degradation_permille_per_year=5
+    )
 
 
 # corrections -------------------------------------------------------------------------------------
 def test_correction_keeps_the_original_visible(ledger: Ledger) -> None:
     submit(ledger, GW1, reading("m-gen", T0, 700), reading("m-gen", T0 + QUARTER, 300))
-    original = ledger.state.get(metering.reading_key("m-gen", T0))
+    original = ledger.state.get(metering.keys.reading("m-gen", T0))
     body = {"meter": "m-gen", "start": T0, "energy_wh": 650, "reason": "CT ratio fixed"}
     receipt = ledger.ok(GRID, "metering.correct", body)
     assert receipt.events == [
@@ -419,13 +418,13 @@ def test_correction_keeps_the_original_visible(ledger: Ledger) -> None:
             "original_wh": 700,
         }
     ]
-    assert ledger.state.get(metering.reading_key("m-gen", T0)) == original
-    assert ledger.state.get(metering.correction_key("m-gen", T0)) == (
+    assert ledger.state.get(metering.keys.reading("m-gen", T0)) == original
+    assert ledger.state.get(metering.keys.correction("m-gen", T0)) == (
         b'{"by":"grid","energy_wh":650,"height":6,"original_wh":700,"reason":"CT ratio fixed"}'
     )
     # a second correction replaces the first; original_wh is still the meter's own value
     ledger.ok(GRID, "metering.correct", {**body, "energy_wh": 640, "reason": "again"})
-    correction = ledger.json(metering.correction_key("m-gen", T0))
+    correction = ledger.json(metering.keys.correction("m-gen", T0))
     assert (correction["energy_wh"], correction["original_wh"], correction["height"]) == (
         640,
         700,
@@ -433,12 +432,14 @@ def test_correction_keeps_the_original_visible(ledger: Ledger) -> None:
     )
 
     rows = metering.readings(ledger.state, "m-gen")
-    assert [(r["start"], r["energy_wh"], r.get("corrected_wh")) for r in rows] == [
+    assert [(r.start_s, r.energy_wh, r.corrected_wh) for r in rows] == [
         (T0, 700, 640),
         (T0 + QUARTER, 300, None),
     ]
-    assert rows[0]["correction"] == correction
-    assert [metering.effective_wh(r) for r in rows] == [640, 300]
+    assert rows[0].correction is not None
+    assert msgspec.to_builtins(rows[0].correction) == correction
+    assert rows[1].correction is None
+    assert [r.effective_wh() for r in rows] == [640, 300]
 
 
 CORRECTION = {"meter": "m-gen", "start": T0, "energy_wh": 650, "reason": "CT ratio fixed"}
@@ -525,7 +526,7 @@ def test_parameter_bounds_are_inclusive(margin: int, permille: int) -> None:
     ledger = Ledger()
     body = {"generation_margin_pct": margin, "degradation_permille_per_year": permille}
     ledger.ok(OPERATOR, "metering.set_params", body)
-    assert metering.params(ledger.state) == body
+    assert msgspec.to_builtins(metering.params(ledger.state)) == body
 
 
 def test_only_an_operator_sets_parameters(ledger: Ledger) -> None:
@@ -547,30 +548,43 @@ def test_readings_and_totals_queries(ledger: Ledger) -> None:
     )
 
     window = metering.readings(ledger.state, "m-gen", T0 + QUARTER, T0 + 3 * QUARTER)
-    assert [r["start"] for r in window] == [T0 + QUARTER, T0 + 2 * QUARTER]
-    assert window[0] == {
-        "meter": "m-gen",
-        "start": T0 + QUARTER,
-        "energy_wh": 101,
-        "length_s": QUARTER,
-        "gateway": GW1,
-        "height": 7,
-    }
+    assert [r.start_s for r in window] == [T0 + QUARTER, T0 + 2 * QUARTER]
+    assert window[0] == metering.MeterReading(
+        meter="m-gen",
+        start_s=T0 + QUARTER,
+        energy_wh=101,
+        length_s=QUARTER,
+        gateway=GW1,
+        height=7,
+        correction=None,
+        corrected_wh=None,
+    )
+    newest = metering.readings(ledger.state, "m-gen", limit=2, newest_first=True)
+    assert [r.start_s for r in newest] == [T0 + 7 * QUARTER, T0 + 6 * QUARTER]
+    assert metering.latest_reading(ledger.state, "m-gen") == newest[0]
+    assert metering.latest_reading(ledger.state, "m-404") is None
     assert len(metering.readings(ledger.state, "m-gen", limit=3)) == 3
     assert metering.readings(ledger.state, "m-gen", T0 + 8 * QUARTER) == []
     assert metering.readings(ledger.state, "m-404") == []
     # "m-con" is a prefix of "m-con2": its readings stay its own
-    assert [r["meter"] for r in metering.readings(ledger.state, "m-con")] == ["m-con"]
+    assert [r.meter for r in metering.readings(ledger.state, "m-con")] == ["m-con"]
 
     hourly = metering.totals(ledger.state, ["m-gen", "m-con"], T0, T0 + 2 * HOUR, HOUR)
-    assert hourly == [
-        {"start": T0, "energy_wh": 50 + 101 + 102 + 103 + 1_000},
-        {"start": T0 + HOUR, "energy_wh": 104 + 105 + 106 + 107},
+    assert msgspec.to_builtins(hourly) == [
+        {"start_s": T0, "energy_wh": 50 + 101 + 102 + 103 + 1_000},
+        {"start_s": T0 + HOUR, "energy_wh": 104 + 105 + 106 + 107},
     ]
     quarter = metering.totals(ledger.state, ["m-gen", "m-gen"], T0, T0 + 2 * QUARTER, QUARTER)
-    assert quarter == [{"start": T0, "energy_wh": 50}, {"start": T0 + QUARTER, "energy_wh": 101}]
+    assert quarter == [
+        metering.TotalsBucket(start_s=T0, energy_wh=50),
+        metering.TotalsBucket(start_s=T0 + QUARTER, energy_wh=101),
+    ]
     daily = metering.totals(ledger.state, ["m-gen", "m-con", "m-con2"], 0, BLOCK_TIME_S, DAY)
-    assert daily == [{"start": BLOCK_TIME_S - DAY, "energy_wh": 50 + sum(range(101, 108)) + 1_007}]
+    assert daily == [
+        metering.TotalsBucket(
+            start_s=BLOCK_TIME_S - DAY, energy_wh=50 + sum(range(101, 108)) + 1_007
+        )
+    ]
     with pytest.raises(InvalidTransaction):
         metering.totals(ledger.state, ["m-gen"], T0, T0 + HOUR, 60)
 
@@ -682,7 +696,7 @@ def test_random_batches_match_the_model(blocks: list[list[tuple[str, list[Any]]]
             accepted_total += summary["energy_wh"]
     on_chain = all_readings(ledger)
     assert {k: v["energy_wh"] for k, v in on_chain.items()} == {
-        metering.reading_key(m, s): e for (m, s), e in chain.items()
+        metering.keys.reading(m, s): e for (m, s), e in chain.items()
     }
     assert accepted_count == len(on_chain)
     assert sum(v["energy_wh"] for v in on_chain.values()) == accepted_total == sum(chain.values())

@@ -54,7 +54,7 @@ from typing import Any
 
 import msgspec
 
-from gridledger.contracts import funds
+from gridledger.contracts import funds, metering
 from gridledger.contracts.base import Body, Context, Int64, kind
 from gridledger.contracts.clearing import (
     MECHANISMS,
@@ -65,15 +65,16 @@ from gridledger.contracts.clearing import (
     deliver,
     escrow_minor,
 )
-from gridledger.contracts.devices import (
+from gridledger.contracts.registry import (
     INTERVALS_S,
+    AssetKind,
+    account_summary,
+    get_account,
     get_device,
     get_site,
     meters_of,
     sender_org,
 )
-from gridledger.contracts.metering import correction_key, reading_key
-from gridledger.contracts.registry import account_summary, get_account
 from gridledger.core.crypto import sha256
 from gridledger.core.encoding import canonical, decode_json
 from gridledger.core.errors import InvalidTransaction
@@ -369,12 +370,14 @@ def _check_preferred(preferred: list[str]) -> None:
         )
 
 
-def _metered(state: StateReader, asset_kind: str, asset: str, interval_s: int) -> list[MeterRef]:
+def _metered(
+    state: StateReader, asset_kind: AssetKind, asset: str, interval_s: int
+) -> list[MeterRef]:
     """The asset's meters whose readings add up to whole market intervals."""
     return [
-        MeterRef(m["id"], m["interval_s"])
+        MeterRef(m.id, m.interval_s)
         for m in meters_of(state, asset_kind, asset)
-        if m["interval_s"] <= interval_s
+        if m.interval_s <= interval_s
     ]
 
 
@@ -383,8 +386,8 @@ def _owned_site(state: StateReader, ctx: Context, site: str, interval_s: int) ->
     if record is None:
         raise UnknownAsset(f"no site {site!r}")
     org = sender_org(state, ctx)
-    if record["owner_org"] != org:
-        raise NotAssetOwner(f"site {site!r} belongs to {record['owner_org']!r}, not {org!r}")
+    if record.owner_org != org:
+        raise NotAssetOwner(f"site {site!r} belongs to {record.owner_org!r}, not {org!r}")
     meters = _metered(state, "site", site, interval_s)
     if not meters:
         raise NoMeter(f"site {site!r} has no consumption meter of {interval_s} s or finer")
@@ -396,8 +399,8 @@ def _owned_device(state: StateReader, ctx: Context, device: str, interval_s: int
     if record is None:
         raise UnknownAsset(f"no device {device!r}")
     org = sender_org(state, ctx)
-    if record["owner_org"] != org:
-        raise NotAssetOwner(f"device {device!r} belongs to {record['owner_org']!r}, not {org!r}")
+    if record.owner_org != org:
+        raise NotAssetOwner(f"device {device!r} belongs to {record.owner_org!r}, not {org!r}")
     meters = _metered(state, "device", device, interval_s)
     if not meters:
         raise NoMeter(f"device {device!r} has no generation meter of {interval_s} s or finer")
@@ -707,12 +710,12 @@ def _standing_orders(
         reason = None
         if record is None or acct is None or not _active(state, account):
             reason = "the account or site is no longer active"
-        elif record["owner_org"] != acct["org"]:
+        elif record.owner_org != acct.org:
             reason = "the site changed hands"
         elif not meters:
             reason = "the site has no meter"
         else:
-            qty = pref["quantity_wh"] or -(-record["max_wh_per_hour"] * interval_s // 3600)
+            qty = pref["quantity_wh"] or -(-record.max_wh_per_hour * interval_s // 3600)
             price = pref["price_cap"] or sell_price
             try:
                 placed.append(
@@ -745,12 +748,12 @@ def _standing_orders(
         meters = _metered(state, "device", device, interval_s)
         if dev is None or acct is None or not _active(state, account):
             reason = "the account or device is no longer active"
-        elif dev["owner_org"] != acct["org"]:
+        elif dev.owner_org != acct.org:
             reason = "the device changed hands"
         elif not meters:
             reason = "the device has no meter"
         else:
-            qty = so["quantity_wh"] or max(dev["capacity_w"] * interval_s // 3600, 1)
+            qty = so["quantity_wh"] or max(dev.capacity_w * interval_s // 3600, 1)
             placed.append(
                 _put_order(
                     state,
@@ -910,8 +913,12 @@ def _measure(
         have = 0
         expected = interval_s // meter.interval_s
         for at in range(start, start + interval_s, meter.interval_s):
-            corrected = state.get(correction_key(meter.id, at))
-            raw = corrected if corrected is not None else state.get(reading_key(meter.id, at))
+            corrected = state.get(metering.keys.correction(meter.id, at))
+            raw = (
+                corrected
+                if corrected is not None
+                else state.get(metering.keys.reading(meter.id, at))
+            )
             if raw is not None:
                 total += _energy_decoder.decode(raw).energy_wh
                 have += 1

@@ -186,7 +186,7 @@ def _check_signature(view: StateReader, header: BlockHeader, blk: StoredBlock) -
     org = registry.get_organisation(view, header.proposer)
     _expect(org is not None, f"proposer {header.proposer!r} is not a registered organisation")
     assert org is not None
-    node_key = org.get("node_key")
+    node_key = org.node_key
     _expect(isinstance(node_key, str), f"proposer {header.proposer!r} has no node key")
     assert isinstance(node_key, str)
     _expect(
@@ -227,7 +227,7 @@ def _check_txs(
             sig = crypto.parse_signature(tx.signature)
         except GridLedgerError as exc:
             raise _Bad(f"tx {i} signature: {exc.message}") from None
-        items.append((crypto.parse_public_key(acct["public_key"]), p.signing_bytes(), sig))
+        items.append((crypto.parse_public_key(acct.public_key), p.signing_bytes(), sig))
         where.append(i)
     for i, ok in zip(where, verifier.verify_many(items), strict=True):
         _expect(ok, f"tx {i} ({prepared[i].hash.hex()}) has a bad signature")
