@@ -589,6 +589,63 @@ def test_readings_and_totals_queries(ledger: Ledger) -> None:
         metering.totals(ledger.state, ["m-gen"], T0, T0 + HOUR, 60)
 
 
+def test_measured_wh_sums_corrected_readings_and_names_what_is_missing(ledger: Ledger) -> None:
+    """A meter finer than the window is summed over it, corrections applied; a meter short of
+    readings is named with how many it has of how many; a coarser one counts nothing."""
+    ledger.ok(GRID, "registry.register_meter", meter_body("m-day", device="pv-1", interval_s=DAY))
+    submit(
+        ledger,
+        GW1,
+        *(reading("m-gen", T0 + i * QUARTER, 100 + i) for i in range(7)),  # the 8th is missing
+        reading("m-con", T0, 1_000, HOUR),
+        reading("m-day", BLOCK_TIME_S - DAY, 20_000, DAY),
+    )
+    ledger.ok(
+        GRID, "metering.correct", {"meter": "m-gen", "start": T0, "energy_wh": 50, "reason": "x"}
+    )
+
+    first_hour = metering.measured_wh(ledger.state, "meter", "m-gen", T0, T0 + HOUR)
+    assert first_hour == metering.Measured(energy_wh=50 + 101 + 102 + 103, missing=[])
+    assert first_hour.complete
+    second = metering.measured_wh(ledger.state, "device", "pv-1", T0 + HOUR, T0 + 2 * HOUR)
+    # m-day's reading covers a whole day: it cannot say what fell in this hour
+    assert second.energy_wh == 104 + 105 + 106
+    assert second.missing == [metering.MissingReadings(meter="m-gen", have=3, expected=4)]
+    assert second.missing[0].describe() == "meter 'm-gen' has 3 of 4 readings"
+    day = metering.measured_wh(ledger.state, "device", "pv-1", BLOCK_TIME_S - DAY, BLOCK_TIME_S)
+    assert day.energy_wh == 20_000 + 50 + sum(range(101, 107))
+    assert day.missing == [metering.MissingReadings(meter="m-gen", have=7, expected=96)]
+    site = metering.measured_wh(ledger.state, "site", "home-1", T0, T0 + 2 * HOUR)
+    assert site == metering.Measured(
+        energy_wh=1_000, missing=[metering.MissingReadings(meter="m-con", have=1, expected=2)]
+    )
+    # a window that holds no whole interval of the meter expects nothing of it
+    assert metering.measured_wh(ledger.state, "meter", "m-con", T0, T0 + QUARTER).complete
+    for kind, unknown, code in (
+        ("meter", "m-404", "registry.unknown_meter"),
+        ("site", "pv-1", "registry.unknown_site"),
+        ("device", "home-1", "registry.unknown_device"),
+    ):
+        with pytest.raises(InvalidTransaction) as info:
+            metering.measured_wh(ledger.state, kind, unknown, T0, T0 + HOUR)  # type: ignore[arg-type]
+        assert info.value.code == code
+
+
+def test_measured_wh_tells_a_site_from_a_device_with_the_same_id(ledger: Ledger) -> None:
+    """``x`` is a plant and a flat: each measurement reads only its own meters."""
+    ledger.ok(PRODUCER, "registry.register_device", device_body("x"))
+    ledger.ok(CONSUMER, "registry.register_site", site_body("x"))
+    ledger.ok(GRID, "registry.register_meter", meter_body("m-x-pv", device="x", interval_s=HOUR))
+    ledger.ok(
+        GRID,
+        "registry.register_meter",
+        meter_body("m-x-flat", kind="consumption", site="x", interval_s=HOUR),
+    )
+    submit(ledger, GW1, reading("m-x-pv", T0, 2_000, HOUR), reading("m-x-flat", T0, 300, HOUR))
+    assert metering.measured_wh(ledger.state, "device", "x", T0, T0 + HOUR).energy_wh == 2_000
+    assert metering.measured_wh(ledger.state, "site", "x", T0, T0 + HOUR).energy_wh == 300
+
+
 # property: random batches against a brute-force model ------------------------------------------
 METERS = {
     # meter: (gateway, interval_s, limit in Wh per interval)

@@ -891,40 +891,8 @@ def apply_clear(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
 
 
 # settlement ----------------------------------------------------------------------------------
-class _Energy(msgspec.Struct):
-    energy_wh: int
-
-
-_energy_decoder = msgspec.json.Decoder(_Energy)
-
-
 def plant_key(device: str) -> bytes:
     return f"market/plant/{device}".encode()
-
-
-def _measure(
-    state: StateReader, meters: list[MeterRef], start: int, interval_s: int
-) -> tuple[int, str | None]:
-    """Wh the meters measured in the interval (corrections applied), and what is missing, if
-    anything, for the data to be complete."""
-    total = 0
-    missing = None
-    for meter in meters:
-        have = 0
-        expected = interval_s // meter.interval_s
-        for at in range(start, start + interval_s, meter.interval_s):
-            corrected = state.get(metering.keys.correction(meter.id, at))
-            raw = (
-                corrected
-                if corrected is not None
-                else state.get(metering.keys.reading(meter.id, at))
-            )
-            if raw is not None:
-                total += _energy_decoder.decode(raw).energy_wh
-                have += 1
-        if have < expected and missing is None:
-            missing = f"meter {meter.id!r} has {have} of {expected} readings"
-    return total, missing
 
 
 def _pay(state: StateWriter, debtor: str, creditor: str, amount: int) -> int:
@@ -984,12 +952,12 @@ def _settlement_inputs(state: StateReader, start: int, block_time: int) -> _Inpu
     site_account: dict[str, str] = {}
     device_account: dict[str, str] = {}
     # by side and asset: a site and a device may share an id
-    meters: dict[tuple[str, str], dict[str, MeterRef]] = {}
+    meters: dict[tuple[str, str], set[str]] = {}
     held: dict[str, int] = {}
     for o in _orders(state, start):
         owners = site_account if o.side == "bid" else device_account
         owners.setdefault(o.asset, o.account)
-        meters.setdefault((o.side, o.asset), {}).update((m.id, m) for m in o.meters)
+        meters.setdefault((o.side, o.asset), set()).update(m.id for m in o.meters)
         if o.escrow:
             _bump(held, o.account, o.escrow)
     consumption: dict[str, int] = {}
@@ -1000,8 +968,15 @@ def _settlement_inputs(state: StateReader, start: int, block_time: int) -> _Inpu
         ("offer", device_account, generation),
     ):
         for asset in sorted(assets):
-            refs = [meters[(side, asset)][k] for k in sorted(meters[(side, asset)])]
-            measured[asset], gap = _measure(state, refs, start, interval_s)
+            # the meters the orders recorded at placement, by id; the first one short of
+            # readings is what the asset misses
+            total, gap = 0, None
+            for meter_id in sorted(meters[(side, asset)]):
+                got = metering.measured_wh(state, "meter", meter_id, start, end)
+                total += got.energy_wh
+                if gap is None and got.missing:
+                    gap = got.missing[0].describe()
+            measured[asset] = total
             if gap is not None:
                 missing.append(gap)
     if missing and block_time < deadline * 1000:

@@ -2,11 +2,12 @@
 
 * :mod:`.keys`: every ``metering/...`` state key, and nothing else builds them;
 * :mod:`.records`: the stored :class:`Reading`, :class:`Correction` and :class:`Params`, and
-  what queries return (:class:`MeterReading`, :class:`TotalsBucket`);
+  what queries return (:class:`MeterReading`, :class:`Measured`, :class:`TotalsBucket`);
 * :mod:`.submit`: ``metering.submit`` (a meter's gateway) and the plausibility rules;
 * :mod:`.corrections`: ``metering.correct`` (grid operators);
 * :mod:`.params`: the plausibility parameters and ``metering.set_params`` (operators);
-* :mod:`.queries`: readings over a window and totals per bucket;
+* :mod:`.queries`: readings over a window, totals per bucket, and :func:`measured_wh`, the
+  one reading of meter data the market, certificates and carbon accounting share;
 * :mod:`.errors`: the refusals, each with its ``metering.*`` code.
 """
 
@@ -28,10 +29,18 @@ from gridledger.contracts.metering.errors import (
     WrongIntervalLength,
 )
 from gridledger.contracts.metering.params import SetParams, params
-from gridledger.contracts.metering.queries import latest_reading, readings, totals
+from gridledger.contracts.metering.queries import (
+    MeasuredKind,
+    latest_reading,
+    measured_wh,
+    readings,
+    totals,
+)
 from gridledger.contracts.metering.records import (
     Correction,
+    Measured,
     MeterReading,
+    MissingReadings,
     Params,
     Reading,
     TotalsBucket,
@@ -54,8 +63,11 @@ __all__ = [
     "FutureInterval",
     "Implausible",
     "InvalidParams",
+    "Measured",
+    "MeasuredKind",
     "MeterReading",
     "Misaligned",
+    "MissingReadings",
     "NegativeEnergy",
     "NotGateway",
     "Params",
@@ -72,6 +84,7 @@ __all__ = [
     "generation_limit_wh",
     "keys",
     "latest_reading",
+    "measured_wh",
     "params",
     "readings",
     "totals",

@@ -1,5 +1,5 @@
 """Metering's records: stored readings, corrections and parameters, and what its queries
-return (readings with their meter, start and correction; totals).
+return (readings with their meter, start and correction; measured energy).
 
 Units: energy in Wh, times in Unix seconds (UTC), heights in blocks.
 """
@@ -79,6 +79,39 @@ class MeterReading(Reading):
     def effective_wh(self) -> int:
         """The energy after any correction, Wh."""
         return self.energy_wh if self.corrected_wh is None else self.corrected_wh
+
+
+class MissingReadings(Record):
+    """A meter short of readings for a window.
+
+    Attributes:
+        meter: The meter's id.
+        have: Readings it has in the window.
+        expected: Readings of its interval that fit in the window.
+    """
+
+    meter: str
+    have: int
+    expected: int
+
+    def describe(self) -> str:
+        return f"meter {self.meter!r} has {self.have} of {self.expected} readings"
+
+
+class Measured(Record):
+    """Energy measured over a window, and what is missing for the data to be complete.
+
+    Attributes:
+        energy_wh: Sum of the readings whose interval lies in the window, corrections applied.
+        missing: The meters short of readings, by meter id; empty when the data is complete.
+    """
+
+    energy_wh: int
+    missing: list[MissingReadings]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
 
 
 class TotalsBucket(Record):
