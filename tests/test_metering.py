@@ -20,6 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gridledger.contracts import metering
+from gridledger.contracts.base import get_kind
+from gridledger.contracts.rules import Rules
 from gridledger.core.encoding import decode_json
 from gridledger.core.errors import InvalidTransaction
 from gridledger.core.types import Receipt, Transaction
@@ -644,6 +646,28 @@ def test_measured_wh_tells_a_site_from_a_device_with_the_same_id(ledger: Ledger)
     submit(ledger, GW1, reading("m-x-pv", T0, 2_000, HOUR), reading("m-x-flat", T0, 300, HOUR))
     assert metering.measured_wh(ledger.state, "device", "x", T0, T0 + HOUR).energy_wh == 2_000
     assert metering.measured_wh(ledger.state, "site", "x", T0, T0 + HOUR).energy_wh == 300
+
+
+def test_batch_size_follows_the_chain_rules() -> None:
+    """The rules in force may lower the batch ceiling; 5,000 is the schema's whatever they say."""
+    submit_kind = get_kind("metering.submit")
+    batch = {"readings": [reading("m-gen", T0 + i * QUARTER, 1) for i in range(4)]}
+    submit_kind.parse_body(batch, Rules(max_readings_per_batch=4))
+    with pytest.raises(InvalidTransaction) as info:
+        submit_kind.parse_body(batch, Rules(max_readings_per_batch=3))
+    assert (info.value.code, info.value.message) == (
+        "tx.invalid_body",
+        "a batch holds 1 to 3 readings",
+    )
+    most = {"readings": [reading("m-gen", T0, 1)] * metering.MAX_READINGS}
+    assert len(submit_kind.parse_body(most, Rules(max_readings_per_batch=10_000)).readings) == 5000
+    with pytest.raises(InvalidTransaction) as info:
+        submit_kind.parse_body(
+            {"readings": most["readings"] * 2}, Rules(max_readings_per_batch=10_000)
+        )
+    assert info.value.message == "a batch holds 1 to 5000 readings"
+    # without the rules of a height (as the executor runs it), the schema's ceiling alone
+    assert len(submit_kind.parse_body(most).readings) == 5000
 
 
 # property: random batches against a brute-force model ------------------------------------------

@@ -40,10 +40,13 @@ from gridledger.contracts.metering.errors import (
 )
 from gridledger.contracts.metering.params import params
 from gridledger.contracts.metering.records import Reading
+from gridledger.contracts.rules import Rules
 from gridledger.core.errors import InvalidBody
 from gridledger.state.state import StateReader, StateWriter
 
 MAX_READINGS = 5000
+"""The schema's ceiling on a batch, whatever the chain rules allow
+(``Rules.max_readings_per_batch`` may only lower it)."""
 _MS_PER_DAY = 86_400_000
 
 
@@ -74,12 +77,19 @@ class SubmittedReading(msgspec.Struct, forbid_unknown_fields=True):
     """Energy in the interval, Wh (generated or consumed, by the meter's kind)."""
 
 
+def _check_size(count: int, most: int) -> None:
+    if not 1 <= count <= most:
+        raise InvalidBody(f"a batch holds 1 to {most} readings")
+
+
 class Submit(Body):
     readings: list[SubmittedReading]
 
     def check(self) -> None:
-        if not 1 <= len(self.readings) <= MAX_READINGS:
-            raise InvalidBody(f"a batch holds 1 to {MAX_READINGS} readings")
+        _check_size(len(self.readings), MAX_READINGS)
+
+    def check_rules(self, rules: Rules) -> None:
+        _check_size(len(self.readings), min(rules.max_readings_per_batch, MAX_READINGS))
 
 
 class _Limits:
