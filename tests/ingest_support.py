@@ -22,7 +22,7 @@ import pytest
 
 from fixtures_node import Chain, derived_key, free_port, running_chain
 from gridledger.api.server import ApiServer
-from gridledger.contracts.metering import reading_key
+from gridledger.contracts import metering
 from gridledger.core.crypto import SigningKey
 from gridledger.sdk import Client
 
@@ -86,7 +86,7 @@ class Ledger:
     def stored(self, meter: str, start: int) -> dict[str, Any] | None:
         """The reading on the chain for ``(meter, start)``, or None."""
         value: dict[str, Any] | None = self.chain.node.state.view.get_json(
-            reading_key(meter, start)
+            metering.keys.reading(meter, start)
         )
         return value
 

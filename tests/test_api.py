@@ -688,7 +688,7 @@ class ApiSuite:
     ) -> None:
         base = assets.base
         page = check(ReadingPage, http.get("/v1/meters/m-gen/readings"))
-        assert [r["start"] for r in page["readings"]] == [base + i * 900 for i in range(8)]
+        assert [r["start_s"] for r in page["readings"]] == [base + i * 900 for i in range(8)]
         assert (page["meter"], page["meters"], page["next"]) == ("m-gen", ["m-gen"], None)
         corrected = page["readings"][0]
         assert (corrected["energy_wh"], corrected["corrected_wh"]) == (100, 50)
@@ -703,7 +703,7 @@ class ApiSuite:
         pages, start = [], None
         while True:
             got = client.readings("m-gen", start=start, limit=3)
-            pages.append([r["start"] for r in got["readings"]])
+            pages.append([r["start_s"] for r in got["readings"]])
             if got["next"] is None:
                 break
             start = got["next"]
@@ -718,7 +718,7 @@ class ApiSuite:
         base = assets.base
         whole = check(ReadingPage, http.get("/v1/devices/pv-1/readings"))
         assert (whole["device"], whole["meters"]) == ("pv-1", ["m-gen", "m-gen2"])
-        keys = [(r["start"], r["meter"]) for r in whole["readings"]]
+        keys = [(r["start_s"], r["meter"]) for r in whole["readings"]]
         assert keys == sorted(keys)
         assert len(keys) == 10
         assert keys[:3] == [(base, "m-gen"), (base, "m-gen2"), (base + 900, "m-gen")]
@@ -741,9 +741,9 @@ class ApiSuite:
         )
         assert hourly["meters"] == ["m-con", "m-gen"]
         assert hourly["totals"] == [
-            {"start": base, "energy_wh": 200 + 50 + 101 + 102 + 103},
-            {"start": base + 3600, "energy_wh": 201 + 104 + 105 + 106 + 107},
-            {"start": base + 7200, "energy_wh": 202},
+            {"start_s": base, "energy_wh": 200 + 50 + 101 + 102 + 103},
+            {"start_s": base + 3600, "energy_wh": 201 + 104 + 105 + 106 + 107},
+            {"start_s": base + 7200, "energy_wh": 202},
         ]
         assert hourly["energy_wh"] == sum(b["energy_wh"] for b in hourly["totals"])
         assert (hourly["from"], hourly["to"], hourly["interval_s"]) == (base, base + 10800, 3600)
@@ -751,19 +751,19 @@ class ApiSuite:
         day = base - base % 86_400
         assert device["meters"] == ["m-gen", "m-gen2"]
         assert sum(b["energy_wh"] for b in device["totals"]) == 50 + sum(range(101, 108)) + 2001
-        assert device["totals"][0]["start"] in {day, day + 86_400}
+        assert device["totals"][0]["start_s"] in {day, day + 86_400}
         quarters = client.totals(base, base + 1800, meters=["m-gen"], interval_s=900)
-        assert quarters["totals"] == [{"start": base, "energy_wh": 50},
-                                      {"start": base + 900, "energy_wh": 101}]  # fmt: skip
+        assert quarters["totals"] == [{"start_s": base, "energy_wh": 50},
+                                      {"start_s": base + 900, "energy_wh": 101}]  # fmt: skip
         site = client.totals(base, base + 3600, site="home-1")
-        assert site["totals"] == [{"start": base, "energy_wh": 200}]
+        assert site["totals"] == [{"start_s": base, "energy_wh": 200}]
         nothing = client.totals(0, 3600, meters=["m-gen"])
         assert (nothing["totals"], nothing["energy_wh"]) == ([], 0)
 
     def test_reading_proof(self, http: httpx.Client, client: Client, assets: Assets) -> None:
         base = assets.base
         proof = check(ReadingProof, http.get(f"/v1/meters/m-gen/readings/{base}/proof"))
-        assert (proof["meter"], proof["start"]) == ("m-gen", base)
+        assert (proof["meter"], proof["start_s"]) == ("m-gen", base)
         assert proof["key"] == f"metering/reading/m-gen/{base:010d}"
         value = verify_state_proof(proof, node_key=assets.chain.node_key())
         assert value is not None

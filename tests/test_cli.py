@@ -287,7 +287,7 @@ def test_devices_meters_and_readings(node: NodeProcess) -> None:
 
     page = run_json("query", "readings", "--meter", "m-1", "--from", str(base + 900),
                     "--limit", "2", "--home", home)  # fmt: skip
-    assert [(r["start"], r["corrected_wh"]) for r in page["readings"]] == [
+    assert [(r["start_s"], r["corrected_wh"]) for r in page["readings"]] == [
         (base + 900, 90), (base + 1800, None)]  # fmt: skip
     assert page["next"] == base + 2700
     table = run("query", "readings", "--device", "pv-1", "--home", home).stdout
@@ -299,8 +299,8 @@ def test_devices_meters_and_readings(node: NodeProcess) -> None:
     window = ["--from", str(base), "--to", str(base + 7200)]
     hourly = run_json("query", "totals", "--meter", "m-1", "--meter", "m-2", *window,
                       "--home", home)  # fmt: skip
-    assert hourly["totals"] == [{"start": base, "energy_wh": 0 + 90 + 200 + 300 + 2500},
-                                {"start": base + 3600, "energy_wh": 400}]  # fmt: skip
+    assert hourly["totals"] == [{"start_s": base, "energy_wh": 0 + 90 + 200 + 300 + 2500},
+                                {"start_s": base + 3600, "energy_wh": 400}]  # fmt: skip
     daily = run_json("query", "totals", "--device", "pv-1", "--from", day, "--to",
                      str(base + 86_400), "--interval", "86400", "--home", home)  # fmt: skip
     assert daily["energy_wh"] == 90 + 200 + 300 + 400

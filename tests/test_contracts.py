@@ -203,14 +203,14 @@ def test_grant_and_revoke_role(state: State) -> None:
     run(
         state, signed(OPERATOR, 1, "registry.revoke_role", {"account": HOUSE_A, "role": "producer"})
     )
-    assert registry.get_account(state, HOUSE_A)["roles"] == ["consumer"]  # type: ignore[index]
+    assert registry.require_account(state, HOUSE_A).roles == ["consumer"]
     (receipt,) = run(
         state,
         signed(OPERATOR, 2, "registry.grant_role", {"account": HOUSE_A, "role": "producer"}),
         height=2,
     )
     assert receipt.ok
-    assert registry.get_account(state, HOUSE_A)["roles"] == ["consumer", "producer"]  # type: ignore[index]
+    assert registry.require_account(state, HOUSE_A).roles == ["consumer", "producer"]
 
 
 # refusals at execution ---------------------------------------------------------------------------
@@ -407,9 +407,8 @@ def test_sender_refusal_changes_nothing_at_all(
 
 def test_suspended_sender_is_refused(state: State) -> None:
     """A suspended account's transactions fail without touching state."""
-    record = registry.get_account(state, HOUSE_A)
-    assert record is not None
-    state.set_json(registry.account_key(HOUSE_A), {**record, "suspended": True})
+    record = registry.require_account(state, HOUSE_A)
+    state.put(registry.keys.account(HOUSE_A), msgspec.structs.replace(record, suspended=True))
     state.compute_root()
     state.finish_block()
     assert_refused(

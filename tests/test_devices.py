@@ -13,10 +13,11 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import msgspec
 import pytest
 
 from fixtures_node import Chain, derived_key, running_chain
-from gridledger.contracts import devices, registry
+from gridledger.contracts import registry
 from gridledger.core.errors import GridLedgerError, InvalidTransaction
 from gridledger.core.types import Transaction
 from gridledger.node.executor import prepare
@@ -54,7 +55,10 @@ def test_register_device_stores_the_documented_record(ledger: Ledger) -> None:
         b'"longitude_udeg":113264400,"name":"Rooftop PV, Building 3","owner_org":"households",'
         b'"registered_height":1,"support":"none","technology":"solar_pv"}'
     )
-    assert devices.list_records(ledger.state, "device") == [ledger.json(b"registry/device/pv-1")]
+    (device,) = registry.list_devices(ledger.state).items
+    assert msgspec.to_builtins(device) == ledger.json(b"registry/device/pv-1")
+    assert device == registry.get_device(ledger.state, "pv-1")
+    assert device.commissioning_day() == registry.commissioning_days("2022-06-01") == 19144
 
 
 def test_attribute_limits_are_inclusive(ledger: Ledger) -> None:
@@ -124,11 +128,11 @@ def test_register_meters_bound_to_a_device_or_a_site(ledger: Ledger) -> None:
     assert receipt.events == [
         {"type": "registry.meter_registered", "meter": "m-day", "gateway": GW1}
     ]
-    assert [m["id"] for m in devices.list_records(ledger.state, "meter")] == [
-        "m-con",
-        "m-day",
-        "m-gen",
-    ]
+    assert [m.id for m in registry.list_meters(ledger.state).items] == ["m-con", "m-day", "m-gen"]
+    # the index of each asset's meters names the asset's kind
+    assert ledger.state.get(b"registry/meters_of/device/pv-1/m-day") == b"1"
+    assert ledger.state.get(b"registry/meters_of/site/home-1/m-con") == b"1"
+    assert registry.meter_ids_of(ledger.state, "device", "pv-1") == ["m-day", "m-gen"]
 
 
 def test_set_meter_gateway_and_site_ceiling(ledger: Ledger) -> None:
@@ -156,11 +160,11 @@ def test_rotate_key_by_the_account_and_by_an_operator(ledger: Ledger) -> None:
     ]
     record = registry.get_account(ledger.state, CONSUMER)
     assert record is not None
-    assert record["public_key"] == new
-    assert record["roles"] == ["consumer", "producer"]
+    assert record.public_key == new
+    assert record.roles == ["consumer", "producer"]
     back = key(CONSUMER).public_key
     ledger.ok(OPERATOR, "registry.rotate_key", {"account": CONSUMER, "public_key": back})
-    assert registry.get_account(ledger.state, CONSUMER)["public_key"] == back  # type: ignore[index]
+    assert registry.require_account(ledger.state, CONSUMER).public_key == back
 
 
 def test_suspend_and_reinstate(ledger: Ledger) -> None:
@@ -179,6 +183,56 @@ def test_suspend_and_reinstate(ledger: Ledger) -> None:
     assert back.events == [{"type": "registry.account_reinstated", "account": GW1, "reason": ""}]
     assert ledger.json(b"registry/account/gw-1")["suspended"] is False
     ledger.ok(GW1, "registry.rotate_key", {"account": GW1, "public_key": key(GW1).public_key})
+
+
+def test_a_device_and_a_site_sharing_an_id_keep_their_own_meters(ledger: Ledger) -> None:
+    """``x`` is both a plant and a flat: each one's meters are its own, in the index and in
+    every query that goes through it."""
+    ledger.ok(PRODUCER, "registry.register_device", device_body("x"))
+    ledger.ok(CONSUMER, "registry.register_site", site_body("x"))
+    ledger.ok(GRID, "registry.register_meter", meter_body("m-pv", device="x"))
+    ledger.ok(GRID, "registry.register_meter", meter_body("m-pv2", device="x", interval_s=3600))
+    ledger.ok(GRID, "registry.register_meter", meter_body("m-flat", kind="consumption", site="x"))
+    assert [m.id for m in registry.meters_of(ledger.state, "device", "x")] == ["m-pv", "m-pv2"]
+    assert [m.id for m in registry.meters_of(ledger.state, "site", "x")] == ["m-flat"]
+    assert registry.meter_ids_of(ledger.state, "site", "x") == ["m-flat"]
+    on_device = registry.list_meters(ledger.state, device="x")
+    assert [m.id for m in on_device.items] == ["m-pv", "m-pv2"]
+    assert [m.id for m in registry.list_meters(ledger.state, site="x").items] == ["m-flat"]
+    assert registry.list_meters(ledger.state, device="x", site="x").items == []
+    flat = registry.get_meter(ledger.state, "m-flat")
+    assert flat is not None
+    assert flat.asset() == ("site", "x")
+
+
+def test_pages_in_id_order(ledger: Ledger) -> None:
+    """A page holds ``limit`` records and names the last as the next page's ``after``; the
+    filters apply before the limit."""
+    for device in ("pv-3", "pv-1", "pv-2"):
+        ledger.ok(PRODUCER, "registry.register_device", device_body(device))
+    ledger.ok(
+        OPERATOR, "registry.add_organisation", {"org": "wind", "name": "W", "roles": ["producer"]}
+    )
+    ledger.ok(OPERATOR, "registry.add_account",
+              {"account": "w-1", "org": "wind", "public_key": key("w-1").public_key,
+               "roles": ["producer"]})  # fmt: skip
+    ledger.ok("w-1", "registry.register_device", device_body("pv-0", technology="wind_onshore"))
+    first = registry.list_devices(ledger.state, None, 2)
+    assert ([d.id for d in first.items], first.next) == (["pv-0", "pv-1"], "pv-1")
+    rest = registry.list_devices(ledger.state, first.next, 2)
+    assert ([d.id for d in rest.items], rest.next) == (["pv-2", "pv-3"], None)
+    mine = registry.list_devices(ledger.state, None, 2, owner_org=HOUSEHOLDS_ORG)
+    assert ([d.id for d in mine.items], mine.next) == (["pv-1", "pv-2"], "pv-2")
+    wind = registry.list_devices(ledger.state, technology="wind_onshore")
+    assert [d.id for d in wind.items] == ["pv-0"]
+    producers = registry.list_accounts(ledger.state, role="producer")
+    assert [a.id for a in producers.items] == [PRODUCER, CONSUMER, OTHER_HOUSE, "w-1"]
+    of_wind = registry.list_accounts(ledger.state, org="wind")
+    assert [a.id for a in of_wind.items] == ["w-1"]
+    assert registry.count(ledger.state, "devices") == 4
+    assert registry.count(ledger.state, "organisations") == len(
+        registry.list_organisations(ledger.state).items
+    )
 
 
 # refusals at execution ---------------------------------------------------------------------------
@@ -550,10 +604,11 @@ def test_suspended_sender_is_refused_at_admission(chain: Chain) -> None:
 
 
 def test_lookups_of_unknown_records(ledger: Ledger) -> None:
-    assert devices.get_device(ledger.state, "pv-1") is None
-    assert devices.get_site(ledger.state, "home-1") is None
-    assert devices.get_meter(ledger.state, "m-gen") is None
-    assert devices.commissioning_days("1970-01-02") == 1
+    assert registry.get_device(ledger.state, "pv-1") is None
+    assert registry.get_site(ledger.state, "home-1") is None
+    assert registry.get_meter(ledger.state, "m-gen") is None
+    assert registry.meters_of(ledger.state, "device", "pv-1") == []
+    assert registry.commissioning_days("1970-01-02") == 1
 
 
 def test_batch_with_a_bad_signature_is_refused_whole(chain: Chain) -> None:

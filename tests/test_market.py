@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from gridledger.contracts import funds, market
 from gridledger.contracts.clearing import Order, cost_minor, escrow_minor
 from gridledger.core.errors import InvalidTransaction
-from ledger_support import GRID, GW1, unchecked
+from ledger_support import GRID, GW1, site_body, unchecked
 from market_reference import reference_clear, reference_deliver
 from market_support import (
     FEED_IN,
@@ -254,6 +254,32 @@ def test_a_short_balance_at_settlement_becomes_arrears(m: Market) -> None:
     assert paid.events[0]["left"] == 0
     assert market.arrears_of(m.state, "alice") == []
     m.refused(m.tx("alice", "market.pay_arrears", {"creditor": GRID}), "market.no_arrears")
+
+
+def test_a_site_and_a_device_sharing_an_id_are_measured_apart(m: Market) -> None:
+    """Alice's flat is called ``pv-a``, like owner-a's plant: her bid records and settles on
+    her flat's consumption meter only, never on the plant's generation."""
+    m.ok("alice", "registry.register_site", site_body("pv-a", max_wh_per_hour=8_000))
+    m.meter("m-flat", site="pv-a")
+    body = {"interval": H1, "site": "pv-a", "quantity_wh": 2000, "price": 80}
+    m.ok("alice", "market.place_bid", body)
+    m.offer("pv-a", 3000, 40)
+    bid, offer = market.interval_orders(m.state, H1)
+    assert (bid["side"], bid["meters"]) == ("bid", [["m-flat", HOUR]])
+    assert (offer["side"], offer["meters"]) == ("offer", [["m-pv-a", HOUR]])
+    m.clear()
+    readings = [
+        {"meter": "m-flat", "start": H1, "length_s": HOUR, "energy_wh": 1000},
+        {"meter": "m-pv-a", "start": H1, "length_s": HOUR, "energy_wh": 3000},
+    ]
+    m.ok(GW1, "metering.submit", {"readings": readings}, block_time_ms=at(H1 + HOUR))
+    m.settle()
+    settlement = market.get_interval(m.state, H1)["settlement"]
+    assert (settlement["consumption_wh"], settlement["generation_wh"]) == (1000, 3000)
+    assert (settlement["delivered_wh"], settlement["grid_export_wh"]) == (1000, 2000)
+    assert settlement["grid_import_wh"] == 0
+    assert market.account_stats(m.state, "alice")["consumed_wh"] == 1000
+    assert market.plant_stats(m.state, "pv-a")["generated_wh"] == 3000
 
 
 # refusals ------------------------------------------------------------------------------------

@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gridledger.contracts import metering
+from gridledger.contracts.base import get_kind
 from gridledger.contracts.chain import nonce_key
+from gridledger.contracts.rules import Rules
 from gridledger.core.encoding import decode_json
 from gridledger.core.errors import InvalidTransaction
 from gridledger.core.types import Receipt, Transaction
@@ -88,7 +91,7 @@ def accepted(receipt: Receipt) -> dict[str, Any]:
 
 
 def stored(ledger: Ledger, meter: str, start: int) -> Any:
-    return ledger.json(metering.reading_key(meter, start))
+    return ledger.json(metering.keys.reading(meter, start))
 
 
 def all_readings(ledger: Ledger) -> dict[bytes, dict[str, Any]]:
@@ -122,8 +125,8 @@ def test_readings_are_stored_as_documented(ledger: Ledger) -> None:
         "height": 5,
         "length_s": HOUR,
     }
-    assert metering.reading_key("m-1", 900) == b"metering/reading/m-1/0000000900"
-    assert metering.correction_key("m-1", 900) == b"metering/correction/m-1/0000000900"
+    assert metering.keys.reading("m-1", 900) == b"metering/reading/m-1/0000000900"
+    assert metering.keys.correction("m-1", 900) == b"metering/correction/m-1/0000000900"
 
 
 def test_a_mixed_batch_stores_exactly_the_good_readings(ledger: Ledger) -> None:
@@ -169,7 +172,7 @@ def test_a_mixed_batch_stores_exactly_the_good_readings(ledger: Ledger) -> None:
     }
     assert changed_keys(before, ledger) == {
         nonce_key(GW1),
-        *(metering.reading_key(batch[i]["meter"], batch[i]["start"]) for i in (0, 10, 11)),
+        *(metering.keys.reading(batch[i]["meter"], batch[i]["start"]) for i in (0, 10, 11)),
     }
     assert stored(ledger, "m-gen", T0)["energy_wh"] == 10
 
@@ -221,10 +224,10 @@ def test_each_refused_reading_changes_nothing(
 
 def test_a_duplicate_on_chain_keeps_the_original(ledger: Ledger) -> None:
     submit(ledger, GW1, reading("m-gen", T0, 700))
-    original = ledger.state.get(metering.reading_key("m-gen", T0))
+    original = ledger.state.get(metering.keys.reading("m-gen", T0))
     again = submit(ledger, GW1, reading("m-gen", T0, 900))
     assert refusals(again) == [(0, "metering.duplicate_reading")]
-    assert ledger.state.get(metering.reading_key("m-gen", T0)) == original
+    assert ledger.state.get(metering.keys.reading("m-gen", T0)) == original
     assert stored(ledger, "m-gen", T0) == {
         "energy_wh": 700,
         "gateway": GW1,
@@ -346,7 +349,7 @@ def test_generation_before_commissioning_is_refused(age_days: int) -> None:
         (0, "metering.before_commissioning"),
         (1, "metering.before_commissioning"),
     ]
-    assert ledger.state.get(metering.reading_key("m-y", first)) is None
+    assert ledger.state.get(metering.keys.reading("m-y", first)) is None
 
 
 def test_consumption_ceiling_boundary_and_change(ledger: Ledger) -> None:
@@ -387,10 +390,9 @@ def test_new_parameters_apply_to_later_batches(ledger: Ledger) -> None:
     assert ledger.state.get(b"metering/params") == (
         b'{"degradation_permille_per_year":0,"generation_margin_pct":100}'
     )
-    assert metering.params(ledger.state) == {
-        "generation_margin_pct": 100,
-        "degradation_permille_per_year": 0,
-    }
+    assert metering.params(ledger.state) == metering.Params(
+        generation_margin_pct=100, degradation_permille_per_year=0
+    )
     nameplate = 10_000 * QUARTER // HOUR
     got = submit(
         ledger, GW1, reading("m-gen", T0, nameplate), reading("m-gen", T0 + QUARTER, nameplate + 1)
@@ -399,16 +401,15 @@ def test_new_parameters_apply_to_later_batches(ledger: Ledger) -> None:
 
 
 def test_default_parameters() -> None:
-    assert metering.params(Ledger().state) == {
-        "generation_margin_pct": 110,
-        "degradation_permille_per_year": 5,
-    }
+    assert metering.params(Ledger().state) == metering.Params(
+        generation_margin_pct=110, degradation_permille_per_year=5
+    )
 
 
 # corrections -------------------------------------------------------------------------------------
 def test_correction_keeps_the_original_visible(ledger: Ledger) -> None:
     submit(ledger, GW1, reading("m-gen", T0, 700), reading("m-gen", T0 + QUARTER, 300))
-    original = ledger.state.get(metering.reading_key("m-gen", T0))
+    original = ledger.state.get(metering.keys.reading("m-gen", T0))
     body = {"meter": "m-gen", "start": T0, "energy_wh": 650, "reason": "CT ratio fixed"}
     receipt = ledger.ok(GRID, "metering.correct", body)
     assert receipt.events == [
@@ -420,13 +421,13 @@ def test_correction_keeps_the_original_visible(ledger: Ledger) -> None:
             "original_wh": 700,
         }
     ]
-    assert ledger.state.get(metering.reading_key("m-gen", T0)) == original
-    assert ledger.state.get(metering.correction_key("m-gen", T0)) == (
+    assert ledger.state.get(metering.keys.reading("m-gen", T0)) == original
+    assert ledger.state.get(metering.keys.correction("m-gen", T0)) == (
         b'{"by":"grid","energy_wh":650,"height":6,"original_wh":700,"reason":"CT ratio fixed"}'
     )
     # a second correction replaces the first; original_wh is still the meter's own value
     ledger.ok(GRID, "metering.correct", {**body, "energy_wh": 640, "reason": "again"})
-    correction = ledger.json(metering.correction_key("m-gen", T0))
+    correction = ledger.json(metering.keys.correction("m-gen", T0))
     assert (correction["energy_wh"], correction["original_wh"], correction["height"]) == (
         640,
         700,
@@ -434,12 +435,14 @@ def test_correction_keeps_the_original_visible(ledger: Ledger) -> None:
     )
 
     rows = metering.readings(ledger.state, "m-gen")
-    assert [(r["start"], r["energy_wh"], r.get("corrected_wh")) for r in rows] == [
+    assert [(r.start_s, r.energy_wh, r.corrected_wh) for r in rows] == [
         (T0, 700, 640),
         (T0 + QUARTER, 300, None),
     ]
-    assert rows[0]["correction"] == correction
-    assert [metering.effective_wh(r) for r in rows] == [640, 300]
+    assert rows[0].correction is not None
+    assert msgspec.to_builtins(rows[0].correction) == correction
+    assert rows[1].correction is None
+    assert [r.effective_wh() for r in rows] == [640, 300]
 
 
 CORRECTION = {"meter": "m-gen", "start": T0, "energy_wh": 650, "reason": "CT ratio fixed"}
@@ -526,7 +529,7 @@ def test_parameter_bounds_are_inclusive(margin: int, permille: int) -> None:
     ledger = Ledger()
     body = {"generation_margin_pct": margin, "degradation_permille_per_year": permille}
     ledger.ok(OPERATOR, "metering.set_params", body)
-    assert metering.params(ledger.state) == body
+    assert msgspec.to_builtins(metering.params(ledger.state)) == body
 
 
 def test_only_an_operator_sets_parameters(ledger: Ledger) -> None:
@@ -548,32 +551,124 @@ def test_readings_and_totals_queries(ledger: Ledger) -> None:
     )
 
     window = metering.readings(ledger.state, "m-gen", T0 + QUARTER, T0 + 3 * QUARTER)
-    assert [r["start"] for r in window] == [T0 + QUARTER, T0 + 2 * QUARTER]
-    assert window[0] == {
-        "meter": "m-gen",
-        "start": T0 + QUARTER,
-        "energy_wh": 101,
-        "length_s": QUARTER,
-        "gateway": GW1,
-        "height": 7,
-    }
+    assert [r.start_s for r in window] == [T0 + QUARTER, T0 + 2 * QUARTER]
+    assert window[0] == metering.MeterReading(
+        meter="m-gen",
+        start_s=T0 + QUARTER,
+        energy_wh=101,
+        length_s=QUARTER,
+        gateway=GW1,
+        height=7,
+        correction=None,
+        corrected_wh=None,
+    )
+    newest = metering.readings(ledger.state, "m-gen", limit=2, newest_first=True)
+    assert [r.start_s for r in newest] == [T0 + 7 * QUARTER, T0 + 6 * QUARTER]
+    assert metering.latest_reading(ledger.state, "m-gen") == newest[0]
+    assert metering.latest_reading(ledger.state, "m-404") is None
     assert len(metering.readings(ledger.state, "m-gen", limit=3)) == 3
     assert metering.readings(ledger.state, "m-gen", T0 + 8 * QUARTER) == []
     assert metering.readings(ledger.state, "m-404") == []
     # "m-con" is a prefix of "m-con2": its readings stay its own
-    assert [r["meter"] for r in metering.readings(ledger.state, "m-con")] == ["m-con"]
+    assert [r.meter for r in metering.readings(ledger.state, "m-con")] == ["m-con"]
 
     hourly = metering.totals(ledger.state, ["m-gen", "m-con"], T0, T0 + 2 * HOUR, HOUR)
-    assert hourly == [
-        {"start": T0, "energy_wh": 50 + 101 + 102 + 103 + 1_000},
-        {"start": T0 + HOUR, "energy_wh": 104 + 105 + 106 + 107},
+    assert msgspec.to_builtins(hourly) == [
+        {"start_s": T0, "energy_wh": 50 + 101 + 102 + 103 + 1_000},
+        {"start_s": T0 + HOUR, "energy_wh": 104 + 105 + 106 + 107},
     ]
     quarter = metering.totals(ledger.state, ["m-gen", "m-gen"], T0, T0 + 2 * QUARTER, QUARTER)
-    assert quarter == [{"start": T0, "energy_wh": 50}, {"start": T0 + QUARTER, "energy_wh": 101}]
+    assert quarter == [
+        metering.TotalsBucket(start_s=T0, energy_wh=50),
+        metering.TotalsBucket(start_s=T0 + QUARTER, energy_wh=101),
+    ]
     daily = metering.totals(ledger.state, ["m-gen", "m-con", "m-con2"], 0, BLOCK_TIME_S, DAY)
-    assert daily == [{"start": BLOCK_TIME_S - DAY, "energy_wh": 50 + sum(range(101, 108)) + 1_007}]
+    assert daily == [
+        metering.TotalsBucket(
+            start_s=BLOCK_TIME_S - DAY, energy_wh=50 + sum(range(101, 108)) + 1_007
+        )
+    ]
     with pytest.raises(InvalidTransaction):
         metering.totals(ledger.state, ["m-gen"], T0, T0 + HOUR, 60)
+
+
+def test_measured_wh_sums_corrected_readings_and_names_what_is_missing(ledger: Ledger) -> None:
+    """A meter finer than the window is summed over it, corrections applied; a meter short of
+    readings is named with how many it has of how many; a coarser one counts nothing."""
+    ledger.ok(GRID, "registry.register_meter", meter_body("m-day", device="pv-1", interval_s=DAY))
+    submit(
+        ledger,
+        GW1,
+        *(reading("m-gen", T0 + i * QUARTER, 100 + i) for i in range(7)),  # the 8th is missing
+        reading("m-con", T0, 1_000, HOUR),
+        reading("m-day", BLOCK_TIME_S - DAY, 20_000, DAY),
+    )
+    ledger.ok(
+        GRID, "metering.correct", {"meter": "m-gen", "start": T0, "energy_wh": 50, "reason": "x"}
+    )
+
+    first_hour = metering.measured_wh(ledger.state, "meter", "m-gen", T0, T0 + HOUR)
+    assert first_hour == metering.Measured(energy_wh=50 + 101 + 102 + 103, missing=[])
+    assert first_hour.complete
+    second = metering.measured_wh(ledger.state, "device", "pv-1", T0 + HOUR, T0 + 2 * HOUR)
+    # m-day's reading covers a whole day: it cannot say what fell in this hour
+    assert second.energy_wh == 104 + 105 + 106
+    assert second.missing == [metering.MissingReadings(meter="m-gen", have=3, expected=4)]
+    assert second.missing[0].describe() == "meter 'm-gen' has 3 of 4 readings"
+    day = metering.measured_wh(ledger.state, "device", "pv-1", BLOCK_TIME_S - DAY, BLOCK_TIME_S)
+    assert day.energy_wh == 20_000 + 50 + sum(range(101, 107))
+    assert day.missing == [metering.MissingReadings(meter="m-gen", have=7, expected=96)]
+    site = metering.measured_wh(ledger.state, "site", "home-1", T0, T0 + 2 * HOUR)
+    assert site == metering.Measured(
+        energy_wh=1_000, missing=[metering.MissingReadings(meter="m-con", have=1, expected=2)]
+    )
+    # a window that holds no whole interval of the meter expects nothing of it
+    assert metering.measured_wh(ledger.state, "meter", "m-con", T0, T0 + QUARTER).complete
+    for kind, unknown, code in (
+        ("meter", "m-404", "registry.unknown_meter"),
+        ("site", "pv-1", "registry.unknown_site"),
+        ("device", "home-1", "registry.unknown_device"),
+    ):
+        with pytest.raises(InvalidTransaction) as info:
+            metering.measured_wh(ledger.state, kind, unknown, T0, T0 + HOUR)  # type: ignore[arg-type]
+        assert info.value.code == code
+
+
+def test_measured_wh_tells_a_site_from_a_device_with_the_same_id(ledger: Ledger) -> None:
+    """``x`` is a plant and a flat: each measurement reads only its own meters."""
+    ledger.ok(PRODUCER, "registry.register_device", device_body("x"))
+    ledger.ok(CONSUMER, "registry.register_site", site_body("x"))
+    ledger.ok(GRID, "registry.register_meter", meter_body("m-x-pv", device="x", interval_s=HOUR))
+    ledger.ok(
+        GRID,
+        "registry.register_meter",
+        meter_body("m-x-flat", kind="consumption", site="x", interval_s=HOUR),
+    )
+    submit(ledger, GW1, reading("m-x-pv", T0, 2_000, HOUR), reading("m-x-flat", T0, 300, HOUR))
+    assert metering.measured_wh(ledger.state, "device", "x", T0, T0 + HOUR).energy_wh == 2_000
+    assert metering.measured_wh(ledger.state, "site", "x", T0, T0 + HOUR).energy_wh == 300
+
+
+def test_batch_size_follows_the_chain_rules() -> None:
+    """The rules in force may lower the batch ceiling; 5,000 is the schema's whatever they say."""
+    submit_kind = get_kind("metering.submit")
+    batch = {"readings": [reading("m-gen", T0 + i * QUARTER, 1) for i in range(4)]}
+    submit_kind.parse_body(batch, Rules(max_readings_per_batch=4))
+    with pytest.raises(InvalidTransaction) as info:
+        submit_kind.parse_body(batch, Rules(max_readings_per_batch=3))
+    assert (info.value.code, info.value.message) == (
+        "tx.invalid_body",
+        "a batch holds 1 to 3 readings",
+    )
+    most = {"readings": [reading("m-gen", T0, 1)] * metering.MAX_READINGS}
+    assert len(submit_kind.parse_body(most, Rules(max_readings_per_batch=10_000)).readings) == 5000
+    with pytest.raises(InvalidTransaction) as info:
+        submit_kind.parse_body(
+            {"readings": most["readings"] * 2}, Rules(max_readings_per_batch=10_000)
+        )
+    assert info.value.message == "a batch holds 1 to 5000 readings"
+    # without the rules of a height (as the executor runs it), the schema's ceiling alone
+    assert len(submit_kind.parse_body(most).readings) == 5000
 
 
 # property: random batches against a brute-force model ------------------------------------------
@@ -683,7 +778,7 @@ def test_random_batches_match_the_model(blocks: list[list[tuple[str, list[Any]]]
             accepted_total += summary["energy_wh"]
     on_chain = all_readings(ledger)
     assert {k: v["energy_wh"] for k, v in on_chain.items()} == {
-        metering.reading_key(m, s): e for (m, s), e in chain.items()
+        metering.keys.reading(m, s): e for (m, s), e in chain.items()
     }
     assert accepted_count == len(on_chain)
     assert sum(v["energy_wh"] for v in on_chain.values()) == accepted_total == sum(chain.values())

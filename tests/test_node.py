@@ -801,7 +801,7 @@ def test_state_and_transaction_proofs_verify_against_headers(home: Path) -> None
     n = open_test_node(home)
     try:
         _make_chain(n, 3)
-        keys = [funds.balance_key(h) for h in households(4)]
+        keys = [funds.keys.balance(h) for h in households(4)]
         keys += [b"funds/supply", b"nonce/" + HOUSE_A.encode(), b"no/such/key", b""]
         for k in keys:
             header, value, proof = n.prove_state(k)
@@ -844,7 +844,7 @@ def test_state_proofs_match_their_header_while_blocks_commit(home: Path) -> None
 
     loader = threading.Thread(target=load, daemon=True)
     loader.start()
-    keys = [funds.balance_key(HOUSE_A), b"nonce/" + HOUSE_B.encode(), b"no/such/key"]
+    keys = [funds.keys.balance(HOUSE_A), b"nonce/" + HOUSE_B.encode(), b"no/such/key"]
     checked = 0
     try:
         deadline = time.monotonic() + 2.0

@@ -41,7 +41,7 @@ class BalanceHistory:
 
     def apply(self, conn: sqlite3.Connection, facts: BlockFacts) -> None:
         self.applied += 1
-        prefix = funds.balance_key("")
+        prefix = funds.keys.balances()
         conn.executemany(
             "INSERT INTO test_balances VALUES (?, ?, ?)",
             [

@@ -24,6 +24,7 @@ from pymerkle import InmemoryTree
 import smt_reference as ref
 from gridledger.contracts import chain
 from gridledger.contracts.genesis import load as load_genesis
+from gridledger.contracts.metering import ReadingRefused
 from gridledger.core import merkle
 from gridledger.core.crypto import (
     DOMAIN_BLOCK,
@@ -36,7 +37,7 @@ from gridledger.core.crypto import (
     verify_raw,
 )
 from gridledger.core.encoding import canonical, check_values, decode_json
-from gridledger.core.errors import GridLedgerError
+from gridledger.core.errors import GridLedgerError, all_error_classes
 from gridledger.core.types import Block, BlockHeader, Transaction
 from gridledger.node.executor import execute_block, prepare
 from gridledger.node.transition import apply_block, genesis_header, genesis_state
@@ -54,7 +55,10 @@ FILES = [
     "merkle_log.json",
     "state_tree.json",
     "contracts.json",
+    "metering.json",
 ]
+TRANSITION_FILES = ["contracts.json", "metering.json"]
+"""Files of contract transitions: pre-state, transaction, receipt and post-state (or error)."""
 
 # RFC 8032 section 7.1, TESTS 1-3: (secret key, public key, message, signature), from the RFC.
 RFC8032 = [
@@ -357,10 +361,52 @@ def test_contract_vectors_start_from_the_genesis_state() -> None:
     assert v["pre_root"] == ref.root(state_bytes(v["pre"])).hex()
 
 
-@pytest.mark.parametrize("case", cases("contracts.json"), ids=lambda c: c["name"])
-def test_contract_vector(case: dict[str, Any]) -> None:
+def test_metering_vectors_start_from_their_setup_block() -> None:
+    """The metering cases' pre-state is the genesis vector's state with the setup block on it."""
+    v = vector("metering.json")
+    state = State(state_bytes(vector("genesis.json")["state"]))
+    setup = [prepare(msgspec.json.decode(t, type=Transaction)) for t in v["setup"]]
+    receipts = execute_block(state, setup, v["height"] - 1, v["block_time"])
+    assert [r.code for r in receipts] == [None] * len(setup)
+    state.compute_root()
+    state.finish_block()
+    assert state.committed == state_bytes(v["pre"])
+    assert state.root.hex() == v["pre_root"] == ref.root(state_bytes(v["pre"])).hex()
+
+
+def test_metering_vectors_refuse_a_reading_for_every_code() -> None:
+    """One batch refuses a reading for each refusal code, in the order the rules apply."""
+    (batch,) = [c for c in cases("metering.json") if c["name"] == "batch with every refusal"]
+    events = json.loads(batch["receipt"])["events"]
+    refused = [e["code"] for e in events if e["type"] == "metering.reading_refused"]
+    codes = sorted(
+        c.code
+        for c in all_error_classes()
+        if issubclass(c, ReadingRefused) and c is not ReadingRefused
+    )
+    assert sorted(refused) == codes
+    assert refused == [
+        "metering.unknown_meter",
+        "metering.not_gateway",
+        "metering.wrong_interval_length",
+        "metering.misaligned",
+        "metering.future_interval",
+        "metering.before_commissioning",
+        "metering.duplicate_in_batch",
+        "metering.duplicate_reading",
+        "metering.negative_energy",
+        "metering.implausible",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "case"),
+    [(name, c) for name in TRANSITION_FILES for c in cases(name)],
+    ids=lambda x: x["name"] if isinstance(x, dict) else x.removesuffix(".json"),
+)
+def test_contract_vector(name: str, case: dict[str, Any]) -> None:
     """pre-state + transaction -> receipt and post-state (or the refusal before execution)."""
-    v = vector("contracts.json")
+    v = vector(name)
     state = State(state_bytes(v["pre"]))
     assert state.root.hex() == v["pre_root"]
     tx = msgspec.json.decode(case["tx"], type=Transaction)

@@ -207,8 +207,8 @@ def test_account_page_matches_the_ledger_and_verifies(page: Any, web_site: WebSi
     record = registry.get_account(view, "house-001")
     assert record
     field = page.locator("[data-field]")
-    assert field.and_(page.locator("[data-field=org]")).inner_text().startswith(record["org"])
-    assert page.locator("[data-field=roles]").inner_text() == ", ".join(record["roles"])
+    assert field.and_(page.locator("[data-field=org]")).inner_text().startswith(record.org)
+    assert page.locator("[data-field=roles]").inner_text() == ", ".join(record.roles)
     balance = page.locator("[data-field=balance]")
     assert int(balance.get_attribute("data-minor") or -1) == funds.balance_of(view, "house-001")
     assert balance.inner_text() == money(funds.balance_of(view, "house-001"))
@@ -250,11 +250,11 @@ def test_asset_pages_match_the_ledger_and_verify(page: Any, web_site: WebSite) -
     rows = page.locator("tbody[data-readings] tr")
     assert rows.count() == 24
     shown = [int(rows.nth(i).get_attribute("data-start") or 0) for i in range(rows.count())]
-    assert shown == [r["start"] for r in stored[::-1][:24]]
-    assert int(rows.first.get_attribute("data-wh") or -1) == stored[-1]["energy_wh"]
+    assert shown == [r.start_s for r in stored[::-1][:24]]
+    assert int(rows.first.get_attribute("data-wh") or -1) == stored[-1].energy_wh
     page.get_by_role("link", name="Older").first.click()
     page.wait_for_url(f"**/meters/m-pv-01?before={shown[-1]}")
-    assert int(rows.first.get_attribute("data-start") or 0) == stored[::-1][24]["start"]
+    assert int(rows.first.get_attribute("data-start") or 0) == stored[::-1][24].start_s
     page.goto("/meters/m-pv-01")
     _verify_all(page)
     shot(page, "explorer-meter")

@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from gridledger.contracts import funds, market, metering, registry
-from gridledger.contracts.devices import list_records
 from gridledger.core.keystore import load_key
 from gridledger.core.types import Transaction
 from gridledger.node.home import key_path
@@ -26,11 +25,7 @@ from web_support import PASSPHRASE, WebSite, shot
 GATEWAY = "gw-shekou"
 
 
-def _count(view: Any, prefix: bytes) -> int:
-    return sum(1 for _ in view.scan(prefix))
-
-
-def _latest(view: Any, meter: str) -> dict[str, Any] | None:
+def _latest(view: Any, meter: str) -> metering.MeterReading | None:
     found = metering.readings(view, meter, limit=1_000_000)
     return found[-1] if found else None
 
@@ -40,11 +35,11 @@ def test_operator_overview_shows_the_registry(page: Any, web_site: WebSite) -> N
     page.goto("/operator?lang=en")
     assert page.locator("h1").inner_text() == "Operator"
     counts = {
-        "organisations": len(registry.list_organisations(view)),
-        "accounts": len(registry.list_accounts(view)),
-        "devices": _count(view, b"registry/device/"),
-        "sites": _count(view, b"registry/site/"),
-        "meters": _count(view, b"registry/meter/"),
+        "organisations": len(registry.list_organisations(view).items),
+        "accounts": len(registry.list_accounts(view).items),
+        "devices": len(registry.list_devices(view).items),
+        "sites": len(registry.list_sites(view).items),
+        "meters": len(registry.list_meters(view).items),
     }
     assert counts["devices"] == 3
     assert counts["sites"] == 12
@@ -52,7 +47,7 @@ def test_operator_overview_shows_the_registry(page: Any, web_site: WebSite) -> N
         assert int(page.locator(f'[data-count="{what}"]').inner_text()) == n
     # the first accounts in id order, with their balances
     shown = page.locator("#h-accounts ~ .table-wrap tbody tr")
-    first = sorted(a["id"] for a in registry.list_accounts(view))[: shown.count()]
+    first = sorted(a.id for a in registry.list_accounts(view).items)[: shown.count()]
     assert shown.count() == 10
     for i, account in enumerate(first):
         row = shown.nth(i)
@@ -66,10 +61,8 @@ def test_operator_overview_shows_the_registry(page: Any, web_site: WebSite) -> N
         row = meters.nth(i)
         latest = _latest(view, row.get_attribute("data-meter"))
         assert latest is not None
-        assert int(row.locator("[data-wh]").get_attribute("data-wh")) == metering.effective_wh(
-            latest
-        )
-        assert int(row.locator("[data-start]").get_attribute("data-start")) == latest["start"]
+        assert int(row.locator("[data-wh]").get_attribute("data-wh")) == latest.effective_wh()
+        assert int(row.locator("[data-start]").get_attribute("data-start")) == latest.start_s
     # the rules in force
     params = market.params(view)
     assert page.locator('[data-param="interval_s"]').inner_text() == (
@@ -85,7 +78,7 @@ def test_operator_overview_shows_the_registry(page: Any, web_site: WebSite) -> N
 
 def test_meter_list_pages_through_every_meter(page: Any, web_site: WebSite) -> None:
     view = web_site.node.state.view
-    every = sorted(m["id"] for m in list_records(view, "meter"))
+    every = sorted(m.id for m in registry.list_meters(view).items)
     seen: list[str] = []
     page.goto("/operator/meters?n=4&lang=en")
     while True:

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gridledger.contracts import chain
 from gridledger.contracts.genesis import Genesis, GenesisAccount, GenesisOrganisation
+from gridledger.contracts.metering import generation_limit_wh
 from gridledger.contracts.rules import Rules
 from gridledger.core import merkle
 from gridledger.core.crypto import (
@@ -574,12 +576,14 @@ def _contract_cases() -> list[tuple[str, Transaction]]:
     ]
 
 
-def contract_vectors() -> dict[str, Any]:
-    genesis = vector_genesis()
-    pre_state = committed_genesis(genesis)
+def _transitions(
+    pre: Callable[[], State], named: list[tuple[str, Transaction]], height: int, block_time: int
+) -> list[dict[str, Any]]:
+    """Each transaction run alone from a fresh ``pre()`` as block ``height`` at
+    ``block_time``: the refusal before execution, or the receipt and the whole state after."""
     cases = []
-    for name, tx in _contract_cases():
-        state = committed_genesis(genesis)
+    for name, tx in named:
+        state = pre()
         case: dict[str, Any] = {"name": name, "tx": text(tx.encode())}
         try:
             p = prepare(tx)
@@ -587,7 +591,7 @@ def contract_vectors() -> dict[str, Any]:
             case.update({"stage": "prepare", "error": exc.code})
             cases.append(case)
             continue
-        (receipt,) = execute_block(state, [p], 1, BLOCK_TIME_MS)
+        (receipt,) = execute_block(state, [p], height, block_time)
         state.compute_root()
         state.finish_block()
         case.update(
@@ -600,18 +604,227 @@ def contract_vectors() -> dict[str, Any]:
             }
         )
         cases.append(case)
+    return cases
+
+
+TRANSITIONS = (
+    "Run each case's 'tx' as the only transaction of block 'height' at 'block_time' from "
+    "state 'pre'. Stage 'prepare': refused before execution with 'error' (no receipt, state "
+    "unchanged); stage 'execute': the canonical receipt ('error' null when ok) and the whole "
+    "state 'post' with its root. Signatures are valid but execution does not check them "
+    "(admission does)."
+)
+
+
+def contract_vectors() -> dict[str, Any]:
+    genesis = vector_genesis()
+    pre_state = committed_genesis(genesis)
     return {
-        "description": "Contract transitions: from state 'pre' (the genesis state of "
-        "genesis.json), run each case's 'tx' as the only transaction of block 'height' at "
-        "'block_time'. Stage 'prepare': refused before execution with 'error' (no receipt, "
-        "state unchanged); stage 'execute': the canonical receipt ('error' null when ok) and "
-        "the whole state 'post' with its root. Signatures are valid but execution does not "
-        "check them (admission does).",
+        "description": "Contract transitions of funds and the registry, from the genesis state "
+        "of genesis.json. " + TRANSITIONS,
         "height": 1,
         "block_time": BLOCK_TIME_MS,
         "pre": state_text(pre_state.committed),
         "pre_root": pre_state.root.hex(),
-        "cases": cases,
+        "cases": _transitions(
+            lambda: committed_genesis(genesis), _contract_cases(), 1, BLOCK_TIME_MS
+        ),
+    }
+
+
+# metering ----------------------------------------------------------------------------------------
+T_S = GENESIS_TIME_MS // 1000
+"""2025-01-01T00:00:00Z; the metering cases run at BLOCK_TIME_MS, a minute later."""
+QUARTER, HOUR = 900, 3600
+CASE_NONCE = 100
+"""The nonce of every metering case, above those the setup used."""
+
+
+def _reading(meter: str, start: int, energy_wh: int, length_s: int = QUARTER) -> dict[str, Any]:
+    return {"meter": meter, "start": start, "length_s": length_s, "energy_wh": energy_wh}
+
+
+METERING_SETUP: list[tuple[str, str, dict[str, Any]]] = [
+    ("operator", "registry.grant_role", {"account": "operator", "role": "grid_operator"}),
+    (
+        "house-a",
+        "registry.register_device",
+        {
+            "device": "pv-a",
+            "name": "Roof PV",
+            "technology": "solar_pv",
+            "fuel": "solar",
+            "capacity_w": 5000,
+            "commissioned": "2024-01-01",
+            "country": "CN",
+            "grid_region": "CN-GD",
+        },
+    ),
+    (
+        "house-b",
+        "registry.register_site",
+        {
+            "site": "flat-b",
+            "name": "Flat B",
+            "country": "CN",
+            "grid_region": "CN-GD",
+            "max_wh_per_hour": 2000,
+        },
+    ),
+    (
+        "operator",
+        "registry.register_meter",
+        {
+            "meter": "m-pv",
+            "kind": "generation",
+            "device": "pv-a",
+            "gateway": "house-b",
+            "interval_s": QUARTER,
+        },
+    ),
+    (
+        "operator",
+        "registry.register_meter",
+        {
+            "meter": "m-flat",
+            "kind": "consumption",
+            "site": "flat-b",
+            "gateway": "house-b",
+            "interval_s": HOUR,
+        },
+    ),
+    (
+        "operator",
+        "registry.register_meter",
+        {
+            "meter": "m-spare",
+            "kind": "consumption",
+            "site": "flat-b",
+            "gateway": "house-a",
+            "interval_s": HOUR,
+        },
+    ),
+    ("house-b", "metering.submit", {"readings": [_reading("m-pv", T_S - HOUR, 1000)]}),
+]
+"""Block 1 of the metering vectors: a 5 kW plant commissioned a year before, a flat, three
+meters (two reported by house-b, one by house-a) and one reading."""
+
+
+def _setup_txs() -> list[Transaction]:
+    nonces: dict[str, int] = {}
+    txs = []
+    for sender, kind, body in METERING_SETUP:
+        nonces[sender] = nonces.get(sender, 0) + 1
+        txs.append(signed_tx(sender, nonces[sender], kind, body))
+    return txs
+
+
+def metering_pre_state() -> State:
+    """The genesis state of genesis.json with the setup block (height 1) on it."""
+    state = committed_genesis(vector_genesis())
+    receipts = execute_block(state, [prepare(t) for t in _setup_txs()], 1, BLOCK_TIME_MS)
+    assert all(r.ok for r in receipts), [r.message for r in receipts]
+    state.compute_root()
+    state.finish_block()
+    return state
+
+
+def _metering_cases() -> list[tuple[str, Transaction]]:
+    # a year and a day old at block time: derated once, 995 per mille
+    limit = generation_limit_wh(5000, QUARTER, 366, 110, 5)
+    before_commissioning = T_S - 367 * 86_400
+
+    def case(sender: str, kind: str, body: dict[str, Any]) -> Transaction:
+        return signed_tx(sender, CASE_NONCE, kind, body)
+
+    def batch(*readings: dict[str, Any], sender: str = "house-b") -> Transaction:
+        return case(sender, "metering.submit", {"readings": list(readings)})
+
+    correction = {"meter": "m-pv", "start": T_S - HOUR, "energy_wh": 800, "reason": "CT ratio"}
+    return [
+        (
+            "batch accepted",
+            batch(
+                _reading("m-pv", T_S - 2700, 900),
+                _reading("m-pv", T_S - 1800, 1100),
+                _reading("m-pv", T_S - 900, limit),
+                _reading("m-flat", T_S - HOUR, 1500, HOUR),
+            ),
+        ),
+        (
+            "batch with every refusal",
+            batch(
+                _reading("m-pv", T_S - 7200, 500),
+                _reading("m-none", T_S - 900, 1),
+                _reading("m-spare", T_S - HOUR, 1, HOUR),
+                _reading("m-pv", T_S - HOUR, 1, HOUR),
+                _reading("m-pv", T_S - HOUR + 60, 1),
+                _reading("m-pv", T_S, 1),
+                _reading("m-pv", before_commissioning, 1),
+                _reading("m-pv", T_S - 7200, 1),
+                _reading("m-pv", T_S - HOUR, 1),
+                _reading("m-pv", T_S - 6300, -1),
+                _reading("m-pv", T_S - 5400, limit + 1),
+            ),
+        ),
+        (
+            "batch from an account no meter reports through",
+            batch(_reading("m-pv", T_S - 900, 1), sender="house-a"),
+        ),
+        ("empty batch", batch()),
+        ("correction", case("operator", "metering.correct", correction)),
+        (
+            "correction of a missing reading",
+            case("operator", "metering.correct", {**correction, "start": T_S - 900}),
+        ),
+        (
+            "correction by a household",
+            case("house-a", "metering.correct", correction),
+        ),
+        (
+            "correction to negative energy",
+            case("operator", "metering.correct", {**correction, "energy_wh": -1}),
+        ),
+        (
+            "params",
+            case(
+                "operator",
+                "metering.set_params",
+                {"generation_margin_pct": 120, "degradation_permille_per_year": 7},
+            ),
+        ),
+        (
+            "params out of range",
+            case(
+                "operator",
+                "metering.set_params",
+                {"generation_margin_pct": 99, "degradation_permille_per_year": 7},
+            ),
+        ),
+        (
+            "params by a household",
+            case(
+                "house-a",
+                "metering.set_params",
+                {"generation_margin_pct": 120, "degradation_permille_per_year": 7},
+            ),
+        ),
+    ]
+
+
+def metering_vectors() -> dict[str, Any]:
+    pre_state = metering_pre_state()
+    return {
+        "description": "Metering transitions: readings (one batch accepted whole, one with "
+        "a reading refused for each refusal code, in the order the rules are checked), "
+        "corrections and the plausibility parameters. 'pre' is genesis.json's genesis state "
+        "with the block 'setup' (height 1, time 'block_time') on it. " + TRANSITIONS,
+        "setup": [text(t.encode()) for t in _setup_txs()],
+        "height": 2,
+        "block_time": BLOCK_TIME_MS,
+        "pre": state_text(pre_state.committed),
+        "pre_root": pre_state.root.hex(),
+        "cases": _transitions(metering_pre_state, _metering_cases(), 2, BLOCK_TIME_MS),
     }
 
 
@@ -624,6 +837,7 @@ GENERATORS = {
     "merkle_log.json": merkle_log_vectors,
     "state_tree.json": state_tree_vectors,
     "contracts.json": contract_vectors,
+    "metering.json": metering_vectors,
 }
 
 

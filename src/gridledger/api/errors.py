@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -147,4 +148,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(StoreCorrupt, _on_store_corrupt)
+    # a stored record that does not decode into its type is damage, as a bad stored block is
+    app.add_exception_handler(msgspec.DecodeError, _on_store_corrupt)
     app.add_exception_handler(Exception, _on_unexpected)

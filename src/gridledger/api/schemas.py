@@ -17,6 +17,7 @@ import msgspec
 from msgspec import inspect as mi
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from gridledger.contracts import metering, registry
 from gridledger.contracts.chain import Upgrade
 from gridledger.contracts.rules import Rules
 
@@ -100,7 +101,12 @@ def model_of(record: type[msgspec.Struct]) -> type[BaseModel]:
     described by the record's ``Attributes:`` docstring."""
     info = mi.type_info(record)
     assert isinstance(info, mi.StructType)
-    summary, docs = field_docs(record.__doc__)
+    summary = field_docs(record.__doc__)[0]
+    docs: dict[str, str] = {}
+    # a record that extends another documents only its own fields
+    for cls in reversed(record.__mro__):
+        if issubclass(cls, msgspec.Struct):
+            docs.update(field_docs(cls.__doc__)[1])
     fields: dict[str, Any] = {}
     for f in info.fields:
         annotation = _annotation(f.type)
@@ -114,6 +120,33 @@ def model_of(record: type[msgspec.Struct]) -> type[BaseModel]:
         **fields,
     )
     return model
+
+
+def extend(record: type[msgspec.Struct], name: str, doc: str, **fields: Any) -> type[BaseModel]:
+    """A response that adds ``fields`` (``(annotation, Field(...))`` pairs) to a record's
+    model: the record's own fields stay documented by the record alone."""
+    model: type[BaseModel] = create_model(name, __base__=model_of(record), __doc__=doc, **fields)
+    return model
+
+
+def page_model(
+    name: str, items: str, item: type[BaseModel], next_: Any, doc: str
+) -> type[BaseModel]:
+    """A page of ``item`` models under the key ``items``, with the ``next`` of the page."""
+    fields: dict[str, Any] = {
+        items: (list[item], ...),  # type: ignore[valid-type]
+        "next": (next_, Field(description=_NEXT[next_])),
+    }
+    model: type[BaseModel] = create_model(
+        name, __config__=ConfigDict(extra="forbid"), __doc__=doc, **fields
+    )
+    return model
+
+
+_NEXT: dict[Any, str] = {
+    str | None: "The `after` of the next page; null after the last.",
+    int | None: "The `from` of the next page; null after the last.",
+}
 
 
 def _default(f: mi.Field) -> Any:
@@ -250,24 +283,24 @@ class StateProofView(_Strict):
     proof: StateProofLevels
 
 
-class Account(_Strict):
-    id: str
-    org: str
-    public_key: str
-    roles: list[str]
-    suspended: bool
-    balance: int = Field(description="Settlement balance in minor currency units.")
-    nonce: int = Field(description="The last nonce used in a committed transaction.")
-    next_nonce: int = Field(description="The smallest nonce the account can use next.")
+Organisation = model_of(registry.Organisation)
 
+Account = extend(
+    registry.Account,
+    "AccountView",
+    "An account's registry record with its balance and nonces.",
+    balance=(int, Field(description="Settlement balance in minor currency units.")),
+    nonce=(int, Field(description="The last nonce used in a committed transaction.")),
+    next_nonce=(int, Field(description="The smallest nonce the account can use next.")),
+)
 
-class AccountPage(_Strict):
-    accounts: list[dict[str, Any]]
-    next: str | None = Field(description="The `after` of the next page; null after the last.")
+AccountPage = page_model(
+    "AccountPage", "accounts", model_of(registry.Account), str | None, "Accounts in id order."
+)
 
 
 class Organisations(_Strict):
-    organisations: list[dict[str, Any]]
+    organisations: list[Organisation]  # type: ignore[valid-type]
 
 
 class Status(BaseModel):
@@ -308,84 +341,22 @@ class BlockEvent(_Strict):
 
 
 # registry of assets and meter data ---------------------------------------------------------
-class Device(_Strict):
-    """A generation plant (``registry/device/<id>``) and the meters bound to it."""
+_METERS = (list[str], Field(description="Ids of the meters bound to it, in id order."))
 
-    id: str
-    name: str
-    owner_org: str
-    technology: str
-    fuel: str
-    capacity_w: int = Field(description="Nameplate capacity, W (AC).")
-    commissioned: str = Field(description="Commissioning date, YYYY-MM-DD.")
-    country: str = Field(description="ISO 3166-1 alpha-2.")
-    grid_region: str
-    latitude_udeg: int = Field(description="Micro-degrees.")
-    longitude_udeg: int = Field(description="Micro-degrees.")
-    support: str
-    registered_height: int
-    meters: list[str] = Field(description="Ids of the meters bound to the device.")
+Device = extend(
+    registry.Device, "DeviceView", "A generation plant and the meters bound to it.", meters=_METERS
+)
+Site = extend(
+    registry.Site, "SiteView", "A consumption point and the meters bound to it.", meters=_METERS
+)
+Meter = model_of(registry.Meter)
+DevicePage = page_model("DevicePage", "devices", Device, str | None, "Devices in id order.")
+SitePage = page_model("SitePage", "sites", Site, str | None, "Sites in id order.")
+MeterPage = page_model("MeterPage", "meters", Meter, str | None, "Meters in id order.")
 
-
-class Site(_Strict):
-    """A consumption point (``registry/site/<id>``) and the meters bound to it."""
-
-    id: str
-    name: str
-    owner_org: str
-    country: str
-    grid_region: str
-    max_wh_per_hour: int = Field(description="Ceiling of plausible consumption, Wh per hour.")
-    registered_height: int
-    meters: list[str] = Field(description="Ids of the meters bound to the site.")
-
-
-class Meter(_Strict):
-    """A meter (``registry/meter/<id>``): bound to a device (generation) or a site."""
-
-    id: str
-    kind: Literal["generation", "consumption"]
-    device: str | None = None
-    site: str | None = None
-    gateway: str = Field(description="The one account that reports its readings.")
-    interval_s: int = Field(description="Length of one reading: 900, 3600 or 86400 s.")
-    registered_height: int
-
-
-class DevicePage(_Strict):
-    devices: list[Device]
-    next: str | None = Field(description="The `after` of the next page; null after the last.")
-
-
-class SitePage(_Strict):
-    sites: list[Site]
-    next: str | None = Field(description="The `after` of the next page; null after the last.")
-
-
-class MeterPage(_Strict):
-    meters: list[Meter]
-    next: str | None = Field(description="The `after` of the next page; null after the last.")
-
-
-class Correction(_Strict):
-    energy_wh: int = Field(description="The corrected energy, Wh.")
-    original_wh: int = Field(description="The meter's own value, as stored.")
-    reason: str
-    by: str = Field(description="The grid operator account that corrected it.")
-    height: int
-
-
-class MeterReading(_Strict):
-    """One stored reading, with the grid operator's correction if there is one."""
-
-    meter: str
-    start: int = Field(description="Interval start, Unix seconds UTC.")
-    length_s: int
-    energy_wh: int = Field(description="Energy in the interval as the gateway reported it, Wh.")
-    gateway: str
-    height: int = Field(description="The block that stored it.")
-    correction: Correction | None
-    corrected_wh: int | None = Field(description="The corrected energy, or null.")
+Correction = model_of(metering.Correction)
+MeterReading = model_of(metering.MeterReading)
+TotalsBucket = model_of(metering.TotalsBucket)
 
 
 class ReadingPage(_Strict):
@@ -393,13 +364,10 @@ class ReadingPage(_Strict):
     device: str | None = None
     site: str | None = None
     meters: list[str]
-    readings: list[MeterReading] = Field(description="Oldest first (then by meter id).")
-    next: int | None = Field(description="The `from` of the next page; null after the last.")
-
-
-class TotalsBucket(_Strict):
-    start: int = Field(description="Bucket start, Unix seconds UTC, a multiple of interval_s.")
-    energy_wh: int
+    readings: list[MeterReading] = Field(  # type: ignore[valid-type]
+        description="Oldest first (then by meter id)."
+    )
+    next: int | None = Field(description=_NEXT[int | None])
 
 
 class Totals(_Strict):
@@ -407,15 +375,17 @@ class Totals(_Strict):
     from_: int = Field(alias="from")
     to: int
     interval_s: int
-    totals: list[TotalsBucket] = Field(description="Buckets holding readings, oldest first.")
+    totals: list[TotalsBucket] = Field(  # type: ignore[valid-type]
+        description="Buckets holding readings, oldest first."
+    )
     energy_wh: int = Field(description="Sum over every bucket (corrections applied).")
 
 
 class ReadingProof(StateProofView):
-    """The state proof of ``metering/reading/<meter>/<start>`` (value null: no reading)."""
+    """The state proof of a reading's key (value null: no reading)."""
 
     meter: str
-    start: int
+    start_s: int = Field(description="Interval start, Unix seconds UTC.")
 
 
 # the clean-power market ----------------------------------------------------------------------

@@ -30,11 +30,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gridledger.contracts import funds, market
+from gridledger.contracts import funds, market, metering, registry
 from gridledger.contracts.base import Context
 from gridledger.contracts.clearing import Order, clear, escrow_minor
-from gridledger.contracts.devices import meter_key, meters_of_key
-from gridledger.contracts.metering import reading_key
 from gridledger.core.encoding import canonical
 from gridledger.node.node import tune_gc
 from gridledger.state.state import CommittedView, KeyIndex, Scratch
@@ -66,7 +64,7 @@ def build_state(
     kv[market.interval_key(START)] = canonical(
         {"interval_s": HOUR, "start": START, "status": "open"}
     )
-    kv[funds.balance_key("grid")] = str(10**15).encode()
+    kv[funds.keys.balance("grid")] = str(10**15).encode()
     bids: list[Order] = []
     offers: list[Order] = []
     devices = [f"d{j:07d}" for j in range(n_offers)]
@@ -81,10 +79,10 @@ def build_state(
                 preferred = tuple(rng.sample(devices, min(2, len(devices))))
             escrow = escrow_minor(qty, price)
             bids.append(Order(seq, account, asset, qty, price, preferred))
-            kv[funds.escrow_key(account)] = str(escrow).encode()
-            kv[funds.balance_key(account)] = b"100000"
+            kv[funds.keys.escrow(account)] = str(escrow).encode()
+            kv[funds.keys.balance(account)] = b"100000"
             measured = rng.randint(0, 8000)
-            kind, side = "consumption", "bid"
+            side = "bid"
         else:
             j = len(offers)
             asset, account = devices[j], f"p{j:07d}"
@@ -92,7 +90,7 @@ def build_state(
             preferred, escrow = (), 0
             offers.append(Order(seq, account, asset, qty, price))
             measured = rng.randint(0, 50_000)
-            kind, side = "generation", "offer"
+            side = "offer"
         kv[market.order_key(START, seq)] = canonical(
             market.OrderRecord(
                 seq,
@@ -109,15 +107,19 @@ def build_state(
                 "single",
             )
         )
-        meter = f"m-{asset}"
-        binding = "site" if kind == "consumption" else "device"
-        kv[meter_key(meter)] = canonical(
-            {"gateway": "gw", "id": meter, "interval_s": HOUR, "kind": kind, binding: asset,
-             "registered_height": 1}
-        )  # fmt: skip
-        kv[meters_of_key(asset, meter)] = b"1"
-        kv[reading_key(meter, START)] = canonical(
-            {"energy_wh": measured, "gateway": "gw", "height": 2, "length_s": HOUR}
+        meter = registry.Meter(
+            id=f"m-{asset}",
+            kind="consumption" if side == "bid" else "generation",
+            gateway="gw",
+            interval_s=HOUR,
+            registered_height=1,
+            device=asset if side == "offer" else None,
+            site=asset if side == "bid" else None,
+        )
+        kv[registry.keys.meter(meter.id)] = canonical(meter)
+        kv[registry.keys.asset_meter(*meter.asset(), meter.id)] = b"1"
+        kv[metering.keys.reading(meter.id, START)] = canonical(
+            metering.Reading(energy_wh=measured, length_s=HOUR, gateway="gw", height=2)
         )
     kv[market.SEQ_KEY] = str(orders).encode()
     return kv, bids, offers
@@ -130,7 +132,7 @@ def _money(kv: dict[bytes, bytes], *layers: dict[bytes, bytes | None]) -> int:
     return sum(
         int(v)
         for k, v in merged.items()
-        if v is not None and k.startswith((b"funds/balance/", b"funds/escrow/"))
+        if v is not None and k.startswith((funds.keys.balances(), funds.keys.escrows()))
     )
 
 

@@ -428,7 +428,7 @@ def readings(
     table = Table("start (UTC)", "meter", "length_s", "energy_wh", "corrected_wh", "height")
     for r in found["readings"]:
         table.add_row(
-            utc_time(r["start"]),
+            utc_time(r["start_s"]),
             escape(r["meter"]),
             str(r["length_s"]),
             str(r["energy_wh"]),
@@ -481,6 +481,6 @@ def totals(
         return
     table = Table("start (UTC)", "energy_wh")
     for bucket in found["totals"]:
-        table.add_row(utc_time(bucket["start"]), str(bucket["energy_wh"]))
+        table.add_row(utc_time(bucket["start_s"]), str(bucket["energy_wh"]))
     console.print(table)
     console.print(f"total {found['energy_wh']} Wh over {escape(', '.join(found['meters']) or '-')}")

@@ -29,7 +29,7 @@ from gridledger.cli.common import (
 from gridledger.cli.keys import existing_key
 from gridledger.cli.signing import Body, FromOpt, KeyOpt, WaitOpt, finish, send_tx, signed_command
 from gridledger.contracts.base import ROLES
-from gridledger.contracts.devices import TECHNOLOGIES
+from gridledger.contracts.registry import TECHNOLOGIES
 from gridledger.core.keystore import read_public_key
 from gridledger.node.home import DEFAULT_HOME
 from gridledger.sdk import Client, readings_body

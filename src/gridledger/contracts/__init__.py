@@ -1,9 +1,10 @@
-"""The contracts: one module per domain, each a pure state transition over typed records.
+"""The contracts: one package (or module) per domain, each a pure state transition over typed
+records.
 
 Importing this package registers every transaction kind in :data:`KINDS`.
 """
 
-from gridledger.contracts import chain, devices, funds, market, metering, registry
+from gridledger.contracts import chain, funds, market, metering, registry
 from gridledger.contracts.base import KINDS, ROLES, Context, Kind, get_kind
 
 __all__ = [
@@ -12,7 +13,6 @@ __all__ = [
     "Context",
     "Kind",
     "chain",
-    "devices",
     "funds",
     "get_kind",
     "market",

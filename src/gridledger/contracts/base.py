@@ -22,7 +22,7 @@ import msgspec
 from gridledger.contracts.rules import Rules
 from gridledger.core.encoding import INT_MAX, INT_MIN, check_values
 from gridledger.core.errors import InvalidBody, UnknownKind
-from gridledger.state.state import StateReader, StateWriter
+from gridledger.state.state import StateReader, StateWriter, decode_record
 
 # Roles of organisations and accounts. Contracts authorise by role, never by name.
 ROLES = (
@@ -36,6 +36,8 @@ ROLES = (
 )
 
 B = TypeVar("B", bound="Body")
+T = TypeVar("T")
+R = TypeVar("R", bound="Record")
 
 Int64 = Annotated[int, msgspec.Meta(ge=INT_MIN, le=INT_MAX)]
 """Every integer in a body: the signed 64-bit range that every client language can hold.
@@ -51,6 +53,46 @@ class Record(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     bulk records of a contract may be ``array_like`` to encode faster, which changes their
     stored bytes, never their fields.
     """
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing in id order.
+
+    Attributes:
+        items: the records of the page.
+        next: the ``after`` of the next page; ``None`` after the last.
+    """
+
+    items: list[T]
+    next: str | None
+
+
+def page_of(
+    view: StateReader,
+    prefix: bytes,
+    record_type: type[R],
+    after: str | None = None,
+    limit: int | None = None,
+    keep: Callable[[R], bool] | None = None,
+) -> Page[R]:
+    """The records under ``prefix`` (keyed ``prefix + id``) with an id after ``after`` that
+    ``keep`` accepts, in id order, at most ``limit`` (``None``: all)."""
+    # ids never hold a NUL byte, so "after + NUL" is the first key past "after"
+    start = b"" if after is None else after.encode() + b"\x00"
+    # unfiltered, a page reads one record past its end, not the rest of the listing
+    bound = limit + 1 if keep is None and limit is not None else None
+    items: list[R] = []
+    last = b""
+    for k, raw in view.scan_range(prefix, start, limit=bound):
+        record = decode_record(raw, record_type)
+        if keep is not None and not keep(record):
+            continue
+        if limit is not None and len(items) == limit:
+            return Page(items, last[len(prefix) :].decode())
+        items.append(record)
+        last = k
+    return Page(items, None)
 
 
 @dataclass

@@ -138,7 +138,7 @@ def check_rules(view: StateReader, rules: Rules) -> None:
         raise InvalidRules("at least one organisation must be allowed to propose blocks")
     for org_id in rules.proposers:
         org = get_organisation(view, org_id)
-        if org is None or org.get("node_key") is None:
+        if org is None or org.node_key is None:
             raise InvalidRules(f"proposer {org_id!r} is not an organisation with a node key")
     unknown = [k for k in rules.kinds if k not in KINDS]
     if unknown:

@@ -54,7 +54,7 @@ from typing import Any
 
 import msgspec
 
-from gridledger.contracts import funds
+from gridledger.contracts import funds, metering
 from gridledger.contracts.base import Body, Context, Int64, kind
 from gridledger.contracts.clearing import (
     MECHANISMS,
@@ -65,15 +65,16 @@ from gridledger.contracts.clearing import (
     deliver,
     escrow_minor,
 )
-from gridledger.contracts.devices import (
+from gridledger.contracts.registry import (
     INTERVALS_S,
+    AssetKind,
+    account_summary,
+    get_account,
     get_device,
     get_site,
     meters_of,
     sender_org,
 )
-from gridledger.contracts.metering import correction_key, reading_key
-from gridledger.contracts.registry import account_summary, get_account
 from gridledger.core.crypto import sha256
 from gridledger.core.encoding import canonical, decode_json
 from gridledger.core.errors import InvalidTransaction
@@ -369,12 +370,14 @@ def _check_preferred(preferred: list[str]) -> None:
         )
 
 
-def _metered(state: StateReader, asset: str, interval_s: int) -> list[MeterRef]:
+def _metered(
+    state: StateReader, asset_kind: AssetKind, asset: str, interval_s: int
+) -> list[MeterRef]:
     """The asset's meters whose readings add up to whole market intervals."""
     return [
-        MeterRef(m["id"], m["interval_s"])
-        for m in meters_of(state, asset)
-        if m["interval_s"] <= interval_s
+        MeterRef(m.id, m.interval_s)
+        for m in meters_of(state, asset_kind, asset)
+        if m.interval_s <= interval_s
     ]
 
 
@@ -383,9 +386,9 @@ def _owned_site(state: StateReader, ctx: Context, site: str, interval_s: int) ->
     if record is None:
         raise UnknownAsset(f"no site {site!r}")
     org = sender_org(state, ctx)
-    if record["owner_org"] != org:
-        raise NotAssetOwner(f"site {site!r} belongs to {record['owner_org']!r}, not {org!r}")
-    meters = _metered(state, site, interval_s)
+    if record.owner_org != org:
+        raise NotAssetOwner(f"site {site!r} belongs to {record.owner_org!r}, not {org!r}")
+    meters = _metered(state, "site", site, interval_s)
     if not meters:
         raise NoMeter(f"site {site!r} has no consumption meter of {interval_s} s or finer")
     return meters
@@ -396,9 +399,9 @@ def _owned_device(state: StateReader, ctx: Context, device: str, interval_s: int
     if record is None:
         raise UnknownAsset(f"no device {device!r}")
     org = sender_org(state, ctx)
-    if record["owner_org"] != org:
-        raise NotAssetOwner(f"device {device!r} belongs to {record['owner_org']!r}, not {org!r}")
-    meters = _metered(state, device, interval_s)
+    if record.owner_org != org:
+        raise NotAssetOwner(f"device {device!r} belongs to {record.owner_org!r}, not {org!r}")
+    meters = _metered(state, "device", device, interval_s)
     if not meters:
         raise NoMeter(f"device {device!r} has no generation meter of {interval_s} s or finer")
     return meters
@@ -703,16 +706,16 @@ def _standing_orders(
         account = pref["account"]
         record = get_site(state, site)
         acct = get_account(state, account)
-        meters = _metered(state, site, interval_s)
+        meters = _metered(state, "site", site, interval_s)
         reason = None
         if record is None or acct is None or not _active(state, account):
             reason = "the account or site is no longer active"
-        elif record["owner_org"] != acct["org"]:
+        elif record.owner_org != acct.org:
             reason = "the site changed hands"
         elif not meters:
             reason = "the site has no meter"
         else:
-            qty = pref["quantity_wh"] or -(-record["max_wh_per_hour"] * interval_s // 3600)
+            qty = pref["quantity_wh"] or -(-record.max_wh_per_hour * interval_s // 3600)
             price = pref["price_cap"] or sell_price
             try:
                 placed.append(
@@ -742,15 +745,15 @@ def _standing_orders(
         account = so["account"]
         dev = get_device(state, device)
         acct = get_account(state, account)
-        meters = _metered(state, device, interval_s)
+        meters = _metered(state, "device", device, interval_s)
         if dev is None or acct is None or not _active(state, account):
             reason = "the account or device is no longer active"
-        elif dev["owner_org"] != acct["org"]:
+        elif dev.owner_org != acct.org:
             reason = "the device changed hands"
         elif not meters:
             reason = "the device has no meter"
         else:
-            qty = so["quantity_wh"] or max(dev["capacity_w"] * interval_s // 3600, 1)
+            qty = so["quantity_wh"] or max(dev.capacity_w * interval_s // 3600, 1)
             placed.append(
                 _put_order(
                     state,
@@ -888,36 +891,8 @@ def apply_clear(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
 
 
 # settlement ----------------------------------------------------------------------------------
-class _Energy(msgspec.Struct):
-    energy_wh: int
-
-
-_energy_decoder = msgspec.json.Decoder(_Energy)
-
-
 def plant_key(device: str) -> bytes:
     return f"market/plant/{device}".encode()
-
-
-def _measure(
-    state: StateReader, meters: list[MeterRef], start: int, interval_s: int
-) -> tuple[int, str | None]:
-    """Wh the meters measured in the interval (corrections applied), and what is missing, if
-    anything, for the data to be complete."""
-    total = 0
-    missing = None
-    for meter in meters:
-        have = 0
-        expected = interval_s // meter.interval_s
-        for at in range(start, start + interval_s, meter.interval_s):
-            corrected = state.get(correction_key(meter.id, at))
-            raw = corrected if corrected is not None else state.get(reading_key(meter.id, at))
-            if raw is not None:
-                total += _energy_decoder.decode(raw).energy_wh
-                have += 1
-        if have < expected and missing is None:
-            missing = f"meter {meter.id!r} has {have} of {expected} readings"
-    return total, missing
 
 
 def _pay(state: StateWriter, debtor: str, creditor: str, amount: int) -> int:
@@ -976,21 +951,32 @@ def _settlement_inputs(state: StateReader, start: int, block_time: int) -> _Inpu
     deadline = end + params(state)["data_deadline_s"]
     site_account: dict[str, str] = {}
     device_account: dict[str, str] = {}
-    meters: dict[str, dict[str, MeterRef]] = {}
+    # by side and asset: a site and a device may share an id
+    meters: dict[tuple[str, str], set[str]] = {}
     held: dict[str, int] = {}
     for o in _orders(state, start):
         owners = site_account if o.side == "bid" else device_account
         owners.setdefault(o.asset, o.account)
-        meters.setdefault(o.asset, {}).update((m.id, m) for m in o.meters)
+        meters.setdefault((o.side, o.asset), set()).update(m.id for m in o.meters)
         if o.escrow:
             _bump(held, o.account, o.escrow)
     consumption: dict[str, int] = {}
     generation: dict[str, int] = {}
     missing: list[str] = []
-    for assets, measured in ((site_account, consumption), (device_account, generation)):
+    for side, assets, measured in (
+        ("bid", site_account, consumption),
+        ("offer", device_account, generation),
+    ):
         for asset in sorted(assets):
-            refs = [meters[asset][k] for k in sorted(meters[asset])]
-            measured[asset], gap = _measure(state, refs, start, interval_s)
+            # the meters the orders recorded at placement, by id; the first one short of
+            # readings is what the asset misses
+            total, gap = 0, None
+            for meter_id in sorted(meters[(side, asset)]):
+                got = metering.measured_wh(state, "meter", meter_id, start, end)
+                total += got.energy_wh
+                if gap is None and got.missing:
+                    gap = got.missing[0].describe()
+            measured[asset] = total
             if gap is not None:
                 missing.append(gap)
     if missing and block_time < deadline * 1000:

@@ -352,7 +352,7 @@ class FileImporter:
             found = self.client.iter_readings(
                 meter, start=min(starts), end=max(starts) + 1, page_size=_PAGE
             )
-            return {r["start"]: r for r in found if r["start"] in wanted}
+            return {r["start_s"]: r for r in found if r["start_s"] in wanted}
 
         return self.submitter.with_retry(fetch)
 

@@ -146,7 +146,7 @@ def validate_header(
             f"(proposers: {', '.join(rules.proposers)})"
         )
     org = registry.get_organisation(view, header.proposer)
-    node_key = None if org is None else org.get("node_key")
+    node_key = None if org is None else org.node_key
     if not isinstance(node_key, str):
         raise BadProposer(f"proposer {header.proposer!r} has no registered node key")
     if not verify(node_key, header.signing_bytes(), signature):

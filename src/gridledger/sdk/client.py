@@ -507,9 +507,9 @@ class Client:
     ) -> dict[str, Any]:
         """A page of readings of a meter, or of every meter of a device or site.
 
-        ``start <= interval start < end`` (Unix seconds); the answer's ``next`` is the
-        ``start`` of the following page, or None. Each reading carries its ``correction``
-        (or None) and ``corrected_wh``.
+        ``start <= interval start < end`` (Unix seconds); each reading names its interval
+        start (``start_s``) and carries its ``correction`` (or None) and ``corrected_wh``; the
+        answer's ``next`` is the ``start`` of the following page, or None.
         """
         path = self._readings_path(meter, device, site)
         result: dict[str, Any] = self._get(path, **{"from": start, "to": end, "limit": limit})
@@ -555,7 +555,7 @@ class Client:
     ) -> dict[str, Any]:
         """Energy per bucket of ``interval_s`` (900, 3600 or 86400) from ``start`` to ``end``
         (Unix seconds, at most 366 days) over ``meters``, a device's or a site's meters:
-        ``{"meters", "from", "to", "interval_s", "totals": [{"start", "energy_wh"}],
+        ``{"meters", "from", "to", "interval_s", "totals": [{"start_s", "energy_wh"}],
         "energy_wh"}``, corrections applied."""
         params = {
             "from": start,

@@ -22,9 +22,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from gridledger.contracts import funds, market
-from gridledger.contracts.devices import list_records
-from gridledger.contracts.metering import effective_wh, readings
+from gridledger.contracts import funds, market, metering, registry
 from gridledger.core.encoding import decode_json
 from gridledger.sim.site import SHEKOU, Site
 from gridledger.state.state import StateReader
@@ -57,20 +55,25 @@ _SUMS = (
 """What is added up interval by interval."""
 
 
-def metered(state: StateReader, start: int, end: int) -> dict[str, dict[int, int]]:
+Energy = dict[tuple[registry.AssetKind, str], dict[int, int]]
+"""Wh by ``(kind, id)`` of a device or site and by interval start (a device and a site may
+share an id)."""
+
+
+def metered(state: StateReader, start: int, end: int) -> Energy:
     """Wh by device or site and interval start, over every meter, corrections applied."""
-    out: dict[str, dict[int, int]] = {}
-    for meter in list_records(state, "meter"):
-        per = out.setdefault(str(meter.get("device") or meter.get("site")), {})
-        for rec in readings(state, meter["id"], start, end, limit=1_000_000):
-            per[rec["start"]] = per.get(rec["start"], 0) + effective_wh(rec)
+    out: Energy = {}
+    for meter in registry.list_meters(state).items:
+        per = out.setdefault(meter.asset(), {})
+        for rec in metering.readings(state, meter.id, start, end, limit=1_000_000):
+            per[rec.start_s] = per.get(rec.start_s, 0) + rec.effective_wh()
     return out
 
 
 def _interval(
     state: StateReader,
     start: int,
-    energy: dict[str, dict[int, int]],
+    energy: Energy,
     devices: list[str],
     sites: list[str],
     clean_sites: list[str],
@@ -79,15 +82,18 @@ def _interval(
     f = dict.fromkeys(_SUMS, 0)
     f["intervals"] = 1
 
-    def wh(asset: str) -> int:
-        return energy.get(asset, {}).get(start, 0)
+    def wh(kind: registry.AssetKind, asset: str) -> int:
+        return energy.get((kind, asset), {}).get(start, 0)
 
-    f["generation_wh"] = sum(wh(d) for d in devices)
-    f["consumption_wh"] = sum(wh(s) for s in sites)
-    f["clean_consumption_wh"] = sum(wh(s) for s in clean_sites)
-    settled = {g["asset"]: g["wh"] for g in market.grid_settlements(state, start)}
-    f["grid_import_wh"] = sum(settled.get(s, wh(s)) for s in sites)
-    f["grid_export_wh"] = sum(settled.get(d, wh(d)) for d in devices)
+    f["generation_wh"] = sum(wh("device", d) for d in devices)
+    f["consumption_wh"] = sum(wh("site", s) for s in sites)
+    f["clean_consumption_wh"] = sum(wh("site", s) for s in clean_sites)
+    # imports are sites', exports devices'
+    grid = market.grid_settlements(state, start)
+    imported = {g["asset"]: g["wh"] for g in grid if g["direction"] == "import"}
+    exported = {g["asset"]: g["wh"] for g in grid if g["direction"] == "export"}
+    f["grid_import_wh"] = sum(imported.get(s, wh("site", s)) for s in sites)
+    f["grid_export_wh"] = sum(exported.get(d, wh("device", d)) for d in devices)
     record = market.get_interval(state, start) or {"status": "open"}
     price = None
     if record["status"] in ("cleared", "settled"):
@@ -172,9 +178,9 @@ def ledger_summary(state: StateReader, start: int, end: int, site: Site = SHEKOU
     ``clean_share_clean_households`` the same over the households that chose clean power.
     ``clean_price_paid`` is what delivered clean energy cost on average, per kWh.
     """
-    device_records = list_records(state, "device")
-    devices = sorted(d["id"] for d in device_records)
-    sites = sorted(s["id"] for s in list_records(state, "site"))
+    device_records = registry.list_devices(state).items
+    devices = [d.id for d in device_records]
+    sites = [s.id for s in registry.list_sites(state).items]
     choices: dict[str, dict[str, Any]] = {}
     for _, raw in state.scan(b"market/preference/"):
         pref = decode_json(raw)
@@ -221,7 +227,7 @@ def ledger_summary(state: StateReader, start: int, end: int, site: Site = SHEKOU
         },
         "plants": {
             "total": len(devices),
-            "capacity_w": sum(int(d["capacity_w"]) for d in device_records),
+            "capacity_w": sum(d.capacity_w for d in device_records),
         },
         "market": {
             "consumption_wh": total["market_consumption_wh"],
@@ -236,8 +242,8 @@ def ledger_summary(state: StateReader, start: int, end: int, site: Site = SHEKOU
         },
         "money": {
             "supply": funds.total_supply(state),
-            "balances": sum(int(v) for _, v in state.scan(b"funds/balance/")),
-            "escrow": sum(int(v) for _, v in state.scan(b"funds/escrow/")),
+            "balances": funds.total_balances(state),
+            "escrow": funds.total_escrow(state),
         },
         "readings": {"on_chain": sum(len(per) for per in energy.values())},
         "days": days,

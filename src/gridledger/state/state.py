@@ -61,19 +61,24 @@ class StateReader:
         raise NotImplementedError
 
     def scan_range(
-        self, prefix: bytes, start: bytes = b"", end: bytes | None = None, limit: int | None = None
+        self,
+        prefix: bytes,
+        start: bytes = b"",
+        end: bytes | None = None,
+        limit: int | None = None,
+        *,
+        reverse: bool = False,
     ) -> Iterator[tuple[bytes, bytes]]:
-        """Pairs under ``prefix`` whose rest of key is in ``[start, end)``, sorted, at most
-        ``limit``."""
-        n = 0
-        for k, v in self.scan(prefix):
-            rest = k[len(prefix) :]
-            if rest < start or (end is not None and rest >= end):
-                continue
-            if limit is not None and n >= limit:
-                return
-            n += 1
-            yield k, v
+        """Pairs under ``prefix`` whose rest of key is in ``[start, end)``, sorted (last first
+        when ``reverse``), at most ``limit``."""
+        pairs: Iterable[tuple[bytes, bytes]] = (
+            (k, v)
+            for k, v in self.scan(prefix)
+            if k[len(prefix) :] >= start and (end is None or k[len(prefix) :] < end)
+        )
+        if reverse:
+            pairs = list(pairs)[::-1]
+        return islice(pairs, limit)
 
 
 class KeyIndex:
@@ -165,18 +170,28 @@ class CommittedView(StateReader):
         return self.scan_range(prefix)
 
     def scan_range(
-        self, prefix: bytes, start: bytes = b"", end: bytes | None = None, limit: int | None = None
+        self,
+        prefix: bytes,
+        start: bytes = b"",
+        end: bytes | None = None,
+        limit: int | None = None,
+        *,
+        reverse: bool = False,
     ) -> Iterator[tuple[bytes, bytes]]:
-        """Committed pairs under ``prefix`` whose rest of key is in ``[start, end)``, sorted."""
+        """Committed pairs under ``prefix`` whose rest of key is in ``[start, end)``, sorted
+        (last first when ``reverse``); with the key index a page costs its own size."""
         if self._index is None:
             upper = prefix + end if end is not None else None
             keys = sorted(
-                k
-                for k in list(self._committed)
-                if k.startswith(prefix) and k >= prefix + start and (upper is None or k < upper)
+                (
+                    k
+                    for k in list(self._committed)
+                    if k.startswith(prefix) and k >= prefix + start and (upper is None or k < upper)
+                ),
+                reverse=reverse,
             )
         else:
-            keys = self._index.range(prefix, start, end, limit)
+            keys = self._index.range(prefix, start, end, limit, reverse=reverse)
         for k in keys[:limit] if limit is not None else keys:
             v = self._committed.get(k)
             if v is not None:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from gridledger.api.context import ApiContext
 from gridledger.api.errors import InvalidRequest
 from gridledger.api.render import JSONBytes
-from gridledger.api.routes.assets import DeviceId, get_record
+from gridledger.api.routes.assets import DeviceId, require_device
 from gridledger.api.routes.readings import MAX_START
 from gridledger.api.routes.state import AccountId
 from gridledger.api.schemas import (
@@ -310,7 +310,7 @@ def router(ctx: ApiContext) -> APIRouter:
         """A registered device's settled totals and what each consumer bought from it; zeros
         before its first settlement."""
         view = node.state.view
-        get_record(view, "device", device)
+        require_device(view, device)
         totals = {"device": device, **dict.fromkeys(PLANT_TOTALS, 0)}
         return JSONBytes({**totals, **market.plant_stats(view, device)})
 

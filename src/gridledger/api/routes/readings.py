@@ -7,7 +7,7 @@ page holds at most :data:`MAX_READINGS_PAGE` readings, totals span at most
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
@@ -15,14 +15,20 @@ from starlette.responses import Response
 from gridledger.api.context import ApiContext
 from gridledger.api.errors import InvalidRequest
 from gridledger.api.render import JSONBytes
-from gridledger.api.routes.assets import DeviceId, MeterId, SiteId, bound_meters, get_record
+from gridledger.api.routes.assets import (
+    DeviceId,
+    MeterId,
+    SiteId,
+    require_device,
+    require_meter,
+    require_site,
+)
 from gridledger.api.routes.state import proof_view
 from gridledger.api.schemas import ERROR_RESPONSES, ReadingPage, ReadingProof, Totals
 from gridledger.contracts import metering, registry
-from gridledger.contracts.devices import INTERVALS_S
 from gridledger.state.state import StateReader
 
-MAX_START = 9_999_999_999
+MAX_START = metering.keys.MAX_START_S
 """The last second reading keys can hold (ten digits: the year 2286)."""
 MAX_READINGS_PAGE = 1000
 MAX_TOTALS_METERS = 100
@@ -46,29 +52,24 @@ def _window(start: int, end: int | None) -> None:
         raise InvalidRequest(f"query.to: {end} must be after from ({start})")
 
 
-def reading_view(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored reading with its correction (``null`` when there is none)."""
-    return {**row, "correction": row.get("correction"), "corrected_wh": row.get("corrected_wh")}
-
-
 def readings_page(
     view: StateReader, meters: list[str], start: int, end: int | None, limit: int
-) -> tuple[list[dict[str, Any]], int | None]:
+) -> tuple[list[metering.MeterReading], int | None]:
     """Readings of ``meters`` by (start, meter), at most ``limit`` unless more meters than
     that share one interval, and the ``from`` of the next page.
 
     A page never splits one interval's readings, so the next page can begin at a start.
     """
     rows = [r for m in meters for r in metering.readings(view, m, start, end, limit + 1)]
-    rows.sort(key=lambda r: (r["start"], r["meter"]))
+    rows.sort(key=lambda r: (r.start_s, r.meter))
     if len(rows) <= limit:
         return rows, None
-    cut = rows[limit]["start"]
-    taken = [r for r in rows[:limit] if r["start"] < cut]
+    cut = rows[limit].start_s
+    taken = [r for r in rows[:limit] if r.start_s < cut]
     if taken:
         return taken, cut
     # more meters than a page holds reported this one interval: it comes whole
-    taken = [r for r in rows if r["start"] == cut]
+    taken = [r for r in rows if r.start_s == cut]
     nxt = cut + 1
     return taken, None if end is not None and nxt >= end else nxt
 
@@ -82,9 +83,7 @@ def router(ctx: ApiContext) -> APIRouter:
     ) -> Response:
         _window(start, end)
         found, nxt = readings_page(node.state.view, meters, start, end, limit)
-        return JSONBytes(
-            {**owner, "meters": meters, "readings": [reading_view(x) for x in found], "next": nxt}
-        )
+        return JSONBytes({**owner, "meters": meters, "readings": found, "next": nxt})
 
     @r.get(
         "/meters/{meter}/readings",
@@ -97,7 +96,7 @@ def router(ctx: ApiContext) -> APIRouter:
     ) -> Response:
         """Stored readings with ``from <= start < to``, oldest first, each with its
         correction if a grid operator made one. ``next`` is the ``from`` of the next page."""
-        get_record(node.state.view, "meter", meter)
+        require_meter(node.state.view, meter)
         return answer({"meter": meter}, [meter], from_, to, limit)
 
     @r.get(
@@ -111,8 +110,9 @@ def router(ctx: ApiContext) -> APIRouter:
     ) -> Response:
         """The readings of every meter bound to the device, by start and then meter id."""
         view = node.state.view
-        get_record(view, "device", device)
-        return answer({"device": device}, bound_meters(view, "device", device), from_, to, limit)
+        require_device(view, device)
+        meters = registry.meter_ids_of(view, "device", device)
+        return answer({"device": device}, meters, from_, to, limit)
 
     @r.get(
         "/sites/{site}/readings",
@@ -123,8 +123,8 @@ def router(ctx: ApiContext) -> APIRouter:
     def site_readings(site: SiteId, from_: From = 0, to: To = None, limit: Limit = 100) -> Response:
         """The readings of every meter bound to the site, by start and then meter id."""
         view = node.state.view
-        get_record(view, "site", site)
-        return answer({"site": site}, bound_meters(view, "site", site), from_, to, limit)
+        require_site(view, site)
+        return answer({"site": site}, registry.meter_ids_of(view, "site", site), from_, to, limit)
 
     @r.get(
         "/meters/{meter}/readings/{start}/proof",
@@ -136,14 +136,14 @@ def router(ctx: ApiContext) -> APIRouter:
         meter: MeterId,
         start: Annotated[int, Path(ge=0, le=MAX_START, description="Interval start, Unix s.")],
     ) -> Response:
-        """The state proof of ``metering/reading/<meter>/<start>`` against the tip header:
-        the reading as stored, or (value null) proof that the meter has none for ``start``.
+        """The state proof of the reading's key against the tip header: the reading as
+        stored, or (value null) proof that the meter has none for ``start``.
 
         Check it without a node with :func:`gridledger.sdk.proofs.verify_state_proof`.
         """
-        get_record(node.state.view, "meter", meter)
-        key = metering.reading_key(meter, start).decode()
-        return JSONBytes({**proof_view(node, key), "meter": meter, "start": start})
+        require_meter(node.state.view, meter)
+        key = metering.keys.reading(meter, start).decode()
+        return JSONBytes({**proof_view(node, key), "meter": meter, "start_s": start})
 
     @r.get("/totals", response_model=Totals, responses=ERROR_RESPONSES, summary="Energy totals")
     def totals(
@@ -165,7 +165,7 @@ def router(ctx: ApiContext) -> APIRouter:
         _window(from_, to)
         if to - from_ > MAX_TOTALS_SPAN_S:
             raise InvalidRequest(f"query.to: totals span at most {MAX_TOTALS_SPAN_S} s (366 days)")
-        if interval not in INTERVALS_S:
+        if interval not in registry.INTERVALS_S:
             raise InvalidRequest("query.interval: 900, 3600 or 86400 seconds")
         meters = _selected(view, meter or [], device, site)
         buckets = metering.totals(view, meters, from_, to, interval)
@@ -176,7 +176,7 @@ def router(ctx: ApiContext) -> APIRouter:
                 "to": to,
                 "interval_s": interval,
                 "totals": buckets,
-                "energy_wh": sum(b["energy_wh"] for b in buckets),
+                "energy_wh": sum(b.energy_wh for b in buckets),
             }
         )
 
@@ -193,15 +193,15 @@ def _selected(
         if not registry.ID_RE.match(given):
             raise InvalidRequest(f"query: {given!r} is not an id (1-64 of a-z 0-9 . _ -)")
     if device is not None:
-        get_record(view, "device", device)
-        chosen = bound_meters(view, "device", device)
+        require_device(view, device)
+        chosen = registry.meter_ids_of(view, "device", device)
     elif site is not None:
-        get_record(view, "site", site)
-        chosen = bound_meters(view, "site", site)
+        require_site(view, site)
+        chosen = registry.meter_ids_of(view, "site", site)
     else:
         chosen = sorted(set(meters))
         for m in chosen:
-            get_record(view, "meter", m)
+            require_meter(view, m)
     if len(chosen) > MAX_TOTALS_METERS:
         raise InvalidRequest(f"totals cover at most {MAX_TOTALS_METERS} meters; split the query")
     return chosen

@@ -120,7 +120,7 @@ def router(ctx: ApiContext) -> APIRouter:
             raise NotFound(f"no account {account!r}")
         return JSONBytes(
             {
-                **record,
+                **msgspec.to_builtins(record),
                 "balance": funds.balance_of(view, account),
                 "nonce": chain.nonce_of(view, account),
                 "next_nonce": node.next_nonce(account),
@@ -136,19 +136,8 @@ def router(ctx: ApiContext) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_ACCOUNT_PAGE)] = 100,
     ) -> Response:
         """Registry records in account id order; ``next`` is the ``after`` of the next page."""
-        page: list[dict[str, object]] = []
-        nxt = None
-        for _, raw in node.state.view.scan(b"registry/account/"):
-            acct = decode_stored(raw, "account record")
-            if (org is not None and acct["org"] != org) or (
-                after is not None and acct["id"] <= after
-            ):
-                continue
-            if len(page) == limit:
-                nxt = page[-1]["id"]
-                break
-            page.append(acct)
-        return JSONBytes({"accounts": page, "next": nxt})
+        found = registry.list_accounts(node.state.view, after, limit, org=org)
+        return JSONBytes({"accounts": found.items, "next": found.next})
 
     @r.get(
         "/organisations",
@@ -158,6 +147,6 @@ def router(ctx: ApiContext) -> APIRouter:
     )
     def list_organisations() -> Response:
         """Every registered organisation with its roles and node key."""
-        return JSONBytes({"organisations": registry.list_organisations(node.state.view)})
+        return JSONBytes({"organisations": registry.list_organisations(node.state.view).items})
 
     return r

@@ -15,7 +15,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from fastapi import APIRouter, Request
@@ -23,9 +23,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gridledger.api.context import ApiContext
 from gridledger.api.render import decode_stored
-from gridledger.contracts import chain, devices, funds, market, metering, registry
+from gridledger.contracts import chain, funds, market, metering, registry
+from gridledger.contracts.base import Record
 from gridledger.core.crypto import sha256
-from gridledger.core.encoding import decode_json
 from gridledger.node.node import Node
 from gridledger.state.store import StoredBlock, StoredTx
 from gridledger.web.i18n import Translator, pick_lang
@@ -45,10 +45,11 @@ EVENTS_SHOWN = 50
 BODY_SHOWN = 20_000
 """Characters of a transaction body shown before it is cut."""
 
-MAX_START = 9_999_999_999
+MAX_START = metering.keys.MAX_START_S
 """The last interval start a reading key can hold (ten digits)."""
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 NAV = "explorer"
+R = TypeVar("R", bound=Record)
 
 
 class _GenesisOrgs(msgspec.Struct):
@@ -135,7 +136,7 @@ def router(ctx: ApiContext) -> APIRouter:
         keys: dict[str, str] = cache["keys"]
         return keys
 
-    def organisations() -> tuple[int, list[dict[str, Any]]]:
+    def organisations() -> tuple[int, list[registry.Organisation]]:
         """How many organisations are registered, and the block-signing ones (those of the
         genesis with a node key, as registered now).
 
@@ -144,11 +145,11 @@ def router(ctx: ApiContext) -> APIRouter:
         """
         now = time.monotonic()
         if now - cache.get("orgs_at", -ORG_COUNT_TTL_S) >= ORG_COUNT_TTL_S:
-            cache["org_count"] = len(node.state.index.range(registry.org_key("")))
+            cache["org_count"] = len(node.state.index.range(registry.keys.organisations()))
             cache["orgs_at"] = now
         view = node.state.view
         signers = [registry.get_organisation(view, org) for org in trusted_keys()]
-        return cache["org_count"], [o for o in signers if o is not None and o.get("node_key")]
+        return cache["org_count"], [o for o in signers if o is not None and o.node_key]
 
     def page(request: Request, template: str, status_code: int = 200, **data: Any) -> HTMLResponse:
         return render(
@@ -232,10 +233,10 @@ def router(ctx: ApiContext) -> APIRouter:
         if registry.ID_RE.match(lowered):
             view = node.state.view
             for what, key in (
-                ("accounts", registry.account_key(lowered)),
-                ("devices", f"registry/device/{lowered}".encode()),
-                ("meters", f"registry/meter/{lowered}".encode()),
-                ("sites", f"registry/site/{lowered}".encode()),
+                ("accounts", registry.keys.account(lowered)),
+                ("devices", registry.keys.device(lowered)),
+                ("meters", registry.keys.meter(lowered)),
+                ("sites", registry.keys.site(lowered)),
             ):
                 if view.get(key) is not None:
                     return RedirectResponse(f"/{what}/{lowered}", status_code=303)
@@ -329,39 +330,43 @@ def router(ctx: ApiContext) -> APIRouter:
     def record_page(
         request: Request,
         record_id: str,
-        key: str,
+        key_of: Callable[[str], bytes],
+        record_type: type[R],
         what: str,
-        build: Callable[[dict[str, Any]], dict[str, Any]],
+        build: Callable[[R], dict[str, Any]],
         template: str,
     ) -> HTMLResponse:
+        """A registry record's page with its state proof (and those of ``extra_proofs``)."""
         if not registry.ID_RE.match(record_id):
             return error(request, 400, "explorer.invalid.id", value=record_id)
-        record = node.state.view.get_json(key.encode())
+        key = key_of(record_id)
+        record = node.state.view.get_record(key, record_type)
         if record is None:
             return error(request, 404, what, id=record_id)
-        proofs = [state_proof(node, key)]
+        proofs = [state_proof(node, key.decode())]
         data = build(record)
         proofs += [state_proof(node, k) for k in data.pop("extra_proofs", [])]
         return page(request, template, record=record, proofs=proofs, **data)
 
     @r.get("/accounts/{account}", response_class=HTMLResponse)
     def account_page(request: Request, account: str) -> HTMLResponse:
-        def build(record: dict[str, Any]) -> dict[str, Any]:
+        def build(record: registry.Account) -> dict[str, Any]:
             view = node.state.view
             stats = view.get_json(market.stats_key(account))
             return {
-                "org": registry.get_organisation(view, record["org"]),
+                "org": registry.get_organisation(view, record.org),
                 "balance": funds.balance_of(view, account),
                 "escrow": funds.escrow_of(view, account),
                 "nonce": chain.nonce_of(view, account),
                 "stats": None if stats is None else market.account_stats(view, account),
-                "extra_proofs": [funds.balance_key(account).decode()],
+                "extra_proofs": [funds.keys.balance(account).decode()],
             }
 
         return record_page(
             request,
             account,
-            registry.account_key(account).decode(),
+            registry.keys.account,
+            registry.Account,
             "explorer.what.account",
             build,
             "explorer/account.html",
@@ -369,17 +374,18 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @r.get("/devices/{device}", response_class=HTMLResponse)
     def device_page(request: Request, device: str) -> HTMLResponse:
-        def build(_record: dict[str, Any]) -> dict[str, Any]:
+        def build(_record: registry.Device) -> dict[str, Any]:
             view = node.state.view
             return {
-                "meters": devices.meters_of(view, device),
+                "meters": registry.meters_of(view, "device", device),
                 "plant": view.get_json(market.plant_key(device)),
             }
 
         return record_page(
             request,
             device,
-            f"registry/device/{device}",
+            registry.keys.device,
+            registry.Device,
             "explorer.what.device",
             build,
             "explorer/device.html",
@@ -387,13 +393,14 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @r.get("/sites/{site}", response_class=HTMLResponse)
     def site_page(request: Request, site: str) -> HTMLResponse:
-        def build(_record: dict[str, Any]) -> dict[str, Any]:
-            return {"meters": devices.meters_of(node.state.view, site)}
+        def build(_record: registry.Site) -> dict[str, Any]:
+            return {"meters": registry.meters_of(node.state.view, "site", site)}
 
         return record_page(
             request,
             site,
-            f"registry/site/{site}",
+            registry.keys.site,
+            registry.Site,
             "explorer.what.site",
             build,
             "explorer/site.html",
@@ -407,31 +414,26 @@ def router(ctx: ApiContext) -> APIRouter:
             if end is None or end > MAX_START:
                 return error(request, 400, "explorer.invalid.start", value=before)
 
-        def build(_record: dict[str, Any]) -> dict[str, Any]:
+        def build(_record: registry.Meter) -> dict[str, Any]:
             view = node.state.view
-            prefix = f"metering/reading/{meter}/".encode()
-            upper = None if end is None else f"{end:010d}".encode()
             # newest first, one page: a range of the sorted key index, never a scan
-            keys = node.state.index.range(prefix, b"", upper, READINGS_PAGE + 1, reverse=True)
-            rows = []
-            for k in keys[:READINGS_PAGE]:
-                raw = view.get(k)
-                if raw is None:
-                    continue
-                at = int(k[len(prefix) :])
-                corr = view.get_json(metering.correction_key(meter, at))
+            found = metering.readings(view, meter, 0, end, READINGS_PAGE + 1, newest_first=True)
+            shown = found[:READINGS_PAGE]
+            rows: list[dict[str, Any]] = []
+            for reading in shown:
                 # key and stored bytes: each reading's own Verify button proves it
-                rows.append(
-                    {**decode_json(raw), "start": at, "correction": corr, "key": k.decode(),
-                     "value_hex": raw.hex()}
-                )  # fmt: skip
-            older = rows[-1]["start"] if len(keys) > READINGS_PAGE and rows else None
+                key = metering.keys.reading(meter, reading.start_s)
+                raw = view.get(key)
+                if raw is not None:
+                    rows.append({"reading": reading, "key": key.decode(), "value_hex": raw.hex()})
+            older = shown[-1].start_s if len(found) > READINGS_PAGE and shown else None
             return {"readings": rows, "older": older, "paged": end is not None}
 
         return record_page(
             request,
             meter,
-            f"registry/meter/{meter}",
+            registry.keys.meter,
+            registry.Meter,
             "explorer.what.meter",
             build,
             "explorer/meter.html",

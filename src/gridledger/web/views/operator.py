@@ -7,11 +7,12 @@ tariffs, the market mechanism, the meters by gateway, the grid settlements of re
 (``?before=<start>`` pages back) and their totals; ``/grid/<start>`` one interval's settlements
 site by site and plant by plant.
 
-Every page reads the committed state (``node.state.view``) and does bounded work: lists are
-read a page at a time through the sorted key index, a meter's latest reading is found in a
-window before the tip, and refused readings (which exist only as ``metering.reading_refused``
-events in the receipts of ``metering.submit`` transactions) come from :class:`RecentRefusals`,
-a scan of the most recent block bodies, bounded in blocks and bytes and cached by tip height.
+Every page reads the committed state (``node.state.view``) through the contracts' queries
+and does bounded work: lists are read a page at a time through the sorted key index, a meter's
+latest reading is the last key of its readings, and refused readings (which exist only as
+``metering.reading_refused`` events in the receipts of ``metering.submit`` transactions) come
+from :class:`RecentRefusals`, a scan of the most recent block bodies, bounded in blocks and
+bytes and cached by tip height.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from fastapi.responses import HTMLResponse
 
 from gridledger.api.context import ApiContext
 from gridledger.contracts import funds, market, metering, registry
+from gridledger.contracts.base import Page
 from gridledger.core.encoding import decode_json
 from gridledger.node.node import Node
 from gridledger.state.state import StateReader
@@ -45,8 +47,6 @@ MAX_GRID_ROWS = 2000
 MAX_GATEWAY_METERS = 50_000
 """Meters read to group them by gateway at most (the page says when it stopped)."""
 MAX_TOTAL_INTERVALS = 100_000
-LATEST_WINDOWS_S = (2 * 86_400, 32 * 86_400)
-"""Windows before the tip searched for a meter's latest reading, then the whole history."""
 
 REFUSAL_KEEP = 20
 """Refused readings kept and shown, newest first."""
@@ -56,13 +56,13 @@ REFUSAL_SCAN_BYTES = 32 * 1024 * 1024
 _REFUSED = b"metering.reading_refused"
 _SUBMIT = b'"kind":"metering.submit"'
 
-LISTS = ("organisations", "accounts", "devices", "sites", "meters")
-_PREFIX = {
-    "organisations": b"registry/org/",
-    "accounts": b"registry/account/",
-    "devices": b"registry/device/",
-    "sites": b"registry/site/",
-    "meters": b"registry/meter/",
+LISTS: tuple[registry.Register, ...] = ("organisations", "accounts", "devices", "sites", "meters")
+_LISTED: dict[str, Callable[[StateReader, str | None, int], Page[Any]]] = {
+    "organisations": registry.list_organisations,
+    "accounts": registry.list_accounts,
+    "devices": registry.list_devices,
+    "sites": registry.list_sites,
+    "meters": registry.list_meters,
 }
 _unpack_pairs = msgspec.msgpack.Decoder(list[tuple[bytes, bytes]]).decode
 
@@ -78,49 +78,22 @@ class PageError(Exception):
 
 
 # reading the ledger ---------------------------------------------------------------------------
-def count(view: StateReader, prefix: bytes) -> int:
-    return sum(1 for _ in view.scan(prefix))
-
-
 def page_of(
-    view: StateReader, what: str, after: str | None, n: int
+    view: StateReader, what: registry.Register, after: str | None, n: int
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Records of list ``what`` in id order after ``after``, at most ``n``, and the ``after``
-    of the next page (``None`` after the last)."""
-    # ids never hold a NUL byte, so "after + NUL" is the first key past "after"
-    start = b"" if after is None else after.encode() + b"\x00"
-    rows = [decode_json(v) for _, v in view.scan_range(_PREFIX[what], start, limit=n + 1)]
-    return rows[:n], (str(rows[n - 1]["id"]) if len(rows) > n else None)
-
-
-def latest_reading(view: StateReader, meter: str, now_s: int) -> dict[str, Any] | None:
-    """The meter's reading with the latest interval start (corrections applied), looked for in
-    growing windows before ``now_s`` so a meter with years of history costs a day's keys."""
-    prefix = f"metering/reading/{meter}/".encode()
-    for window in (*LATEST_WINDOWS_S, None):
-        lo = b"" if window is None else f"{max(now_s - window, 0):010d}".encode()
-        last: tuple[bytes, bytes] | None = None
-        for pair in view.scan_range(prefix, lo):
-            last = pair
-        if last is not None:
-            rec: dict[str, Any] = decode_json(last[1])
-            rec["start"] = int(last[0][len(prefix) :])
-            corr = view.get_json(metering.correction_key(meter, rec["start"]))
-            rec["effective_wh"] = corr["energy_wh"] if corr is not None else rec["energy_wh"]
-            rec["corrected"] = corr is not None
-            return rec
-    return None
-
-
-def with_details(view: StateReader, what: str, rows: list[dict[str, Any]], now_s: int) -> None:
-    """Add what a list's table shows beyond the record: balances, latest readings."""
+    """Rows of list ``what`` in id order after ``after``, at most ``n``, with what its table
+    shows beyond the record (balances, latest readings), and the ``after`` of the next page
+    (``None`` after the last)."""
+    found = _LISTED[what](view, after, n)
+    rows = [msgspec.structs.asdict(record) for record in found.items]
     if what == "accounts":
         for row in rows:
             row["balance"] = funds.balance_of(view, row["id"])
             row["escrow"] = funds.escrow_of(view, row["id"])
     elif what == "meters":
         for row in rows:
-            row["latest"] = latest_reading(view, row["id"], now_s)
+            row["latest"] = metering.latest_reading(view, row["id"])
+    return rows, found.next
 
 
 @dataclass
@@ -210,26 +183,22 @@ def gateways(view: StateReader) -> tuple[list[dict[str, Any]], bool]:
     """Meters grouped by gateway (counts by kind and interval), and whether the scan stopped at
     :data:`MAX_GATEWAY_METERS`."""
     groups: dict[str, dict[str, Any]] = {}
-    seen = 0
-    for _, raw in view.scan(_PREFIX["meters"]):
-        seen += 1
-        if seen > MAX_GATEWAY_METERS:
-            break
-        meter = decode_json(raw)
+    found = registry.list_meters(view, None, MAX_GATEWAY_METERS)
+    for meter in found.items:
         group = groups.setdefault(
-            meter["gateway"],
-            {"gateway": meter["gateway"], "generation": 0, "consumption": 0, "intervals": set()},
+            meter.gateway,
+            {"gateway": meter.gateway, "generation": 0, "consumption": 0, "intervals": set()},
         )
-        group[meter["kind"]] += 1
-        group["intervals"].add(meter["interval_s"])
+        group[meter.kind] += 1
+        group["intervals"].add(meter.interval_s)
     out = []
     for gw in sorted(groups):
         group = groups[gw]
         account = registry.get_account(view, gw)
-        group["suspended"] = bool(account and account["suspended"])
+        group["suspended"] = account is not None and account.suspended
         group["intervals"] = sorted(group["intervals"])
         out.append(group)
-    return out, seen > MAX_GATEWAY_METERS
+    return out, found.next is not None
 
 
 _SETTLED_SUMS = (
@@ -334,14 +303,12 @@ def router(ctx: ApiContext) -> APIRouter:
     @r.get("/operator", response_class=HTMLResponse)
     def operator_home(request: Request) -> HTMLResponse:
         def build(view: StateReader) -> tuple[str, dict[str, Any]]:
-            now_s = node.tip.time // 1000
             lists = {}
             for what in LISTS:
                 rows, nxt = page_of(view, what, None, OVERVIEW_ROWS)
-                with_details(view, what, rows, now_s)
                 lists[what] = {"rows": rows, "more": nxt is not None}
             found, oldest, newest = refusals.latest()
-            counts = {what: count(view, _PREFIX[what]) for what in LISTS}
+            counts = {what: registry.count(view, what) for what in LISTS}
             return "operator/home.html", {
                 "lists": lists,
                 "counts": counts,
@@ -362,14 +329,13 @@ def router(ctx: ApiContext) -> APIRouter:
             after = _id_param(request, "after")
             n = _int_param(request, "n", 1, MAX_PAGE_ROWS) or PAGE_ROWS
             rows, nxt = page_of(view, what, after, n)
-            with_details(view, what, rows, node.tip.time // 1000)
             return "operator/list.html", {
                 "what": what,
                 "rows": rows,
                 "next_after": nxt,
                 "after": after,
                 "n": n,
-                "total": count(view, _PREFIX[what]),
+                "total": registry.count(view, what),
             }
 
         return page(request, "operator", build)

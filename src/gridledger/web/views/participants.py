@@ -23,13 +23,13 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+import msgspec
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from gridledger.api.context import ApiContext
 from gridledger.contracts import funds, market, metering, registry
-from gridledger.contracts.devices import list_records, meters_of
 from gridledger.core.encoding import decode_json
 from gridledger.core.errors import GridLedgerError
 from gridledger.node.custody import Custody, CustodyError
@@ -57,41 +57,46 @@ PREFERENCE_KEEP = ("price_cap", "preferred", "quantity_wh")
 """What a switch carries over from the site's current choice."""
 
 
-def _account(view: StateReader, account: str, role: str) -> dict[str, Any] | None:
+def _account(view: StateReader, account: str, role: str) -> registry.Account | None:
     if not ACCOUNT_ID.match(account):
         return None
     record = registry.get_account(view, account)
-    if record is None or role not in record["roles"]:
+    if record is None or role not in record.roles:
         return None
     return record
 
 
-def _assets_of(view: StateReader, what: str, org: str) -> list[dict[str, Any]]:
-    return [r for r in list_records(view, what) if r["owner_org"] == org]
+def _assets(
+    view: StateReader, what: registry.AssetKind, org: str | None = None
+) -> list[registry.Device] | list[registry.Site]:
+    """Every device (or site), or one organisation's."""
+    if what == "device":
+        return registry.list_devices(view, owner_org=org).items
+    return registry.list_sites(view, owner_org=org).items
 
 
-def _members(view: StateReader, role: str, what: str, after: str) -> list[dict[str, Any]]:
+def _members(
+    view: StateReader, role: str, what: registry.AssetKind, after: str
+) -> list[dict[str, Any]]:
     """Accounts holding ``role`` after ``after`` (one page and one more), with their assets."""
     by_org: dict[str, list[str]] = {}
-    for record in list_records(view, what):
-        by_org.setdefault(record["owner_org"], []).append(record["id"])
-    out = []
-    for _, raw in view.scan_range(b"registry/account/", after.encode() + b"\x00" if after else b""):
-        acct = decode_json(raw)
-        if role in acct["roles"]:
-            out.append({**acct, "assets": by_org.get(acct["org"], [])})
-            if len(out) > LIST_PAGE:
-                break
-    return out
+    for record in _assets(view, what):
+        by_org.setdefault(record.owner_org, []).append(record.id)
+    found = registry.list_accounts(view, after or None, LIST_PAGE + 1, role=role)
+    return [
+        {**msgspec.to_builtins(acct), "assets": by_org.get(acct.org, [])} for acct in found.items
+    ]
 
 
-def _meter_wh(view: StateReader, asset: str, start: int, end: int) -> dict[int, int]:
+def _meter_wh(
+    view: StateReader, what: registry.AssetKind, asset: str, start: int, end: int
+) -> dict[int, int]:
     """Metered energy of a site or device per hour start in ``[start, end)``."""
     out: dict[int, int] = {}
-    for meter in meters_of(view, asset):
-        for rec in metering.readings(view, meter["id"], start, end, limit=100_000):
-            hour = rec["start"] - rec["start"] % 3600
-            out[hour] = out.get(hour, 0) + metering.effective_wh(rec)
+    for meter in registry.meter_ids_of(view, what, asset):
+        for rec in metering.readings(view, meter, start, end, limit=100_000):
+            hour = rec.start_s - rec.start_s % 3600
+            out[hour] = out.get(hour, 0) + rec.effective_wh()
     return out
 
 
@@ -133,7 +138,7 @@ def _consumer_days(
         d: {"day": d, "consumed": 0, "clean": 0, "clean_paid": 0, "grid_paid": 0} for d in days
     }
     for site in sites:
-        for hour, wh in _meter_wh(view, site, first, end).items():
+        for hour, wh in _meter_wh(view, "site", site, first, end).items():
             rows[hour - hour % DAY_S]["consumed"] += wh
     for p in market.pairings_of(view, account, first, end, limit=100_000):
         if p["consumer"] == account:
@@ -158,7 +163,7 @@ def _plant_hours(
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Per hour of ``day``: a plant's generation, energy sold (delivered) and grid export."""
     end = day + DAY_S
-    generated = _meter_wh(view, device, day, end)
+    generated = _meter_wh(view, "device", device, day, end)
     sold: dict[int, int] = {}
     revenue = {"clean": 0, "feed_in": 0}
     for p in market.pairings_of(view, account, day, end, limit=100_000):
@@ -203,7 +208,9 @@ def router(ctx: ApiContext) -> APIRouter:
     node = ctx.node
     custody = _load_custody(node)
 
-    def member_list(request: Request, role: str, asset: str, **page: Any) -> Response:
+    def member_list(
+        request: Request, role: str, asset: registry.AssetKind, **page: Any
+    ) -> Response:
         """The accounts of ``role`` with their sites or plants, a page at a time; a typed
         account id goes straight to its dashboard."""
         account = request.query_params.get("account", "").strip()
@@ -232,19 +239,19 @@ def router(ctx: ApiContext) -> APIRouter:
             return not_found(request, node, "consumer", account)
         t = Translator(pick_lang(request))
         prefs = {p["site"]: p for p in market.preferences_of(view, account)}
-        sites = []
-        for site in _assets_of(view, "site", record["org"]):
-            pref = prefs.get(site["id"])
+        sites: list[dict[str, Any]] = []
+        for site in _assets(view, "site", record.org):
+            pref = prefs.get(site.id)
             choice = pref["choice"] if pref is not None else "grid"
             other = "grid" if choice == "clean" else "clean"
             sites.append(
                 {
-                    "id": site["id"],
-                    "name": site.get("name", ""),
+                    "id": site.id,
+                    "name": site.name,
                     "pref": pref,
                     "choice": choice,
                     "other": other,
-                    "body": _switch_body(pref, site["id"], other),
+                    "body": _switch_body(pref, site.id, other),
                 }
             )
         n_days = clamp(request.query_params.get("days"), 1, MAX_DAYS, DEFAULT_DAYS)
@@ -351,15 +358,15 @@ def router(ctx: ApiContext) -> APIRouter:
         t = Translator(pick_lang(request))
         last = latest_day(view)
         plants = []
-        for device in _assets_of(view, "device", record["org"]):
+        for device in _assets(view, "device", record.org):
             hours: list[dict[str, Any]] = []
             revenue = {"clean": 0, "feed_in": 0}
             chart = None
             if last is not None:
-                hours, revenue = _plant_hours(view, account, device["id"], last)
+                hours, revenue = _plant_hours(view, account, device.id, last)
             if hours:
                 chart = bars(
-                    t("producer.chart.title", plant=device["id"]),
+                    t("producer.chart.title", plant=device.id),
                     t("producer.chart.desc"),
                     [utc(h["start"], "%H:%M") for h in hours],
                     [
@@ -370,7 +377,7 @@ def router(ctx: ApiContext) -> APIRouter:
                         ),
                     ],
                 )
-            stats = market.plant_stats(view, device["id"])
+            stats = market.plant_stats(view, device.id)
             stats["buyers"] = sorted(stats["buyers"], key=lambda b: (-b["wh"], b["consumer"]))
             plants.append(
                 {
@@ -379,7 +386,7 @@ def router(ctx: ApiContext) -> APIRouter:
                     "chart": chart,
                     "revenue": revenue,
                     "stats": stats,
-                    "standing": view.get_json(market.standing_offer_key(device["id"])),
+                    "standing": view.get_json(market.standing_offer_key(device.id)),
                 }
             )
         return render(
