@@ -37,7 +37,7 @@ from gridledger.core.crypto import (
     verify_raw,
 )
 from gridledger.core.encoding import canonical, check_values, decode_json
-from gridledger.core.errors import GridLedgerError, all_error_classes
+from gridledger.core.errors import GridLedgerError, InvalidBlock, all_error_classes
 from gridledger.core.types import Block, BlockHeader, Transaction
 from gridledger.node.executor import execute_block, prepare
 from gridledger.node.transition import apply_block, genesis_header, genesis_state
@@ -52,6 +52,7 @@ FILES = [
     "transactions.json",
     "genesis.json",
     "blocks.json",
+    "invalid_blocks.json",
     "merkle_log.json",
     "state_tree.json",
     "contracts.json",
@@ -284,6 +285,59 @@ def test_block_vectors() -> None:
         assert state.root.hex() == blk["state_root_after"] == header.state_root
         assert ref.root(state.committed).hex() == header.state_root
         parent, parent_hash = header, header.hash()
+
+
+def _state_after_vector_blocks() -> tuple[State, BlockHeader]:
+    """The state after blocks.json's three blocks, replayed through apply_block."""
+    genesis = load_genesis(vector("genesis.json")["genesis_canonical"].encode())
+    state = genesis_state(genesis)
+    state.compute_root()
+    state.finish_block()
+    parent = genesis_header(genesis, state.root)
+    for blk in vector("blocks.json")["blocks"]:
+        header = msgspec.json.decode(blk["header_canonical"], type=BlockHeader)
+        txs = [msgspec.json.decode(t, type=Transaction) for t in blk["txs"]]
+        rules = chain.rules_at(state.view, header.height)
+        apply_block(state, rules, parent, Block(header, txs, blk["signature"]), now_ms=None)
+        state.finish_block()
+        parent = header
+    return state, parent
+
+
+def _vector_block(case: dict[str, Any]) -> tuple[Block, list[bytes]]:
+    header = msgspec.json.decode(case["header_canonical"], type=BlockHeader)
+    raws = [t.encode() for t in case["txs"]]
+    txs = []
+    for raw in raws:
+        try:
+            txs.append(msgspec.json.decode(raw, type=Transaction))
+        except msgspec.MsgspecError:
+            continue
+    return Block(header, txs, case["signature"]), raws
+
+
+def test_invalid_block_vectors() -> None:
+    """Block 4 broken one rule at a time is refused with that rule's code and changes
+    nothing; the same block unbroken imports."""
+    v = vector("invalid_blocks.json")
+    state, parent = _state_after_vector_blocks()
+    committed, root = dict(state.committed), state.root
+    codes = []
+    for case in v["cases"]:
+        block, raws = _vector_block(case)
+        rules = chain.rules_at(state.view, block.header.height)
+        with pytest.raises(InvalidBlock) as err:
+            apply_block(state, rules, parent, block, now_ms=v["now_ms"], raws=raws)
+        assert err.value.code == case["code"], (case["name"], err.value.message)
+        assert state.committed == committed
+        assert state.root == root
+        assert state.block_changes() == {}
+        codes.append(case["code"])
+    assert len(set(codes)) == len(codes) == 20
+    block, raws = _vector_block(v["honest"])
+    rules = chain.rules_at(state.view, block.header.height)
+    _, result = apply_block(state, rules, parent, block, now_ms=v["now_ms"], raws=raws)
+    assert result.state_root == block.header.state_root
 
 
 def _oracle_root(leaves: list[bytes]) -> str:

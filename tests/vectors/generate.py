@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from gridledger.contracts import chain
 from gridledger.contracts.genesis import Genesis, GenesisAccount, GenesisOrganisation
 from gridledger.contracts.metering import generation_limit_wh
@@ -35,10 +37,16 @@ from gridledger.core.crypto import (
     sha256,
 )
 from gridledger.core.encoding import INT_MAX, canonical, check_values, decode_json
-from gridledger.core.errors import GridLedgerError
-from gridledger.core.types import Transaction
+from gridledger.core.errors import GridLedgerError, InvalidBlock
+from gridledger.core.types import Block, BlockHeader, Transaction
 from gridledger.node.executor import execute_block, prepare
-from gridledger.node.transition import genesis_header, genesis_state, propose_block
+from gridledger.node.transition import (
+    Proposal,
+    apply_block,
+    genesis_header,
+    genesis_state,
+    propose_block,
+)
 from gridledger.state.state import State
 from gridledger.state.tree import SparseMerkleTree
 
@@ -343,62 +351,185 @@ def genesis_vectors() -> dict[str, Any]:
     }
 
 
-def block_vectors() -> dict[str, Any]:
+VECTOR_BLOCK_BODIES: list[list[tuple[str, int, str, dict[str, Any]]]] = [
+    [
+        ("house-a", 1, "funds.transfer", {"to": "house-b", "amount": 1200}),
+        ("operator", 1, "funds.mint", {"to": "house-b", "amount": 300}),
+        ("house-b", 1, "funds.transfer", {"to": "house-a", "amount": 9999}),
+    ],
+    [],
+    [("house-b", 2, "funds.transfer", {"to": "house-a", "amount": 1500, "memo": "back"})],
+]
+
+
+def _propose(state: State, parent: BlockHeader, txs: list[Transaction], time_ms: int) -> Proposal:
+    proposal = propose_block(
+        state,
+        chain.rules_at(state.view, parent.height + 1),
+        parent,
+        [prepare(t) for t in txs],
+        time_ms,
+        "operator",
+        key_of("node").sign,
+    )
+    if proposal.dropped:
+        raise AssertionError(f"vector transactions left out: {proposal.dropped}")
+    return proposal
+
+
+def vector_chain() -> tuple[State, list[Proposal]]:
+    """The state after blocks 1-3 of blocks.json, and those blocks."""
     genesis = vector_genesis()
     state = committed_genesis(genesis)
     parent = genesis_header(genesis, state.root)
-    node_key = key_of("node")
-    blocks = []
-    bodies = [
-        [
-            signed_tx("house-a", 1, "funds.transfer", {"to": "house-b", "amount": 1200}),
-            signed_tx("operator", 1, "funds.mint", {"to": "house-b", "amount": 300}),
-            signed_tx("house-b", 1, "funds.transfer", {"to": "house-a", "amount": 9999}),
-        ],
-        [],
-        [
-            signed_tx(
-                "house-b", 2, "funds.transfer", {"to": "house-a", "amount": 1500, "memo": "back"}
-            )
-        ],
-    ]
-    for offset, txs in enumerate(bodies, start=1):
-        proposal = propose_block(
-            state,
-            chain.rules_at(state.view, parent.height + 1),
-            parent,
-            [prepare(t) for t in txs],
-            BLOCK_TIME_MS + 1000 * offset,
-            "operator",
-            node_key.sign,
-        )
-        if proposal.dropped:
-            raise AssertionError(f"vector transactions left out: {proposal.dropped}")
+    proposals = []
+    for offset, body in enumerate(VECTOR_BLOCK_BODIES, start=1):
+        txs = [signed_tx(*t) for t in body]
+        proposal = _propose(state, parent, txs, BLOCK_TIME_MS + 1000 * offset)
         state.finish_block()
+        proposals.append(proposal)
+        parent = proposal.block.header
+    return state, proposals
+
+
+def block_vectors() -> dict[str, Any]:
+    genesis = vector_genesis()
+    state = committed_genesis(genesis)
+    blocks = []
+    for proposal in vector_chain()[1]:
         header, result = proposal.block.header, proposal.result
+        state_after = header.state_root
         blocks.append(
             {
                 "height": header.height,
-                "txs": [text(t.encode()) for t in txs],
+                "txs": [text(t.encode()) for t in proposal.block.txs],
                 "receipts": [text(r) for r in result.receipt_bytes],
                 "header_canonical": text(header.encode()),
                 "header_hash": header.hash().hex(),
                 "signing_bytes_hex": header.signing_bytes().hex(),
                 "signature": proposal.block.signature,
-                "state_root_after": state.root.hex(),
+                "state_root_after": state_after,
             }
         )
-        parent = header
     return {
         "description": "Blocks 1-3 on top of genesis.json's genesis: each header, its hash "
         "(SHA-256 of the canonical header), its signing bytes ('gridledger/block/v1\\n' + "
         "hash) and the proposer's signature; tx_root and receipt_root are RFC 6962 roots over "
         "the canonical transactions and receipts.",
-        "genesis_header_hash": genesis_header(vector_genesis(), committed_genesis(genesis).root)
-        .hash()
-        .hex(),
+        "genesis_header_hash": genesis_header(genesis, state.root).hash().hex(),
         "node_seed": seed_of("node").hex(),
         "blocks": blocks,
+    }
+
+
+def _invalid_cases(
+    honest: Block, txs: list[Transaction], parent: BlockHeader
+) -> list[tuple[str, str, Block, list[bytes] | None]]:
+    """(name, code, block, raw transactions when they differ from the block's) for block 4."""
+    node = key_of("node")
+    h = honest.header
+
+    def resigned(signer: SigningKey = node, **changes: Any) -> Block:
+        header = msgspec.structs.replace(h, **changes)
+        return Block(header, honest.txs, signer.sign(header.signing_bytes()))
+
+    def with_txs(new: list[Transaction], raws: list[bytes] | None = None) -> Block:
+        header = msgspec.structs.replace(
+            h, tx_count=len(new), tx_root=merkle.root([t.encode() for t in new]).hex()
+        )
+        return Block(header, new, node.sign(header.signing_bytes()))
+
+    unsigned = signed_tx("house-a", 3, "funds.transfer", {"to": "house-b", "amount": 1})
+    unsigned.signature = ""
+    forged = signed_tx("house-a", 3, "funds.transfer", {"to": "house-b", "amount": 1})
+    forged.signature = key_of("house-b").sign(forged.signing_bytes())
+    replayed = signed_tx("house-a", 1, "funds.transfer", {"to": "house-b", "amount": 7})
+    stranger = Transaction(chain_id=CHAIN_ID, kind="funds.transfer", sender="mallory", nonce=1,
+                           body={"to": "house-a", "amount": 1})  # fmt: skip
+    stranger.signature = key_of("mallory").sign(stranger.signing_bytes())
+    elsewhere = Transaction(chain_id="another-chain", kind="funds.transfer", sender="house-a",
+                            nonce=3, body={"to": "house-b", "amount": 1})  # fmt: skip
+    elsewhere.signature = key_of("house-a").sign(elsewhere.signing_bytes())
+    negative = signed_tx("house-a", 3, "funds.transfer", {"to": "house-b", "amount": -1})
+    unknown = signed_tx("house-a", 3, "funds.steal", {"from": "house-b"})
+    huge = signed_tx("operator", 2, "registry.add_organisation",
+                     {"org": "big", "name": "n" * 17_000, "roles": []})  # fmt: skip
+    first = txs[0]
+    spaced = first.encode().replace(b'"kind":', b'"kind": ')
+    return [
+        ("wrong chain in the header", "block.wrong_chain", resigned(chain_id="another"), None),
+        ("height skips one", "block.bad_height", resigned(height=h.height + 1), None),
+        ("prev_hash of another block", "block.bad_parent", resigned(prev_hash="ab" * 32), None),
+        ("time before the parent's", "block.time_backwards", resigned(time=parent.time - 1),
+         None),
+        ("time far ahead of the importer's clock", "block.time_in_future",
+         resigned(time=h.time + 60_000), None),
+        ("proposer not an organisation", "block.bad_proposer", resigned(proposer="nobody"), None),
+        ("header signed by another key", "block.bad_signature", resigned(key_of("forger")),
+         None),
+        ("tx_count differs", "block.bad_tx_count", resigned(tx_count=h.tx_count + 1), None),
+        ("transaction over max_tx_bytes", "block.oversize_tx", with_txs([huge]), None),
+        ("transaction not in canonical form", "block.malformed_tx", with_txs([first]),
+         [spaced]),
+        ("transaction for another chain", "block.tx_wrong_chain", with_txs([elsewhere]), None),
+        ("kind not in the rules", "block.kind_not_allowed", with_txs([unknown]), None),
+        ("body breaks its schema", "block.invalid_tx_body", with_txs([negative]), None),
+        ("sender not registered", "block.unknown_sender", with_txs([stranger]), None),
+        ("transaction without signature", "block.unsigned_tx", with_txs([unsigned]), None),
+        ("transaction signed by another key", "block.bad_tx_signature", with_txs([forged]),
+         None),
+        ("nonce used before", "block.replayed_nonce", with_txs([replayed]), None),
+        ("tx_root of other transactions", "block.bad_tx_root", resigned(tx_root="cd" * 32),
+         None),
+        ("receipt_root of another execution", "block.bad_receipt_root",
+         resigned(receipt_root="cd" * 32), None),
+        ("state_root of another execution", "block.bad_state_root",
+         resigned(state_root="cd" * 32), None),
+    ]  # fmt: skip
+
+
+def invalid_block_vectors() -> dict[str, Any]:
+    state, proposals = vector_chain()
+    parent = proposals[-1].block.header
+    txs = [
+        signed_tx("house-a", 3, "funds.transfer", {"to": "house-b", "amount": 10}),
+        signed_tx("house-b", 3, "funds.transfer", {"to": "house-a", "amount": 4}),
+    ]
+    time_ms = BLOCK_TIME_MS + 4000
+    honest = _propose(state, parent, txs, time_ms)
+    state.discard_block()
+    cases = []
+    for name, code, block, raws in _invalid_cases(honest.block, txs, parent):
+        raw_txs = raws if raws is not None else [t.encode() for t in block.txs]
+        rules = chain.rules_at(state.view, block.header.height)
+        try:
+            apply_block(state, rules, parent, block, now_ms=time_ms, raws=raw_txs)
+        except InvalidBlock as exc:
+            if exc.code != code:
+                raise AssertionError(f"{name}: {exc.code} != {code} ({exc.message})") from None
+        else:
+            raise AssertionError(f"{name}: the block was accepted")
+        cases.append(
+            {
+                "name": name,
+                "header_canonical": text(block.header.encode()),
+                "signature": block.signature,
+                "txs": [text(r) for r in raw_txs],
+                "code": code,
+            }
+        )
+    return {
+        "description": "Block 4 on top of blocks.json, broken one rule at a time (docs/formats.md "
+        "section 3a). Import each on the state after block 3 with the importer's clock at "
+        "'now_ms': it must be refused with 'code' and change nothing. 'honest' is the same "
+        "block unbroken, which imports.",
+        "now_ms": time_ms,
+        "honest": {
+            "header_canonical": text(honest.block.header.encode()),
+            "signature": honest.block.signature,
+            "txs": [text(t.encode()) for t in txs],
+        },
+        "cases": cases,
     }
 
 
@@ -834,6 +965,7 @@ GENERATORS = {
     "transactions.json": transaction_vectors,
     "genesis.json": genesis_vectors,
     "blocks.json": block_vectors,
+    "invalid_blocks.json": invalid_block_vectors,
     "merkle_log.json": merkle_log_vectors,
     "state_tree.json": state_tree_vectors,
     "contracts.json": contract_vectors,
