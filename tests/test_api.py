@@ -143,6 +143,28 @@ REFUSALS: list[tuple[str, Callable[[Chain], bytes], int, str]] = [
     ("not a transaction", lambda c: b'{"kind": "funds.transfer"}', 400, "tx.malformed"),
     ("json array", lambda c: b"[]", 400, "tx.malformed"),
     (
+        "invalid utf-8",
+        lambda c: (
+            c.sign("alice", "funds.transfer", {"to": "bob", "amount": 1})
+            .encode()
+            .replace(b'"bob"', b'"b\xff\xfeb"')
+        ),
+        400,
+        "tx.malformed",
+    ),
+    (
+        "nested 1,000 levels",
+        lambda c: (
+            b'{"chain_id":"x","kind":"funds.transfer","sender":"alice","nonce":1,"body":'
+            + b'{"a":' * 1000
+            + b"1"
+            + b"}" * 1000
+            + b',"signature":""}'
+        ),
+        400,
+        "tx.malformed",
+    ),
+    (
         "wrong chain id",
         lambda c: c.sign(
             "alice", "funds.transfer", {"to": "bob", "amount": 1}, chain_id="other-chain"
@@ -354,6 +376,24 @@ class ApiSuite:
         assert body["receipt"]["code"] == "funds.insufficient_balance"
         assert (chain.balance("carol"), chain.balance("bob")) == before
         assert chain.node.next_nonce("carol") == tx.nonce + 1
+
+    def test_batch_items_with_undecodable_bytes_are_judged_alone(
+        self, http: httpx.Client, chain: Chain
+    ) -> None:
+        """Invalid UTF-8 or nesting too deep in one item refuses that item, not the batch."""
+        good = chain.sign("alice", "funds.transfer", {"to": "bob", "amount": 2})
+        bad = good.encode().replace(b'"bob"', b'"b\xff\xfeb"')
+        deep = b"[" * 1000 + b"]" * 1000
+        body = b"[" + bad + b", " + deep + b",\n" + good.encode() + b"]"
+        results = check(BatchItem, http.post("/v1/txs/batch", content=body))
+        assert [r.get("error", {}).get("code") for r in results] == [
+            "tx.malformed", "tx.malformed", None,
+        ]  # fmt: skip
+        assert results[2] == {"hash": good.hash().hex()}
+        check(Committed, http.get(f"/v1/txs/{good.hash().hex()}/receipt", params={"wait": 10}))
+        for not_a_batch in (b"{}", b"[1,,2]", b"[[]", b"\xff"):
+            check_error(http.post("/v1/txs/batch", content=not_a_batch), 400,
+                        "api.invalid_request")  # fmt: skip
 
     @pytest.mark.parametrize(
         ("case", "build", "status", "code"), REFUSALS, ids=[r[0] for r in REFUSALS]

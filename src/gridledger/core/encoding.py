@@ -39,27 +39,29 @@ def canonical(obj: Any) -> bytes:
 def check_values(obj: Any, path: str = "$") -> None:
     """Raise if ``obj`` holds a float or an integer outside the signed 64-bit range.
 
+    Walks with an explicit stack, so no nesting depth can exhaust Python's recursion limit.
+
     Raises:
         NonIntegerNumber: a float anywhere in ``obj``.
         IntegerOutOfRange: an integer below ``INT_MIN`` or above ``INT_MAX``.
     """
-    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
-        return
-    if isinstance(obj, int):
-        if obj < INT_MIN or obj > INT_MAX:
-            raise IntegerOutOfRange(f"integer at {path} is outside the signed 64-bit range")
-        return
-    if isinstance(obj, float):
-        raise NonIntegerNumber(
-            f"{path} is {obj!r}: numbers are integers (Wh, gCO2e, minor currency units)"
-        )
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            check_values(value, f"{path}.{key}")
-        return
-    if isinstance(obj, list | tuple):
-        for i, value in enumerate(obj):
-            check_values(value, f"{path}[{i}]")
+    stack: list[tuple[Any, str]] = [(obj, path)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, bool) or value is None or isinstance(value, str):
+            continue
+        if isinstance(value, int):
+            if value < INT_MIN or value > INT_MAX:
+                raise IntegerOutOfRange(f"integer at {where} is outside the signed 64-bit range")
+            continue
+        if isinstance(value, float):
+            raise NonIntegerNumber(
+                f"{where} is {value!r}: numbers are integers (Wh, gCO2e, minor currency units)"
+            )
+        if isinstance(value, dict):
+            stack.extend((v, f"{where}.{k}") for k, v in reversed(value.items()))
+        elif isinstance(value, list | tuple):
+            stack.extend((v, f"{where}[{i}]") for i, v in reversed(list(enumerate(value))))
 
 
 def decode_json(data: bytes | str) -> Any:

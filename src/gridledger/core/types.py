@@ -62,13 +62,19 @@ _tx_decoder = msgspec.json.Decoder(Transaction)
 
 
 def decode_tx(raw: bytes) -> Transaction:
-    """A transaction from its JSON bytes (raises :class:`MalformedTransaction` saying why)."""
+    """A transaction from its JSON bytes (raises :class:`MalformedTransaction` saying why).
+
+    Whatever the bytes, this raises nothing else: invalid UTF-8 and nesting deeper than the
+    decoder follows are malformed transactions too.
+    """
     try:
         return _tx_decoder.decode(raw)
     except msgspec.ValidationError as exc:
         raise MalformedTransaction(f"not a transaction: {exc}") from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise MalformedTransaction(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedTransaction("not a transaction: nested too deeply") from None
 
 
 class Receipt(msgspec.Struct, forbid_unknown_fields=True):

@@ -42,7 +42,7 @@ def claimed_sender(raw: bytes) -> str | None:
     """The ``sender`` of a transaction's bytes, or ``None`` if they are not a transaction."""
     try:
         return _head_decoder.decode(raw).sender
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
         return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from typing import Annotated, Any
 
@@ -26,6 +27,49 @@ from gridledger.api.schemas import (
 from gridledger.core.errors import NotFound, OversizeTransaction
 
 _batch_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+# a JSON string (escapes included) or one structural character: enough to find the top-level
+# items of an array without decoding them
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]')
+
+
+def split_batch(raw: bytes) -> list[bytes]:
+    """The items of a batch body (a JSON array), each as its own bytes, so that one item that
+    does not decode (invalid UTF-8, nesting too deep) is refused alone, not the whole batch.
+
+    Raises:
+        InvalidRequest: the body is not a JSON array.
+    """
+    try:
+        return [bytes(item) for item in _batch_decoder.decode(raw)]
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        pass  # some item is bad: find the items by their brackets and let each be judged
+    body = raw.strip()
+    if not body.startswith(b"[") or not body.endswith(b"]"):
+        raise InvalidRequest("the body must be a JSON array of transactions")
+    items: list[bytes] = []
+    depth = 0
+    start = 1
+    for m in _TOKEN.finditer(body):
+        tok = m.group()
+        if tok in (b"[", b"{"):
+            depth += 1
+        elif tok in (b"]", b"}"):
+            depth -= 1
+            if depth == 0 and m.end() == len(body):
+                items.append(body[start : m.start()])
+        elif tok == b"," and depth == 1:
+            items.append(body[start : m.start()])
+            start = m.end()
+        if depth < 0:
+            raise InvalidRequest("the body must be a JSON array of transactions")
+    if depth != 0:
+        raise InvalidRequest("the body must be a JSON array of transactions")
+    items = [item.strip() for item in items]
+    if items == [b""]:
+        return []
+    if any(not item for item in items):
+        raise InvalidRequest("the batch array has an empty item")
+    return items
 
 _TX_SCHEMA = TransactionIn.model_json_schema()
 _TX_BODY: dict[str, Any] = {
@@ -112,15 +156,12 @@ def router(ctx: ApiContext) -> APIRouter:
             ctx.max_batch_bytes,
             BodyTooLarge(f"a batch body is at most {ctx.max_batch_bytes} bytes; split it"),
         )
-        try:
-            items = _batch_decoder.decode(raw)
-        except msgspec.DecodeError as exc:
-            raise InvalidRequest(f"the body must be a JSON array of transactions: {exc}") from None
+        items = split_batch(raw)
         if len(items) > ctx.max_batch:
             raise BatchTooLarge(
                 f"{len(items)} transactions; a batch holds at most {ctx.max_batch}, split it"
             )
-        results = await run_in_threadpool(node.submit_many, [bytes(i) for i in items])
+        results = await run_in_threadpool(node.submit_many, items)
         return JSONBytes(
             [
                 {"hash": res.hex()} if isinstance(res, bytes) else {"error": res.to_dict()}
