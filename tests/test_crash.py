@@ -166,3 +166,41 @@ def test_sigkill_never_loses_an_acknowledged_block(tmp_path: Path) -> None:
         assert report.ok, report.problem
         assert report.height == tip
     assert time.monotonic() - started < 60
+
+
+def test_signature_workers_die_with_a_killed_node(tmp_path: Path) -> None:
+    """SIGKILL of a node with worker processes leaves no orphans: each worker notices its
+    parent is gone and exits (within a second or so)."""
+    import psutil
+
+    from fixtures_node import free_port
+
+    home = tmp_path / "home"
+    port = free_port()
+    init_home(home, PASSPHRASE, chain_id=CHAIN_ID, genesis_time=GENESIS_TIME_MS,
+              api=f"127.0.0.1:{port}")  # fmt: skip
+    script = Path(sys.executable).with_name("gridledger")
+    proc = subprocess.Popen(
+        [str(script), "node", "--home", str(home), "--workers", "2"],
+        env={**os.environ, "GRIDLEDGER_PASSPHRASE": PASSPHRASE},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        node = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 30
+        workers: list[psutil.Process] = []
+        while time.monotonic() < deadline:
+            workers = [c for c in node.children(recursive=True) if "spawn_main" in
+                       " ".join(c.cmdline())]  # fmt: skip
+            if len(workers) >= 2:
+                break
+            time.sleep(0.1)
+        assert len(workers) >= 2, [c.cmdline() for c in node.children(recursive=True)]
+        others = node.children(recursive=True)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    gone, alive = psutil.wait_procs(others, timeout=10)
+    assert alive == [], [p.cmdline() for p in alive]
+    assert len(gone) >= 2

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -21,6 +23,24 @@ Item = tuple[bytes, bytes, bytes]
 
 INLINE_BELOW = 64
 T = TypeVar("T")
+PARENT_CHECK_S = 0.5
+"""How often a worker looks whether the node that started it is still alive."""
+
+
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: end this worker once its node is gone, however the node ended.
+
+    A node killed with SIGKILL cannot shut its pool down; without this its workers would run
+    on as orphans. (``PR_SET_PDEATHSIG`` follows the thread that forked, not the process, so a
+    poll of the parent id is the reliable way.)
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def verify_chunk(items: list[Item]) -> list[bool]:
@@ -36,7 +56,15 @@ class Verifier:
         self._pool: ProcessPoolExecutor | None = None
         if n > 0:
             # spawn, not fork: the node runs threads, and forking a threaded process is unsafe
-            self._pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                n,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_watch_parent,
+                initargs=(os.getpid(),),
+            )
+            # start every worker now, from this thread, instead of on a first busy request
+            for wait in [self._pool.submit(os.getpid) for _ in range(n)]:
+                wait.result()
 
     def run(self, fn: Callable[..., list[T]], *args: Any) -> Callable[[], list[T]]:
         """Start ``fn(*args)`` in a worker (inline without workers); call the result to wait.
