@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from gridledger.api.context import MAX_BATCH, MAX_BATCH_BYTES, ApiContext
 from gridledger.api.errors import install_error_handlers
+from gridledger.api.limits import BodyBudget, BodyLimits
 from gridledger.api.render import JSONBytes
 from gridledger.api.routes import (
     assets,
@@ -44,6 +45,7 @@ def create_app(
     max_batch: int = MAX_BATCH,
     max_batch_bytes: int = MAX_BATCH_BYTES,
     web: bool = True,
+    body_limits: BodyLimits | None = None,
 ) -> FastAPI:
     """The API application serving ``node`` (which the caller starts and closes).
 
@@ -52,6 +54,7 @@ def create_app(
         max_batch: the most transactions one ``POST /v1/txs/batch`` may carry.
         max_batch_bytes: the largest batch body accepted, in bytes.
         web: serve the web interface (explorer and dashboards) beside the API.
+        body_limits: how many request bodies, and bytes of them, the node holds at once.
     """
     waiters = CommitWaiters(node)
 
@@ -70,7 +73,7 @@ def create_app(
         default_response_class=JSONBytes,
         lifespan=lifespan,
     )
-    ctx = ApiContext(node, waiters, max_batch, max_batch_bytes)
+    ctx = ApiContext(node, waiters, max_batch, max_batch_bytes, BodyBudget(body_limits))
     app.state.ctx = ctx
     install_error_handlers(app)
     for module in (txs, blocks, chain, state, assets, readings, market, events, ops):

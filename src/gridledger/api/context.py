@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Path, Request
+from fastapi import Path
 
-from gridledger.api.errors import InvalidRequest
+from gridledger.api.limits import BodyBudget
 from gridledger.api.schemas import HEX64
 from gridledger.api.waiting import CommitWaiters
 from gridledger.node.node import Node
@@ -31,24 +31,8 @@ class ApiContext:
     waiters: CommitWaiters
     max_batch: int = MAX_BATCH
     max_batch_bytes: int = MAX_BATCH_BYTES
-
-
-async def read_body(request: Request, limit: int, too_large: Exception) -> bytes:
-    """The request body, refusing with ``too_large`` as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise InvalidRequest("Content-Length must be a decimal number of bytes")
-        if int(declared) > limit:
-            raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+    bodies: BodyBudget = field(default_factory=BodyBudget)
+    """Request bodies in flight, shared by every route that reads one."""
 
 
 def hash_bytes(tx_hash: str) -> bytes:

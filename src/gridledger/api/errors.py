@@ -39,6 +39,16 @@ class BodyTooLarge(GridLedgerError):
     default_message = "the request body is larger than this node accepts"
 
 
+class ServerBusy(GridLedgerError):
+    code = "api.busy"
+    default_message = "the node is reading as many request bodies as it takes; retry shortly"
+
+
+class BodyTimeout(GridLedgerError):
+    code = "api.body_timeout"
+    default_message = "the request body did not arrive in time"
+
+
 class RouteNotFound(GridLedgerError):
     code = "api.not_found"
     default_message = "no such endpoint; see /docs for the API"
@@ -64,6 +74,8 @@ _BY_CODE = {
     "tx.oversize": 413,
     "api.batch_too_large": 413,
     "api.body_too_large": 413,
+    "api.busy": 503,
+    "api.body_timeout": 408,
     "api.internal_error": 500,
     "store.corrupt": 500,
 }
@@ -93,7 +105,10 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 
 def error_response(exc: GridLedgerError) -> JSONBytes:
-    return JSONBytes(error_body(exc.code, exc.message), status_code=status_for(exc))
+    headers = {"Retry-After": "1"} if exc.code == ServerBusy.code else None
+    return JSONBytes(
+        error_body(exc.code, exc.message), status_code=status_for(exc), headers=headers
+    )
 
 
 def _describe_validation(exc: RequestValidationError) -> str:

@@ -10,15 +10,29 @@ from types import TracebackType
 import uvicorn
 
 from gridledger.api.app import create_app
+from gridledger.api.limits import BodyLimits
+from gridledger.api.protocol import HEADER_TIMEOUT_S, GuardedH11Protocol
 from gridledger.node.node import Node
 
 GRACEFUL_SHUTDOWN_S = 5
 """How long open requests (event streams, receipt waits) may run on after a stop request."""
 
 
-def _config(node: Node, host: str, port: int, log_level: str, access_log: bool) -> uvicorn.Config:
-    return uvicorn.Config(
-        create_app(node),
+MAX_CONNECTIONS = 2048
+"""Open connections (and requests in progress) at once; uvicorn answers 503 beyond."""
+
+
+def _config(
+    node: Node,
+    host: str,
+    port: int,
+    log_level: str,
+    access_log: bool,
+    header_timeout_s: float = HEADER_TIMEOUT_S,
+    body_limits: BodyLimits | None = None,
+) -> uvicorn.Config:
+    config = uvicorn.Config(
+        create_app(node, body_limits=body_limits),
         host=host,
         port=port,
         # None: uvicorn leaves logging alone, so its records reach the caller's handlers
@@ -27,7 +41,12 @@ def _config(node: Node, host: str, port: int, log_level: str, access_log: bool) 
         access_log=access_log,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         server_header=False,
+        http=GuardedH11Protocol,
+        limit_concurrency=MAX_CONNECTIONS,
+        timeout_keep_alive=5,
     )
+    config.header_timeout_s = header_timeout_s  # type: ignore[attr-defined]
+    return config
 
 
 def serve(
@@ -63,8 +82,12 @@ class ApiServer:
         port: int = 0,
         *,
         log_level: str = "warning",
+        header_timeout_s: float = HEADER_TIMEOUT_S,
+        body_limits: BodyLimits | None = None,
     ) -> None:
-        self._server = uvicorn.Server(_config(node, host, port, log_level, access_log=False))
+        self._server = uvicorn.Server(
+            _config(node, host, port, log_level, False, header_timeout_s, body_limits)
+        )
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # with the protocol named, asyncio recognises the socket as TCP and sets TCP_NODELAY on
         # every connection; without it, small responses wait ~40 ms for delayed ACKs

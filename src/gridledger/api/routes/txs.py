@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from gridledger.api.context import MAX_WAIT_S, ApiContext, TxHash, hash_bytes, read_body
+from gridledger.api.context import MAX_WAIT_S, ApiContext, TxHash, hash_bytes
 from gridledger.api.errors import BatchTooLarge, BodyTooLarge, InvalidRequest
 from gridledger.api.render import JSONBytes, committed_view, decode_stored
 from gridledger.api.schemas import (
@@ -71,6 +71,7 @@ def split_batch(raw: bytes) -> list[bytes]:
         raise InvalidRequest("the batch array has an empty item")
     return items
 
+
 _TX_SCHEMA = TransactionIn.model_json_schema()
 _TX_BODY: dict[str, Any] = {
     "requestBody": {
@@ -128,10 +129,9 @@ def router(ctx: ApiContext) -> APIRouter:
         if it commits in time (else still 202). A refusal is 4xx and changes nothing.
         """
         limit = node.max_tx_bytes
-        raw = await read_body(
-            request, limit, OversizeTransaction(f"the body is over the {limit} bytes allowed")
-        )
-        tx_hash = await run_in_threadpool(node.submit, raw)
+        too_large = OversizeTransaction(f"the body is over the {limit} bytes allowed")
+        async with ctx.bodies.read(request, limit, too_large) as raw:
+            tx_hash = await run_in_threadpool(node.submit, raw)
         if wait > 0:
             stored = await ctx.waiters.wait(tx_hash, wait)
             if stored is not None:
@@ -151,17 +151,14 @@ def router(ctx: ApiContext) -> APIRouter:
         Each result is ``{"hash": ...}`` (admitted) or ``{"error": {"code", "message"}}``.
         Items are independent: a refused item does not stop the others.
         """
-        raw = await read_body(
-            request,
-            ctx.max_batch_bytes,
-            BodyTooLarge(f"a batch body is at most {ctx.max_batch_bytes} bytes; split it"),
-        )
-        items = split_batch(raw)
-        if len(items) > ctx.max_batch:
-            raise BatchTooLarge(
-                f"{len(items)} transactions; a batch holds at most {ctx.max_batch}, split it"
-            )
-        results = await run_in_threadpool(node.submit_many, items)
+        too_large = BodyTooLarge(f"a batch body is at most {ctx.max_batch_bytes} bytes; split it")
+        async with ctx.bodies.read(request, ctx.max_batch_bytes, too_large) as raw:
+            items = split_batch(raw)
+            if len(items) > ctx.max_batch:
+                raise BatchTooLarge(
+                    f"{len(items)} transactions; a batch holds at most {ctx.max_batch}, split it"
+                )
+            results = await run_in_threadpool(node.submit_many, items)
         return JSONBytes(
             [
                 {"hash": res.hex()} if isinstance(res, bytes) else {"error": res.to_dict()}

@@ -1,0 +1,103 @@
+"""Bounded resources: how much a node reads from clients, for how long, and how much at once.
+
+Request bodies are the one thing a client can make a node hold in memory, so they are read
+under a shared budget: at most ``max_bodies`` bodies being read or held at once and at most
+``max_bytes`` of them in total; a request over either is refused at once with
+``503 api.busy`` (and ``Retry-After``) rather than queued, so slow or huge uploads cannot pile
+up. A body must keep arriving: a pause longer than ``idle_s`` between chunks, or a body that
+takes longer than ``total_s`` in all, ends the request with ``408 api.body_timeout``. Headers
+have their own deadline in :mod:`gridledger.api.protocol`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from gridledger.api.errors import BodyTimeout, InvalidRequest, ServerBusy
+
+MAX_BODIES = 16
+"""Request bodies read or held at once."""
+MAX_BODY_BYTES = 96 * 1024 * 1024
+"""Bytes of request bodies held at once (one full 64 MiB batch fits, with room for more)."""
+BODY_IDLE_S = 15.0
+BODY_TOTAL_S = 120.0
+
+
+@dataclass
+class BodyLimits:
+    max_bodies: int = MAX_BODIES
+    max_bytes: int = MAX_BODY_BYTES
+    idle_s: float = BODY_IDLE_S
+    total_s: float = BODY_TOTAL_S
+
+
+class BodyBudget:
+    """The bodies and bytes a node holds for its clients (one per API server; event-loop only,
+    so no lock is needed)."""
+
+    def __init__(self, limits: BodyLimits | None = None) -> None:
+        self.limits = limits or BodyLimits()
+        self.bodies = 0
+        self.bytes = 0
+        self.peak_bytes = 0
+        self.refused = 0
+
+    def _reserve(self, n: int) -> None:
+        if self.bytes + n > self.limits.max_bytes:
+            self.refused += 1
+            raise ServerBusy(
+                f"the node holds {self.bytes} bytes of request bodies already (at most "
+                f"{self.limits.max_bytes}); retry shortly"
+            )
+        self.bytes += n
+        self.peak_bytes = max(self.peak_bytes, self.bytes)
+
+    @asynccontextmanager
+    async def read(
+        self, request: Request, limit: int, too_large: Exception
+    ) -> AsyncIterator[bytes]:
+        """The request body, refused with ``too_large`` as soon as it passes ``limit`` bytes;
+        its bytes count against the budget until the block ends."""
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise InvalidRequest("Content-Length must be a decimal number of bytes")
+            if int(declared) > limit:
+                raise too_large
+        if self.bodies >= self.limits.max_bodies:
+            self.refused += 1
+            raise ServerBusy(f"the node reads {self.bodies} request bodies already; retry shortly")
+        self.bodies += 1
+        held = 0
+        try:
+            buf = bytearray()
+            deadline = time.monotonic() + self.limits.total_s
+            stream = request.stream().__aiter__()
+            while True:
+                left = min(self.limits.idle_s, deadline - time.monotonic())
+                try:
+                    chunk = await asyncio.wait_for(stream.__anext__(), max(left, 0.0))
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise BodyTimeout(
+                        f"the body stopped arriving for {self.limits.idle_s:g} s, or took over "
+                        f"{self.limits.total_s:g} s in all"
+                    ) from None
+                if len(buf) + len(chunk) > limit:
+                    raise too_large
+                self._reserve(len(chunk))
+                held += len(chunk)
+                buf += chunk
+            body = bytes(buf)
+            del buf
+            yield body
+        finally:
+            self.bodies -= 1
+            self.bytes -= held
