@@ -930,7 +930,8 @@ def test_every_error_code_has_its_status() -> None:
     from gridledger.core.errors import all_error_classes
 
     expected = {"auth.forbidden": 403, "tx.nonce_replayed": 409, "tx.duplicate": 409,
-                "tx.oversize": 413, "not_found": 404}  # fmt: skip
+                "tx.oversize": 413, "tx.rate_limited": 429, "not_found": 404,
+                "api.busy": 503, "api.body_timeout": 408}  # fmt: skip
     for cls in all_error_classes():
         status = status_for(cls())
         if cls.code in expected:

@@ -72,6 +72,7 @@ _BY_CODE = {
     "tx.nonce_replayed": 409,
     "tx.duplicate": 409,
     "tx.oversize": 413,
+    "tx.rate_limited": 429,
     "api.batch_too_large": 413,
     "api.body_too_large": 413,
     "api.busy": 503,

@@ -18,7 +18,7 @@ from msgspec import inspect as mi
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from gridledger.contracts import metering, registry
-from gridledger.contracts.chain import Upgrade
+from gridledger.contracts.chain import Quota, Upgrade
 from gridledger.contracts.rules import Rules
 
 HEX64 = r"^[0-9a-f]{64}$"
@@ -327,6 +327,9 @@ class ChainRules(_Strict):
     rules: model_of(Rules)  # type: ignore[valid-type]
     upgrades: list[model_of(Upgrade)] = Field(  # type: ignore[valid-type]
         description="Every upgrade scheduled on the chain, by height (past ones included)."
+    )
+    quotas: list[model_of(Quota)] = Field(  # type: ignore[valid-type]
+        description="Admission quotas by role (`any`: every account); none means unlimited."
     )
 
 

@@ -39,6 +39,7 @@ from gridledger.sdk import Client
 from gridledger.state.readmodels import ReadModels
 from gridledger.state.store import BlockStore
 
+QuotaRoleOpt = Annotated[str, typer.Option("--role", help="A role, or 'any' for every account.")]
 HeightOpt = Annotated[int, typer.Option("--height", min=1, help="The height it takes effect at.")]
 
 
@@ -62,6 +63,11 @@ def rules_command(
     console.print(kv_table(rows, title="Chain rules"))
     for up in answer["upgrades"]:
         console.print(f"upgrade at height {up['height']}: {escape(str(up['changes']))}")
+    for q in answer["quotas"]:
+        console.print(
+            f"quota of {q['role']}: {q['txs_per_minute']} transactions and "
+            f"{q['bytes_per_minute']} bytes a minute"
+        )
 
 
 def register_tx(app: typer.Typer) -> None:
@@ -118,6 +124,24 @@ def register_tx(app: typer.Typer) -> None:
     def cancel_upgrade(height: HeightOpt) -> Body:
         """Cancel an upgrade that has not taken effect (chain.cancel_upgrade; operator)."""
         return {"height": height}
+
+    @signed_command(app, "set-quota", "chain.set_quota")
+    def set_quota(
+        role: QuotaRoleOpt,
+        txs_per_minute: Annotated[int, typer.Option(min=1)],
+        bytes_per_minute: Annotated[int, typer.Option(min=1)],
+    ) -> Body:
+        """Limit what accounts of a role may submit per minute (chain.set_quota; operator)."""
+        return {
+            "role": role,
+            "txs_per_minute": txs_per_minute,
+            "bytes_per_minute": bytes_per_minute,
+        }
+
+    @signed_command(app, "clear-quota", "chain.clear_quota")
+    def clear_quota(role: QuotaRoleOpt) -> Body:
+        """Remove a role's admission quota (chain.clear_quota; operator)."""
+        return {"role": role}
 
 
 def sync_command(

@@ -7,6 +7,8 @@ State keys (this module is the only one that builds them):
   (canonical JSON), with every default resolved (``kinds``, ``proposers``);
 * ``chain/upgrade/<height>``   an :class:`Upgrade` scheduled to take effect at ``height``
   (20 digits, so keys sort by height);
+* ``chain/quota/<role>``       the admission quota of accounts holding ``role`` (``any``: of
+  every account), a :class:`Quota`;
 * ``nonce/<account>``          the last nonce the account used (decimal).
 
 The rules in force at height ``h`` are the genesis rules with every upgrade whose height is at
@@ -18,7 +20,7 @@ re-executes every block under the rules it was made with.
 
 from __future__ import annotations
 
-from gridledger.contracts.base import KINDS, Body, Context, Int64, Record, kind
+from gridledger.contracts.base import KINDS, ROLES, Body, Context, Int64, Record, kind
 from gridledger.contracts.registry import get_organisation
 from gridledger.contracts.rules import RuleChanges, Rules, changed
 from gridledger.core.errors import InvalidTransaction
@@ -27,6 +29,9 @@ from gridledger.state.state import StateReader, StateWriter, decode_record
 _GENESIS_KEY = b"chain/genesis"
 _RULES_KEY = b"chain/rules"
 _UPGRADE_PREFIX = b"chain/upgrade/"
+_QUOTA_PREFIX = b"chain/quota/"
+ANY_ROLE = "any"
+"""The quota role that applies to every account, whatever its roles."""
 _NONCE_PREFIX = b"nonce/"
 
 
@@ -47,6 +52,10 @@ def nonce_key(account: str) -> bytes:
     return _NONCE_PREFIX + account.encode()
 
 
+def quota_key(role: str) -> bytes:
+    return _QUOTA_PREFIX + role.encode()
+
+
 # records -------------------------------------------------------------------------------------
 class Upgrade(Record):
     """A change of the chain rules, scheduled to take effect at a height.
@@ -64,6 +73,25 @@ class Upgrade(Record):
     scheduled_by: str
 
 
+class Quota(Record):
+    """How much an account may submit, counted by every node's admission (not a block rule:
+    blocks are never refused for it).
+
+    Attributes:
+        role: the role it applies to, or ``any`` for every account.
+        txs_per_minute: transactions an account may have admitted per minute.
+        bytes_per_minute: bytes of transactions an account may have admitted per minute.
+        set_height: the height of the block that set it.
+        set_by: the operator account that set it.
+    """
+
+    role: str
+    txs_per_minute: int
+    bytes_per_minute: int
+    set_height: int
+    set_by: str
+
+
 # errors --------------------------------------------------------------------------------------
 class UpgradeNotInFuture(InvalidTransaction):
     code = "chain.upgrade_not_in_future"
@@ -78,6 +106,16 @@ class UpgradeExists(InvalidTransaction):
 class UnknownUpgrade(InvalidTransaction):
     code = "chain.unknown_upgrade"
     default_message = "no upgrade is scheduled at this height"
+
+
+class UnknownQuota(InvalidTransaction):
+    code = "chain.unknown_quota"
+    default_message = "no quota is set for this role"
+
+
+class InvalidQuota(InvalidTransaction):
+    code = "chain.invalid_quota"
+    default_message = "a quota names a role (or 'any') and positive limits"
 
 
 class InvalidRules(InvalidTransaction):
@@ -109,6 +147,11 @@ def rules_at(view: StateReader, height: int) -> Rules:
 def nonce_of(view: StateReader, account: str) -> int:
     """The last nonce ``account`` used in a committed transaction (0 before its first)."""
     return view.get_int(nonce_key(account))
+
+
+def quotas(view: StateReader) -> list[Quota]:
+    """Every admission quota, by role."""
+    return [decode_record(raw, Quota) for _, raw in view.scan(_QUOTA_PREFIX)]
 
 
 def genesis_hash(view: StateReader) -> str | None:
@@ -195,3 +238,43 @@ def apply_cancel_upgrade(state: StateWriter, ctx: Context, body: CancelUpgrade) 
         if later.height > body.height:
             check_rules(state, rules_at(state, later.height))
     ctx.emit("chain.upgrade_cancelled", height=body.height)
+
+
+class SetQuota(Body):
+    role: str
+    """A role, or ``any`` for every account."""
+    txs_per_minute: Int64
+    bytes_per_minute: Int64
+
+    def check(self) -> None:
+        if self.role != ANY_ROLE and self.role not in ROLES:
+            raise InvalidQuota(f"role {self.role!r} is not one of {', '.join(ROLES)} or 'any'")
+        if self.txs_per_minute < 1 or self.bytes_per_minute < 1:
+            raise InvalidQuota("txs_per_minute and bytes_per_minute are positive")
+
+
+@kind("chain.set_quota", SetQuota, roles=("operator",))
+def apply_set_quota(state: StateWriter, ctx: Context, body: SetQuota) -> None:
+    """Set how many transactions and bytes a minute accounts of a role may submit (operator).
+
+    An account gets the most generous quota among its roles' and ``any``'s; with none, it is
+    not limited."""
+    state.put(quota_key(body.role), Quota(role=body.role, txs_per_minute=body.txs_per_minute,
+                                          bytes_per_minute=body.bytes_per_minute,
+                                          set_height=ctx.height, set_by=ctx.sender))  # fmt: skip
+    ctx.emit("chain.quota_set", role=body.role, txs_per_minute=body.txs_per_minute,
+             bytes_per_minute=body.bytes_per_minute)  # fmt: skip
+
+
+class ClearQuota(Body):
+    role: str
+
+
+@kind("chain.clear_quota", ClearQuota, roles=("operator",))
+def apply_clear_quota(state: StateWriter, ctx: Context, body: ClearQuota) -> None:
+    """Remove a role's quota (operator)."""
+    key = quota_key(body.role)
+    if state.get(key) is None:
+        raise UnknownQuota(f"no quota is set for role {body.role!r}")
+    state.delete(key)
+    ctx.emit("chain.quota_cleared", role=body.role)

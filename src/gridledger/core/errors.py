@@ -22,6 +22,7 @@ the message.
     │   ├── SenderSuspended       tx.sender_suspended
     │   ├── NonceReplayed         tx.nonce_replayed     nonce not above the last one used
     │   ├── DuplicateTransaction  tx.duplicate          the same transaction is already known
+    │   ├── RateLimited           tx.rate_limited       over the sender's admission quota
     │   ├── Forbidden             auth.forbidden        the sender lacks the role
     │   └── contract errors       <contract>.<reason>   (defined beside each contract)
     ├── InvalidBlock              block.*               a block that must not be imported
@@ -134,6 +135,11 @@ class NonceReplayed(InvalidTransaction):
 class DuplicateTransaction(InvalidTransaction):
     code = "tx.duplicate"
     default_message = "this transaction is already pending or committed"
+
+
+class RateLimited(InvalidTransaction):
+    code = "tx.rate_limited"
+    default_message = "the sender has used its admission quota for now; retry shortly"
 
 
 class Forbidden(InvalidTransaction):

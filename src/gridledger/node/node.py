@@ -44,6 +44,7 @@ from gridledger.node.admission import Checked, check_chunk, claimed_sender, erro
 from gridledger.node.executor import Prepared, check_sender, precheck
 from gridledger.node.metrics import NodeMetrics
 from gridledger.node.ordering import LocalOrdering, OrderingBackend
+from gridledger.node.quotas import AdmissionQuotas
 from gridledger.node.transition import (
     BlockResult,
     apply_block,
@@ -163,6 +164,7 @@ class Node:
         self.halted: str | None = None
         # One block at a time enters state, whether built here or imported.
         self._block_lock = threading.Lock()
+        self.quotas = AdmissionQuotas()
         self._open_chain(genesis, genesis_bytes)
         # A genesis can hold a million accounts: keep only what the node needs from it.
         del genesis, genesis_bytes
@@ -206,6 +208,7 @@ class Node:
                 f"stored state does not match block {tip}'s state root; run 'gridledger verify'"
             )
         self.rules = chain.rules_at(self.state.view, tip + 1)
+        self.quotas.update(chain.quotas(self.state.view))
         self.metrics.height.set(tip)
         log.info("chain opened", extra={"height": tip, "chain_id": self.chain_id})
 
@@ -319,6 +322,7 @@ class Node:
             p.verified_key = public_key
             passed.append((i, p))
         admitted: list[Prepared] = []
+        now = time.monotonic()
         with self._lock:
             for i, p in passed:
                 if self._pending_count + len(admitted) >= self.config.max_pending:
@@ -330,6 +334,9 @@ class Node:
                     except NonceReplayed:
                         self._refuse_resubmission(p.hash)
                         raise
+                    acct = registry.account_summary(view, p.tx.sender)
+                    roles = () if acct is None else acct.roles
+                    self.quotas.take(p.tx.sender, roles, len(p.raw), now)
                 except InvalidTransaction as exc:
                     results[i] = exc
                     continue
@@ -492,6 +499,7 @@ class Node:
             raise
         self.state.finish_block()
         rules = chain.rules_at(self.state.view, header.height + 1)
+        self.quotas.update(chain.quotas(self.state.view))
         with self._lock:  # still under the tree lock: a proof never sees a root without its tip
             self.tip = header
             self.tip_hash = header.hash()

@@ -30,7 +30,8 @@ def router(ctx: ApiContext) -> APIRouter:
         ] = None,
     ) -> Response:
         """The rules in force at a height (transaction and block limits, proposers, kinds), as
-        committed state knows them, and every upgrade scheduled on the chain."""
+        committed state knows them, every upgrade scheduled on the chain, and the admission
+        quotas by role."""
         view = node.state.view
         at = node.tip.height + 1 if height is None else height
         return JSONBytes(
@@ -38,6 +39,7 @@ def router(ctx: ApiContext) -> APIRouter:
                 "height": at,
                 "rules": chain.rules_at(view, at),
                 "upgrades": chain.upgrades(view),
+                "quotas": chain.quotas(view),
             }
         )
 
