@@ -614,6 +614,14 @@ def test_lookups_of_unknown_records(ledger: Ledger) -> None:
 def test_batch_with_a_bad_signature_is_refused_whole(chain: Chain) -> None:
     """A gateway's batch signed with another key is refused at admission: no reading of it is
     looked at, nothing is pending, the state root stays."""
+    _commit(chain, chain.sign("operator", "registry.grant_role",
+                              {"account": "operator", "role": "grid_operator"}))  # fmt: skip
+    _commit(chain, chain.sign("operator", "registry.register_site", {
+        "site": "flat-9", "name": "Flat 9", "country": "CN", "grid_region": "CN-GD",
+        "max_wh_per_hour": 5000}))  # fmt: skip
+    _commit(chain, chain.sign("operator", "registry.register_meter", {
+        "meter": "m-1", "kind": "consumption", "site": "flat-9", "gateway": "alice",
+        "interval_s": 900}))  # fmt: skip
     root = chain.node.state.root
     batch = {"readings": [{"meter": "m-1", "start": 0, "length_s": 900, "energy_wh": 1}]}
     forged = chain.sign("alice", "metering.submit", batch, key=derived_key("not-alice"))
@@ -621,4 +629,17 @@ def test_batch_with_a_bad_signature_is_refused_whole(chain: Chain) -> None:
     tampered = chain.sign("alice", "metering.submit", batch)
     tampered.body["readings"][0]["energy_wh"] = 2
     _refused_at_admission(chain, tampered, "tx.bad_signature")
+    assert chain.node.state.root == root
+
+
+def test_a_batch_for_meters_the_sender_does_not_report_is_refused_at_admission(
+    chain: Chain,
+) -> None:
+    """Any account could fill blocks with batches of readings for meters it does not report,
+    each refused reading by reading; admission refuses the whole batch instead."""
+    root = chain.node.state.root
+    readings = [{"meter": f"m-{i}", "start": 0, "length_s": 900, "energy_wh": 1}
+                for i in range(200)]  # fmt: skip
+    spam = chain.sign("bob", "metering.submit", {"readings": readings})
+    _refused_at_admission(chain, spam, "metering.reports_no_meter")
     assert chain.node.state.root == root

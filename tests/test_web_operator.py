@@ -161,7 +161,14 @@ def test_a_refused_reading_appears_on_the_operator_page(page: Any, web_site: Web
     node = web_site.node
     key = load_key(key_path(web_site.home, GATEWAY), PASSPHRASE)
     start = (time.time_ns() // 10**9 // 3600 - 2) * 3600
-    body = {"readings": [{"meter": "m-nowhere", "start": start, "length_s": 3600, "energy_wh": 5}]}
+    # one reading for no meter and one far beyond its meter's plant: the whole batch is refused,
+    # reported as one event whose first reading the page shows
+    mine = next(m for m in registry.list_meters(node.state.view, None, 1000).items
+            if m.gateway == GATEWAY and m.interval_s == 3600)  # fmt: skip
+    body = {"readings": [
+        {"meter": "m-nowhere", "start": start, "length_s": 3600, "energy_wh": 5},
+        {"meter": mine.id, "start": start, "length_s": 3600, "energy_wh": 10**12},
+    ]}  # fmt: skip
     tx = Transaction(node.chain_id, "metering.submit", GATEWAY, node.next_nonce(GATEWAY), body)
     tx.signature = key.sign(tx.signing_bytes())
     tx_hash = node.submit(tx.encode())
@@ -172,6 +179,7 @@ def test_a_refused_reading_appears_on_the_operator_page(page: Any, web_site: Web
     cells = row.locator("td")
     assert cells.nth(0).inner_text() == "m-nowhere"
     assert cells.nth(2).inner_text() == "metering.unknown_meter"
+    assert "all 2 readings of the batch were refused" in cells.nth(3).inner_text()
     assert cells.nth(4).inner_text() == GATEWAY
     assert int(cells.nth(5).inner_text()) == stored.height
     shot(page, "operator-refused-en")

@@ -899,6 +899,14 @@ def _metering_cases() -> list[tuple[str, Transaction]]:
             ),
         ),
         (
+            "batch refused whole",
+            batch(
+                _reading("m-none", T_S - 900, 1),
+                _reading("m-pv", T_S, 1),
+                _reading("m-none", T_S - 1800, 1),
+            ),
+        ),
+        (
             "batch from an account no meter reports through",
             batch(_reading("m-pv", T_S - 900, 1), sender="house-a"),
         ),

@@ -179,6 +179,8 @@ def run_ingest_bench(
                     accepted += event["count"]
                 elif event["type"] == "metering.reading_refused":
                     refused += 1
+                elif event["type"] == "metering.batch_refused":
+                    refused += event["count"]
         txs_done += len(blk.tx_hashes)
         if progress:
             progress("commit", accepted + refused, readings)

@@ -343,12 +343,15 @@ class ReadingSubmitter:
     # outcomes ----------------------------------------------------------------------------
     def _outcomes(self, readings: list[Reading], result: Committed) -> list[Outcome]:
         refused: dict[int, dict[str, Any]] = {}
+        whole: dict[str, Any] | None = None
         for event in result.events:
             if event.get("type") == "metering.reading_refused":
                 refused[int(event["index"])] = event
+            elif event.get("type") == "metering.batch_refused":
+                whole = _whole_batch(event)
         outcomes = []
         for i, reading in enumerate(readings):
-            refusal = refused.get(i)
+            refusal = refused.get(i, whole)
             if refusal is None:
                 outcome = Outcome(reading, "accepted", None, None, result.hash, result.height)
             else:
@@ -394,3 +397,13 @@ class ReadingSubmitter:
             log.info("reading already on chain", extra={**fields, "error": outcome.message})
         else:
             log.warning("reading refused", extra={**fields, "error": outcome.message})
+
+
+def _whole_batch(event: dict[str, Any]) -> dict[str, Any]:
+    """What a ``metering.batch_refused`` event says of each reading: its code when the whole
+    batch was refused for one reason, else ``metering.refused`` with the counts by code."""
+    codes = [(str(code), int(n)) for code, n in event.get("codes", [])]
+    if len(codes) == 1:
+        return {"code": codes[0][0], "message": f"every reading: {event.get('message')}"}
+    counted = ", ".join(f"{n} {code}" for code, n in codes)
+    return {"code": "metering.refused", "message": f"every reading was refused ({counted})"}

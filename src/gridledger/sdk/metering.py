@@ -11,10 +11,12 @@ signature::
             [{"meter": "m-1", "start": 1750500000, "length_s": 900, "energy_wh": 1250}],
         )
         for event in result.events:   # one metering.reading_refused per refused reading
-            ...
+            ...                       # (or one metering.batch_refused if all were)
 
 The receipt is ``ok`` once the batch was processed; which readings were refused, and why, is
-in its events (``docs/formats.md``, "Meter data").
+in its events (``docs/formats.md``, "Meter data"): one ``metering.reading_refused`` per
+refused reading, or, when every reading of a batch of two or more was refused, a single
+``metering.batch_refused`` with the counts by code and the first refused reading.
 """
 
 from __future__ import annotations

@@ -19,6 +19,11 @@ class UnknownMeter(ReadingRefused):
     default_message = "no such meter"
 
 
+class ReportsNoMeter(InvalidTransaction):
+    code = "metering.reports_no_meter"
+    default_message = "the sender is the gateway of none of the batch's meters"
+
+
 class NotGateway(ReadingRefused):
     code = "metering.not_gateway"
     default_message = "the sender is not the gateway bound to this meter"

@@ -35,6 +35,7 @@ from gridledger.contracts.metering.errors import (
     NegativeEnergy,
     NotGateway,
     ReadingRefused,
+    ReportsNoMeter,
     UnknownMeter,
     WrongIntervalLength,
 )
@@ -178,27 +179,62 @@ def _accept(
     )
 
 
-@kind("metering.submit", Submit)
+def _reports_a_meter(view: StateReader, ctx: Context, body: Submit) -> None:
+    """Admission: the sender reports at least one meter of the batch. A batch of readings
+    for meters it does not report would only be refused reading by reading, and filling
+    blocks with such batches costs the sender nothing else."""
+    for meter_id in dict.fromkeys(r.meter for r in body.readings):
+        meter = registry.get_meter(view, meter_id)
+        if meter is not None and meter.gateway == ctx.sender:
+            return
+    raise ReportsNoMeter(f"{ctx.sender!r} is the gateway of none of the batch's meters")
+
+
+@kind("metering.submit", Submit, precheck=_reports_a_meter)
 def apply_submit(state: StateWriter, ctx: Context, body: Submit) -> None:
-    """Store a gateway's batch of readings, reading by reading; report each refusal."""
+    """Store a gateway's batch of readings, reading by reading; report each refusal.
+
+    When every reading of a batch of two or more is refused, the receipt carries one
+    ``metering.batch_refused`` event (counts by code, and the first refused reading) instead
+    of one event per reading, so a refused batch costs the chain little beyond its own bytes.
+    """
     limits = _Limits(state, ctx.time_ms)
     limit_cache: dict[tuple[str, int], int] = {}
     seen: set[tuple[str, int]] = set()
     accepted = 0
     energy = 0
+    refused: list[tuple[int, SubmittedReading, ReadingRefused]] = []
     for i, r in enumerate(body.readings):
         try:
             _accept(state, ctx, limits, limit_cache, seen, r)
-        except ReadingRefused as exc:
+        except ReadingRefused as refusal:
+            refused.append((i, r, refusal))
+            continue
+        accepted += 1
+        energy += r.energy_wh
+    if len(refused) > 1 and not accepted:
+        counts: dict[str, int] = {}
+        for _, _, why in refused:
+            counts[why.code] = counts.get(why.code, 0) + 1
+        first, reading, exc = refused[0]
+        ctx.emit(
+            "metering.batch_refused",
+            count=len(refused),
+            codes=[[code, counts[code]] for code in sorted(counts)],
+            index=first,
+            meter=reading.meter,
+            start=reading.start,
+            code=exc.code,
+            message=exc.message,
+        )
+    else:
+        for i, r, why in refused:
             ctx.emit(
                 "metering.reading_refused",
                 index=i,
                 meter=r.meter,
                 start=r.start,
-                code=exc.code,
-                message=exc.message,
+                code=why.code,
+                message=why.message,
             )
-            continue
-        accepted += 1
-        energy += r.energy_wh
     ctx.emit("metering.readings_accepted", count=accepted, energy_wh=energy)

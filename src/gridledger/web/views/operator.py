@@ -53,7 +53,16 @@ REFUSAL_KEEP = 20
 REFUSAL_SCAN_BLOCKS = 2000
 REFUSAL_SCAN_BYTES = 32 * 1024 * 1024
 """How far back the refused readings are looked for: at most this many blocks or bytes."""
-_REFUSED = b"metering.reading_refused"
+_REFUSED_ONE = "metering.reading_refused"
+_REFUSED_ALL = "metering.batch_refused"
+
+
+def _has_refusals(data: bytes) -> bool:
+    """Whether ``data`` (a block body or a receipt) names a refusal: a cheap test before
+    decoding anything."""
+    return b"metering.reading_refused" in data or b"metering.batch_refused" in data
+
+
 _SUBMIT = b'"kind":"metering.submit"'
 
 LISTS: tuple[registry.Register, ...] = ("organisations", "accounts", "devices", "sites", "meters")
@@ -137,7 +146,7 @@ class RecentRefusals:
             blocks = self.node.store.blocks(max(height - step + 1, low), height + 1)
             for blk in reversed(blocks):
                 scanned += len(blk.body)
-                if _REFUSED in blk.body:
+                if _has_refusals(blk.body):
                     new.extend(_refusals_in(blk.height, blk.body, blk.header))
                 height = blk.height - 1
                 if scanned >= self.scan_bytes or len(new) >= self.keep:
@@ -157,7 +166,7 @@ def _refusals_in(height: int, body: bytes, header: bytes) -> list[dict[str, Any]
     time_ms = int(decode_json(header)["time"])
     out: list[dict[str, Any]] = []
     for raw, receipt in _unpack_pairs(body):
-        if _REFUSED not in receipt or _SUBMIT not in raw:
+        if not _has_refusals(receipt) or _SUBMIT not in raw:
             continue
         rec = decode_json(receipt)
         sender = decode_json(raw)["sender"]
@@ -166,14 +175,16 @@ def _refusals_in(height: int, body: bytes, header: bytes) -> list[dict[str, Any]
                 "meter": ev["meter"],
                 "start": ev["start"],
                 "code": ev["code"],
-                "message": ev["message"],
+                "message": ev["message"]
+                if ev["type"] == _REFUSED_ONE
+                else f"{ev['message']} (all {ev['count']} readings of the batch were refused)",
                 "height": height,
                 "time_ms": time_ms,
                 "gateway": sender,
                 "tx_hash": rec["tx_hash"],
             }
             for ev in rec["events"]
-            if ev.get("type") == "metering.reading_refused"
+            if ev.get("type") in (_REFUSED_ONE, _REFUSED_ALL)
         )
     out.reverse()
     return out
