@@ -145,3 +145,31 @@ def test_an_idle_keep_alive_connection_is_closed(served: tuple[Chain, ApiServer]
         assert answer.endswith(b"}")
     finally:
         sock.close()
+
+
+def test_a_body_declared_larger_than_any_endpoint_takes_is_refused_before_reading(
+    served: tuple[Chain, ApiServer],
+) -> None:
+    """413 from the headers alone; the connection ends instead of the node reading on."""
+    _, server = served
+    sock = partial_upload(server, "/v1/txs/batch", 60 << 20, b"[" + b" " * 65536)
+    try:
+        answer = closed_within(sock, 5)
+    finally:
+        sock.close()
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:100]
+    assert b"api.body_too_large" in answer
+    assert httpx.get(server.url + "/healthz", timeout=5).status_code == 200
+
+
+def test_a_refused_body_ends_its_connection(served: tuple[Chain, ApiServer]) -> None:
+    """A route that refuses a body before reading it (here: over a transaction's size) closes
+    the connection rather than swallowing the rest of the upload."""
+    _, server = served
+    sock = partial_upload(server, "/v1/txs", 8 << 20, b"{" + b" " * 65536)
+    try:
+        answer = closed_within(sock, 5)
+    finally:
+        sock.close()
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:100]
+    assert b"tx.oversize" in answer

@@ -92,3 +92,19 @@ def test_market_bench_command_prints_figures_and_scaling() -> None:
     )
     assert bad.returncode != 0
     assert json.loads(bad.stdout)["error"]["code"] == "bench.usage"
+
+
+def test_abuse_bench_command_reports_memory_and_latency() -> None:
+    """A small abuse run: the node survives, every honest request was admitted (the run
+    fails otherwise), the attack was refused, and the figures the issue asks for are there."""
+    out = subprocess.run(
+        [*_cli(), "bench", "abuse", "--uploads", "3", "--upload-mb", "20", "--slow", "10",
+         "--requests", "40", "--json"],
+        capture_output=True, text=True, check=True, timeout=300,
+    )  # fmt: skip
+    result = json.loads(out.stdout)
+    assert result["node_survived"] is True
+    assert result["honest_requests"] == 40
+    assert result["attack_uploads_refused"] > 0
+    for key in ("idle_rss_mb", "abuse_peak_rss_mb", "honest_p99_ms_quiet", "honest_p99_ratio"):
+        assert result[key] > 0, key

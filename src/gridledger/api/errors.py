@@ -105,10 +105,19 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
+_UNREAD_BODY = {"api.busy", "api.body_too_large", "api.body_timeout", "tx.oversize"}
+"""Refusals that may come before the request's body was read: the connection cannot carry
+another request after them, and says so (``Connection: close``)."""
+
+
 def error_response(exc: GridLedgerError) -> JSONBytes:
-    headers = {"Retry-After": "1"} if exc.code == ServerBusy.code else None
+    headers: dict[str, str] = {}
+    if exc.code == ServerBusy.code:
+        headers["Retry-After"] = "1"
+    if exc.code in _UNREAD_BODY:
+        headers["Connection"] = "close"
     return JSONBytes(
-        error_body(exc.code, exc.message), status_code=status_for(exc), headers=headers
+        error_body(exc.code, exc.message), status_code=status_for(exc), headers=headers or None
     )
 
 

@@ -10,6 +10,7 @@ from types import TracebackType
 import uvicorn
 
 from gridledger.api.app import create_app
+from gridledger.api.context import MAX_BATCH_BYTES
 from gridledger.api.limits import BodyLimits
 from gridledger.api.protocol import HEADER_TIMEOUT_S, GuardedH11Protocol
 from gridledger.node.node import Node
@@ -46,6 +47,7 @@ def _config(
         timeout_keep_alive=5,
     )
     config.header_timeout_s = header_timeout_s  # type: ignore[attr-defined]
+    config.max_body_bytes = MAX_BATCH_BYTES  # type: ignore[attr-defined]
     return config
 
 

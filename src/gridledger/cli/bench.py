@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from gridledger.bench.abuse import run_abuse_bench
 from gridledger.bench.ingest import run_ingest_bench
 from gridledger.bench.ledger import run_ledger_bench, run_scale_bench
 from gridledger.bench.market import run_market_bench
@@ -241,3 +242,25 @@ def web_bench(
 
     phases = {"hours": "running the community", "commit": "committing transfers"}
     _bench("web page benchmark", phases, days * 24, None, json_out, run)
+
+
+@app.command("abuse")
+def abuse_bench(
+    uploads: Annotated[
+        int, typer.Option("--uploads", min=0, help="Concurrent large uploads.")
+    ] = 50,
+    upload_mb: Annotated[int, typer.Option("--upload-mb", min=1, help="Each upload's size.")] = 60,
+    slow: Annotated[int, typer.Option("--slow", min=0, help="Slow clients.")] = 500,
+    requests: Annotated[
+        int, typer.Option("--requests", min=4, help="Honest requests per run.")
+    ] = 400,
+    json_out: JsonOpt = False,
+) -> None:
+    """A node under large uploads and slow clients: its memory, and honest clients' latency
+    against a quiet run (loopback only)."""
+
+    def run(report: Report) -> dict[str, Any]:
+        return run_abuse_bench(uploads, upload_mb, slow, requests, progress=report)
+
+    _bench("abuse benchmark", {"quiet": "quiet run", "abuse": "under abuse"}, 2, None,
+           json_out, run)  # fmt: skip

@@ -32,7 +32,7 @@ _batch_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]')
 
 
-def split_batch(raw: bytes) -> list[bytes]:
+def split_batch(raw: bytes | bytearray) -> list[bytes]:
     """The items of a batch body (a JSON array), each as its own bytes, so that one item that
     does not decode (invalid UTF-8, nesting too deep) is refused alone, not the whole batch.
 
@@ -43,7 +43,7 @@ def split_batch(raw: bytes) -> list[bytes]:
         return [bytes(item) for item in _batch_decoder.decode(raw)]
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         pass  # some item is bad: find the items by their brackets and let each be judged
-    body = raw.strip()
+    body = bytes(raw).strip()
     if not body.startswith(b"[") or not body.endswith(b"]"):
         raise InvalidRequest("the body must be a JSON array of transactions")
     items: list[bytes] = []
@@ -131,7 +131,7 @@ def router(ctx: ApiContext) -> APIRouter:
         limit = node.max_tx_bytes
         too_large = OversizeTransaction(f"the body is over the {limit} bytes allowed")
         async with ctx.bodies.read(request, limit, too_large) as raw:
-            tx_hash = await run_in_threadpool(node.submit, raw)
+            tx_hash = await run_in_threadpool(node.submit, bytes(raw))
         if wait > 0:
             stored = await ctx.waiters.wait(tx_hash, wait)
             if stored is not None:
