@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from fractions import Fraction
 
-from gridledger.contracts.clearing import Order
+from gridledger.contracts.market.matching import Order
 
 
 def _round_shares(available: int, demands: list[int]) -> list[int]:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridledger.contracts.clearing import (
+from gridledger.contracts.market.matching import (
     MECHANISMS,
     Match,
     Order,

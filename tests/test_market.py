@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gridledger.contracts import funds, market
-from gridledger.contracts.clearing import Order, cost_minor, escrow_minor
+from gridledger.contracts.market.matching import Order, cost_minor, escrow_minor
 from gridledger.core.errors import InvalidTransaction
 from ledger_support import GRID, GW1, site_body, unchecked
 from market_reference import reference_clear, reference_deliver

@@ -6,7 +6,7 @@ that about half the volume crosses), the meter readings of every site and plant 
 and the grid tariffs. It then runs the market contract's two transactions on it and times them:
 
 * ``clear_s``: ``market.clear``: reading the interval's orders from state, matching them
-  (:mod:`gridledger.contracts.clearing`), writing every pairing with both parties' index
+  (:mod:`gridledger.contracts.market.matching`), writing every pairing with both parties' index
   entries, and releasing what the bids' escrow no longer needs;
 * ``settle_s``: ``market.settle``: reading the meters of every participant, sharing deliveries,
   paying from escrow, settling the rest with the grid, and writing every result.
@@ -32,7 +32,7 @@ from typing import Any
 
 from gridledger.contracts import funds, market, metering, registry
 from gridledger.contracts.base import Context
-from gridledger.contracts.clearing import Order, clear, escrow_minor
+from gridledger.contracts.market.matching import Order, clear, escrow_minor
 from gridledger.core.encoding import canonical
 from gridledger.node.node import tune_gc
 from gridledger.state.state import CommittedView, KeyIndex, Scratch

@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gridledger.contracts.clearing import MECHANISMS
+from gridledger.contracts.market.matching import MECHANISMS
 from gridledger.core.crypto import SigningKey
 from gridledger.core.keystore import load_key, save_key
 from gridledger.core.types import Receipt, Transaction

@@ -1,7 +1,7 @@
 """The peer-to-peer clean-power market: orders, clearing per interval, settlement by the meters.
 
 Units: energy in Wh, prices in minor currency units per kWh, money in minor units. A pairing of
-``wh`` at ``price`` costs ``wh * price // 1000`` (see :mod:`gridledger.contracts.clearing`).
+``wh`` at ``price`` costs ``wh * price // 1000`` (see :mod:`gridledger.contracts.market.matching`).
 
 Intervals are aligned UTC periods of ``interval_s`` (hourly by default) named by their start
 (Unix seconds). An interval takes orders until its **gate closure**, ``gate_closure_s`` before it
@@ -56,7 +56,7 @@ import msgspec
 
 from gridledger.contracts import funds, metering
 from gridledger.contracts.base import Body, Context, Int64, kind
-from gridledger.contracts.clearing import (
+from gridledger.contracts.market.matching import (
     MECHANISMS,
     Match,
     Pairing,
