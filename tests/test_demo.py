@@ -138,8 +138,8 @@ def test_summary_matches_the_ledger(run: tuple[Path, dict[str, Any]]) -> None:
         for name, value in again.items():
             assert s[name] == value, name
         records = market.intervals(state, start, end)
-        assert [r["start"] for r in records] == list(range(start, end, 3600))
-        assert {r["status"] for r in records} == {"settled"}
+        assert [r.start_s for r in records] == list(range(start, end, 3600))
+        assert {r.status for r in records} == {"settled"}
         assert node.tip.height == s["chain"]["height"]
         # the simulated clock ended where the window did: nothing is left in the future
         assert node.tip.time == end * 1000

@@ -28,7 +28,7 @@ HASH_IN_URL = re.compile(r".*\?tx=[0-9a-f]{64}$")
 
 def _choice(site: WebSite, account: str) -> str:
     (pref,) = market.preferences_of(site.node.state.view, account)
-    return str(pref["choice"])
+    return pref.choice
 
 
 def _field(page: Any, name: str, within: str = "") -> str:
@@ -39,7 +39,7 @@ def _grid_household(site: WebSite) -> str:
     view = site.node.state.view
     for n in range(2, 13):
         account = f"house-{n:03d}"
-        if market.preferences_of(view, account)[0]["choice"] == "grid":
+        if market.preferences_of(view, account)[0].choice == "grid":
             return account
     raise AssertionError("the demo community has a household on grid power")
 
@@ -116,17 +116,17 @@ def test_consumer_figures_match_the_ledger(page: Any, web_site: WebSite) -> None
     day = latest_day(view)
     assert day is not None
     today = [
-        p for p in market.pairings_of(view, account, day, day + DAY_S) if p["consumer"] == account
+        p for p in market.pairings_of(view, account, day, day + DAY_S) if p.consumer == account
     ]
     assert today, "a clean-power household is paired on a sunny day"
     rows = page.locator('table[data-table="today"] tbody tr')
     assert rows.count() == len(today)
     first = today[0]
-    row = page.locator(f'tr[data-id="{first["id"]}"]')
-    assert row.locator('[data-field="delivered_wh"]').inner_text() == str(first["delivered_wh"])
+    row = page.locator(f'tr[data-id="{first.id}"]')
+    assert row.locator('[data-field="delivered_wh"]').inner_text() == str(first.delivered_wh)
     # clean share per day: the delivered energy of that day's pairings
     row = page.locator(f'table[data-table="daily"] tr[data-day="{day}"]')
-    delivered = sum(p["delivered_wh"] for p in today)
+    delivered = sum(p.delivered_wh or 0 for p in today)
     assert row.locator('[data-field="clean"]').inner_text() == kwh(delivered)
     shot(page, "consumer-figures")
 
@@ -151,9 +151,9 @@ def test_producer_figures_match_the_ledger(page: Any, web_site: WebSite) -> None
     day = latest_day(view)
     assert day is not None
     sold = sum(
-        p["delivered_wh"]
+        p.delivered_wh or 0
         for p in market.pairings_of(view, "owner-01", day, day + DAY_S)
-        if p["device"] == "pv-01"
+        if p.device == "pv-01"
     )
     cells = page.locator('[data-plant="pv-01"] table[data-table="hours"] [data-field="sold"]')
     assert sum(int(c) for c in cells.all_inner_texts()) == sold

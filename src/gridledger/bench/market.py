@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from gridledger.contracts import funds, market, metering, registry
 from gridledger.contracts.base import Context
 from gridledger.contracts.market.matching import Order, clear, escrow_minor
@@ -57,17 +59,20 @@ def build_state(
     n_bids = orders * 4 // 5
     n_offers = orders - n_bids
     kv: dict[bytes, bytes] = {}
-    kv[market.PARAMS_KEY] = canonical({**market.DEFAULT_PARAMS, "mechanism": mechanism})
-    kv[market.TARIFFS_KEY] = canonical(
-        {"feed_in_price": 45, "grid_account": "grid", "height": 1, "sell_price": 60}
+    kv[market.keys.params()] = canonical(msgspec.convert({"mechanism": mechanism}, market.Params))
+    kv[market.keys.tariffs()] = canonical(
+        market.Tariffs(
+            grid_account="grid", sell_price_fen_per_kwh=60, feed_in_price_fen_per_kwh=45, height=1
+        )
     )
-    kv[market.interval_key(START)] = canonical(
-        {"interval_s": HOUR, "start": START, "status": "open"}
+    kv[market.keys.interval(START)] = canonical(
+        market.Interval(start_s=START, interval_s=HOUR, status="open")
     )
     kv[funds.keys.balance("grid")] = str(10**15).encode()
     bids: list[Order] = []
     offers: list[Order] = []
     devices = [f"d{j:07d}" for j in range(n_offers)]
+    side: market.Side
     for seq in range(1, orders + 1):
         is_bid = ((seq - 1) % 5 != 4 and len(bids) < n_bids) or len(offers) >= n_offers
         if is_bid:
@@ -91,20 +96,20 @@ def build_state(
             offers.append(Order(seq, account, asset, qty, price))
             measured = rng.randint(0, 50_000)
             side = "offer"
-        kv[market.order_key(START, seq)] = canonical(
-            market.OrderRecord(
-                seq,
-                side,
-                account,
-                asset,
-                qty,
-                price,
-                list(preferred),
-                escrow,
-                START,
-                1,
-                [market.MeterRef(f"m-{asset}", HOUR)],
-                "single",
+        kv[market.keys.order(START, seq)] = canonical(
+            market.Order(
+                seq=seq,
+                side=side,
+                account=account,
+                asset=asset,
+                energy_wh=qty,
+                price_fen_per_kwh=price,
+                preferred=list(preferred),
+                escrow_fen=escrow,
+                interval_start_s=START,
+                height=1,
+                meters=[f"m-{asset}"],
+                source="single",
             )
         )
         meter = registry.Meter(
@@ -121,7 +126,7 @@ def build_state(
         kv[metering.keys.reading(meter.id, START)] = canonical(
             metering.Reading(energy_wh=measured, length_s=HOUR, gateway="gw", height=2)
         )
-    kv[market.SEQ_KEY] = str(orders).encode()
+    kv[market.keys.seq()] = str(orders).encode()
     return kv, bids, offers
 
 
@@ -168,15 +173,17 @@ def run_one(
         gc.set_threshold(*threshold)
     if _money(kv, cleared.writes(), settled.writes()) != _money(kv):
         raise RuntimeError("money not conserved by the benchmark's settlement")
-    record = settled.get_json(market.interval_key(START))
+    record = market.get_interval(settled, START)
+    assert record is not None
+    assert record.settlement is not None
     return {
         "orders": orders,
         "bids": len(bids),
         "offers": len(offers),
-        "pairings": record["pairings"],
-        "volume_wh": record["volume_wh"],
-        "clearing_price": record["clearing_price"],
-        "delivered_wh": record["settlement"]["delivered_wh"],
+        "pairings": record.pairings,
+        "volume_wh": record.volume_wh,
+        "clearing_price_fen_per_kwh": record.clearing_price_fen_per_kwh,
+        "delivered_wh": record.settlement.delivered_wh,
         "match_s": round(min(match_runs), 3),
         "clear_s": round(min(clear_runs), 3),
         "settle_s": round(min(settle_runs), 3),

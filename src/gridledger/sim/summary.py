@@ -23,7 +23,6 @@ import statistics
 from typing import Any
 
 from gridledger.contracts import funds, market, metering, registry
-from gridledger.core.encoding import decode_json
 from gridledger.sim.site import SHEKOU, Site
 from gridledger.state.state import StateReader
 
@@ -90,31 +89,30 @@ def _interval(
     f["clean_consumption_wh"] = sum(wh("site", s) for s in clean_sites)
     # imports are sites', exports devices'
     grid = market.grid_settlements(state, start)
-    imported = {g["asset"]: g["wh"] for g in grid if g["direction"] == "import"}
-    exported = {g["asset"]: g["wh"] for g in grid if g["direction"] == "export"}
+    imported = {g.asset: g.energy_wh for g in grid if g.direction == "import"}
+    exported = {g.asset: g.energy_wh for g in grid if g.direction == "export"}
     f["grid_import_wh"] = sum(imported.get(s, wh("site", s)) for s in sites)
     f["grid_export_wh"] = sum(exported.get(d, wh("device", d)) for d in devices)
-    record = market.get_interval(state, start) or {"status": "open"}
-    price = None
-    if record["status"] in ("cleared", "settled"):
-        f["cleared"] = 1
-        f["paired_wh"] = record["volume_wh"]
-        f["pairings"] = record["pairings"]
-        price = record["clearing_price"]
-    if record["status"] == "settled":
-        s = record["settlement"]
+    record = market.get_interval(state, start)
+    if record is None or record.status == "open":
+        return f, None
+    f["cleared"] = 1
+    f["paired_wh"] = record.volume_wh or 0
+    f["pairings"] = record.pairings or 0
+    s = record.settlement
+    if s is not None:
         f["settled"] = 1
-        f["missing_data"] = int(bool(record["missing_data"]))
-        f["delivered_wh"] = s["delivered_wh"]
-        f["clean_paid"] = s["clean_paid"]
-        f["grid_paid"] = s["grid_paid"]
-        f["feed_in_paid"] = s["feed_in_paid"]
-        f["unpaid"] = s["unpaid"]
-        f["market_consumption_wh"] = s["consumption_wh"]
-        f["market_generation_wh"] = s["generation_wh"]
-        f["market_grid_import_wh"] = s["grid_import_wh"]
-        f["market_grid_export_wh"] = s["grid_export_wh"]
-    return f, price
+        f["missing_data"] = int(bool(record.missing_data))
+        f["delivered_wh"] = s.delivered_wh
+        f["clean_paid"] = s.clean_paid_fen
+        f["grid_paid"] = s.grid_paid_fen
+        f["feed_in_paid"] = s.feed_in_paid_fen
+        f["unpaid"] = s.unpaid_fen
+        f["market_consumption_wh"] = s.consumption_wh
+        f["market_generation_wh"] = s.generation_wh
+        f["market_grid_import_wh"] = s.grid_import_wh
+        f["market_grid_export_wh"] = s.grid_export_wh
+    return f, record.clearing_price_fen_per_kwh
 
 
 def _share(part: int, whole: int) -> float:
@@ -181,11 +179,8 @@ def ledger_summary(state: StateReader, start: int, end: int, site: Site = SHEKOU
     device_records = registry.list_devices(state).items
     devices = [d.id for d in device_records]
     sites = [s.id for s in registry.list_sites(state).items]
-    choices: dict[str, dict[str, Any]] = {}
-    for _, raw in state.scan(b"market/preference/"):
-        pref = decode_json(raw)
-        choices[pref["site"]] = pref
-    clean_sites = [s for s in sites if choices.get(s, {}).get("choice") == "clean"]
+    choices = {pref.site: pref for pref in market.preferences(state)}
+    clean_sites = [s for s in sites if s in choices and choices[s].choice == "clean"]
     energy = metered(state, start, end)
 
     total = dict.fromkeys(_SUMS, 0)
@@ -207,14 +202,13 @@ def ledger_summary(state: StateReader, start: int, end: int, site: Site = SHEKOU
 
     consumers: dict[str, int] = {}
     producers: dict[str, int] = {}
-    for _, raw in state.scan(b"market/stats/"):
-        stats = decode_json(raw)
+    for stats in market.all_account_stats(state):
         side = producers if "generated_wh" in stats else consumers
         for name, value in stats.items():
             side[name] = side.get(name, 0) + value
     shares = []
     for s in clean_sites:
-        stats = market.account_stats(state, choices[s]["account"])
+        stats = market.account_stats(state, choices[s].account)
         if stats.get("consumed_wh"):
             shares.append(stats["clean_wh"] / stats["consumed_wh"])
     return {
@@ -222,7 +216,7 @@ def ledger_summary(state: StateReader, start: int, end: int, site: Site = SHEKOU
         "households": {
             "total": len(sites),
             "clean": len(clean_sites),
-            "grid": sum(choices.get(s, {}).get("choice") == "grid" for s in sites),
+            "grid": sum(s in choices and choices[s].choice == "grid" for s in sites),
             "clean_share": _distribution(shares),
         },
         "plants": {

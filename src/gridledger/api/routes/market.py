@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
+import msgspec
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
@@ -76,19 +77,19 @@ def _window(start: int, end: int | None) -> None:
         raise InvalidRequest(f"query.to: {end} must be after from ({start})")
 
 
-def _interval(view: StateReader, start: int) -> dict[str, Any]:
+def _interval(view: StateReader, start: int) -> market.Interval:
     """The interval's record, or the open record it would get; refuses a start that is not
     aligned to the market interval."""
     record = market.get_interval(view, start)
     if record is not None:
         return record
-    interval_s = market.params(view)["interval_s"]
-    if start % interval_s:
+    record = market.open_interval(start, market.params(view))
+    if start % record.interval_s:
         raise InvalidRequest(
             f"path.start: {start} is not the start of a market interval "
-            f"(a multiple of {interval_s} s, UTC)"
+            f"(a multiple of {record.interval_s} s, UTC)"
         )
-    return {"start": start, "interval_s": interval_s, "status": "open"}
+    return record
 
 
 def _account(view: StateReader, account: str) -> None:
@@ -96,9 +97,10 @@ def _account(view: StateReader, account: str) -> None:
         raise NotFound(f"no account {account!r}")
 
 
-def pairing_view(record: dict[str, Any]) -> dict[str, Any]:
-    """A stored pairing, with ``delivered_wh`` and ``amount`` null until it is settled."""
-    return {**record, "delivered_wh": record.get("delivered_wh"), "amount": record.get("amount")}
+def objects(records: list[market.Order] | list[market.Pairing]) -> list[dict[str, Any]]:
+    """Orders or pairings as the API sends them: objects (they are stored as arrays), every
+    field present (a pairing's ``delivered_wh`` and ``amount_fen`` null until settled)."""
+    return [msgspec.structs.asdict(r) for r in records]
 
 
 def permille_text(permille: int) -> str:
@@ -108,14 +110,14 @@ def permille_text(permille: int) -> str:
 
 def account_pairings_page(
     view: StateReader, account: str, start: int, end: int | None, limit: int
-) -> tuple[list[dict[str, Any]], int | None]:
+) -> tuple[list[market.Pairing], int | None]:
     """An account's pairings from ``start``, at most ``limit`` unless one interval holds more,
     and the ``from`` of the next page. A page never splits one interval's pairings."""
     rows = market.pairings_of(view, account, start, end, limit + 1)
     if len(rows) <= limit:
         return rows, None
-    cut = rows[limit]["interval"]
-    taken = [r for r in rows[:limit] if r["interval"] < cut]
+    cut = rows[limit].interval_start_s
+    taken = [r for r in rows[:limit] if r.interval_start_s < cut]
     if taken:
         return taken, cut
     whole = market.pairings_of(view, account, cut, cut + 1, MAX_WHOLE_INTERVAL)
@@ -151,7 +153,7 @@ def router(ctx: ApiContext) -> APIRouter:
         took an order or was cleared. ``next`` is the ``from`` of the next page."""
         _window(from_, to)
         found = market.intervals(node.state.view, from_, to, limit + 1)
-        nxt = found[limit]["start"] if len(found) > limit else None
+        nxt = found[limit].start_s if len(found) > limit else None
         return JSONBytes({"intervals": found[:limit], "next": nxt})
 
     @r.get(
@@ -172,14 +174,13 @@ def router(ctx: ApiContext) -> APIRouter:
         view = node.state.view
         _interval(view, start)
         book = market.order_book(view, start)
-        bids, offers = book["bids"], book["offers"]
         return JSONBytes(
             {
-                "interval": book["interval"],
-                "bids": bids[:depth],
-                "offers": offers[:depth],
-                "bid_count": len(bids),
-                "offer_count": len(offers),
+                "interval": book.interval,
+                "bids": objects(book.bids[:depth]),
+                "offers": objects(book.offers[:depth]),
+                "bid_count": len(book.bids),
+                "offer_count": len(book.offers),
             }
         )
 
@@ -200,22 +201,19 @@ def router(ctx: ApiContext) -> APIRouter:
         what each pairing delivered and cost. Empty before clearing."""
         view = node.state.view
         record = _interval(view, start)
-        first = b""
+        first = 0
         if after is not None:
             m = PAIRING_ID.match(after)
             if m is None or int(m.group(1)) != start:
                 raise InvalidRequest(f"query.after: {after!r} is not a pairing id of {start}")
-            first = m.group(2).encode() + b"\x00"
-        rows = [
-            market.pairing_view(raw)
-            for _, raw in view.scan_range(market.pairing_prefix(start), first, None, limit + 1)
-        ]
-        nxt = rows[limit - 1]["id"] if len(rows) > limit else None
+            first = int(m.group(2)) + 1
+        rows = market.pairings(view, start, first, limit + 1)
+        nxt = rows[limit - 1].id if len(rows) > limit else None
         return JSONBytes(
             {
                 "interval": start,
-                "status": record["status"],
-                "pairings": [pairing_view(p) for p in rows[:limit]],
+                "status": record.status,
+                "pairings": objects(rows[:limit]),
                 "next": nxt,
             }
         )
@@ -234,7 +232,7 @@ def router(ctx: ApiContext) -> APIRouter:
         return JSONBytes(
             {
                 "interval": start,
-                "status": record["status"],
+                "status": record.status,
                 "settlements": market.grid_settlements(view, start),
             }
         )
@@ -254,9 +252,7 @@ def router(ctx: ApiContext) -> APIRouter:
         _window(from_, to)
         _account(view, account)
         rows, nxt = account_pairings_page(view, account, from_, to, limit)
-        return JSONBytes(
-            {"account": account, "pairings": [pairing_view(p) for p in rows], "next": nxt}
-        )
+        return JSONBytes({"account": account, "pairings": objects(rows), "next": nxt})
 
     @r.get(
         "/accounts/{account}/stats",
@@ -297,8 +293,8 @@ def router(ctx: ApiContext) -> APIRouter:
         view = node.state.view
         _account(view, account)
         owed = market.arrears_of(view, account)
-        total = sum(a["amount"] for a in owed)
-        return JSONBytes({"account": account, "arrears": owed, "total": total})
+        total = sum(a.amount_fen for a in owed)
+        return JSONBytes({"account": account, "arrears": owed, "total_fen": total})
 
     @r.get(
         "/plants/{device}",

@@ -352,13 +352,14 @@ def router(ctx: ApiContext) -> APIRouter:
     def account_page(request: Request, account: str) -> HTMLResponse:
         def build(record: registry.Account) -> dict[str, Any]:
             view = node.state.view
-            stats = view.get_json(market.stats_key(account))
             return {
                 "org": registry.get_organisation(view, record.org),
                 "balance": funds.balance_of(view, account),
                 "escrow": funds.escrow_of(view, account),
                 "nonce": chain.nonce_of(view, account),
-                "stats": None if stats is None else market.account_stats(view, account),
+                "stats": (
+                    market.account_stats(view, account) if market.has_stats(view, account) else None
+                ),
                 "extra_proofs": [funds.keys.balance(account).decode()],
             }
 
@@ -378,7 +379,7 @@ def router(ctx: ApiContext) -> APIRouter:
             view = node.state.view
             return {
                 "meters": registry.meters_of(view, "device", device),
-                "plant": view.get_json(market.plant_key(device)),
+                "plant": market.plant_totals(view, device),
             }
 
         return record_page(

@@ -39,7 +39,7 @@ from gridledger.state.state import StateReader
 from gridledger.web.charts import Series, bars, lines
 from gridledger.web.i18n import Translator, pick_lang
 from gridledger.web.render import render, utc
-from gridledger.web.views.market import DAY_S, clamp, days_back, latest_day, not_found
+from gridledger.web.views.market import DAY_S, clamp, day_of, days_back, latest_day, not_found
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,6 @@ TX_HASH = re.compile(r"^[0-9a-f]{64}$")
 GOLD = "#e0a100"
 """Generation in the producer's chart."""
 GRID = "var(--grid)"
-PREFERENCE_KEEP = ("price_cap", "preferred", "quantity_wh")
-"""What a switch carries over from the site's current choice."""
 
 
 def _account(view: StateReader, account: str, role: str) -> registry.Account | None:
@@ -100,11 +98,17 @@ def _meter_wh(
     return out
 
 
-def _switch_body(pref: dict[str, Any] | None, site: str, choice: str) -> dict[str, Any]:
+def _switch_body(pref: market.Preference | None, site: str, choice: str) -> dict[str, Any]:
+    """The ``market.set_preference`` body that switches ``site`` to ``choice``, carrying over
+    the current choice's price cap, preferred plants and quantity."""
     body: dict[str, Any] = {"site": site, "choice": choice}
-    for field in PREFERENCE_KEEP:
-        if pref is not None and pref.get(field) not in (None, []):
-            body[field] = pref[field]
+    if pref is not None:
+        kept = {
+            "price_cap": pref.price_cap_fen_per_kwh,
+            "preferred": pref.preferred,
+            "quantity_wh": pref.quantity_wh,
+        }
+        body.update({k: v for k, v in kept.items() if v not in (None, [])})
     return body
 
 
@@ -141,17 +145,17 @@ def _consumer_days(
         for hour, wh in _meter_wh(view, "site", site, first, end).items():
             rows[hour - hour % DAY_S]["consumed"] += wh
     for p in market.pairings_of(view, account, first, end, limit=100_000):
-        if p["consumer"] == account:
-            row = rows[p["interval"] - p["interval"] % DAY_S]
-            row["clean"] += p.get("delivered_wh") or 0
-            row["clean_paid"] += p.get("amount") or 0
+        if p.consumer == account:
+            row = rows[day_of(p.interval_start_s)]
+            row["clean"] += p.delivered_wh or 0
+            row["clean_paid"] += p.amount_fen or 0
     for record in market.intervals(view, first, end, limit=len(days) * 96):
-        if record.get("status") != "settled":
+        if record.status != "settled":
             continue
         for site in sites:
-            grid = view.get_json(market.grid_key(record["start"], "import", site))
-            if grid is not None and grid["account"] == account:
-                rows[record["start"] - record["start"] % DAY_S]["grid_paid"] += grid["amount"]
+            grid = market.grid_settlement(view, record.start_s, "import", site)
+            if grid is not None and grid.account == account:
+                rows[day_of(record.start_s)]["grid_paid"] += grid.amount_fen
     for row in rows.values():
         row["grid"] = max(row["consumed"] - row["clean"], 0)
         row["share"] = row["clean"] * 1000 // row["consumed"] if row["consumed"] else None
@@ -167,21 +171,22 @@ def _plant_hours(
     sold: dict[int, int] = {}
     revenue = {"clean": 0, "feed_in": 0}
     for p in market.pairings_of(view, account, day, end, limit=100_000):
-        if p["device"] == device:
-            sold[p["interval"]] = sold.get(p["interval"], 0) + (p.get("delivered_wh") or 0)
-            revenue["clean"] += p.get("amount") or 0
+        if p.device == device:
+            at = p.interval_start_s
+            sold[at] = sold.get(at, 0) + (p.delivered_wh or 0)
+            revenue["clean"] += p.amount_fen or 0
     rows = []
     for hour in range(day, end, 3600):
-        grid = view.get_json(market.grid_key(hour, "export", device))
+        grid = market.grid_settlement(view, hour, "export", device)
         if grid is not None:
-            revenue["feed_in"] += grid["amount"]
+            revenue["feed_in"] += grid.amount_fen
         if hour in generated or hour in sold or grid is not None:
             rows.append(
                 {
                     "start": hour,
                     "generated": generated.get(hour, 0),
                     "sold": sold.get(hour, 0),
-                    "exported": grid["wh"] if grid is not None else 0,
+                    "exported": grid.energy_wh if grid is not None else 0,
                 }
             )
     return rows, revenue
@@ -238,11 +243,11 @@ def router(ctx: ApiContext) -> APIRouter:
         if record is None:
             return not_found(request, node, "consumer", account)
         t = Translator(pick_lang(request))
-        prefs = {p["site"]: p for p in market.preferences_of(view, account)}
+        prefs = {p.site: p for p in market.preferences_of(view, account)}
         sites: list[dict[str, Any]] = []
         for site in _assets(view, "site", record.org):
             pref = prefs.get(site.id)
-            choice = pref["choice"] if pref is not None else "grid"
+            choice = pref.choice if pref is not None else "grid"
             other = "grid" if choice == "clean" else "clean"
             sites.append(
                 {
@@ -257,14 +262,14 @@ def router(ctx: ApiContext) -> APIRouter:
         n_days = clamp(request.query_params.get("days"), 1, MAX_DAYS, DEFAULT_DAYS)
         last = latest_day(view)
         daily: list[dict[str, Any]] = []
-        today: list[dict[str, Any]] = []
+        today: list[market.Pairing] = []
         chart = None
         if last is not None:
             daily = _consumer_days(view, account, [s["id"] for s in sites], days_back(last, n_days))
             today = [
                 p
                 for p in market.pairings_of(view, account, last, last + DAY_S, limit=1000)
-                if p["consumer"] == account
+                if p.consumer == account
             ]
             labels = [utc(row["day"], "%m-%d") for row in daily]
             chart = {
@@ -315,7 +320,7 @@ def router(ctx: ApiContext) -> APIRouter:
             balance=funds.balance_of(view, account),
             escrow=funds.escrow_of(view, account),
             arrears=owed,
-            arrears_total=sum(a["amount"] for a in owed),
+            arrears_total=sum(a.amount_fen for a in owed),
         )
 
     @r.post("/consumer/{account}/choice", response_class=HTMLResponse)
@@ -332,7 +337,7 @@ def router(ctx: ApiContext) -> APIRouter:
         key = custody.key(account)
         if key is None:
             return RedirectResponse(f"{back}?error=not_custodial", status_code=303)
-        pref = next((p for p in market.preferences_of(view, account) if p["site"] == site), None)
+        pref = next((p for p in market.preferences_of(view, account) if p.site == site), None)
         body = _switch_body(pref, site, choice)
         tx = sign_tx(
             key, node.chain_id, "market.set_preference", account, node.next_nonce(account), body
@@ -377,7 +382,7 @@ def router(ctx: ApiContext) -> APIRouter:
                         ),
                     ],
                 )
-            stats = market.plant_stats(view, device.id)
+            stats: dict[str, Any] = market.plant_stats(view, device.id)
             stats["buyers"] = sorted(stats["buyers"], key=lambda b: (-b["wh"], b["consumer"]))
             plants.append(
                 {
@@ -386,7 +391,7 @@ def router(ctx: ApiContext) -> APIRouter:
                     "chart": chart,
                     "revenue": revenue,
                     "stats": stats,
-                    "standing": view.get_json(market.standing_offer_key(device.id)),
+                    "standing": market.standing_offer(view, device.id),
                 }
             )
         return render(
