@@ -45,8 +45,10 @@ from gridledger.api.schemas import (
     StandingOffers,
 )
 from gridledger.contracts import funds, market
+from gridledger.readmodels import market as totals
 from gridledger.sdk import ApiError, Client, InvalidInput, market_body, submit_readings
 from market_node import FEED_IN, GATE_S, GRID_FUNDS, HOUR, SELL, MarketChain, market_chain
+from market_support import reference_rows, table_rows
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`"),
@@ -197,8 +199,8 @@ def zeros(*names: str) -> dict[str, int]:
     return dict.fromkeys(names, 0)
 
 
-CONSUMED = ("consumed_wh", "clean_wh", "grid_import_wh", "clean_paid", "grid_paid")
-GENERATED = ("generated_wh", "sold_wh", "exported_wh", "clean_revenue", "feed_in_revenue")
+CONSUMED = ("consumed_wh", "clean_wh", "grid_import_wh", "clean_paid_fen", "grid_paid_fen")
+GENERATED = ("generated_wh", "sold_wh", "exported_wh", "clean_revenue_fen", "feed_in_revenue_fen")
 
 
 class MarketSuite:
@@ -354,18 +356,18 @@ class MarketSuite:
         ann = check(MarketStats, http.get("/v1/market/accounts/ann/stats"))
         assert ann == {
             "account": "ann", **zeros(*GENERATED), "consumed_wh": 3500, "clean_wh": 2500,
-            "grid_import_wh": 1000, "clean_paid": 117, "grid_paid": 60,
+            "grid_import_wh": 1000, "clean_paid_fen": 117, "grid_paid_fen": 60,
             "clean_share_permille": 714, "clean_share": "0.714",
         }  # fmt: skip
         ben = client.market.stats("ben")
         assert (ben["clean_wh"], ben["consumed_wh"], ben["clean_share"]) == (1000, 1000, "1.000")
         dan = client.market.stats("dan")
-        assert (dan["grid_import_wh"], dan["grid_paid"], dan["clean_share_permille"],
+        assert (dan["grid_import_wh"], dan["grid_paid_fen"], dan["clean_share_permille"],
                 dan["clean_share"]) == (1900, 114, 50, "0.050")  # fmt: skip
         sun = check(MarketStats, http.get("/v1/market/accounts/sun/stats"))
         assert sun == {
             "account": "sun", **zeros(*CONSUMED), "generated_wh": 5000, "sold_wh": 3600,
-            "exported_wh": 1400, "clean_revenue": 168, "feed_in_revenue": 42,
+            "exported_wh": 1400, "clean_revenue_fen": 168, "feed_in_revenue_fen": 42,
             "clean_share_permille": 0, "clean_share": "0.000",
         }  # fmt: skip
         carol = check(MarketStats, http.get("/v1/market/accounts/carol/stats"))
@@ -375,14 +377,14 @@ class MarketSuite:
         pv2 = check(PlantStats, http.get("/v1/market/plants/pv-2"))
         assert pv2 == {
             "device": "pv-2", "generated_wh": 3000, "sold_wh": 1600, "exported_wh": 1400,
-            "clean_revenue": 23 + 47 + 4, "feed_in_revenue": 42,
-            "buyers": [{"consumer": "ann", "wh": 500, "amount": 23},
-                       {"consumer": "ben", "wh": 1000, "amount": 47},
-                       {"consumer": "dan", "wh": 100, "amount": 4}],
+            "clean_revenue_fen": 23 + 47 + 4, "feed_in_revenue_fen": 42,
+            "buyers": [{"consumer": "ann", "delivered_wh": 500, "amount_fen": 23},
+                       {"consumer": "ben", "delivered_wh": 1000, "amount_fen": 47},
+                       {"consumer": "dan", "delivered_wh": 100, "amount_fen": 4}],
         }  # fmt: skip
         pv1 = client.market.plant("pv-1")
-        assert (pv1["sold_wh"], pv1["buyers"]) == (2000, [{"consumer": "ann", "wh": 2000,
-                                                           "amount": 94}])  # fmt: skip
+        assert (pv1["sold_wh"], pv1["buyers"]) == (
+            2000, [{"consumer": "ann", "delivered_wh": 2000, "amount_fen": 94}])  # fmt: skip
         assert client.market.plant("pv-3") == {"device": "pv-3", **zeros(*GENERATED),
                                                "buyers": []}  # fmt: skip
 
@@ -419,11 +421,13 @@ class MarketSuite:
                 stored = market.get_pairing(view, start, int(p["id"].rsplit("-", 1)[1]))
                 assert stored is not None
                 assert p == msgspec.structs.asdict(stored)
+        node = flow.chain.node
+        assert table_rows(node.readmodels.reader()) == reference_rows(view)
         for account in ("ann", "ben", "dan", "sun", "grid"):
             stats = client.market.stats(account)
-            stored = market.account_stats(view, account)
-            assert {k: stats[k] for k in stored} == stored
-            assert {stats[k] for k in stats.keys() - stored - {"account", "clean_share"}} <= {0}
+            found = totals.account_totals(node.readmodels.reader(), account)
+            stored = totals.AccountTotals(account=account) if found is None else found
+            assert stats == {**msgspec.structs.asdict(stored), "clean_share": stats["clean_share"]}
         # escrow stays locked until settlement: ann's standing bid of the cleared second hour
         # (1500 Wh at 70: 105) and the open third hour's bids (ann 13, ben 44)
         expected = {"ann": (99_823 - 13 - 105, 13 + 105), "ben": (99_953 - 44, 44), "dan": (0, 0),

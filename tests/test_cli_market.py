@@ -25,6 +25,7 @@ from gridledger.cli.main import app
 from gridledger.contracts import market
 from gridledger.core.keystore import save_key
 from gridledger.node.home import key_path
+from gridledger.readmodels import market as totals
 from market_node import FEED_IN, GATE_S, HOUR, PARTIES, SELL, MarketChain, market_chain
 
 
@@ -149,9 +150,8 @@ def test_a_market_from_the_command_line(cli: Cli) -> None:
     ann_pairings = cli.json("query", "market", "pairings", "--account", "ann", "--limit", 1)
     assert [p["id"] for p in ann_pairings["pairings"]] == [f"{h1}-00000000", f"{h1}-00000001"]
     assert ann_pairings["next"] == h1 + 1
-    assert ann_pairings["pairings"] == [
-        msgspec.structs.asdict(p) for p in market.pairings_of(view, "ann")
-    ]
+    ann_all = totals.account_pairings(chain.node.readmodels.reader(), view, "ann")
+    assert ann_pairings["pairings"] == [msgspec.structs.asdict(p) for p in ann_all]
     assert "more: --from" in cli.run("query", "market", "pairings", "--account", "ann",
                                      "--limit", 1).stdout  # fmt: skip
     window = cli.json("query", "market", "pairings", "--account", "sun", "--from", h1 + 1)
@@ -160,17 +160,18 @@ def test_a_market_from_the_command_line(cli: Cli) -> None:
     stats = cli.json("query", "market", "stats", "ann")
     assert stats == {
         "account": "ann", "consumed_wh": 3500, "clean_wh": 2500, "grid_import_wh": 1000,
-        "clean_paid": 117, "grid_paid": 60, "generated_wh": 0, "sold_wh": 0, "exported_wh": 0,
-        "clean_revenue": 0, "feed_in_revenue": 0, "clean_share_permille": 714,
-        "clean_share": "0.714",
+        "clean_paid_fen": 117, "grid_paid_fen": 60, "generated_wh": 0, "sold_wh": 0,
+        "exported_wh": 0, "clean_revenue_fen": 0, "feed_in_revenue_fen": 0,
+        "clean_share_permille": 714, "clean_share": "0.714",
     }  # fmt: skip
-    assert {k: stats[k] for k in market.account_stats(view, "ann")} == market.account_stats(
-        view, "ann")  # fmt: skip
+    ann = totals.account_totals(chain.node.readmodels.reader(), "ann")
+    assert stats == {**msgspec.structs.asdict(ann), "clean_share": "0.714"}
     shown = cli.run("query", "market", "stats", "ann").stdout
     assert "clean share" in shown
     assert "0.714" in shown
     sun = cli.json("query", "market", "stats", "sun")
-    assert (sun["generated_wh"], sun["sold_wh"], sun["clean_revenue"], sun["feed_in_revenue"]) == (
+    assert (sun["generated_wh"], sun["sold_wh"], sun["clean_revenue_fen"],
+            sun["feed_in_revenue_fen"]) == (
         5000, 3600, 168, 42)  # fmt: skip
 
     grid = cli.json("query", "market", "grid", h1)
@@ -183,9 +184,11 @@ def test_a_market_from_the_command_line(cli: Cli) -> None:
     assert "settled interval" in cli.run("query", "market", "grid", h1).stdout
 
     plant = cli.json("query", "market", "plant", "pv-2")
-    assert plant["buyers"] == [{"consumer": "ann", "amount": 23, "wh": 500},
-                               {"consumer": "ben", "amount": 47, "wh": 1000},
-                               {"consumer": "dan", "amount": 4, "wh": 100}]  # fmt: skip
+    assert plant["buyers"] == [
+        {"consumer": "ann", "amount_fen": 23, "delivered_wh": 500},
+        {"consumer": "ben", "amount_fen": 47, "delivered_wh": 1000},
+        {"consumer": "dan", "amount_fen": 4, "delivered_wh": 100},
+    ]
     assert (plant["generated_wh"], plant["exported_wh"]) == (3000, 1400)
     assert "buyers" in cli.run("query", "market", "plant", "pv-2").stdout
 

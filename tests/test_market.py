@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,7 +18,8 @@ from hypothesis import strategies as st
 from gridledger.contracts import funds, market
 from gridledger.contracts.market.matching import Order, cost_minor, escrow_minor
 from gridledger.core.errors import InvalidTransaction
-from ledger_support import GRID, GW1, site_body, unchecked
+from gridledger.readmodels import market as totals_of
+from ledger_support import GRID, GW1, Ledger, site_body, unchecked
 from market_reference import reference_clear, reference_deliver
 from market_support import (
     FEED_IN,
@@ -31,6 +33,7 @@ from market_support import (
     SELL,
     Market,
     at,
+    reference_rows,
 )
 from support import OPERATOR
 
@@ -94,7 +97,7 @@ def test_bid_offer_clear_settle(m: Market) -> None:
         ("bob", "pv-b", 1000, 67),
     ]
     # both parties see the same pairing under the same id
-    assert market.pairings_of(m.state, "owner-b") == market.pairings_of(m.state, "bob")[1:]
+    assert m.pairings_of("owner-b") == m.pairings_of("bob")[1:]
     assert len({p.id for p in pairs}) == 3
     # escrow stays locked until settlement, also for carol's bid that found no offer
     assert m.escrow("alice") == 240
@@ -117,17 +120,17 @@ def test_bid_offer_clear_settle(m: Market) -> None:
     # every escrow is released; money moved, none created
     assert all(m.escrow(a) == 0 for a in HOMES.values())
     assert m.money() == supply
-    alice = market.account_stats(m.state, "alice")
-    assert alice["consumed_wh"] == 2500
-    assert alice["clean_wh"] == 2250
-    assert alice["clean_share_permille"] == 900
+    alice = m.account_totals("alice")
+    assert (alice.consumed_wh, alice.clean_wh, alice.grid_import_wh) == (2500, 2250, 250)
+    assert (alice.clean_paid_fen, alice.grid_paid_fen) == (cost_minor(2250, 67), 15)
+    assert alice.clean_share_permille == 900
     assert m.balance("alice") == HOUSE_FUNDS - cost_minor(2250, 67) - cost_minor(250, SELL)
     # carol took part (her bid found no offer): all her consumption came from the grid
     assert m.balance("carol") == HOUSE_FUNDS - cost_minor(1000, SELL)
-    plant = market.plant_stats(m.state, "pv-b")
-    assert plant["sold_wh"] == 1000
-    assert plant["exported_wh"] == 4000
-    assert plant["buyers"] == [{"consumer": "bob", "wh": 1000, "amount": 67}]
+    plant = m.plant_totals("pv-b")
+    assert (plant.generated_wh, plant.sold_wh, plant.exported_wh) == (5000, 1000, 4000)
+    assert plant.buyers == [totals_of.PlantBuyer(consumer="bob", delivered_wh=1000, amount_fen=67)]
+    assert m.account_totals("owner-b").feed_in_revenue_fen == cost_minor(4000, FEED_IN)
     assert m.balance("owner-b") == 67 + cost_minor(4000, FEED_IN)
     grid = {g.asset: g for g in market.grid_settlements(m.state, H1)}
     assert (grid["s-bob"].energy_wh, grid["s-bob"].measured_wh) == (2500 - 1750, 2500)
@@ -288,8 +291,9 @@ def test_a_site_and_a_device_sharing_an_id_are_measured_apart(m: Market) -> None
     assert (settlement.consumption_wh, settlement.generation_wh) == (1000, 3000)
     assert (settlement.delivered_wh, settlement.grid_export_wh) == (1000, 2000)
     assert settlement.grid_import_wh == 0
-    assert market.account_stats(m.state, "alice")["consumed_wh"] == 1000
-    assert market.plant_stats(m.state, "pv-a")["generated_wh"] == 3000
+    assert m.account_totals("alice").consumed_wh == 1000
+    assert m.plant_totals("pv-a").generated_wh == 3000
+    assert m.account_totals("owner-a").generated_wh == 3000
 
 
 # refusals ------------------------------------------------------------------------------------
@@ -387,8 +391,7 @@ def test_settlement_rules(m: Market) -> None:
 
 
 def test_tariffs_and_params_are_checked_and_needed() -> None:
-    m = Market.__new__(Market)
-    super(Market, m).__init__()
+    m = Ledger()  # no tariffs, no parameters set
     m.refused(m.tx(GRID, "market.clear", {"interval": H1}), "market.no_tariffs",
               block_time_ms=at(H1))  # fmt: skip
     m.refused(m.tx(OPERATOR, "market.set_tariffs", {"sell_price": 60, "feed_in_price": 30}),
@@ -476,19 +479,37 @@ def test_balances_follow_the_reference_matcher_and_settler(case: dict[str, Any])
         {s: case["meters"][s] for s in sites},
     )
     change = dict.fromkeys(before, 0)
+    # the read model's totals per account, as the references say
+    ledger: dict[str, dict[str, int]] = {a: {} for a in before}
+
+    def add(account: str, **values: int) -> None:
+        for name, value in values.items():
+            ledger[account][name] = ledger[account].get(name, 0) + value
+
     for (i, j, s), wh in zip(keys, delivered, strict=True):
         amount = cost_minor(wh, expected[(i, j, s)][1])
         change[bids[i].account] -= amount
         change[offers[j].account] += amount
+        add(bids[i].account, clean_wh=wh, clean_paid_fen=amount)
+        add(offers[j].account, sold_wh=wh, clean_revenue_fen=amount)
     owner_of_site = {b.asset: b.account for b in reversed(bids)}
     for site, wh in imports.items():
         change[owner_of_site[site]] -= cost_minor(wh, SELL)
         change[GRID] += cost_minor(wh, SELL)
+        add(owner_of_site[site], consumed_wh=case["meters"][site], grid_import_wh=wh,
+            grid_paid_fen=cost_minor(wh, SELL))  # fmt: skip
     owner_of_device = {d: PLANTS[d][1] for d in devices}
     for device, wh in exports.items():
         change[owner_of_device[device]] += cost_minor(wh, FEED_IN)
         change[GRID] -= cost_minor(wh, FEED_IN)
+        add(owner_of_device[device], generated_wh=case["meters"][device], exported_wh=wh,
+            feed_in_revenue_fen=cost_minor(wh, FEED_IN))  # fmt: skip
     assert {a: m.balance(a) - before[a] for a in before} == change
+    for account, sums in ledger.items():
+        got = msgspec.structs.asdict(m.account_totals(account))
+        assert {name: got[name] for name in sums} == sums, account
+    # and every table row as the records in state say
+    assert m.rows() == reference_rows(m.state)
     assert before[GRID] == GRID_FUNDS
     totals = interval(m, H1).settlement
     assert totals is not None

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from gridledger.contracts import market, metering, registry
 from gridledger.contracts.chain import Upgrade
 from gridledger.contracts.rules import Rules
+from gridledger.readmodels import market as totals
 
 HEX64 = r"^[0-9a-f]{64}$"
 
@@ -442,40 +443,13 @@ class GridSettlements(_Strict):
     )
 
 
-class MarketStats(_Strict):
-    """An account's settled totals (``market/stats/<account>``), zeros before any settlement."""
-
-    account: str
-    consumed_wh: int
-    clean_wh: int = Field(description="Consumed energy delivered by pairings, Wh.")
-    grid_import_wh: int
-    clean_paid: int = Field(description="Paid for clean deliveries, minor units.")
-    grid_paid: int
-    generated_wh: int
-    sold_wh: int = Field(description="Generated energy delivered to pairings, Wh.")
-    exported_wh: int
-    clean_revenue: int
-    feed_in_revenue: int
-    clean_share_permille: int = Field(description="clean_wh per 1000 Wh consumed, rounded down.")
-    clean_share: str = Field(description='The same as a decimal fraction, e.g. "0.714".')
-
-
-class PlantBuyer(_Strict):
-    consumer: str
-    wh: int = Field(description="Delivered to this consumer, Wh.")
-    amount: int = Field(description="Paid by this consumer, minor units.")
-
-
-class PlantStats(_Strict):
-    """A plant's settled totals (``market/plant/<device>``) and its buyers."""
-
-    device: str
-    generated_wh: int
-    sold_wh: int
-    exported_wh: int
-    clean_revenue: int
-    feed_in_revenue: int
-    buyers: list[PlantBuyer] = Field(description="By consumer account id.")
+MarketStats = extend(
+    totals.AccountTotals,
+    "MarketStats",
+    "An account's settled market totals (the market's read model), zeros before any settlement.",
+    clean_share=(str, Field(description='clean_share_permille as a decimal fraction, "0.714".')),
+)
+PlantStats = model_of(totals.PlantTotals, "PlantStats")
 
 
 class MarketPreferences(_Strict):

@@ -470,7 +470,8 @@ def plant(
         print_json(found)
         return
     _print_fields({k: v for k, v in found.items() if k != "buyers"}, json_out)
-    columns = [("consumer", "consumer"), ("wh", "wh"), ("amount", "amount")]
+    columns = [("consumer", "consumer"), ("delivered_wh", "delivered_wh"),
+               ("amount_fen", "amount_fen")]  # fmt: skip
     console.print(_table(found["buyers"], columns, "buyers"))
 
 

@@ -152,7 +152,7 @@ class Market:
             start = int(page["next"])
 
     def stats(self, account: str) -> dict[str, Any]:
-        """``account``'s settled totals (Wh, minor units) with ``clean_share_permille`` and
+        """``account``'s settled totals (Wh, fen) with ``clean_share_permille`` and
         ``clean_share`` (a decimal string); zeros before its first settlement."""
         return self._get("accounts", account, "stats")
 
@@ -167,7 +167,8 @@ class Market:
         return self._get("accounts", account, "arrears")
 
     def plant(self, device: str) -> dict[str, Any]:
-        """A device's settled totals and its ``buyers`` (``{"consumer", "wh", "amount"}``)."""
+        """A device's settled totals and its ``buyers`` (``{"consumer", "delivered_wh",
+        "amount_fen"}``)."""
         return self._get("plants", device)
 
     def standing_offers(self) -> list[dict[str, Any]]:

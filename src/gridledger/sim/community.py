@@ -743,7 +743,9 @@ def run_demo(
                     done += 1
                     report("hours", done, community.hours)
         t_chain = time.perf_counter()
-        summary = ledger_summary(node.state.view, start, end, community.site)
+        summary = ledger_summary(
+            node.state.view, node.readmodels.reader(), start, end, community.site
+        )
         summary["community"] = _scenario(community)
         summary["readings"] = {
             **summary["readings"],

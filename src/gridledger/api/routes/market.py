@@ -1,7 +1,9 @@
 """The clean-power market: its rules and tariffs, intervals with their order books, pairings and
 grid settlements, and what each account and plant traded.
 
-Everything here reads the committed state; orders and every other market action are
+Everything here reads the committed state, except what each account and plant traded and an
+account's pairings, which come from the market's read model beside the chain
+(:mod:`gridledger.readmodels.market`); orders and every other market action are
 transactions (``POST /v1/txs``, kinds ``market.*``). Times are Unix seconds (UTC) and an
 interval is named by its start. An interval nobody has traded in yet has no record: its order
 book reads as an empty open interval, and its pairings and grid settlements as empty lists.
@@ -10,6 +12,7 @@ book reads as an empty open interval, and its pairings and grid settlements as e
 from __future__ import annotations
 
 import re
+import sqlite3
 from typing import Annotated, Any
 
 import msgspec
@@ -39,25 +42,13 @@ from gridledger.api.schemas import (
 )
 from gridledger.contracts import market, registry
 from gridledger.core.errors import NotFound
+from gridledger.readmodels import market as totals
 from gridledger.state.state import StateReader
 
 MAX_PAGE = 1000
 """Intervals, pairings or orders per side in one answer."""
 MAX_WHOLE_INTERVAL = 100_000
 """The most pairings of one account in one interval that a page returns whole."""
-ACCOUNT_TOTALS = (
-    "consumed_wh",
-    "clean_wh",
-    "grid_import_wh",
-    "clean_paid",
-    "grid_paid",
-    "generated_wh",
-    "sold_wh",
-    "exported_wh",
-    "clean_revenue",
-    "feed_in_revenue",
-)
-PLANT_TOTALS = ("generated_wh", "sold_wh", "exported_wh", "clean_revenue", "feed_in_revenue")
 PAIRING_ID = re.compile(r"^(\d{1,10})-(\d{8})$")
 
 Start = Annotated[
@@ -109,18 +100,23 @@ def permille_text(permille: int) -> str:
 
 
 def account_pairings_page(
-    view: StateReader, account: str, start: int, end: int | None, limit: int
+    conn: sqlite3.Connection,
+    view: StateReader,
+    account: str,
+    start: int,
+    end: int | None,
+    limit: int,
 ) -> tuple[list[market.Pairing], int | None]:
     """An account's pairings from ``start``, at most ``limit`` unless one interval holds more,
     and the ``from`` of the next page. A page never splits one interval's pairings."""
-    rows = market.pairings_of(view, account, start, end, limit + 1)
+    rows = totals.account_pairings(conn, view, account, start, end, limit + 1)
     if len(rows) <= limit:
         return rows, None
     cut = rows[limit].interval_start_s
     taken = [r for r in rows[:limit] if r.interval_start_s < cut]
     if taken:
         return taken, cut
-    whole = market.pairings_of(view, account, cut, cut + 1, MAX_WHOLE_INTERVAL)
+    whole = totals.account_pairings(conn, view, account, cut, cut + 1, MAX_WHOLE_INTERVAL)
     nxt = cut + 1
     return whole, None if end is not None and nxt >= end else nxt
 
@@ -251,7 +247,7 @@ def router(ctx: ApiContext) -> APIRouter:
         view = node.state.view
         _window(from_, to)
         _account(view, account)
-        rows, nxt = account_pairings_page(view, account, from_, to, limit)
+        rows, nxt = account_pairings_page(node.readmodels.reader(), view, account, from_, to, limit)
         return JSONBytes({"account": account, "pairings": objects(rows), "next": nxt})
 
     @r.get(
@@ -264,11 +260,11 @@ def router(ctx: ApiContext) -> APIRouter:
         """Settled totals: energy consumed, clean and from the grid, and what it cost; energy
         generated, sold and exported, and what it earned. Zeros for an account that has not
         settled anything yet."""
-        view = node.state.view
-        _account(view, account)
-        stats = {**dict.fromkeys(ACCOUNT_TOTALS, 0), **market.account_stats(view, account)}
-        share = stats["clean_share_permille"]
-        return JSONBytes({"account": account, **stats, "clean_share": permille_text(share)})
+        _account(node.state.view, account)
+        found = totals.account_totals(node.readmodels.reader(), account)
+        stats = found or totals.AccountTotals(account=account)
+        share = permille_text(stats.clean_share_permille)
+        return JSONBytes({**msgspec.structs.asdict(stats), "clean_share": share})
 
     @r.get(
         "/accounts/{account}/preferences",
@@ -305,10 +301,9 @@ def router(ctx: ApiContext) -> APIRouter:
     def plant(device: DeviceId) -> Response:
         """A registered device's settled totals and what each consumer bought from it; zeros
         before its first settlement."""
-        view = node.state.view
-        require_device(view, device)
-        totals = {"device": device, **dict.fromkeys(PLANT_TOTALS, 0)}
-        return JSONBytes({**totals, **market.plant_stats(view, device)})
+        require_device(node.state.view, device)
+        found = totals.plant_totals(node.readmodels.reader(), device)
+        return JSONBytes(found or totals.PlantTotals(device=device))
 
     @r.get("/standing-offers", response_model=StandingOffers, summary="Standing offers")
     def standing_offers() -> Response:

@@ -22,10 +22,17 @@ ledger. Once it has ended and its meter data is final, anyone may send ``market.
 * :mod:`.matching`: the pure matching and delivery engine clearing and settlement run;
 * :mod:`.settlement`: ``market.settle`` and ``market.pay_arrears``;
 * :mod:`.queries`: intervals, order books, pairings, choices, grid settlements, arrears;
+* :mod:`.changes`: the pairings and grid settlements a block wrote, for the read models of
+  :mod:`gridledger.readmodels.market` (the totals pages show, outside the state root);
 * :mod:`.errors`: the refusals, each with its ``market.*`` code.
 """
 
 from gridledger.contracts.market import keys
+from gridledger.contracts.market.changes import (
+    WrittenPairing,
+    grid_settlements_written,
+    pairings_written,
+)
 from gridledger.contracts.market.clearing import apply_clear
 from gridledger.contracts.market.errors import (
     AlreadyCleared,
@@ -66,21 +73,15 @@ from gridledger.contracts.market.orders import (
 )
 from gridledger.contracts.market.parameters import SetParams, SetTariffs, params, tariffs
 from gridledger.contracts.market.queries import (
-    account_stats,
-    all_account_stats,
     arrears_of,
     get_pairing,
     grid_settlement,
     grid_settlements,
-    has_stats,
     interval_orders,
     intervals,
     latest_cleared,
     order_book,
     pairings,
-    pairings_of,
-    plant_stats,
-    plant_totals,
     preferences,
     preferences_of,
     standing_offer,
@@ -163,8 +164,7 @@ __all__ = [
     "TooFarAhead",
     "UnknownAsset",
     "UnknownOrder",
-    "account_stats",
-    "all_account_stats",
+    "WrittenPairing",
     "apply_clear",
     "apply_pay_arrears",
     "apply_settle",
@@ -176,7 +176,7 @@ __all__ = [
     "get_pairing",
     "grid_settlement",
     "grid_settlements",
-    "has_stats",
+    "grid_settlements_written",
     "interval_orders",
     "intervals",
     "keys",
@@ -184,10 +184,8 @@ __all__ = [
     "open_interval",
     "order_book",
     "pairings",
-    "pairings_of",
+    "pairings_written",
     "params",
-    "plant_stats",
-    "plant_totals",
     "preferences",
     "preferences_of",
     "settlement_ready",

@@ -69,9 +69,14 @@ def interval(start_s: int) -> bytes:
     return intervals() + start_part(start_s)
 
 
+def all_pairings() -> bytes:
+    """Prefix of every pairing."""
+    return b"market/pairing/"
+
+
 def pairings(start_s: int) -> bytes:
     """Prefix of one interval's pairings."""
-    return b"market/pairing/" + start_part(start_s) + b"/"
+    return all_pairings() + start_part(start_s) + b"/"
 
 
 def pairing_number(n: int) -> bytes:
@@ -81,6 +86,12 @@ def pairing_number(n: int) -> bytes:
 
 def pairing(start_s: int, n: int) -> bytes:
     return pairings(start_s) + pairing_number(n)
+
+
+def parse_pairing(key: bytes) -> tuple[int, int]:
+    """The interval start and number of a pairing's key (the inverse of :func:`pairing`)."""
+    start, _, n = key[len(all_pairings()) :].partition(b"/")
+    return int(start), int(n)
 
 
 def preferences() -> bytes:
@@ -106,9 +117,14 @@ def standing_offer(device: str) -> bytes:
     return standing_offers() + device.encode()
 
 
+def all_grid_settlements() -> bytes:
+    """Prefix of every grid settlement."""
+    return b"market/grid/"
+
+
 def grid_settlements(start_s: int) -> bytes:
     """Prefix of one interval's grid settlements."""
-    return b"market/grid/" + start_part(start_s) + b"/"
+    return all_grid_settlements() + start_part(start_s) + b"/"
 
 
 def grid_settlement(start_s: int, direction: Direction, asset: str) -> bytes:
@@ -122,36 +138,3 @@ def arrears_of(debtor: str) -> bytes:
 
 def arrears(debtor: str, creditor: str) -> bytes:
     return arrears_of(debtor) + creditor.encode()
-
-
-def party(account: str, start_s: int) -> bytes:
-    """The numbers of an account's pairings in one settled interval (as consumer or
-    producer)."""
-    return parties_of(account) + start_part(start_s)
-
-
-def parties_of(account: str) -> bytes:
-    return b"market/party/" + account.encode() + b"/"
-
-
-def stats(account: str) -> bytes:
-    """An account's running totals."""
-    return b"market/stats/" + account.encode()
-
-
-def all_stats() -> bytes:
-    return b"market/stats/"
-
-
-def plant(device: str) -> bytes:
-    """A plant's running totals."""
-    return b"market/plant/" + device.encode()
-
-
-def sold_by(device: str) -> bytes:
-    """Prefix of what a plant sold, per consumer."""
-    return b"market/sold/" + device.encode() + b"/"
-
-
-def sold(device: str, consumer: str) -> bytes:
-    return sold_by(device) + consumer.encode()

@@ -163,70 +163,6 @@ def _settle_with_grid(
     return out[0], out[1], out[2], out[3], out[4]
 
 
-def _add(state: StateWriter, key: bytes, **amounts: int) -> None:
-    record: dict[str, int] = state.get_json(key) or {}
-    for name, value in amounts.items():
-        record[name] = record.get(name, 0) + value
-    state.set_json(key, record)
-
-
-def _running_totals(
-    state: StateWriter,
-    start_s: int,
-    tariffs: IntervalTariffs,
-    inputs: _Inputs,
-    pairings: list[Pairing],
-    shortfall: dict[Side, dict[str, int]],
-) -> None:
-    """Each account's, plant's and plant-buyer's running totals, and each party's index of its
-    pairings in the interval."""
-    got: dict[str, int] = {}
-    gave: dict[str, int] = {}
-    paid_by: dict[str, int] = {}
-    revenue: dict[str, int] = {}
-    sold: dict[tuple[str, str], list[int]] = {}
-    parties: dict[str, list[int]] = {}
-    for n, p in enumerate(pairings):
-        wh, amount = p.delivered_wh or 0, p.amount_fen or 0
-        _bump(got, p.site, wh)
-        _bump(gave, p.device, wh)
-        _bump(paid_by, p.consumer, amount)
-        _bump(revenue, p.device, amount)
-        entry = sold.setdefault((p.device, p.consumer), [0, 0])
-        entry[0] += wh
-        entry[1] += amount
-        for party in (p.consumer,) if p.producer == p.consumer else (p.consumer, p.producer):
-            parties.setdefault(party, []).append(n)
-    for account in sorted(parties):
-        state.set_json(keys.party(account, start_s), parties[account])
-    for device, consumer in sorted(sold):
-        wh, amount = sold[(device, consumer)]
-        _add(state, keys.sold(device, consumer), wh=wh, amount=amount)
-    for site, account in sorted(inputs.account_of["bid"].items()):
-        energy = shortfall["bid"][site]
-        _add(
-            state,
-            keys.stats(account),
-            consumed_wh=inputs.measured["bid"][site],
-            clean_wh=got.get(site, 0),
-            grid_import_wh=energy,
-            clean_paid=paid_by.pop(account, 0),
-            grid_paid=cost_minor(energy, tariffs.sell_price_fen_per_kwh),
-        )
-    for device, account in sorted(inputs.account_of["offer"].items()):
-        energy = shortfall["offer"][device]
-        for key in (keys.stats(account), keys.plant(device)):
-            _add(
-                state,
-                key,
-                generated_wh=inputs.measured["offer"][device],
-                sold_wh=gave.get(device, 0),
-                exported_wh=energy,
-                clean_revenue=revenue.get(device, 0),
-                feed_in_revenue=cost_minor(energy, tariffs.feed_in_price_fen_per_kwh),
-            )
-
-
 @kind("market.settle", IntervalRef)
 def apply_settle(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
     """Settle a cleared interval against its meter data; the grid covers the differences."""
@@ -265,7 +201,6 @@ def apply_settle(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
     imported, exported, grid_paid, feed_in_paid, unpaid = _settle_with_grid(
         state, start, tariffs, inputs, shortfall
     )
-    _running_totals(state, start, tariffs, inputs, pairings, shortfall)
     delivered = sum(result.delivered)
     settled = msgspec.structs.replace(
         record,

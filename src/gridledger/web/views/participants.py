@@ -34,6 +34,7 @@ from gridledger.core.encoding import decode_json
 from gridledger.core.errors import GridLedgerError
 from gridledger.node.custody import Custody, CustodyError
 from gridledger.node.node import Node
+from gridledger.readmodels import market as totals
 from gridledger.sdk.tx import sign_tx
 from gridledger.state.state import StateReader
 from gridledger.web.charts import Series, bars, lines
@@ -134,7 +135,7 @@ def _outcome(node: Node, account: str, tx_hash: str | None) -> dict[str, Any] | 
 
 
 def _consumer_days(
-    view: StateReader, account: str, sites: list[str], days: list[int]
+    node: Node, view: StateReader, account: str, sites: list[str], days: list[int]
 ) -> list[dict[str, Any]]:
     """Per UTC day: consumption (metered), clean power delivered, grid power, payments."""
     first, end = days[0], days[-1] + DAY_S
@@ -144,7 +145,9 @@ def _consumer_days(
     for site in sites:
         for hour, wh in _meter_wh(view, "site", site, first, end).items():
             rows[hour - hour % DAY_S]["consumed"] += wh
-    for p in market.pairings_of(view, account, first, end, limit=100_000):
+    for p in totals.account_pairings(
+        node.readmodels.reader(), view, account, first, end, limit=100_000
+    ):
         if p.consumer == account:
             row = rows[day_of(p.interval_start_s)]
             row["clean"] += p.delivered_wh or 0
@@ -163,14 +166,16 @@ def _consumer_days(
 
 
 def _plant_hours(
-    view: StateReader, account: str, device: str, day: int
+    node: Node, view: StateReader, account: str, device: str, day: int
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Per hour of ``day``: a plant's generation, energy sold (delivered) and grid export."""
     end = day + DAY_S
     generated = _meter_wh(view, "device", device, day, end)
     sold: dict[int, int] = {}
     revenue = {"clean": 0, "feed_in": 0}
-    for p in market.pairings_of(view, account, day, end, limit=100_000):
+    for p in totals.account_pairings(
+        node.readmodels.reader(), view, account, day, end, limit=100_000
+    ):
         if p.device == device:
             at = p.interval_start_s
             sold[at] = sold.get(at, 0) + (p.delivered_wh or 0)
@@ -190,6 +195,12 @@ def _plant_hours(
                 }
             )
     return rows, revenue
+
+
+def _account_totals(node: Node, account: str) -> totals.AccountTotals:
+    """The account's market totals (zeros before its first settlement)."""
+    found = totals.account_totals(node.readmodels.reader(), account)
+    return found or totals.AccountTotals(account=account)
 
 
 def _load_custody(node: Node) -> Custody:
@@ -265,10 +276,13 @@ def router(ctx: ApiContext) -> APIRouter:
         today: list[market.Pairing] = []
         chart = None
         if last is not None:
-            daily = _consumer_days(view, account, [s["id"] for s in sites], days_back(last, n_days))
+            sites_of = [s["id"] for s in sites]
+            daily = _consumer_days(node, view, account, sites_of, days_back(last, n_days))
             today = [
                 p
-                for p in market.pairings_of(view, account, last, last + DAY_S, limit=1000)
+                for p in totals.account_pairings(
+                    node.readmodels.reader(), view, account, last, last + DAY_S, limit=1000
+                )
                 if p.consumer == account
             ]
             labels = [utc(row["day"], "%m-%d") for row in daily]
@@ -298,7 +312,7 @@ def router(ctx: ApiContext) -> APIRouter:
                     ],
                 ),
             }
-        stats = market.account_stats(view, account)
+        stats = _account_totals(node, account)
         owed = market.arrears_of(view, account)
         return render(
             request,
@@ -368,7 +382,7 @@ def router(ctx: ApiContext) -> APIRouter:
             revenue = {"clean": 0, "feed_in": 0}
             chart = None
             if last is not None:
-                hours, revenue = _plant_hours(view, account, device.id, last)
+                hours, revenue = _plant_hours(node, view, account, device.id, last)
             if hours:
                 chart = bars(
                     t("producer.chart.title", plant=device.id),
@@ -382,8 +396,9 @@ def router(ctx: ApiContext) -> APIRouter:
                         ),
                     ],
                 )
-            stats: dict[str, Any] = market.plant_stats(view, device.id)
-            stats["buyers"] = sorted(stats["buyers"], key=lambda b: (-b["wh"], b["consumer"]))
+            plant = totals.plant_totals(node.readmodels.reader(), device.id)
+            stats = plant or totals.PlantTotals(device=device.id)
+            buyers = sorted(stats.buyers, key=lambda b: (-b.delivered_wh, b.consumer))
             plants.append(
                 {
                     "device": device,
@@ -391,6 +406,7 @@ def router(ctx: ApiContext) -> APIRouter:
                     "chart": chart,
                     "revenue": revenue,
                     "stats": stats,
+                    "buyers": buyers,
                     "standing": market.standing_offer(view, device.id),
                 }
             )
@@ -402,7 +418,7 @@ def router(ctx: ApiContext) -> APIRouter:
             account=record,
             plants=plants,
             day=last,
-            stats=market.account_stats(view, account),
+            stats=_account_totals(node, account),
             balance=funds.balance_of(view, account),
         )
 
