@@ -573,3 +573,25 @@ def test_time_priority_among_standing_bids_rotates(m: Market) -> None:
         (pairing,) = market.pairings(m.state, start)
         served.append(pairing.consumer)
     assert set(served) == {"alice", "bob"}, served
+
+
+def test_the_read_model_follows_a_block_that_clears_and_settles_at_once(m: Market) -> None:
+    """Clearing, readings and settlement of one interval in a single block: the block's net
+    changes hold each pairing once, settled, and the read model still lists and counts it."""
+    m.bid("alice", 1000, 80)
+    m.offer("pv-a", 800, 40)
+    readings = [
+        {"meter": f"m-{a}", "start": H1, "length_s": HOUR, "energy_wh": wh}
+        for a, wh in (("pv-a", 700), ("s-alice", 900))
+    ]
+    receipts = m.run(
+        m.tx(GRID, "market.clear", {"interval": H1}),
+        m.tx(GW1, "metering.submit", {"readings": readings}),
+        m.tx(GRID, "market.settle", {"interval": H1}),
+        block_time_ms=at(H1 + HOUR),
+    )
+    assert [r.code for r in receipts] == [None, None, None]
+    assert [p.delivered_wh for p in m.pairings_of("alice")] == [700]
+    assert m.pairings_of("owner-a") == m.pairings_of("alice")
+    assert (m.account_totals("alice").clean_wh, m.plant_totals("pv-a").sold_wh) == (700, 700)
+    assert m.rows() == reference_rows(m.state)

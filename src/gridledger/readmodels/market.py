@@ -13,8 +13,9 @@ block writes them (:mod:`gridledger.contracts.market.changes`):
   the amount to its account's ``consumed_wh``, ``grid_import_wh`` and ``grid_paid_fen``; for an
   export, the plant's measured generation, the energy and the amount to its account's and the
   plant's ``generated_wh``, ``exported_wh`` and ``feed_in_revenue_fen``;
-* **every pairing**, settled or not, is listed under its consumer and its producer by interval,
-  so an account's pairings are found without scanning intervals.
+* **every pairing**, settled or not, is listed under its consumer and its producer by interval
+  (by the block that clears its interval), so an account's pairings are found without scanning
+  intervals.
 
 Tables (all amounts integers; accounts and devices as their ids):
 
@@ -58,8 +59,24 @@ PLANT_COLUMNS = (
     "clean_revenue_fen",
     "feed_in_revenue_fen",
 )
-_A = {name: i for i, name in enumerate(ACCOUNT_COLUMNS)}
-_P = {name: i for i, name in enumerate(PLANT_COLUMNS)}
+(
+    _CONSUMED_WH,
+    _CLEAN_WH,
+    _GRID_IMPORT_WH,
+    _CLEAN_PAID,
+    _GRID_PAID,
+    _GENERATED_WH,
+    _SOLD_WH,
+    _EXPORTED_WH,
+    _CLEAN_REVENUE,
+    _FEED_IN_REVENUE,
+) = range(len(ACCOUNT_COLUMNS))
+_P_GENERATED_WH, _P_SOLD_WH, _P_EXPORTED_WH, _P_CLEAN_REVENUE, _P_FEED_IN_REVENUE = range(
+    len(PLANT_COLUMNS)
+)
+_GENERATED = (_GENERATED_WH, _EXPORTED_WH, _FEED_IN_REVENUE)
+_P_GENERATED = (_P_GENERATED_WH, _P_EXPORTED_WH, _P_FEED_IN_REVENUE)
+"""Where an export's measured generation, exported energy and feed-in amount go."""
 
 
 class AccountTotals(Record):
@@ -169,60 +186,70 @@ class MarketTotals:
     )
 
     def apply(self, conn: sqlite3.Connection, facts: BlockFacts) -> None:
-        pairings = market.pairings_written(facts.changes)
-        grid = market.grid_settlements_written(facts.changes)
-        if not pairings and not grid:
+        block = market.written(facts.changes)
+        if not block.pairings and not block.grid_settlements:
             return
+        # sums of the block per account, plant and (plant, consumer), by column position: a
+        # settlement folds a hundred thousand records, so no per-record dicts or keywords
         accounts: dict[str, list[int]] = {}
         plants: dict[str, list[int]] = {}
         buyers: dict[tuple[str, str], list[int]] = {}
-
-        def add(sums: dict[str, list[int]], at: dict[str, int], key: str, **values: int) -> None:
-            row = sums.get(key)
-            if row is None:
-                row = sums[key] = [0] * len(at)
-            for name, value in values.items():
-                row[at[name]] += value
-
+        n_accounts, n_plants = len(ACCOUNT_COLUMNS), len(PLANT_COLUMNS)
+        # a pairing is listed by the block that clears its interval; settlement writes it once
+        # more, usually in a later block, which has nothing to list
+        cleared_here = {i.start_s for i in block.intervals if i.cleared_height == facts.height}
         listed: list[tuple[str, int, int]] = []
-        for w in pairings:
-            p = w.pairing
-            listed.append((p.consumer, w.start_s, w.n))
-            if p.producer != p.consumer:
-                listed.append((p.producer, w.start_s, w.n))
-            if p.delivered_wh is None:
+        for start, n, p in block.pairings:
+            if start in cleared_here:
+                listed.append((p.consumer, start, n))
+                if p.producer != p.consumer:
+                    listed.append((p.producer, start, n))
+            wh = p.delivered_wh
+            if wh is None:
                 continue  # cleared, not settled yet
-            wh, fen = p.delivered_wh, p.amount_fen or 0
-            add(accounts, _A, p.consumer, clean_wh=wh, clean_paid_fen=fen)
-            add(accounts, _A, p.producer, sold_wh=wh, clean_revenue_fen=fen)
-            add(plants, _P, p.device, sold_wh=wh, clean_revenue_fen=fen)
-            bought = buyers.setdefault((p.device, p.consumer), [0, 0])
-            bought[0] += wh
-            bought[1] += fen
-        for g in grid:
+            fen = p.amount_fen or 0
+            row = accounts.get(p.consumer) or accounts.setdefault(p.consumer, [0] * n_accounts)
+            row[_CLEAN_WH] += wh
+            row[_CLEAN_PAID] += fen
+            row = accounts.get(p.producer) or accounts.setdefault(p.producer, [0] * n_accounts)
+            row[_SOLD_WH] += wh
+            row[_CLEAN_REVENUE] += fen
+            row = plants.get(p.device) or plants.setdefault(p.device, [0] * n_plants)
+            row[_P_SOLD_WH] += wh
+            row[_P_CLEAN_REVENUE] += fen
+            row = buyers.get((p.device, p.consumer)) or buyers.setdefault(
+                (p.device, p.consumer), [0, 0]
+            )
+            row[0] += wh
+            row[1] += fen
+        for g in block.grid_settlements:
+            row = accounts.get(g.account) or accounts.setdefault(g.account, [0] * n_accounts)
             if g.direction == "import":
-                add(accounts, _A, g.account, consumed_wh=g.measured_wh,
-                    grid_import_wh=g.energy_wh, grid_paid_fen=g.amount_fen)  # fmt: skip
-            else:
-                exported = {"generated_wh": g.measured_wh, "exported_wh": g.energy_wh,
-                            "feed_in_revenue_fen": g.amount_fen}  # fmt: skip
-                add(accounts, _A, g.account, **exported)
-                add(plants, _P, g.asset, **exported)
+                row[_CONSUMED_WH] += g.measured_wh
+                row[_GRID_IMPORT_WH] += g.energy_wh
+                row[_GRID_PAID] += g.amount_fen
+                continue
+            plant = plants.get(g.asset) or plants.setdefault(g.asset, [0] * n_plants)
+            for at, p_at in ((row, _GENERATED), (plant, _P_GENERATED)):
+                at[p_at[0]] += g.measured_wh
+                at[p_at[1]] += g.energy_wh
+                at[p_at[2]] += g.amount_fen
+        # the order of the rows changes nothing: each adds to a sum keyed by its id
         conn.executemany(
             "INSERT OR IGNORE INTO market_account_pairings (account, start_s, n) VALUES (?, ?, ?)",
             listed,
         )
         conn.executemany(
             _upsert("market_account_totals", ("account",), ACCOUNT_COLUMNS),
-            [(k, *v) for k, v in sorted(accounts.items())],
+            [(k, *v) for k, v in accounts.items()],
         )
         conn.executemany(
             _upsert("market_plant_totals", ("device",), PLANT_COLUMNS),
-            [(k, *v) for k, v in sorted(plants.items())],
+            [(k, *v) for k, v in plants.items()],
         )
         conn.executemany(
             _upsert("market_plant_buyers", ("device", "consumer"), ("delivered_wh", "amount_fen")),
-            [(*k, *v) for k, v in sorted(buyers.items())],
+            [(*k, *v) for k, v in buyers.items()],
         )
 
 

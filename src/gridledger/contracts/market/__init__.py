@@ -22,17 +22,14 @@ ledger. Once it has ended and its meter data is final, anyone may send ``market.
 * :mod:`.matching`: the pure matching and delivery engine clearing and settlement run;
 * :mod:`.settlement`: ``market.settle`` and ``market.pay_arrears``;
 * :mod:`.queries`: intervals, order books, pairings, choices, grid settlements, arrears;
-* :mod:`.changes`: the pairings and grid settlements a block wrote, for the read models of
-  :mod:`gridledger.readmodels.market` (the totals pages show, outside the state root);
+* :mod:`.changes`: the intervals, pairings and grid settlements a block wrote, for the read
+  models of :mod:`gridledger.readmodels.market` (the totals pages show, outside the state
+  root);
 * :mod:`.errors`: the refusals, each with its ``market.*`` code.
 """
 
 from gridledger.contracts.market import keys
-from gridledger.contracts.market.changes import (
-    WrittenPairing,
-    grid_settlements_written,
-    pairings_written,
-)
+from gridledger.contracts.market.changes import Written, WrittenPairing, written
 from gridledger.contracts.market.clearing import apply_clear
 from gridledger.contracts.market.errors import (
     AlreadyCleared,
@@ -164,6 +161,7 @@ __all__ = [
     "TooFarAhead",
     "UnknownAsset",
     "UnknownOrder",
+    "Written",
     "WrittenPairing",
     "apply_clear",
     "apply_pay_arrears",
@@ -176,7 +174,6 @@ __all__ = [
     "get_pairing",
     "grid_settlement",
     "grid_settlements",
-    "grid_settlements_written",
     "interval_orders",
     "intervals",
     "keys",
@@ -184,7 +181,6 @@ __all__ = [
     "open_interval",
     "order_book",
     "pairings",
-    "pairings_written",
     "params",
     "preferences",
     "preferences_of",
@@ -192,4 +188,5 @@ __all__ = [
     "standing_offer",
     "standing_offers",
     "tariffs",
+    "written",
 ]

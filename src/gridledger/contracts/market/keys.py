@@ -27,6 +27,11 @@ Direction = Literal["import", "export"]
 """A grid settlement's direction: a site's import or a device's export."""
 
 
+def all_market() -> bytes:
+    """Prefix of every market key."""
+    return b"market/"
+
+
 def start_part(start_s: int) -> bytes:
     """The key part of an interval start."""
     return b"%010d" % start_s
@@ -88,10 +93,14 @@ def pairing(start_s: int, n: int) -> bytes:
     return pairings(start_s) + pairing_number(n)
 
 
+_PAIRING_START = slice(len(all_pairings()), len(all_pairings()) + len(start_part(0)))
+_PAIRING_NUMBER = slice(-len(pairing_number(0)), None)
+
+
 def parse_pairing(key: bytes) -> tuple[int, int]:
-    """The interval start and number of a pairing's key (the inverse of :func:`pairing`)."""
-    start, _, n = key[len(all_pairings()) :].partition(b"/")
-    return int(start), int(n)
+    """The interval start and number of a pairing's key (the inverse of :func:`pairing`; both
+    parts have fixed widths)."""
+    return int(key[_PAIRING_START]), int(key[_PAIRING_NUMBER])
 
 
 def preferences() -> bytes:
