@@ -400,6 +400,26 @@ def test_metering_vectors_refuse_a_reading_for_every_code() -> None:
     ]
 
 
+def replay(state: State, case: dict[str, Any], height: int, block_time: int) -> Transaction | None:
+    """Run a case's transaction alone as block ``height`` on ``state`` (committed after) and
+    check its refusal before execution, or its receipt; the transaction when it executed."""
+    tx = msgspec.json.decode(case["tx"], type=Transaction)
+    assert tx.encode().decode() == case["tx"]
+    if case["stage"] == "prepare":
+        with pytest.raises(GridLedgerError) as info:
+            prepare(tx)
+        assert info.value.code == case["error"]
+        return None
+    (receipt,) = execute_block(state, [prepare(tx)], height, block_time)
+    state.compute_root()
+    state.finish_block()
+    assert canonical(receipt).decode() == case["receipt"]
+    assert receipt.code == case["error"]
+    assert receipt.status == ("ok" if case["error"] is None else "failed")
+    assert receipt.tx_hash == tx.hash().hex()
+    return tx
+
+
 @pytest.mark.parametrize(
     ("name", "case"),
     [(name, c) for name in TRANSITION_FILES for c in cases(name)],
@@ -410,20 +430,9 @@ def test_contract_vector(name: str, case: dict[str, Any]) -> None:
     v = vector(name)
     state = State(state_bytes(v["pre"]))
     assert state.root.hex() == v["pre_root"]
-    tx = msgspec.json.decode(case["tx"], type=Transaction)
-    assert tx.encode().decode() == case["tx"]
-    if case["stage"] == "prepare":
-        with pytest.raises(GridLedgerError) as info:
-            prepare(tx)
-        assert info.value.code == case["error"]
+    tx = replay(state, case, v["height"], v["block_time"])
+    if tx is None:
         return
-    (receipt,) = execute_block(state, [prepare(tx)], v["height"], v["block_time"])
-    state.compute_root()
-    state.finish_block()
-    assert canonical(receipt).decode() == case["receipt"]
-    assert receipt.code == case["error"]
-    assert receipt.status == ("ok" if case["error"] is None else "failed")
-    assert receipt.tx_hash == tx.hash().hex()
     assert state.committed == state_bytes(case["post"])
     assert state.root.hex() == case["post_root"] == ref.root(state_bytes(case["post"])).hex()
     changed = {
@@ -486,18 +495,9 @@ def test_market_vector(case: dict[str, Any]) -> None:
     execution); a refused transaction moves only its sender's nonce."""
     before = market_state(case["pre"])
     state = State(dict(before))
-    tx = msgspec.json.decode(case["tx"], type=Transaction)
-    assert tx.encode().decode() == case["tx"]
-    if case["stage"] == "prepare":
-        with pytest.raises(GridLedgerError) as info:
-            prepare(tx)
-        assert info.value.code == case["error"]
+    tx = replay(state, case, case["height"], case["block_time"])
+    if tx is None:
         return
-    (receipt,) = execute_block(state, [prepare(tx)], case["height"], case["block_time"])
-    state.compute_root()
-    state.finish_block()
-    assert canonical(receipt).decode() == case["receipt"]
-    assert receipt.code == case["error"]
     after = dict(before)
     for k, v in case["changes"].items():
         if v is None:

@@ -576,6 +576,19 @@ def _contract_cases() -> list[tuple[str, Transaction]]:
     ]
 
 
+def _outcome(state: State, tx: Transaction, height: int, block_time: int) -> dict[str, Any]:
+    """Run ``tx`` alone as block ``height`` at ``block_time`` on ``state`` (committed after):
+    its refusal before execution, or its receipt."""
+    try:
+        p = prepare(tx)
+    except GridLedgerError as exc:
+        return {"stage": "prepare", "error": exc.code}
+    (receipt,) = execute_block(state, [p], height, block_time)
+    state.compute_root()
+    state.finish_block()
+    return {"stage": "execute", "error": receipt.code, "receipt": text(canonical(receipt))}
+
+
 def _transitions(
     pre: Callable[[], State], named: list[tuple[str, Transaction]], height: int, block_time: int
 ) -> list[dict[str, Any]]:
@@ -585,24 +598,9 @@ def _transitions(
     for name, tx in named:
         state = pre()
         case: dict[str, Any] = {"name": name, "tx": text(tx.encode())}
-        try:
-            p = prepare(tx)
-        except GridLedgerError as exc:
-            case.update({"stage": "prepare", "error": exc.code})
-            cases.append(case)
-            continue
-        (receipt,) = execute_block(state, [p], height, block_time)
-        state.compute_root()
-        state.finish_block()
-        case.update(
-            {
-                "stage": "execute",
-                "error": receipt.code,
-                "receipt": text(canonical(receipt)),
-                "post": state_text(state.committed),
-                "post_root": state.root.hex(),
-            }
-        )
+        case.update(_outcome(state, tx, height, block_time))
+        if case["stage"] == "execute":
+            case.update({"post": state_text(state.committed), "post_root": state.root.hex()})
         cases.append(case)
     return cases
 
@@ -1137,25 +1135,15 @@ def market_vectors() -> dict[str, Any]:
             "block_time": time_ms,
             "tx": text(tx.encode()),
         }
-        try:
-            p = prepare(tx)
-        except GridLedgerError as exc:
-            case.update({"stage": "prepare", "error": exc.code})
-            cases.append(case)
-            continue
         state = State(dict(base.committed))
-        (receipt,) = execute_block(state, [p], height + 1, time_ms)
-        state.compute_root()
-        state.finish_block()
-        case.update(
-            {
-                "stage": "execute",
-                "error": receipt.code,
-                "receipt": text(canonical(receipt)),
-                "changes": _changes(base.committed, state.committed),
-                "post_root": state.root.hex(),
-            }
-        )
+        case.update(_outcome(state, tx, height + 1, time_ms))
+        if case["stage"] == "execute":
+            case.update(
+                {
+                    "changes": _changes(base.committed, state.committed),
+                    "post_root": state.root.hex(),
+                }
+            )
         cases.append(case)
     return {
         "description": "Market transitions: tariffs, parameters, bids (escrowed), offers, "
