@@ -133,12 +133,15 @@ class Ledger:
         """Execute ``txs`` as the next block and commit it."""
         self.height += 1
         batch = [t if isinstance(t, Prepared) else prepare(t) for t in txs]
-        receipts = execute_block(
-            self.state, batch, self.height, block_time_ms or self.block_time_ms
-        )
+        time_ms = block_time_ms or self.block_time_ms
+        receipts = execute_block(self.state, batch, self.height, time_ms)
+        self.committed(self.height, time_ms, self.state.block_changes())
         self.state.compute_root()
         self.state.finish_block()
         return receipts
+
+    def committed(self, height: int, time_ms: int, changes: dict[bytes, bytes | None]) -> None:
+        """Called with each block's net changes as it commits (read models fold them in)."""
 
     def ok(self, sender: str, kind: str, body: dict[str, Any], **run: Any) -> Receipt:
         """Run one transaction that must succeed; returns its receipt."""

@@ -115,12 +115,15 @@ def _participants(chain: MarketChain) -> None:
 
 
 @contextmanager
-def market_chain(home: Path) -> Iterator[MarketChain]:
-    """A started node (inline signature checks, 20 ms blocks) on a fresh home, driven by a
-    :class:`Clock` that starts at the wall clock, with the participants registered."""
+def market_chain(home: Path, **options: Any) -> Iterator[MarketChain]:
+    """A started node (inline signature checks, 20 ms blocks; ``options`` for the rest of its
+    configuration) on a fresh home, driven by a :class:`Clock` that starts at the wall clock,
+    with the participants registered."""
     keys = make_home(home)
     clock = Clock(wall_clock_ms())
-    node = open_node(home, PASSPHRASE, verify_workers=0, block_interval_ms=20, clock=clock)
+    node = open_node(
+        home, PASSPHRASE, verify_workers=0, block_interval_ms=20, clock=clock, **options
+    )
     try:
         node.start()
         hour = (clock.ms // 1000 // HOUR + 2) * HOUR

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from fractions import Fraction
 
-from gridledger.contracts.clearing import Order
+from gridledger.contracts.market.matching import Order
 
 
 def _round_shares(available: int, demands: list[int]) -> list[int]:
@@ -35,23 +35,21 @@ def _round_shares(available: int, demands: list[int]) -> list[int]:
 def _unit_walk(
     bids: list[Order], offers: list[Order], bid_left: list[int], offer_left: list[int]
 ) -> tuple[Counter[tuple[int, int]], list[int], list[int]]:
-    bid_units = [
-        i for i in sorted(range(len(bids)), key=lambda i: (-bids[i].price, bids[i].seq))
-        for _ in range(bid_left[i])
-    ]  # fmt: skip
-    offer_units = [
-        j for j in sorted(range(len(offers)), key=lambda j: (offers[j].price, offers[j].seq))
-        for _ in range(offer_left[j])
-    ]  # fmt: skip
+    bid_rank = sorted(range(len(bids)), key=lambda i: (-bids[i].price_fen_per_kwh, bids[i].seq))
+    offer_rank = sorted(
+        range(len(offers)), key=lambda j: (offers[j].price_fen_per_kwh, offers[j].seq)
+    )
+    bid_units = [i for i in bid_rank for _ in range(bid_left[i])]
+    offer_units = [j for j in offer_rank for _ in range(offer_left[j])]
     pairs: Counter[tuple[int, int]] = Counter()
     matched_bid_prices: list[int] = []
     matched_offer_prices: list[int] = []
     for i, j in zip(bid_units, offer_units, strict=False):
-        if bids[i].price < offers[j].price:
+        if bids[i].price_fen_per_kwh < offers[j].price_fen_per_kwh:
             break
         pairs[(i, j)] += 1
-        matched_bid_prices.append(bids[i].price)
-        matched_offer_prices.append(offers[j].price)
+        matched_bid_prices.append(bids[i].price_fen_per_kwh)
+        matched_offer_prices.append(offers[j].price_fen_per_kwh)
     return pairs, matched_bid_prices, matched_offer_prices
 
 
@@ -59,8 +57,8 @@ def reference_clear(
     bids: list[Order], offers: list[Order], mechanism: str
 ) -> tuple[dict[tuple[int, int, str], tuple[int, int]], int | None]:
     """``{(bid, offer, stage): (Wh, price)}`` and the auction's price."""
-    bid_left = [b.qty_wh for b in bids]
-    offer_left = [o.qty_wh for o in offers]
+    bid_left = [b.energy_wh for b in bids]
+    offer_left = [o.energy_wh for o in offers]
     result: dict[tuple[int, int, str], tuple[int, int]] = {}
     if mechanism == "preferred_first":
         for rank in range(max((len(b.preferred) for b in bids), default=0)):
@@ -69,13 +67,17 @@ def reference_clear(
                         and b.preferred[rank] == device]  # fmt: skip
                 fans.sort(key=lambda i: bids[i].seq)
                 mine = [j for j, o in enumerate(offers) if o.asset == device]
-                for j in sorted(mine, key=lambda j: (offers[j].price, offers[j].seq)):
-                    ok = [i for i in fans if bid_left[i] and bids[i].price >= offers[j].price]
+                for j in sorted(mine, key=lambda j: (offers[j].price_fen_per_kwh, offers[j].seq)):
+                    ok = [
+                        i
+                        for i in fans
+                        if bid_left[i] and bids[i].price_fen_per_kwh >= offers[j].price_fen_per_kwh
+                    ]
                     for i, q in zip(
                         ok, _round_shares(offer_left[j], [bid_left[i] for i in ok]), strict=True
                     ):
                         if q:
-                            result[(i, j, "preferred")] = (q, offers[j].price)
+                            result[(i, j, "preferred")] = (q, offers[j].price_fen_per_kwh)
                             bid_left[i] -= q
                             offer_left[j] -= q
     pairs, bid_prices, offer_prices = _unit_walk(bids, offers, bid_left, offer_left)
@@ -84,7 +86,7 @@ def reference_clear(
     if mechanism == "pay_as_bid":
         price = min(bid_prices)
         for (i, j), q in pairs.items():
-            result[(i, j, "auction")] = (q, bids[i].price)
+            result[(i, j, "auction")] = (q, bids[i].price_fen_per_kwh)
     else:
         price = (min(bid_prices) + max(offer_prices)) // 2
         for (i, j), q in pairs.items():
@@ -94,12 +96,12 @@ def reference_clear(
 
 def best_volume(bids: list[Order], offers: list[Order]) -> int:
     """The most Wh any single price clears: min(demand at or above p, supply at or below p)."""
-    prices = {o.price for o in bids} | {o.price for o in offers}
+    prices = {o.price_fen_per_kwh for o in bids} | {o.price_fen_per_kwh for o in offers}
     return max(
         (
             min(
-                sum(b.qty_wh for b in bids if b.price >= p),
-                sum(o.qty_wh for o in offers if o.price <= p),
+                sum(b.energy_wh for b in bids if b.price_fen_per_kwh >= p),
+                sum(o.energy_wh for o in offers if o.price_fen_per_kwh <= p),
             )
             for p in prices
         ),

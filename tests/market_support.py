@@ -13,10 +13,13 @@ Time: block time starts at ``NOW_S`` (a whole day); ``H1`` is the first hour who
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
-from gridledger.contracts import funds
+from gridledger.contracts import funds, market
 from gridledger.core.types import Receipt
+from gridledger.readmodels import market as totals
+from gridledger.state.readmodels import BlockFacts
 from ledger_support import BLOCK_TIME_MS, BLOCK_TIME_S, GRID, GW1, Ledger, device_body, site_body
 from support import OPERATOR, key
 
@@ -39,6 +42,11 @@ class Market(Ledger):
     """The ledger with plants, homes, meters, funds and tariffs in place."""
 
     def __init__(self, mechanism: str = "pay_as_clear") -> None:
+        # the market's read model, folded block by block as a node folds it
+        self.model = totals.MarketTotals()
+        self.tables = sqlite3.connect(":memory:")
+        for ddl in self.model.tables:
+            self.tables.execute(ddl)
         super().__init__(BLOCK_TIME_MS)
         for device, (org, owner, capacity) in PLANTS.items():
             self.add_party(org, owner, "producer")
@@ -107,6 +115,24 @@ class Market(Ledger):
             GRID, "market.settle", {"interval": interval}, block_time_ms=at(interval + HOUR)
         )
 
+    def committed(self, height: int, time_ms: int, changes: dict[bytes, bytes | None]) -> None:
+        self.model.apply(self.tables, BlockFacts(height, time_ms, changes))
+
+    def account_totals(self, account: str) -> totals.AccountTotals:
+        return totals.account_totals(self.tables, account) or totals.AccountTotals(account=account)
+
+    def plant_totals(self, device: str) -> totals.PlantTotals:
+        return totals.plant_totals(self.tables, device) or totals.PlantTotals(device=device)
+
+    def pairings_of(
+        self, account: str, start: int = 0, end: int | None = None
+    ) -> list[market.Pairing]:
+        return totals.account_pairings(self.tables, self.state, account, start, end)
+
+    def rows(self) -> Rows:
+        """Every row of the read model's tables."""
+        return table_rows(self.tables)
+
     def money(self) -> int:
         """Every balance and escrow: must equal the supply at all times."""
         total = 0
@@ -120,3 +146,65 @@ class Market(Ledger):
 
     def escrow(self, account: str) -> int:
         return funds.escrow_of(self.state, account)
+
+
+# the market's read model, worked out from the ledger's records -------------------------------
+Rows = dict[str, list[tuple[Any, ...]]]
+
+
+def table_rows(conn: sqlite3.Connection) -> Rows:
+    """Every row of the market's read model, table by table, sorted (ids as text)."""
+    out: Rows = {}
+    for table in totals.MarketTotals.table_names:
+        rows = conn.execute(f"SELECT * FROM {table}").fetchall()
+        out[table] = sorted(
+            tuple(v.decode() if isinstance(v, bytes) else v for v in row) for row in rows
+        )
+    return out
+
+
+def reference_rows(view: Any) -> Rows:
+    """What the read model's tables must hold, worked out from the records in state alone: the
+    running totals settlement used to write as state (``market/stats``, ``market/plant``,
+    ``market/sold``) and the party index (``market/party``), from every interval's pairings
+    and grid settlements."""
+    accounts: dict[str, dict[str, int]] = {}
+    plants: dict[str, dict[str, int]] = {}
+    buyers: dict[tuple[str, str], list[int]] = {}
+    listed: set[tuple[str, int, int]] = set()
+
+    def add(where: dict[str, dict[str, int]], key: str, **values: int) -> None:
+        row = where.setdefault(key, {})
+        for name, value in values.items():
+            row[name] = row.get(name, 0) + value
+
+    for record in market.intervals(view, limit=None):
+        for n, p in enumerate(market.pairings(view, record.start_s, limit=None)):
+            listed |= {(p.consumer, record.start_s, n), (p.producer, record.start_s, n)}
+            if p.delivered_wh is None:
+                continue
+            fen = p.amount_fen or 0
+            add(accounts, p.consumer, clean_wh=p.delivered_wh, clean_paid_fen=fen)
+            add(accounts, p.producer, sold_wh=p.delivered_wh, clean_revenue_fen=fen)
+            add(plants, p.device, sold_wh=p.delivered_wh, clean_revenue_fen=fen)
+            bought = buyers.setdefault((p.device, p.consumer), [0, 0])
+            bought[0] += p.delivered_wh
+            bought[1] += fen
+        for g in market.grid_settlements(view, record.start_s):
+            if g.direction == "import":
+                add(accounts, g.account, consumed_wh=g.measured_wh, grid_import_wh=g.energy_wh,
+                    grid_paid_fen=g.amount_fen)  # fmt: skip
+            else:
+                for where, key in ((accounts, g.account), (plants, g.asset)):
+                    add(where, key, generated_wh=g.measured_wh, exported_wh=g.energy_wh,
+                        feed_in_revenue_fen=g.amount_fen)  # fmt: skip
+    return {
+        "market_account_totals": sorted(
+            (a, *(v.get(c, 0) for c in totals.ACCOUNT_COLUMNS)) for a, v in accounts.items()
+        ),
+        "market_plant_totals": sorted(
+            (d, *(v.get(c, 0) for c in totals.PLANT_COLUMNS)) for d, v in plants.items()
+        ),
+        "market_plant_buyers": sorted((d, c, wh, fen) for (d, c), (wh, fen) in buyers.items()),
+        "market_account_pairings": sorted(listed),
+    }

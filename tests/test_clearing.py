@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridledger.contracts.clearing import (
+from gridledger.contracts.market.matching import (
     MECHANISMS,
     Match,
     Order,
@@ -61,7 +61,7 @@ def aggregate(matches: list[Match]) -> dict[tuple[int, int, str], tuple[int, int
     for m in matches:
         key = (m.bid, m.offer, m.stage)
         assert key not in out, f"pair {key} matched twice"
-        out[key] = (m.qty, m.price)
+        out[key] = (m.energy_wh, m.price_fen_per_kwh)
     return out
 
 
@@ -75,15 +75,19 @@ def test_clearing_matches_the_unit_by_unit_reference(
     result = clear(bids, offers, mechanism)
     expected, price = reference_clear(bids, offers, mechanism)
     assert aggregate(result.matches) == expected
-    assert result.clearing_price == price
+    assert result.clearing_price_fen_per_kwh == price
     assert result.volume_wh == sum(q for q, _ in expected.values())
-    assert all(m.qty > 0 for m in result.matches)
+    assert all(m.energy_wh > 0 for m in result.matches)
     for i, b in enumerate(bids):
-        assert sum(m.qty for m in result.matches if m.bid == i) <= b.qty_wh
+        assert sum(m.energy_wh for m in result.matches if m.bid == i) <= b.energy_wh
     for j, o in enumerate(offers):
-        assert sum(m.qty for m in result.matches if m.offer == j) <= o.qty_wh
+        assert sum(m.energy_wh for m in result.matches if m.offer == j) <= o.energy_wh
     for m in result.matches:  # nobody pays above their bid or sells below their offer
-        assert offers[m.offer].price <= m.price <= bids[m.bid].price
+        assert (
+            offers[m.offer].price_fen_per_kwh
+            <= m.price_fen_per_kwh
+            <= bids[m.bid].price_fen_per_kwh
+        )
     for m in result.matches:
         if m.stage == "preferred":
             assert offers[m.offer].asset in bids[m.bid].preferred
@@ -99,7 +103,7 @@ def test_the_auction_clears_the_most_any_single_price_could(
     result = clear(bids, offers, mechanism)
     assert result.volume_wh == best_volume(bids, offers)
     if mechanism == "pay_as_clear":
-        assert len({m.price for m in result.matches}) <= 1
+        assert len({m.price_fen_per_kwh for m in result.matches}) <= 1
 
 
 def test_pay_as_clear_price_is_the_midpoint_of_the_marginal_orders() -> None:
@@ -107,11 +111,15 @@ def test_pay_as_clear_price_is_the_midpoint_of_the_marginal_orders() -> None:
     offers = [Order(4, "p", "d0", 40, 40), Order(5, "q", "d1", 60, 65)]
     result = clear(bids, offers, "pay_as_clear")
     # a (80) takes 30 from p (40); b (70) takes p's last 10 and 10 from q (65); c (50) < 65
-    assert [(m.bid, m.offer, m.qty) for m in result.matches] == [(0, 0, 30), (1, 0, 10), (1, 1, 10)]
-    assert result.clearing_price == (70 + 65) // 2
+    assert [(m.bid, m.offer, m.energy_wh) for m in result.matches] == [
+        (0, 0, 30),
+        (1, 0, 10),
+        (1, 1, 10),
+    ]
+    assert result.clearing_price_fen_per_kwh == (70 + 65) // 2
     assert result.volume_wh == 50
     by_bid = clear(bids, offers, "pay_as_bid")
-    assert [m.price for m in by_bid.matches] == [80, 70, 70]
+    assert [m.price_fen_per_kwh for m in by_bid.matches] == [80, 70, 70]
 
 
 def test_equal_prices_go_by_time_priority() -> None:
@@ -129,11 +137,13 @@ def test_preferred_partners_share_pro_rata_then_the_auction_takes_the_rest() -> 
     ]
     offers = [Order(4, "p", "d0", 20, 40), Order(5, "q", "d1", 100, 60)]
     result = clear(bids, offers, "preferred_first")
-    preferred = [(m.bid, m.qty, m.price) for m in result.matches if m.stage == "preferred"]
+    preferred = [
+        (m.bid, m.energy_wh, m.price_fen_per_kwh) for m in result.matches if m.stage == "preferred"
+    ]
     assert preferred == [(0, 15, 40), (1, 5, 40)]  # 20 Wh shared 3:1 at d0's price
-    auction = {(m.bid, m.offer): m.qty for m in result.matches if m.stage == "auction"}
+    auction = {(m.bid, m.offer): m.energy_wh for m in result.matches if m.stage == "auction"}
     assert auction == {(0, 1): 15, (1, 1): 5, (2, 1): 50}
-    assert result.clearing_price == (90 + 60) // 2
+    assert result.clearing_price_fen_per_kwh == (90 + 60) // 2
 
 
 def test_unknown_mechanism_is_refused() -> None:
@@ -184,13 +194,13 @@ def test_delivery_matches_the_reference_and_conserves_energy(
     pairings, generation, consumption = case
     got = deliver(pairings, generation, consumption)
     amounts, imports, exports = reference_deliver(
-        [(p.site, p.device, p.qty) for p in pairings], generation, consumption
+        [(p.site, p.device, p.energy_wh) for p in pairings], generation, consumption
     )
     assert got.delivered == amounts
     assert got.grid_import == imports
     assert got.grid_export == exports
     for p, d in zip(pairings, got.delivered, strict=True):
-        assert 0 <= d <= p.qty
+        assert 0 <= d <= p.energy_wh
     for site, used in consumption.items():
         to_site = sum(d for p, d in zip(pairings, got.delivered, strict=True) if p.site == site)
         assert to_site + got.grid_import[site] == used

@@ -104,11 +104,11 @@ def test_summary_is_consistent(run: tuple[Path, dict[str, Any]]) -> None:
     assert consumers["consumed_wh"] == m["consumption_wh"]
     assert consumers["clean_wh"] == producers["sold_wh"] == s["delivered_wh"]
     assert consumers["grid_import_wh"] == m["grid_import_wh"]
-    assert consumers["clean_paid"] == producers["clean_revenue"] == s["payments"]["clean"]
-    assert consumers["grid_paid"] == s["payments"]["grid"]
+    assert consumers["clean_paid_fen"] == producers["clean_revenue_fen"] == s["payments"]["clean"]
+    assert consumers["grid_paid_fen"] == s["payments"]["grid"]
     assert producers["generated_wh"] == m["generation_wh"]
     assert producers["exported_wh"] == m["grid_export_wh"]
-    assert producers["feed_in_revenue"] == s["payments"]["feed_in"]
+    assert producers["feed_in_revenue_fen"] == s["payments"]["feed_in"]
     assert s["payments"]["unpaid"] == 0
     # money is conserved and no bid keeps anything locked once every interval is settled
     assert s["money"]["balances"] + s["money"]["escrow"] == s["money"]["supply"]
@@ -133,13 +133,13 @@ def test_summary_matches_the_ledger(run: tuple[Path, dict[str, Any]]) -> None:
     node = open_node(home, PASSPHRASE, verify_workers=0)
     try:
         state = node.state.view
-        again = ledger_summary(state, start, end)
+        again = ledger_summary(state, node.readmodels.reader(), start, end)
         assert again.pop("readings") == {"on_chain": s["readings"]["on_chain"]}
         for name, value in again.items():
             assert s[name] == value, name
         records = market.intervals(state, start, end)
-        assert [r["start"] for r in records] == list(range(start, end, 3600))
-        assert {r["status"] for r in records} == {"settled"}
+        assert [r.start_s for r in records] == list(range(start, end, 3600))
+        assert {r.status for r in records} == {"settled"}
         assert node.tip.height == s["chain"]["height"]
         # the simulated clock ended where the window did: nothing is left in the future
         assert node.tip.time == end * 1000

@@ -45,8 +45,9 @@ def test_the_keeper_clears_and_settles_when_due(tmp_path: Path) -> None:
         assert keeper.tick() == []  # in flight: not sent twice
         _wait_committed(chain, height + 1)
         record = market.get_interval(chain.node.state.view, hour)
-        assert record["status"] == "cleared"
-        assert record["volume_wh"] == 8_000  # ann's site ceiling from pv-1's 10 kW
+        assert record is not None
+        assert record.status == "cleared"
+        assert record.volume_wh == 8_000  # ann's site ceiling from pv-1's 10 kW
         assert keeper.tick() == []
 
         chain.clock.set(hour + HOUR)
@@ -58,6 +59,8 @@ def test_the_keeper_clears_and_settles_when_due(tmp_path: Path) -> None:
         assert keeper.tick() == [("market.settle", hour)]
         _wait_committed(chain, height + 1)
         settled = market.get_interval(chain.node.state.view, hour)
-        assert settled["status"] == "settled"
-        assert settled["settlement"]["delivered_wh"] == 5_000
+        assert settled is not None
+        assert settled.status == "settled"
+        assert settled.settlement is not None
+        assert settled.settlement.delivered_wh == 5_000
         assert keeper.tick() == []

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gridledger.contracts import funds, market
-from gridledger.contracts.clearing import Order, cost_minor, escrow_minor
+from gridledger.contracts.market.matching import Order, cost_minor, escrow_minor
 from gridledger.core.errors import InvalidTransaction
-from ledger_support import GRID, GW1, site_body, unchecked
+from gridledger.readmodels import market as totals_of
+from ledger_support import GRID, GW1, Ledger, site_body, unchecked
 from market_reference import reference_clear, reference_deliver
 from market_support import (
     FEED_IN,
@@ -31,6 +33,7 @@ from market_support import (
     SELL,
     Market,
     at,
+    reference_rows,
 )
 from support import OPERATOR
 
@@ -45,6 +48,12 @@ def base() -> Market:
 @pytest.fixture
 def m() -> Market:
     return Market()
+
+
+def interval(m: Market, start: int) -> market.Interval:
+    record = market.get_interval(m.state, start)
+    assert record is not None
+    return record
 
 
 def bid_tx(m: Market, account: str, **changes: Any) -> Any:
@@ -82,14 +91,14 @@ def test_bid_offer_clear_settle(m: Market) -> None:
         }
     ]
     pairs = market.pairings(m.state, H1)
-    assert [(p["consumer"], p["device"], p["wh"], p["price"]) for p in pairs] == [
+    assert [(p.consumer, p.device, p.energy_wh, p.price_fen_per_kwh) for p in pairs] == [
         ("alice", "pv-a", 3000, 67),
         ("bob", "pv-a", 1000, 67),
         ("bob", "pv-b", 1000, 67),
     ]
     # both parties see the same pairing under the same id
-    assert market.pairings_of(m.state, "owner-b") == market.pairings_of(m.state, "bob")[1:]
-    assert len({p["id"] for p in pairs}) == 3
+    assert m.pairings_of("owner-b") == m.pairings_of("bob")[1:]
+    assert len({p.id for p in pairs}) == 3
     # escrow stays locked until settlement, also for carol's bid that found no offer
     assert m.escrow("alice") == 240
     assert m.escrow("carol") == escrow_minor(4000, 50)
@@ -100,31 +109,33 @@ def test_bid_offer_clear_settle(m: Market) -> None:
     assert settled.events[0]["delivered_wh"] == 4000
     pairs = market.pairings(m.state, H1)
     # pv-a generated 3000 for 4000 paired: shared 3:1; alice consumed 2500 < 2250? no: 2250 fits
-    assert [p["delivered_wh"] for p in pairs] == [2250, 750, 1000]
-    assert [p["amount"] for p in pairs] == [cost_minor(2250, 67), cost_minor(750, 67), 67]
-    record = market.get_interval(m.state, H1)
-    assert record["status"] == "settled"
-    totals = record["settlement"]
-    assert totals["delivered_wh"] + totals["grid_import_wh"] == totals["consumption_wh"] == 6000
-    assert totals["delivered_wh"] + totals["grid_export_wh"] == totals["generation_wh"] == 8000
+    assert [p.delivered_wh for p in pairs] == [2250, 750, 1000]
+    assert [p.amount_fen for p in pairs] == [cost_minor(2250, 67), cost_minor(750, 67), 67]
+    record = interval(m, H1)
+    assert record.status == "settled"
+    totals = record.settlement
+    assert totals is not None
+    assert totals.delivered_wh + totals.grid_import_wh == totals.consumption_wh == 6000
+    assert totals.delivered_wh + totals.grid_export_wh == totals.generation_wh == 8000
     # every escrow is released; money moved, none created
     assert all(m.escrow(a) == 0 for a in HOMES.values())
     assert m.money() == supply
-    alice = market.account_stats(m.state, "alice")
-    assert alice["consumed_wh"] == 2500
-    assert alice["clean_wh"] == 2250
-    assert alice["clean_share_permille"] == 900
+    alice = m.account_totals("alice")
+    assert (alice.consumed_wh, alice.clean_wh, alice.grid_import_wh) == (2500, 2250, 250)
+    assert (alice.clean_paid_fen, alice.grid_paid_fen) == (cost_minor(2250, 67), 15)
+    assert alice.clean_share_permille == 900
     assert m.balance("alice") == HOUSE_FUNDS - cost_minor(2250, 67) - cost_minor(250, SELL)
     # carol took part (her bid found no offer): all her consumption came from the grid
     assert m.balance("carol") == HOUSE_FUNDS - cost_minor(1000, SELL)
-    plant = market.plant_stats(m.state, "pv-b")
-    assert plant["sold_wh"] == 1000
-    assert plant["exported_wh"] == 4000
-    assert plant["buyers"] == [{"consumer": "bob", "wh": 1000, "amount": 67}]
+    plant = m.plant_totals("pv-b")
+    assert (plant.generated_wh, plant.sold_wh, plant.exported_wh) == (5000, 1000, 4000)
+    assert plant.buyers == [totals_of.PlantBuyer(consumer="bob", delivered_wh=1000, amount_fen=67)]
+    assert m.account_totals("owner-b").feed_in_revenue_fen == cost_minor(4000, FEED_IN)
     assert m.balance("owner-b") == 67 + cost_minor(4000, FEED_IN)
-    grid = {g["asset"]: g for g in market.grid_settlements(m.state, H1)}
-    assert grid["s-bob"]["wh"] == 2500 - 1750
-    assert grid["pv-b"]["direction"] == "export"
+    grid = {g.asset: g for g in market.grid_settlements(m.state, H1)}
+    assert (grid["s-bob"].energy_wh, grid["s-bob"].measured_wh) == (2500 - 1750, 2500)
+    assert grid["pv-b"].direction == "export"
+    assert (grid["pv-b"].energy_wh, grid["pv-b"].amount_fen) == (4000, cost_minor(4000, FEED_IN))
 
 
 @pytest.mark.parametrize("mechanism", ["pay_as_bid", "preferred_first"])
@@ -136,13 +147,13 @@ def test_mechanism_chosen_by_the_operator(mechanism: str) -> None:
     m.offer("pv-b", 1000, 60)
     m.clear()
     got = {
-        (p["consumer"], p["device"]): (p["price"], p["stage"]) for p in market.pairings(m.state, H1)
+        (p.consumer, p.device): (p.price_fen_per_kwh, p.stage) for p in market.pairings(m.state, H1)
     }
     if mechanism == "pay_as_bid":
         assert got == {("alice", "pv-a"): (80, "auction"), ("bob", "pv-b"): (70, "auction")}
     else:
         assert got == {("alice", "pv-b"): (60, "preferred"), ("bob", "pv-a"): (55, "auction")}
-    assert market.get_interval(m.state, H1)["mechanism"] == mechanism
+    assert interval(m, H1).mechanism == mechanism
 
 
 def test_standing_choices_place_orders_every_interval(m: Market) -> None:
@@ -154,17 +165,17 @@ def test_standing_choices_place_orders_every_interval(m: Market) -> None:
         {"site": "s-carol", "choice": "clean", "price_cap": 45, "quantity_wh": 500},
     )
     m.ok("owner-a", "market.set_standing_offer", {"device": "pv-a", "floor_price": 40})
-    for interval in (H1, H2):
-        m.clear(interval)
-        book = market.order_book(m.state, interval)
-        bids = {o["account"]: o for o in book["bids"]}
+    for start in (H1, H2):
+        m.clear(start)
+        book = market.order_book(m.state, start)
+        bids = {o.account: o for o in book.bids}
         assert set(bids) == {"alice", "carol"}  # bob chose the grid
-        assert (bids["alice"]["qty_wh"], bids["alice"]["price"]) == (8000, SELL)
-        assert (bids["carol"]["qty_wh"], bids["carol"]["price"]) == (500, 45)
-        assert {o["source"] for o in book["bids"] + book["offers"]} == {"standing"}
-        (offer,) = book["offers"]
-        assert (offer["qty_wh"], offer["price"]) == (10_000, 40)  # 10 kW for one hour
-        assert market.get_interval(m.state, interval)["volume_wh"] == 8500
+        assert (bids["alice"].energy_wh, bids["alice"].price_fen_per_kwh) == (8000, SELL)
+        assert (bids["carol"].energy_wh, bids["carol"].price_fen_per_kwh) == (500, 45)
+        assert {o.source for o in book.bids + book.offers} == {"standing"}
+        (offer,) = book.offers
+        assert (offer.energy_wh, offer.price_fen_per_kwh) == (10_000, 40)  # 10 kW for one hour
+        assert interval(m, start).volume_wh == 8500
     # withdrawing the standing offer stops it
     m.ok(
         "owner-a",
@@ -172,15 +183,15 @@ def test_standing_choices_place_orders_every_interval(m: Market) -> None:
         {"device": "pv-a", "floor_price": 40, "active": False},
     )
     m.clear(H2 + HOUR)
-    assert market.order_book(m.state, H2 + HOUR)["offers"] == []
+    assert market.order_book(m.state, H2 + HOUR).offers == []
 
 
 def test_an_explicit_order_replaces_the_standing_one_for_that_interval(m: Market) -> None:
     m.ok("alice", "market.set_preference", {"site": "s-alice", "choice": "clean"})
     m.bid("alice", 1200, 70)
     m.clear()
-    (only,) = market.order_book(m.state, H1)["bids"]
-    assert (only["source"], only["qty_wh"]) == ("single", 1200)
+    (only,) = market.order_book(m.state, H1).bids
+    assert (only.source, only.energy_wh) == ("single", 1200)
 
 
 def test_a_standing_bid_without_funds_is_skipped_and_reported(m: Market) -> None:
@@ -190,7 +201,7 @@ def test_a_standing_bid_without_funds_is_skipped_and_reported(m: Market) -> None
     skipped = [e for e in receipt.events if e["type"] == "market.standing_bid_skipped"]
     assert [(e["account"], e["site"]) for e in skipped] == [("alice", "s-alice")]
     assert "holds 10" in skipped[0]["reason"]
-    assert market.order_book(m.state, H1)["bids"] == []
+    assert market.order_book(m.state, H1).bids == []
 
 
 def test_cancel_releases_the_escrow(m: Market) -> None:
@@ -203,7 +214,7 @@ def test_cancel_releases_the_escrow(m: Market) -> None:
     assert "alice" in refused.message
     m.ok("alice", "market.cancel_order", {"interval": H1, "order": order})
     assert (m.escrow("alice"), m.balance("alice")) == (0, HOUSE_FUNDS)
-    assert market.order_book(m.state, H1)["bids"] == []
+    assert market.order_book(m.state, H1).bids == []
     m.refused(
         m.tx("alice", "market.cancel_order", {"interval": H1, "order": order}),
         "market.unknown_order",
@@ -224,7 +235,7 @@ def test_missing_meter_data_waits_for_the_deadline_then_counts_as_zero(m: Market
     m.offer("pv-a", 1000, 40)
     m.clear()
     m.readings(H1, {"s-alice": 900})  # pv-a's reading never arrives
-    deadline = H1 + HOUR + market.DEFAULT_PARAMS["data_deadline_s"]
+    deadline = H1 + HOUR + market.Params().data_deadline_s
     refused = m.refused(
         m.tx(GRID, "market.settle", {"interval": H1}),
         "market.data_not_final",
@@ -232,10 +243,11 @@ def test_missing_meter_data_waits_for_the_deadline_then_counts_as_zero(m: Market
     )
     assert "m-pv-a" in refused.message
     m.ok(GRID, "market.settle", {"interval": H1}, block_time_ms=at(deadline))
-    record = market.get_interval(m.state, H1)
-    assert record["settlement"]["delivered_wh"] == 0
-    assert record["settlement"]["grid_import_wh"] == 900
-    assert record["missing_data"] == ["meter 'm-pv-a' has 0 of 1 readings"]
+    record = interval(m, H1)
+    assert record.settlement is not None
+    assert record.settlement.delivered_wh == 0
+    assert record.settlement.grid_import_wh == 900
+    assert record.missing_data == ["meter 'm-pv-a' has 0 of 1 readings"]
     assert m.escrow("alice") == 0
 
 
@@ -246,7 +258,7 @@ def test_a_short_balance_at_settlement_becomes_arrears(m: Market) -> None:
     m.readings(H1, {"s-alice": 8000})  # 8 kWh from the grid at 60: 480 owed, 180 held
     m.settle()
     assert m.balance("alice") == 0
-    assert market.arrears_of(m.state, "alice") == [{"creditor": GRID, "amount": 300}]
+    assert market.arrears_of(m.state, "alice") == [market.Arrear(creditor=GRID, amount_fen=300)]
     m.refused(m.tx("alice", "market.pay_arrears", {"creditor": GRID}), "funds.insufficient_balance")
     m.ok("bob", "funds.transfer", {"to": "alice", "amount": 1000})
     paid = m.ok("alice", "market.pay_arrears", {"creditor": GRID})
@@ -265,8 +277,8 @@ def test_a_site_and_a_device_sharing_an_id_are_measured_apart(m: Market) -> None
     m.ok("alice", "market.place_bid", body)
     m.offer("pv-a", 3000, 40)
     bid, offer = market.interval_orders(m.state, H1)
-    assert (bid["side"], bid["meters"]) == ("bid", [["m-flat", HOUR]])
-    assert (offer["side"], offer["meters"]) == ("offer", [["m-pv-a", HOUR]])
+    assert (bid.side, bid.meters) == ("bid", ["m-flat"])
+    assert (offer.side, offer.meters) == ("offer", ["m-pv-a"])
     m.clear()
     readings = [
         {"meter": "m-flat", "start": H1, "length_s": HOUR, "energy_wh": 1000},
@@ -274,12 +286,14 @@ def test_a_site_and_a_device_sharing_an_id_are_measured_apart(m: Market) -> None
     ]
     m.ok(GW1, "metering.submit", {"readings": readings}, block_time_ms=at(H1 + HOUR))
     m.settle()
-    settlement = market.get_interval(m.state, H1)["settlement"]
-    assert (settlement["consumption_wh"], settlement["generation_wh"]) == (1000, 3000)
-    assert (settlement["delivered_wh"], settlement["grid_export_wh"]) == (1000, 2000)
-    assert settlement["grid_import_wh"] == 0
-    assert market.account_stats(m.state, "alice")["consumed_wh"] == 1000
-    assert market.plant_stats(m.state, "pv-a")["generated_wh"] == 3000
+    settlement = interval(m, H1).settlement
+    assert settlement is not None
+    assert (settlement.consumption_wh, settlement.generation_wh) == (1000, 3000)
+    assert (settlement.delivered_wh, settlement.grid_export_wh) == (1000, 2000)
+    assert settlement.grid_import_wh == 0
+    assert m.account_totals("alice").consumed_wh == 1000
+    assert m.plant_totals("pv-a").generated_wh == 3000
+    assert m.account_totals("owner-a").generated_wh == 3000
 
 
 # refusals ------------------------------------------------------------------------------------
@@ -321,7 +335,7 @@ def test_orders_for_past_closed_misaligned_or_distant_intervals(m: Market) -> No
         ({"quantity_wh": -5}, "market.invalid_quantity"),
         ({"price": 0}, "market.invalid_price"),
         ({"price": -1}, "market.invalid_price"),
-        ({"price": market.MAX_PRICE + 1}, "market.invalid_price"),
+        ({"price": market.MAX_PRICE_FEN_PER_KWH + 1}, "market.invalid_price"),
         ({"preferred": ["pv-a", "pv-a"]}, "market.invalid_preference"),
     ],
 )
@@ -377,8 +391,7 @@ def test_settlement_rules(m: Market) -> None:
 
 
 def test_tariffs_and_params_are_checked_and_needed() -> None:
-    m = Market.__new__(Market)
-    super(Market, m).__init__()
+    m = Ledger()  # no tariffs, no parameters set
     m.refused(m.tx(GRID, "market.clear", {"interval": H1}), "market.no_tariffs",
               block_time_ms=at(H1))  # fmt: skip
     m.refused(m.tx(OPERATOR, "market.set_tariffs", {"sell_price": 60, "feed_in_price": 30}),
@@ -395,7 +408,7 @@ def test_tariffs_and_params_are_checked_and_needed() -> None:
         m.refused(unchecked(m.tx(OPERATOR, "market.set_params", body)), "market.invalid_params")
     m.refused(m.tx(GRID, "market.set_params", {"mechanism": "pay_as_bid"}), "auth.forbidden")
     m.ok(OPERATOR, "market.set_params", {"interval_s": 900, "mechanism": "pay_as_bid"})
-    assert market.params(m.state)["interval_s"] == 900
+    assert market.params(m.state).interval_s == 900
 
 
 def test_preference_must_choose_clean_or_grid(m: Market) -> None:
@@ -466,24 +479,43 @@ def test_balances_follow_the_reference_matcher_and_settler(case: dict[str, Any])
         {s: case["meters"][s] for s in sites},
     )
     change = dict.fromkeys(before, 0)
+    # the read model's totals per account, as the references say
+    ledger: dict[str, dict[str, int]] = {a: {} for a in before}
+
+    def add(account: str, **values: int) -> None:
+        for name, value in values.items():
+            ledger[account][name] = ledger[account].get(name, 0) + value
+
     for (i, j, s), wh in zip(keys, delivered, strict=True):
         amount = cost_minor(wh, expected[(i, j, s)][1])
         change[bids[i].account] -= amount
         change[offers[j].account] += amount
+        add(bids[i].account, clean_wh=wh, clean_paid_fen=amount)
+        add(offers[j].account, sold_wh=wh, clean_revenue_fen=amount)
     owner_of_site = {b.asset: b.account for b in reversed(bids)}
     for site, wh in imports.items():
         change[owner_of_site[site]] -= cost_minor(wh, SELL)
         change[GRID] += cost_minor(wh, SELL)
+        add(owner_of_site[site], consumed_wh=case["meters"][site], grid_import_wh=wh,
+            grid_paid_fen=cost_minor(wh, SELL))  # fmt: skip
     owner_of_device = {d: PLANTS[d][1] for d in devices}
     for device, wh in exports.items():
         change[owner_of_device[device]] += cost_minor(wh, FEED_IN)
         change[GRID] -= cost_minor(wh, FEED_IN)
+        add(owner_of_device[device], generated_wh=case["meters"][device], exported_wh=wh,
+            feed_in_revenue_fen=cost_minor(wh, FEED_IN))  # fmt: skip
     assert {a: m.balance(a) - before[a] for a in before} == change
+    for account, sums in ledger.items():
+        got = msgspec.structs.asdict(m.account_totals(account))
+        assert {name: got[name] for name in sums} == sums, account
+    # and every table row as the records in state say
+    assert m.rows() == reference_rows(m.state)
     assert before[GRID] == GRID_FUNDS
-    totals = market.get_interval(m.state, H1)["settlement"]
-    assert totals["delivered_wh"] == sum(delivered)
-    assert totals["delivered_wh"] + totals["grid_import_wh"] == totals["consumption_wh"]
-    assert totals["delivered_wh"] + totals["grid_export_wh"] == totals["generation_wh"]
+    totals = interval(m, H1).settlement
+    assert totals is not None
+    assert totals.delivered_wh == sum(delivered)
+    assert totals.delivered_wh + totals.grid_import_wh == totals.consumption_wh
+    assert totals.delivered_wh + totals.grid_export_wh == totals.generation_wh
     # nothing settles twice
     m.refused(m.tx(GW1, "market.settle", {"interval": H1}), "market.already_settled",
               block_time_ms=at(H2))  # fmt: skip
@@ -496,19 +528,18 @@ def test_standing_choices_never_reach_back_into_old_intervals(m: Market) -> None
     m.ok("owner-a", "market.set_standing_offer", {"device": "pv-a", "floor_price": 10})
     old = NOW_S - 30 * 86_400
     m.ok(GRID, "market.clear", {"interval": old})
-    record = market.get_interval(m.state, old)
-    assert (record["bids"], record["offers"], record["volume_wh"]) == (0, 0, 0)
+    record = interval(m, old)
+    assert (record.bids, record.offers, record.volume_wh) == (0, 0, 0)
     assert m.escrow("alice") == 0
     # the same choices do count for the next interval
     m.clear()
-    assert market.get_interval(m.state, H1)["volume_wh"] == 8000
+    assert interval(m, H1).volume_wh == 8000
 
 
 def test_params_change_only_what_is_given(m: Market) -> None:
     m.ok(OPERATOR, "market.set_params", {"mechanism": "pay_as_bid"})
     m.ok(OPERATOR, "market.set_params", {"gate_closure_s": 900})
-    assert market.params(m.state) == {**market.DEFAULT_PARAMS, "mechanism": "pay_as_bid",
-                                      "gate_closure_s": 900}  # fmt: skip
+    assert market.params(m.state) == market.Params(mechanism="pay_as_bid", gate_closure_s=900)
     refused = m.refused(
         m.tx(OPERATOR, "market.set_params", {"horizon_s": 900}), "market.invalid_params"
     )
@@ -537,8 +568,30 @@ def test_time_priority_among_standing_bids_rotates(m: Market) -> None:
     )
     served = []
     for k in range(8):
-        interval = H1 + k * HOUR
-        m.clear(interval)
-        (pairing,) = market.pairings(m.state, interval)
-        served.append(pairing["consumer"])
+        start = H1 + k * HOUR
+        m.clear(start)
+        (pairing,) = market.pairings(m.state, start)
+        served.append(pairing.consumer)
     assert set(served) == {"alice", "bob"}, served
+
+
+def test_the_read_model_follows_a_block_that_clears_and_settles_at_once(m: Market) -> None:
+    """Clearing, readings and settlement of one interval in a single block: the block's net
+    changes hold each pairing once, settled, and the read model still lists and counts it."""
+    m.bid("alice", 1000, 80)
+    m.offer("pv-a", 800, 40)
+    readings = [
+        {"meter": f"m-{a}", "start": H1, "length_s": HOUR, "energy_wh": wh}
+        for a, wh in (("pv-a", 700), ("s-alice", 900))
+    ]
+    receipts = m.run(
+        m.tx(GRID, "market.clear", {"interval": H1}),
+        m.tx(GW1, "metering.submit", {"readings": readings}),
+        m.tx(GRID, "market.settle", {"interval": H1}),
+        block_time_ms=at(H1 + HOUR),
+    )
+    assert [r.code for r in receipts] == [None, None, None]
+    assert [p.delivered_wh for p in m.pairings_of("alice")] == [700]
+    assert m.pairings_of("owner-a") == m.pairings_of("alice")
+    assert (m.account_totals("alice").clean_wh, m.plant_totals("pv-a").sold_wh) == (700, 700)
+    assert m.rows() == reference_rows(m.state)

@@ -22,7 +22,7 @@ import pytest
 from pymerkle import InmemoryTree
 
 import smt_reference as ref
-from gridledger.contracts import chain
+from gridledger.contracts import chain, market
 from gridledger.contracts.genesis import load as load_genesis
 from gridledger.contracts.metering import ReadingRefused
 from gridledger.core import merkle
@@ -57,6 +57,7 @@ FILES = [
     "state_tree.json",
     "contracts.json",
     "metering.json",
+    "market.json",
 ]
 TRANSITION_FILES = ["contracts.json", "metering.json"]
 """Files of contract transitions: pre-state, transaction, receipt and post-state (or error)."""
@@ -453,6 +454,26 @@ def test_metering_vectors_refuse_a_reading_for_every_code() -> None:
     ]
 
 
+def replay(state: State, case: dict[str, Any], height: int, block_time: int) -> Transaction | None:
+    """Run a case's transaction alone as block ``height`` on ``state`` (committed after) and
+    check its refusal before execution, or its receipt; the transaction when it executed."""
+    tx = msgspec.json.decode(case["tx"], type=Transaction)
+    assert tx.encode().decode() == case["tx"]
+    if case["stage"] == "prepare":
+        with pytest.raises(GridLedgerError) as info:
+            prepare(tx)
+        assert info.value.code == case["error"]
+        return None
+    (receipt,) = execute_block(state, [prepare(tx)], height, block_time)
+    state.compute_root()
+    state.finish_block()
+    assert canonical(receipt).decode() == case["receipt"]
+    assert receipt.code == case["error"]
+    assert receipt.status == ("ok" if case["error"] is None else "failed")
+    assert receipt.tx_hash == tx.hash().hex()
+    return tx
+
+
 @pytest.mark.parametrize(
     ("name", "case"),
     [(name, c) for name in TRANSITION_FILES for c in cases(name)],
@@ -463,20 +484,9 @@ def test_contract_vector(name: str, case: dict[str, Any]) -> None:
     v = vector(name)
     state = State(state_bytes(v["pre"]))
     assert state.root.hex() == v["pre_root"]
-    tx = msgspec.json.decode(case["tx"], type=Transaction)
-    assert tx.encode().decode() == case["tx"]
-    if case["stage"] == "prepare":
-        with pytest.raises(GridLedgerError) as info:
-            prepare(tx)
-        assert info.value.code == case["error"]
+    tx = replay(state, case, v["height"], v["block_time"])
+    if tx is None:
         return
-    (receipt,) = execute_block(state, [prepare(tx)], v["height"], v["block_time"])
-    state.compute_root()
-    state.finish_block()
-    assert canonical(receipt).decode() == case["receipt"]
-    assert receipt.code == case["error"]
-    assert receipt.status == ("ok" if case["error"] is None else "failed")
-    assert receipt.tx_hash == tx.hash().hex()
     assert state.committed == state_bytes(case["post"])
     assert state.root.hex() == case["post_root"] == ref.root(state_bytes(case["post"])).hex()
     changed = {
@@ -486,3 +496,69 @@ def test_contract_vector(name: str, case: dict[str, Any]) -> None:
         assert changed == set()  # the sender itself was refused: nothing moves
     elif case["error"] is not None:
         assert changed == {"nonce/" + tx.sender}  # a refused contract only consumes the nonce
+
+
+# the market --------------------------------------------------------------------------------------
+def market_state(name: str) -> dict[bytes, bytes]:
+    v = vector("market.json")
+    if name == "genesis":
+        return state_bytes(vector("genesis.json")["state"])
+    return state_bytes(v["states"][name]["state"])
+
+
+def test_market_states_follow_from_their_blocks() -> None:
+    """Each named state is its block, every receipt ok, on its parent state."""
+    for name, s in vector("market.json")["states"].items():
+        state = State(market_state(s["parent"]))
+        txs = [prepare(msgspec.json.decode(t, type=Transaction)) for t in s["txs"]]
+        receipts = execute_block(state, txs, s["height"], s["block_time"])
+        assert [r.code for r in receipts] == [None] * len(txs), name
+        state.compute_root()
+        state.finish_block()
+        assert state.committed == market_state(name), name
+        assert state.root.hex() == s["root"] == ref.root(state.committed).hex(), name
+
+
+def test_market_vectors_refuse_with_every_market_code() -> None:
+    codes = {c["error"] for c in cases("market.json")}
+    market_codes = {
+        c.code for c in all_error_classes() if c.__module__.startswith(market.__name__ + ".")
+    }
+    assert len(market_codes) == 20
+    assert market_codes <= codes
+    assert {"auth.forbidden", "funds.insufficient_balance"} <= codes
+
+
+def test_market_vectors_clear_under_every_mechanism_with_standing_orders() -> None:
+    cleared = {}
+    for c in cases("market.json"):
+        if c["name"].startswith("clear ") and c["error"] is None:
+            (event,) = [e for e in json.loads(c["receipt"])["events"]
+                        if e["type"] == "market.cleared"]  # fmt: skip
+            cleared[event["mechanism"]] = c
+            events = [e["type"] for e in json.loads(c["receipt"])["events"]]
+            assert "market.standing_bid_skipped" in events
+            orders = [v for k, v in c["changes"].items() if k.startswith("market/order/")]
+            assert any('"standing"' in (v or "") for v in orders)
+    assert set(cleared) == set(market.MECHANISMS)
+
+
+@pytest.mark.parametrize("case", cases("market.json"), ids=lambda c: c["name"])
+def test_market_vector(case: dict[str, Any]) -> None:
+    """pre-state + transaction -> receipt, changed keys and root (or the refusal before
+    execution); a refused transaction moves only its sender's nonce."""
+    before = market_state(case["pre"])
+    state = State(dict(before))
+    tx = replay(state, case, case["height"], case["block_time"])
+    if tx is None:
+        return
+    after = dict(before)
+    for k, v in case["changes"].items():
+        if v is None:
+            del after[k.encode()]
+        else:
+            after[k.encode()] = v.encode()
+    assert state.committed == after
+    assert state.root.hex() == case["post_root"] == ref.root(after).hex()
+    if case["error"] is not None:
+        assert set(case["changes"]) == {"nonce/" + tx.sender}

@@ -18,6 +18,7 @@ import pytest
 from gridledger.contracts import funds, metering, registry
 from gridledger.contracts.chain import nonce_key
 from gridledger.core.crypto import sha256
+from gridledger.readmodels import market as totals
 from gridledger.web.render import money
 from web_support import PASSPHRASE, WebSite, shot
 
@@ -215,10 +216,12 @@ def test_account_page_matches_the_ledger_and_verifies(page: Any, web_site: WebSi
     assert int(page.locator("[data-field=nonce]").inner_text()) == view.get_int(
         nonce_key("house-001")
     )
-    stats = view.get_json(b"market/stats/house-001")
-    assert stats
+    stats = totals.account_totals(web_site.node.readmodels.reader(), "house-001")
+    assert stats is not None
+    assert stats.consumed_wh > 0
     consumed = page.locator("[data-stat=consumed_wh]").get_attribute("data-wh")
-    assert int(consumed or -1) == stats["consumed_wh"]
+    assert int(consumed or -1) == stats.consumed_wh
+    assert page.locator("[data-stat=generated_wh]").count() == 0  # a household generates nothing
     texts = _verify_all(page)
     assert len(texts) == 2
     assert all(VERIFIED.match(t) for t in texts)

@@ -66,7 +66,7 @@ def test_operator_overview_shows_the_registry(page: Any, web_site: WebSite) -> N
     # the rules in force
     params = market.params(view)
     assert page.locator('[data-param="interval_s"]').inner_text() == (
-        f"{params['interval_s'] // 60} min"
+        f"{params.interval_s // 60} min"
     )
     shot(page, "operator-overview-en")
     page.get_by_role("link", name="简体中文").click()
@@ -99,37 +99,35 @@ def test_grid_page_shows_tariffs_intervals_and_totals(page: Any, web_site: WebSi
     assert tariffs is not None
     page.goto("/grid?lang=en")
     assert page.locator("h1").inner_text() == "Grid"
-    assert (
-        int(page.locator("[data-sell-price]").get_attribute("data-sell-price"))
-        == (tariffs["sell_price"])
+    assert int(page.locator("[data-sell-price]").get_attribute("data-sell-price")) == (
+        tariffs.sell_price_fen_per_kwh
     )
-    assert (
-        int(page.locator("[data-feed-in-price]").get_attribute("data-feed-in-price"))
-        == (tariffs["feed_in_price"])
+    assert int(page.locator("[data-feed-in-price]").get_attribute("data-feed-in-price")) == (
+        tariffs.feed_in_price_fen_per_kwh
     )
-    assert (
-        page.locator("[data-market-maker]").get_attribute("data-market-maker")
-        == (tariffs["grid_account"])
+    assert page.locator("[data-market-maker]").get_attribute("data-market-maker") == (
+        tariffs.grid_account
     )
-    settled = [i for i in market.intervals(view) if i["status"] == "settled"]
+    settled = [i.settlement for i in market.intervals(view) if i.settlement is not None]
+    starts = [i.start_s for i in market.intervals(view) if i.settlement is not None]
     assert len(settled) == 48
-    total_import = sum(i["settlement"]["grid_import_wh"] for i in settled)
+    total_import = sum(s.grid_import_wh for s in settled)
     assert int(page.locator('[data-total="grid_import_wh"]').get_attribute("data-wh")) == (
         total_import
     )
     assert int(page.locator('[data-total="grid_export_wh"]').get_attribute("data-wh")) == sum(
-        i["settlement"]["grid_export_wh"] for i in settled
+        s.grid_export_wh for s in settled
     )
     # the newest day of intervals, newest first, each as the ledger settled it
     rows = page.locator("tr[data-interval]")
     assert rows.count() == 24
-    newest = settled[::-1][:24]
-    for i, record in enumerate(newest):
+    newest = list(zip(starts, settled, strict=True))[::-1][:24]
+    for i, (at, record) in enumerate(newest):
         row = rows.nth(i)
-        assert int(row.get_attribute("data-interval")) == record["start"]
+        assert int(row.get_attribute("data-interval")) == at
         assert (
             int(row.locator("[data-import-wh]").get_attribute("data-import-wh"))
-            == (record["settlement"]["grid_import_wh"])
+            == record.grid_import_wh
         )
     gateway = page.locator(f'tr[data-gateway="{GATEWAY}"]')
     assert int(gateway.locator("[data-generation]").inner_text()) == 3
@@ -142,17 +140,17 @@ def test_grid_page_shows_tariffs_intervals_and_totals(page: Any, web_site: WebSi
     # one interval, asset by asset
     rows.first.get_by_role("link").click()
     page.wait_for_load_state()
-    start = newest[0]["start"]
+    start = newest[0][0]
     records = market.grid_settlements(view, start)
     shown = page.locator("#settlements tbody tr [data-wh]")
     assert shown.count() == len(records) > 0
     assert sum(int(shown.nth(i).get_attribute("data-wh")) for i in range(shown.count())) == sum(
-        r["wh"] for r in records
+        r.energy_wh for r in records
     )
     page.goto(f"/grid/{start}?lang=zh-CN")
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     shot(page, "grid-interval-zh")
-    page.goto("/grid?before=" + str(newest[-1]["start"]))
+    page.goto("/grid?before=" + str(newest[-1][0]))
     assert page.locator("tr[data-interval]").count() == 24
     shot(page, "grid-older-zh")
 

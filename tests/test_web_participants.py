@@ -18,6 +18,7 @@ from gridledger.contracts import funds, market
 from gridledger.core.crypto import SigningKey
 from gridledger.core.keystore import load_key
 from gridledger.node.home import key_path
+from gridledger.readmodels import market as totals
 from gridledger.web.render import kwh, money, permille
 from gridledger.web.views.market import DAY_S, latest_day
 from web_support import PASSPHRASE, WebSite, shot
@@ -28,7 +29,7 @@ HASH_IN_URL = re.compile(r".*\?tx=[0-9a-f]{64}$")
 
 def _choice(site: WebSite, account: str) -> str:
     (pref,) = market.preferences_of(site.node.state.view, account)
-    return str(pref["choice"])
+    return pref.choice
 
 
 def _field(page: Any, name: str, within: str = "") -> str:
@@ -39,7 +40,7 @@ def _grid_household(site: WebSite) -> str:
     view = site.node.state.view
     for n in range(2, 13):
         account = f"house-{n:03d}"
-        if market.preferences_of(view, account)[0]["choice"] == "grid":
+        if market.preferences_of(view, account)[0].choice == "grid":
             return account
     raise AssertionError("the demo community has a household on grid power")
 
@@ -105,28 +106,32 @@ def test_consumer_figures_match_the_ledger(page: Any, web_site: WebSite) -> None
     account = "house-004"
     view = web_site.node.state.view
     page.goto(f"/consumer/{account}")
-    stats = market.account_stats(view, account)
+    stats = totals.account_totals(web_site.node.readmodels.reader(), account)
+    assert stats is not None
     assert _field(page, "balance") == money(funds.balance_of(view, account))
     assert _field(page, "escrow") == money(funds.escrow_of(view, account))
-    assert _field(page, "clean_paid") == money(stats["clean_paid"])
-    assert _field(page, "grid_paid") == money(stats["grid_paid"])
-    assert _field(page, "clean_share") == permille(stats["clean_share_permille"])
+    assert _field(page, "clean_paid") == money(stats.clean_paid_fen)
+    assert _field(page, "grid_paid") == money(stats.grid_paid_fen)
+    assert _field(page, "clean_share") == permille(stats.clean_share_permille)
     assert _field(page, "arrears") == money(0)
     # the latest day's pairings, one row each
     day = latest_day(view)
     assert day is not None
+    conn = web_site.node.readmodels.reader()
     today = [
-        p for p in market.pairings_of(view, account, day, day + DAY_S) if p["consumer"] == account
+        p
+        for p in totals.account_pairings(conn, view, account, day, day + DAY_S)
+        if p.consumer == account
     ]
     assert today, "a clean-power household is paired on a sunny day"
     rows = page.locator('table[data-table="today"] tbody tr')
     assert rows.count() == len(today)
     first = today[0]
-    row = page.locator(f'tr[data-id="{first["id"]}"]')
-    assert row.locator('[data-field="delivered_wh"]').inner_text() == str(first["delivered_wh"])
+    row = page.locator(f'tr[data-id="{first.id}"]')
+    assert row.locator('[data-field="delivered_wh"]').inner_text() == str(first.delivered_wh)
     # clean share per day: the delivered energy of that day's pairings
     row = page.locator(f'table[data-table="daily"] tr[data-day="{day}"]')
-    delivered = sum(p["delivered_wh"] for p in today)
+    delivered = sum(p.delivered_wh or 0 for p in today)
     assert row.locator('[data-field="clean"]').inner_text() == kwh(delivered)
     shot(page, "consumer-figures")
 
@@ -136,24 +141,27 @@ def test_producer_figures_match_the_ledger(page: Any, web_site: WebSite) -> None
     page.goto("/producer")
     page.get_by_role("link", name="owner-01").click()
     page.wait_for_url("**/producer/owner-01")
-    stats = market.account_stats(view, "owner-01")
+    conn = web_site.node.readmodels.reader()
+    stats = totals.account_totals(conn, "owner-01")
+    assert stats is not None
     for name in ("generated_wh", "sold_wh", "exported_wh"):
-        assert _field(page, name) == kwh(stats[name])
-    assert _field(page, "clean_revenue") == money(stats["clean_revenue"])
-    assert _field(page, "feed_in_revenue") == money(stats["feed_in_revenue"])
-    plant = market.plant_stats(view, "pv-01")
+        assert _field(page, name) == kwh(getattr(stats, name))
+    assert _field(page, "clean_revenue") == money(stats.clean_revenue_fen)
+    assert _field(page, "feed_in_revenue") == money(stats.feed_in_revenue_fen)
+    plant = totals.plant_totals(conn, "pv-01")
+    assert plant is not None
     buyers = page.locator('[data-plant="pv-01"] table[data-table="buyers"] tbody tr')
-    assert buyers.count() == len(plant["buyers"])
-    for buyer in plant["buyers"]:
-        row = page.locator(f'[data-plant="pv-01"] tr[data-consumer="{buyer["consumer"]}"]')
-        assert row.locator('[data-field="wh"]').inner_text() == kwh(buyer["wh"], 3)
-        assert row.locator('[data-field="amount"]').inner_text() == money(buyer["amount"])
+    assert buyers.count() == len(plant.buyers)
+    for buyer in plant.buyers:
+        row = page.locator(f'[data-plant="pv-01"] tr[data-consumer="{buyer.consumer}"]')
+        assert row.locator('[data-field="delivered_wh"]').inner_text() == kwh(buyer.delivered_wh, 3)
+        assert row.locator('[data-field="amount_fen"]').inner_text() == money(buyer.amount_fen)
     day = latest_day(view)
     assert day is not None
     sold = sum(
-        p["delivered_wh"]
-        for p in market.pairings_of(view, "owner-01", day, day + DAY_S)
-        if p["device"] == "pv-01"
+        p.delivered_wh or 0
+        for p in totals.account_pairings(conn, view, "owner-01", day, day + DAY_S)
+        if p.device == "pv-01"
     )
     cells = page.locator('[data-plant="pv-01"] table[data-table="hours"] [data-field="sold"]')
     assert sum(int(c) for c in cells.all_inner_texts()) == sold

@@ -707,6 +707,19 @@ def _contract_cases() -> list[tuple[str, Transaction]]:
     ]
 
 
+def _outcome(state: State, tx: Transaction, height: int, block_time: int) -> dict[str, Any]:
+    """Run ``tx`` alone as block ``height`` at ``block_time`` on ``state`` (committed after):
+    its refusal before execution, or its receipt."""
+    try:
+        p = prepare(tx)
+    except GridLedgerError as exc:
+        return {"stage": "prepare", "error": exc.code}
+    (receipt,) = execute_block(state, [p], height, block_time)
+    state.compute_root()
+    state.finish_block()
+    return {"stage": "execute", "error": receipt.code, "receipt": text(canonical(receipt))}
+
+
 def _transitions(
     pre: Callable[[], State], named: list[tuple[str, Transaction]], height: int, block_time: int
 ) -> list[dict[str, Any]]:
@@ -716,24 +729,9 @@ def _transitions(
     for name, tx in named:
         state = pre()
         case: dict[str, Any] = {"name": name, "tx": text(tx.encode())}
-        try:
-            p = prepare(tx)
-        except GridLedgerError as exc:
-            case.update({"stage": "prepare", "error": exc.code})
-            cases.append(case)
-            continue
-        (receipt,) = execute_block(state, [p], height, block_time)
-        state.compute_root()
-        state.finish_block()
-        case.update(
-            {
-                "stage": "execute",
-                "error": receipt.code,
-                "receipt": text(canonical(receipt)),
-                "post": state_text(state.committed),
-                "post_root": state.root.hex(),
-            }
-        )
+        case.update(_outcome(state, tx, height, block_time))
+        if case["stage"] == "execute":
+            case.update({"post": state_text(state.committed), "post_root": state.root.hex()})
         cases.append(case)
     return cases
 
@@ -967,6 +965,353 @@ def metering_vectors() -> dict[str, Any]:
     }
 
 
+# market ------------------------------------------------------------------------------------------
+M_START = T_S + 2 * HOUR
+"""The market interval of the vectors: 2025-01-01T02:00:00Z, hourly, gate closure 5 minutes
+before."""
+M_GATE_MS = (M_START - 300) * 1000
+M_OPEN_MS = BLOCK_TIME_MS + 60_000
+"""Block time of the second setup block (orders, choices, tariffs), long before gate closure."""
+M_ENDED_MS = (M_START + HOUR) * 1000
+M_AFTER_MS = M_ENDED_MS + 60_000
+
+
+def _device(device: str, capacity_w: int) -> dict[str, Any]:
+    return {
+        "device": device,
+        "name": f"Roof PV {device}",
+        "technology": "solar_pv",
+        "fuel": "solar",
+        "capacity_w": capacity_w,
+        "commissioned": "2024-01-01",
+        "country": "CN",
+        "grid_region": "CN-GD",
+    }
+
+
+def _site(site: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "site": site,
+        "name": f"Flat {site}",
+        "country": "CN",
+        "grid_region": "CN-GD",
+        "max_wh_per_hour": 2000,
+        **extra,
+    }
+
+
+def _meter(meter: str, interval_s: int = HOUR, **binding: str) -> dict[str, Any]:
+    kind = "generation" if "device" in binding else "consumption"
+    return {"meter": meter, "kind": kind, "gateway": "house-b", "interval_s": interval_s,
+            **binding}  # fmt: skip
+
+
+def _bid(site: str, quantity_wh: int, price: int, **extra: Any) -> dict[str, Any]:
+    return {"interval": M_START, "site": site, "quantity_wh": quantity_wh, "price": price,
+            **extra}  # fmt: skip
+
+
+def _offer(device: str, quantity_wh: int, price: int) -> dict[str, Any]:
+    return {"interval": M_START, "device": device, "quantity_wh": quantity_wh, "price": price}
+
+
+Step = tuple[str, str, dict[str, Any]]
+
+MARKET_STATES: list[tuple[str, str, int, list[Step]]] = [
+    (
+        "registered",
+        "genesis",
+        BLOCK_TIME_MS,
+        [
+            ("operator", "registry.grant_role", {"account": "operator", "role": "grid_operator"}),
+            ("house-a", "registry.register_device", _device("pv-a", 5000)),
+            ("house-a", "registry.register_device", _device("pv-b", 3000)),
+            ("house-a", "registry.register_site", _site("flat-a")),
+            ("house-b", "registry.register_site", _site("flat-b")),
+            ("house-b", "registry.register_site", _site("flat-b2")),
+            ("house-b", "registry.register_site", _site("flat-c")),
+            ("operator", "registry.register_site", _site("depot")),
+            ("operator", "registry.register_meter", _meter("m-pv-a", device="pv-a")),
+            ("operator", "registry.register_meter", _meter("m-pv-b", device="pv-b")),
+            ("operator", "registry.register_meter", _meter("m-flat-a", site="flat-a")),
+            ("operator", "registry.register_meter", _meter("m-flat-b", site="flat-b")),
+            ("operator", "registry.register_meter", _meter("m-flat-b2", site="flat-b2")),
+            ("operator", "funds.mint", {"to": "house-b", "amount": 100}),
+            ("operator", "funds.mint", {"to": "operator", "amount": 100_000}),
+        ],
+    ),
+    (
+        "book",
+        "registered",
+        M_OPEN_MS,
+        [
+            ("operator", "market.set_tariffs", {"sell_price": 60, "feed_in_price": 30}),
+            ("house-b", "market.place_bid", _bid("flat-b", 1000, 80, preferred=["pv-b"])),
+            ("house-b", "market.place_bid", _bid("flat-b", 200, 90)),
+            ("house-a", "market.place_offer", _offer("pv-a", 1500, 40)),
+            (
+                "house-a",
+                "market.set_preference",
+                {
+                    "site": "flat-a",
+                    "choice": "clean",
+                    "price_cap": 70,
+                    "quantity_wh": 700,
+                    "preferred": ["pv-b"],
+                },
+            ),
+            (
+                "house-b",
+                "market.set_preference",
+                {"site": "flat-b2", "choice": "clean", "price_cap": 70, "quantity_wh": 1000},
+            ),
+            (
+                "house-a",
+                "market.set_standing_offer",
+                {"device": "pv-b", "floor_price": 45, "quantity_wh": 1000},
+            ),
+        ],
+    ),
+    (
+        "book_pay_as_bid",
+        "book",
+        M_OPEN_MS + 60_000,
+        [("operator", "market.set_params", {"mechanism": "pay_as_bid"})],
+    ),
+    (
+        "book_preferred_first",
+        "book",
+        M_OPEN_MS + 60_000,
+        [("operator", "market.set_params", {"mechanism": "preferred_first"})],
+    ),
+    ("cleared", "book", M_GATE_MS, [("operator", "market.clear", {"interval": M_START})]),
+    (
+        "measured",
+        "cleared",
+        M_ENDED_MS,
+        [
+            (
+                "house-b",
+                "metering.submit",
+                {
+                    "readings": [
+                        _reading("m-pv-a", M_START, 1000, HOUR),
+                        _reading("m-pv-b", M_START, 500, HOUR),
+                        _reading("m-flat-a", M_START, 400, HOUR),
+                        _reading("m-flat-b", M_START, 2000, HOUR),
+                    ]
+                },
+            )
+        ],
+    ),
+    (
+        "settled",
+        "measured",
+        M_AFTER_MS,
+        [
+            ("operator", "market.settle", {"interval": M_START}),
+            ("operator", "funds.mint", {"to": "house-b", "amount": 5}),
+        ],
+    ),
+]
+"""The market vectors' states, each a block (its height one above its parent's) on its parent
+(``genesis`` is genesis.json's state): sites, plants, meters and money; then tariffs, orders
+and standing choices for ``M_START``; the same under the two other mechanisms; cleared; its
+meter data in; settled (with a shortfall that becomes arrears, and a little money minted to
+the debtor after)."""
+
+
+def _market_txs() -> dict[str, list[Transaction]]:
+    """Each state's block, signed, with nonces rising per sender through the list."""
+    nonces: dict[str, int] = {}
+    out: dict[str, list[Transaction]] = {}
+    for name, _, _, steps in MARKET_STATES:
+        txs = []
+        for sender, kind, body in steps:
+            nonces[sender] = nonces.get(sender, 0) + 1
+            txs.append(signed_tx(sender, nonces[sender], kind, body))
+        out[name] = txs
+    return out
+
+
+def market_states() -> dict[str, tuple[State, int]]:
+    """Each named state and its height, built block by block from genesis.json's state."""
+    txs = _market_txs()
+    states: dict[str, tuple[State, int]] = {"genesis": (committed_genesis(vector_genesis()), 0)}
+    for name, parent, time_ms, _ in MARKET_STATES:
+        base, height = states[parent]
+        state = State(dict(base.committed))
+        receipts = execute_block(state, [prepare(t) for t in txs[name]], height + 1, time_ms)
+        assert all(r.ok for r in receipts), [(r.code, r.message) for r in receipts]
+        state.compute_root()
+        state.finish_block()
+        states[name] = (state, height + 1)
+    return states
+
+
+def _market_cases() -> list[tuple[str, str, int, Transaction]]:
+    """``(name, pre-state, block time, tx)``: each runs alone as the block after its state."""
+
+    def case(sender: str, kind: str, body: dict[str, Any]) -> Transaction:
+        return signed_tx(sender, CASE_NONCE, kind, body)
+
+    opened = M_OPEN_MS  # before gate closure
+    return [
+        # parameters and tariffs
+        ("set tariffs", "registered", opened,
+         case("operator", "market.set_tariffs", {"sell_price": 60, "feed_in_price": 30})),
+        ("set tariffs by a household", "registered", opened,
+         case("house-a", "market.set_tariffs", {"sell_price": 60, "feed_in_price": 30})),
+        ("set tariffs with a negative feed-in price", "registered", opened,
+         case("operator", "market.set_tariffs", {"sell_price": 60, "feed_in_price": -1})),
+        ("set params", "registered", opened,
+         case("operator", "market.set_params", {"mechanism": "pay_as_bid", "gate_closure_s": 600})),
+        ("set params with an interval length not allowed", "registered", opened,
+         case("operator", "market.set_params", {"interval_s": 600})),
+        ("set params with a horizon shorter than an interval", "registered", opened,
+         case("operator", "market.set_params", {"horizon_s": 900})),
+        # bids and offers
+        ("place bid (escrowed)", "registered", opened,
+         case("house-b", "market.place_bid", _bid("flat-b", 1000, 80, preferred=["pv-a"]))),
+        ("place bid beyond the balance", "registered", opened,
+         case("house-a", "market.place_bid", _bid("flat-a", 100_000, 100))),
+        ("place bid for a misaligned interval", "registered", opened,
+         case("house-b", "market.place_bid",
+              {**_bid("flat-b", 100, 50), "interval": M_START + 60})),
+        ("place bid for an interval that has ended", "registered", opened,
+         case("house-b", "market.place_bid", {**_bid("flat-b", 100, 50), "interval": T_S - HOUR})),
+        ("place bid beyond the horizon", "registered", opened,
+         case("house-b", "market.place_bid",
+              {**_bid("flat-b", 100, 50), "interval": M_START + 8 * 86_400})),
+        ("place bid for an unknown site", "registered", opened,
+         case("house-b", "market.place_bid", _bid("flat-z", 100, 50))),
+        ("place bid for another organisation's site", "registered", opened,
+         case("house-b", "market.place_bid", _bid("depot", 100, 50))),
+        ("place bid for a site without a meter", "registered", opened,
+         case("house-b", "market.place_bid", _bid("flat-c", 100, 50))),
+        ("place bid preferring an unknown plant", "registered", opened,
+         case("house-b", "market.place_bid", _bid("flat-b", 100, 50, preferred=["pv-z"]))),
+        ("place bid of zero Wh", "registered", opened,
+         case("house-b", "market.place_bid", _bid("flat-b", 0, 50))),
+        ("place bid at a price of zero", "registered", opened,
+         case("house-b", "market.place_bid", _bid("flat-b", 100, 0))),
+        ("place offer", "registered", opened,
+         case("house-a", "market.place_offer", _offer("pv-a", 1500, 40))),
+        ("place offer by a household without the producer role", "registered", opened,
+         case("house-b", "market.place_offer", _offer("pv-a", 1500, 40))),
+        # standing choices
+        ("set preference", "registered", opened,
+         case("house-b", "market.set_preference",
+              {"site": "flat-b", "choice": "clean", "price_cap": 70, "preferred": ["pv-a"]})),
+        ("set preference with an unknown choice", "registered", opened,
+         case("house-b", "market.set_preference", {"site": "flat-b", "choice": "green"})),
+        ("set standing offer", "registered", opened,
+         case("house-a", "market.set_standing_offer", {"device": "pv-a", "floor_price": 35})),
+        ("set standing offer without a floor price", "registered", opened,
+         case("house-a", "market.set_standing_offer", {"device": "pv-a"})),
+        ("withdraw standing offer", "book", opened + 120_000,
+         case("house-a", "market.set_standing_offer", {"device": "pv-b", "active": False})),
+        # cancelling
+        ("cancel order", "book", opened + 120_000,
+         case("house-b", "market.cancel_order", {"interval": M_START, "order": 2})),
+        ("cancel another account's order", "book", opened + 120_000,
+         case("house-a", "market.cancel_order", {"interval": M_START, "order": 2})),
+        ("cancel an unknown order", "book", opened + 120_000,
+         case("house-b", "market.cancel_order", {"interval": M_START, "order": 99})),
+        ("cancel after gate closure", "book", M_GATE_MS,
+         case("house-b", "market.cancel_order", {"interval": M_START, "order": 2})),
+        ("place bid after gate closure", "book", M_GATE_MS,
+         case("house-b", "market.place_bid", _bid("flat-b", 100, 95))),
+        # clearing
+        ("clear without tariffs", "registered", M_GATE_MS,
+         case("operator", "market.clear", {"interval": M_START})),
+        ("clear before gate closure", "book", M_GATE_MS - 1000,
+         case("operator", "market.clear", {"interval": M_START})),
+        ("clear a misaligned interval", "book", M_GATE_MS,
+         case("operator", "market.clear", {"interval": M_START + 60})),
+        ("clear pay-as-clear, with standing orders", "book", M_GATE_MS,
+         case("house-a", "market.clear", {"interval": M_START})),
+        ("clear pay-as-bid, with standing orders", "book_pay_as_bid", M_GATE_MS,
+         case("house-a", "market.clear", {"interval": M_START})),
+        ("clear preferred-first, with standing orders", "book_preferred_first", M_GATE_MS,
+         case("house-a", "market.clear", {"interval": M_START})),
+        ("clear twice", "cleared", M_GATE_MS,
+         case("operator", "market.clear", {"interval": M_START})),
+        # settlement
+        ("settle before clearing", "book", M_AFTER_MS,
+         case("operator", "market.settle", {"interval": M_START})),
+        ("settle before the meter data is in", "cleared", M_AFTER_MS,
+         case("operator", "market.settle", {"interval": M_START})),
+        ("settle, with a shortfall and grid import and export", "measured", M_AFTER_MS,
+         case("house-a", "market.settle", {"interval": M_START})),
+        ("settle twice", "settled", M_AFTER_MS + 60_000,
+         case("operator", "market.settle", {"interval": M_START})),
+        # arrears
+        ("pay arrears in part", "settled", M_AFTER_MS + 60_000,
+         case("house-b", "market.pay_arrears", {"creditor": "operator"})),
+        ("pay arrears that are not owed", "settled", M_AFTER_MS + 60_000,
+         case("house-a", "market.pay_arrears", {"creditor": "operator"})),
+    ]  # fmt: skip
+
+
+def _changes(pre: dict[bytes, bytes], post: dict[bytes, bytes]) -> dict[str, str | None]:
+    """The keys whose value differs, with the new value (``None``: deleted)."""
+    keys = sorted(set(pre) | set(post))
+    return {text(k): None if k not in post else text(post[k]) for k in keys
+            if pre.get(k) != post.get(k)}  # fmt: skip
+
+
+def market_vectors() -> dict[str, Any]:
+    states = market_states()
+    txs = _market_txs()
+    cases = []
+    for name, pre, time_ms, tx in _market_cases():
+        base, height = states[pre]
+        case: dict[str, Any] = {
+            "name": name,
+            "pre": pre,
+            "height": height + 1,
+            "block_time": time_ms,
+            "tx": text(tx.encode()),
+        }
+        state = State(dict(base.committed))
+        case.update(_outcome(state, tx, height + 1, time_ms))
+        if case["stage"] == "execute":
+            case.update(
+                {
+                    "changes": _changes(base.committed, state.committed),
+                    "post_root": state.root.hex(),
+                }
+            )
+        cases.append(case)
+    return {
+        "description": "Market transitions: tariffs, parameters, bids (escrowed), offers, "
+        "cancelling, standing choices, clearing under each mechanism with standing orders "
+        "placed and one skipped, settlement with a shortfall and grid import and export, "
+        "arrears, and a refusal for every market.* code. 'states' are named states, each the "
+        "block 'txs' at 'height' and 'block_time' on its 'parent' state (genesis: "
+        "genesis.json's state), every receipt ok; 'state' is the whole result and 'root' its "
+        "root. Run each case's 'tx' as the only transaction of block 'height' at "
+        "'block_time' on the state 'pre'. Stage 'prepare': refused before execution with "
+        "'error'. Stage 'execute': the canonical receipt ('error' null when ok), 'changes' "
+        "(the keys whose value differs after the block, with the new value, null when "
+        "deleted) and the resulting root 'post_root'.",
+        "interval": M_START,
+        "states": {
+            name: {
+                "parent": parent,
+                "height": states[name][1],
+                "block_time": time_ms,
+                "txs": [text(t.encode()) for t in txs[name]],
+                "state": state_text(states[name][0].committed),
+                "root": states[name][0].root.hex(),
+            }
+            for name, parent, time_ms, _ in MARKET_STATES
+        },
+        "cases": cases,
+    }
+
+
 GENERATORS = {
     "canonical_encoding.json": canonical_vectors,
     "ed25519.json": ed25519_vectors,
@@ -978,6 +1323,7 @@ GENERATORS = {
     "state_tree.json": state_tree_vectors,
     "contracts.json": contract_vectors,
     "metering.json": metering_vectors,
+    "market.json": market_vectors,
 }
 
 

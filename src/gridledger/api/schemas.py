@@ -17,9 +17,10 @@ import msgspec
 from msgspec import inspect as mi
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from gridledger.contracts import metering, registry
+from gridledger.contracts import market, metering, registry
 from gridledger.contracts.chain import Quota, Upgrade
 from gridledger.contracts.rules import Rules
+from gridledger.readmodels import market as totals
 
 HEX64 = r"^[0-9a-f]{64}$"
 
@@ -95,10 +96,11 @@ def field_docs(doc: str | None) -> tuple[str, dict[str, str]]:
 
 
 @cache
-def model_of(record: type[msgspec.Struct]) -> type[BaseModel]:
+def model_of(record: type[msgspec.Struct], name: str | None = None) -> type[BaseModel]:
     """The pydantic model of a contract's record type, as the API sends it: an object with the
-    record's fields (``array_like`` records included), named after the record, each field
-    described by the record's ``Attributes:`` docstring."""
+    record's fields (``array_like`` records included), named after the record (or ``name``,
+    where the record's own name says too little in the API's schema list, as ``Params``
+    does), each field described by the record's ``Attributes:`` docstring."""
     info = mi.type_info(record)
     assert isinstance(info, mi.StructType)
     summary = field_docs(record.__doc__)[0]
@@ -114,7 +116,7 @@ def model_of(record: type[msgspec.Struct]) -> type[BaseModel]:
             annotation = Annotated[annotation, Field(description=docs[f.name])]
         fields[f.encode_name] = (annotation, ... if f.required else _default(f))
     model: type[BaseModel] = create_model(
-        record.__name__,
+        name or record.__name__,
         __config__=ConfigDict(extra="forbid"),
         __doc__=summary or None,
         **fields,
@@ -392,251 +394,84 @@ class ReadingProof(StateProofView):
 
 
 # the clean-power market ----------------------------------------------------------------------
-Mechanism = Literal["pay_as_clear", "pay_as_bid", "preferred_first"]
+MarketParams = model_of(market.Params, "MarketParams")
+MarketTariffs = model_of(market.Tariffs, "MarketTariffs")
+MarketInterval = model_of(market.Interval, "MarketInterval")
+MarketOrder = model_of(market.Order, "MarketOrder")
+MarketPairing = model_of(market.Pairing, "MarketPairing")
+GridSettlement = model_of(market.GridSettlement)
+MarketPreference = model_of(market.Preference, "MarketPreference")
+StandingOffer = model_of(market.StandingOffer)
+Arrear = model_of(market.Arrear)
 
-
-class MarketParams(_Strict):
-    """``market/params``: the operator's rules (the defaults until it sets them)."""
-
-    interval_s: int = Field(description="Length of a market interval: 900, 3600 or 86400 s.")
-    mechanism: Mechanism
-    gate_closure_s: int = Field(description="Orders close this many seconds before the start.")
-    horizon_s: int = Field(description="Orders may be placed this many seconds ahead.")
-    data_deadline_s: int = Field(
-        description="After an interval ends, settlement waits this long for missing meter data."
-    )
-
-
-class MarketTariffs(_Strict):
-    """``market/tariffs``: the grid as market maker, set by a grid operator."""
-
-    grid_account: str = Field(description="The grid operator account that buys and sells.")
-    sell_price: int = Field(description="What the grid charges, minor units per kWh.")
-    feed_in_price: int = Field(description="What the grid pays for energy fed in, per kWh.")
-    height: int = Field(description="The block that set them.")
-
-
-class IntervalTariffs(_Strict):
-    grid_account: str
-    sell_price: int = Field(description="Minor currency units per kWh.")
-    feed_in_price: int = Field(description="Minor currency units per kWh.")
-
-
-class IntervalSettlement(_Strict):
-    """What settling an interval against its meter data moved (Wh and minor units)."""
-
-    consumption_wh: int
-    generation_wh: int
-    delivered_wh: int = Field(description="Clean energy delivered through pairings.")
-    grid_import_wh: int
-    grid_export_wh: int
-    clean_paid: int = Field(description="Paid by consumers to producers for deliveries.")
-    grid_paid: int = Field(description="Paid to the grid for imports (due, paid or not).")
-    feed_in_paid: int = Field(description="Paid by the grid for exports (due, paid or not).")
-    unpaid: int = Field(description="What balances could not cover (now arrears).")
-
-
-class MarketInterval(_Strict):
-    """``market/interval/<start>``; the clearing fields appear once cleared, the settlement
-    fields once settled."""
-
-    start: int = Field(description="Interval start, Unix seconds UTC.")
-    interval_s: int
-    status: Literal["open", "cleared", "settled"]
-    mechanism: Mechanism | None = None
-    bids: int | None = Field(default=None, description="Bids cleared (standing ones included).")
-    offers: int | None = None
-    demand_wh: int | None = None
-    supply_wh: int | None = None
-    volume_wh: int | None = Field(default=None, description="Energy paired, Wh.")
-    clearing_price: int | None = Field(
-        default=None, description="The auction's uniform price per kWh; null: none matched."
-    )
-    pairings: int | None = Field(default=None, description="Number of pairings.")
-    cleared_at: int | None = Field(default=None, description="Block time of clearing, Unix s.")
-    cleared_height: int | None = None
-    tariffs: IntervalTariffs | None = Field(
-        default=None, description="The grid tariffs at clearing, which settlement applies."
-    )
-    settled_at: int | None = None
-    settled_height: int | None = None
-    missing_data: list[str] | None = Field(
-        default=None, description="Meter data still missing when the deadline let it settle."
-    )
-    settlement: IntervalSettlement | None = None
-
-
-class IntervalPage(_Strict):
-    intervals: list[MarketInterval] = Field(description="Oldest first.")
-    next: int | None = Field(description="The `from` of the next page; null after the last.")
-
-
-class MarketOrder(_Strict):
-    """``market/order/<start>/<seq>``: a bid (for a site) or an offer (of a device)."""
-
-    seq: int = Field(description="Order number, unique on the chain; time priority.")
-    side: Literal["bid", "offer"]
-    account: str
-    asset: str = Field(description="The bid's site or the offer's device.")
-    interval: int
-    qty_wh: int
-    price: int = Field(description="Bid: the most it pays; offer: the least it takes (per kWh).")
-    preferred: list[str] = Field(description="A bid's preferred plants, first choice first.")
-    escrow: int = Field(
-        description="Minor units a bid locked when placed (0 for offers), held until settlement."
-    )
-    meters: list[tuple[str, int]] = Field(
-        description="The asset's meters at placement, `[meter id, interval_s]`; settlement "
-        "reads these."
-    )
-    source: Literal["single", "standing"]
-    height: int
+IntervalPage = page_model(
+    "IntervalPage", "intervals", MarketInterval, int | None, "Interval records, oldest first."
+)
 
 
 class OrderBook(_Strict):
-    interval: MarketInterval
-    bids: list[MarketOrder] = Field(description="Highest price first, then oldest first.")
-    offers: list[MarketOrder] = Field(description="Lowest price first, then oldest first.")
+    interval: MarketInterval  # type: ignore[valid-type]
+    bids: list[MarketOrder] = Field(  # type: ignore[valid-type]
+        description="Highest price first, then oldest first."
+    )
+    offers: list[MarketOrder] = Field(  # type: ignore[valid-type]
+        description="Lowest price first, then oldest first."
+    )
     bid_count: int = Field(description="Every bid of the interval (the list holds `depth`).")
     offer_count: int
 
 
-class MarketPairing(_Strict):
-    """``market/pairing/<start>/<n>``: a bid matched with an offer for some Wh at a price."""
-
-    id: str = Field(description="`<start>-<n>`, the same for both parties.")
-    interval: int
-    bid: int = Field(description="The bid's order number.")
-    offer: int
-    consumer: str
-    site: str
-    producer: str
-    device: str
-    wh: int = Field(description="Energy paired at clearing, Wh.")
-    price: int = Field(description="Minor currency units per kWh.")
-    stage: Literal["preferred", "auction"]
-    delivered_wh: int | None = Field(
-        description="Energy delivered per the meters; null until settled."
-    )
-    amount: int | None = Field(
-        description="What the consumer paid, minor units; null until settled."
-    )
-
-
 class IntervalPairings(_Strict):
-    interval: int
+    interval: int = Field(description="Interval start, Unix seconds UTC.")
     status: Literal["open", "cleared", "settled"]
-    pairings: list[MarketPairing] = Field(description="In clearing order.")
-    next: str | None = Field(description="The `after` of the next page; null after the last.")
+    pairings: list[MarketPairing] = Field(  # type: ignore[valid-type]
+        description="In clearing order."
+    )
+    next: str | None = Field(description=_NEXT[str | None])
 
 
 class AccountPairings(_Strict):
     account: str
-    pairings: list[MarketPairing] = Field(
+    pairings: list[MarketPairing] = Field(  # type: ignore[valid-type]
         description="Oldest interval first, as consumer or producer."
     )
-    next: int | None = Field(description="The `from` of the next page; null after the last.")
-
-
-class GridSettlement(_Strict):
-    """``market/grid/<start>/<direction>/<asset>``: what a site bought from or a device sold
-    to the grid."""
-
-    asset: str = Field(description="The site (import) or device (export).")
-    account: str
-    direction: Literal["import", "export"]
-    wh: int
-    amount: int = Field(description="Minor units due at the interval's tariffs.")
-    unpaid: int = Field(description="The part the payer's balance could not cover (arrears).")
+    next: int | None = Field(description=_NEXT[int | None])
 
 
 class GridSettlements(_Strict):
-    interval: int
+    interval: int = Field(description="Interval start, Unix seconds UTC.")
     status: Literal["open", "cleared", "settled"]
-    settlements: list[GridSettlement] = Field(description="By asset id; empty until settled.")
+    settlements: list[GridSettlement] = Field(  # type: ignore[valid-type]
+        description="Exports, then imports, by asset id; empty until settled."
+    )
 
 
-class MarketStats(_Strict):
-    """An account's settled totals (``market/stats/<account>``), zeros before any settlement."""
-
-    account: str
-    consumed_wh: int
-    clean_wh: int = Field(description="Consumed energy delivered by pairings, Wh.")
-    grid_import_wh: int
-    clean_paid: int = Field(description="Paid for clean deliveries, minor units.")
-    grid_paid: int
-    generated_wh: int
-    sold_wh: int = Field(description="Generated energy delivered to pairings, Wh.")
-    exported_wh: int
-    clean_revenue: int
-    feed_in_revenue: int
-    clean_share_permille: int = Field(description="clean_wh per 1000 Wh consumed, rounded down.")
-    clean_share: str = Field(description='The same as a decimal fraction, e.g. "0.714".')
-
-
-class PlantBuyer(_Strict):
-    consumer: str
-    wh: int = Field(description="Delivered to this consumer, Wh.")
-    amount: int = Field(description="Paid by this consumer, minor units.")
-
-
-class PlantStats(_Strict):
-    """A plant's settled totals (``market/plant/<device>``) and its buyers."""
-
-    device: str
-    generated_wh: int
-    sold_wh: int
-    exported_wh: int
-    clean_revenue: int
-    feed_in_revenue: int
-    buyers: list[PlantBuyer] = Field(description="By consumer account id.")
-
-
-class MarketPreference(_Strict):
-    """``market/preference/<account>/<site>``: a consumer's standing choice for a site."""
-
-    account: str
-    site: str
-    choice: Literal["clean", "grid"]
-    price_cap: int | None = Field(description="Per kWh; null: the grid's selling price.")
-    preferred: list[str]
-    quantity_wh: int | None = Field(description="Per interval; null: the site's ceiling.")
-    height: int
-    since: int = Field(description="Block time it was set, Unix seconds.")
+MarketStats = extend(
+    totals.AccountTotals,
+    "MarketStats",
+    "An account's settled market totals (the market's read model), zeros before any settlement.",
+    clean_share=(str, Field(description='clean_share_permille as a decimal fraction, "0.714".')),
+)
+PlantStats = model_of(totals.PlantTotals, "PlantStats")
 
 
 class MarketPreferences(_Strict):
     account: str
-    preferences: list[MarketPreference] = Field(description="By site id.")
-
-
-class StandingOffer(_Strict):
-    """``market/standing_offer/<device>``: a plant offered every interval."""
-
-    account: str
-    device: str
-    floor_price: int = Field(description="Minor currency units per kWh.")
-    quantity_wh: int | None = Field(description="Per interval; null: nameplate output.")
-    height: int
-    since: int = Field(
-        description="Block time it was set (Unix s); it counts for intervals whose gate "
-        "closure comes later."
+    preferences: list[MarketPreference] = Field(  # type: ignore[valid-type]
+        description="By site id."
     )
 
 
 class StandingOffers(_Strict):
-    standing_offers: list[StandingOffer] = Field(description="By device id.")
-
-
-class Arrear(_Strict):
-    creditor: str
-    amount: int = Field(description="Minor units owed.")
+    standing_offers: list[StandingOffer] = Field(  # type: ignore[valid-type]
+        description="By device id."
+    )
 
 
 class Arrears(_Strict):
     account: str
-    arrears: list[Arrear] = Field(description="By creditor account id.")
-    total: int
+    arrears: list[Arrear] = Field(description="By creditor account id.")  # type: ignore[valid-type]
+    total_fen: int = Field(description="Owed to every creditor together, fen.")
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

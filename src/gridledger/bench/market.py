@@ -6,10 +6,14 @@ that about half the volume crosses), the meter readings of every site and plant 
 and the grid tariffs. It then runs the market contract's two transactions on it and times them:
 
 * ``clear_s``: ``market.clear``: reading the interval's orders from state, matching them
-  (:mod:`gridledger.contracts.clearing`), writing every pairing with both parties' index
-  entries, and releasing what the bids' escrow no longer needs;
+  (:mod:`gridledger.contracts.market.matching`) and writing every pairing;
 * ``settle_s``: ``market.settle``: reading the meters of every participant, sharing deliveries,
-  paying from escrow, settling the rest with the grid, and writing every result.
+  paying from escrow, settling the rest with the grid, and writing every result (each pairing
+  once more, each asset's grid settlement, the balances, the interval);
+* ``readmodel_s``: folding both steps' changes into the market's read model
+  (:mod:`gridledger.readmodels.market`: each account's and plant's totals, each account's
+  pairings) in an in-memory SQLite database, as a node does in the block's own SQLite
+  transaction; outside consensus, but on the node's commit path.
 
 Both run on the contract's state interface over an in-memory key-value view, as the executor
 runs them inside a block; the block's Merkle-root update and its SQLite commit come after and
@@ -26,15 +30,20 @@ import gc
 import itertools
 import math
 import random
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from gridledger.contracts import funds, market, metering, registry
 from gridledger.contracts.base import Context
-from gridledger.contracts.clearing import Order, clear, escrow_minor
+from gridledger.contracts.market.matching import Order, clear, escrow_minor
 from gridledger.core.encoding import canonical
 from gridledger.node.node import tune_gc
+from gridledger.readmodels.market import MarketTotals
+from gridledger.state.readmodels import BlockFacts
 from gridledger.state.state import CommittedView, KeyIndex, Scratch
 
 START = 1_767_225_600
@@ -57,17 +66,20 @@ def build_state(
     n_bids = orders * 4 // 5
     n_offers = orders - n_bids
     kv: dict[bytes, bytes] = {}
-    kv[market.PARAMS_KEY] = canonical({**market.DEFAULT_PARAMS, "mechanism": mechanism})
-    kv[market.TARIFFS_KEY] = canonical(
-        {"feed_in_price": 45, "grid_account": "grid", "height": 1, "sell_price": 60}
+    kv[market.keys.params()] = canonical(msgspec.convert({"mechanism": mechanism}, market.Params))
+    kv[market.keys.tariffs()] = canonical(
+        market.Tariffs(
+            grid_account="grid", sell_price_fen_per_kwh=60, feed_in_price_fen_per_kwh=45, height=1
+        )
     )
-    kv[market.interval_key(START)] = canonical(
-        {"interval_s": HOUR, "start": START, "status": "open"}
+    kv[market.keys.interval(START)] = canonical(
+        market.Interval(start_s=START, interval_s=HOUR, status="open")
     )
     kv[funds.keys.balance("grid")] = str(10**15).encode()
     bids: list[Order] = []
     offers: list[Order] = []
     devices = [f"d{j:07d}" for j in range(n_offers)]
+    side: market.Side
     for seq in range(1, orders + 1):
         is_bid = ((seq - 1) % 5 != 4 and len(bids) < n_bids) or len(offers) >= n_offers
         if is_bid:
@@ -91,20 +103,20 @@ def build_state(
             offers.append(Order(seq, account, asset, qty, price))
             measured = rng.randint(0, 50_000)
             side = "offer"
-        kv[market.order_key(START, seq)] = canonical(
-            market.OrderRecord(
-                seq,
-                side,
-                account,
-                asset,
-                qty,
-                price,
-                list(preferred),
-                escrow,
-                START,
-                1,
-                [market.MeterRef(f"m-{asset}", HOUR)],
-                "single",
+        kv[market.keys.order(START, seq)] = canonical(
+            market.Order(
+                seq=seq,
+                side=side,
+                account=account,
+                asset=asset,
+                energy_wh=qty,
+                price_fen_per_kwh=price,
+                preferred=list(preferred),
+                escrow_fen=escrow,
+                interval_start_s=START,
+                height=1,
+                meters=[f"m-{asset}"],
+                source="single",
             )
         )
         meter = registry.Meter(
@@ -121,7 +133,7 @@ def build_state(
         kv[metering.keys.reading(meter.id, START)] = canonical(
             metering.Reading(energy_wh=measured, length_s=HOUR, gateway="gw", height=2)
         )
-    kv[market.SEQ_KEY] = str(orders).encode()
+    kv[market.keys.seq()] = str(orders).encode()
     return kv, bids, offers
 
 
@@ -136,6 +148,27 @@ def _money(kv: dict[bytes, bytes], *layers: dict[bytes, bytes | None]) -> int:
     )
 
 
+def _fold(blocks: list[dict[bytes, bytes | None]]) -> float:
+    """Seconds to fold ``blocks`` (net state changes) into a fresh market read model."""
+    model = MarketTotals()
+    conn = sqlite3.connect(":memory:")
+    try:
+        for ddl in model.tables:
+            conn.execute(ddl)
+        # a node hands each block's changes over in key order
+        facts = [
+            BlockFacts(height, START * 1000, dict(sorted(changes.items())))
+            for height, changes in enumerate(blocks, 3)
+        ]
+        t0 = time.perf_counter()
+        for block in facts:
+            model.apply(conn, block)
+        conn.commit()
+        return time.perf_counter() - t0
+    finally:
+        conn.close()
+
+
 def run_one(
     orders: int, mechanism: str = "pay_as_clear", seed: int = 1, repeat: int = 3
 ) -> dict[str, Any]:
@@ -147,6 +180,7 @@ def run_one(
     clear_runs: list[float] = []
     settle_runs: list[float] = []
     match_runs: list[float] = []
+    fold_runs: list[float] = []
     tune_gc()  # as the node does when it starts
     try:
         for _ in range(repeat):
@@ -163,23 +197,27 @@ def run_one(
             t0 = time.perf_counter()
             market.apply_settle(settled, ctx, market.IntervalRef(interval=START))
             settle_runs.append(time.perf_counter() - t0)
+            fold_runs.append(_fold([cleared.writes(), settled.writes()]))
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
     if _money(kv, cleared.writes(), settled.writes()) != _money(kv):
         raise RuntimeError("money not conserved by the benchmark's settlement")
-    record = settled.get_json(market.interval_key(START))
+    record = market.get_interval(settled, START)
+    assert record is not None
+    assert record.settlement is not None
     return {
         "orders": orders,
         "bids": len(bids),
         "offers": len(offers),
-        "pairings": record["pairings"],
-        "volume_wh": record["volume_wh"],
-        "clearing_price": record["clearing_price"],
-        "delivered_wh": record["settlement"]["delivered_wh"],
+        "pairings": record.pairings,
+        "volume_wh": record.volume_wh,
+        "clearing_price_fen_per_kwh": record.clearing_price_fen_per_kwh,
+        "delivered_wh": record.settlement.delivered_wh,
         "match_s": round(min(match_runs), 3),
         "clear_s": round(min(clear_runs), 3),
         "settle_s": round(min(settle_runs), 3),
+        "readmodel_s": round(min(fold_runs), 3),
         "clear_runs_s": [round(t, 3) for t in clear_runs],
         "settle_runs_s": [round(t, 3) for t in settle_runs],
         "clear_writes": len(cleared.writes()),

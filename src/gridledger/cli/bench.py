@@ -15,7 +15,7 @@ from gridledger.bench.ingest import run_ingest_bench
 from gridledger.bench.ledger import run_ledger_bench, run_scale_bench
 from gridledger.bench.market import run_market_bench
 from gridledger.cli.common import JsonOpt, console, fail, progress_bar
-from gridledger.contracts.clearing import MECHANISMS
+from gridledger.contracts.market.matching import MECHANISMS
 
 app = typer.Typer(help="Benchmarks of the node on this machine.", no_args_is_help=True)
 

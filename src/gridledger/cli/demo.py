@@ -28,7 +28,7 @@ from gridledger.cli.common import (
     progress_bar,
     reporting,
 )
-from gridledger.contracts.clearing import MECHANISMS
+from gridledger.contracts.market.matching import MECHANISMS
 
 log = logging.getLogger("gridledger.cli")
 

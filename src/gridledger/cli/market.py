@@ -2,7 +2,7 @@
 
 Transactions sign and submit as every ``tx`` command does (:mod:`gridledger.cli.signing`);
 queries read the node's ``/v1/market`` endpoints and print tables, or the API's answer with
-``--json``. Energy is in Wh, prices in minor currency units per kWh; interval starts are Unix
+``--json``. Energy is in Wh, prices in fen per kWh, money in fen; interval starts are Unix
 seconds or ISO 8601 times (UTC).
 """
 
@@ -277,16 +277,16 @@ def show_params(
 def show_tariffs(
     home: HomeOpt = DEFAULT_HOME, node: NodeOpt = None, json_out: JsonOpt = False
 ) -> None:
-    """The grid's selling and feed-in prices (minor units per kWh) and its account."""
+    """The grid's selling and feed-in prices (fen per kWh) and its account."""
     _print_fields(call_node(home, node, json_out, lambda c: c.market.tariffs()), json_out)
 
 
 INTERVAL_COLUMNS = [
-    ("start (UTC)", "start"),
+    ("start (UTC)", "start_s"),
     ("status", "status"),
     ("orders", "orders"),
     ("volume_wh", "volume_wh"),
-    ("price", "clearing_price"),
+    ("price_fen_per_kwh", "clearing_price_fen_per_kwh"),
     ("delivered_wh", "delivered_wh"),
 ]
 
@@ -309,7 +309,7 @@ def intervals(
     rows = [
         {
             **r,
-            "orders": f"{r['bids']} / {r['offers']}" if "bids" in r else None,
+            "orders": f"{r['bids']} / {r['offers']}" if r["bids"] is not None else None,
             "delivered_wh": (r.get("settlement") or {}).get("delivered_wh"),
         }
         for r in found["intervals"]
@@ -323,8 +323,8 @@ ORDER_COLUMNS = [
     ("seq", "seq"),
     ("account", "account"),
     ("asset", "asset"),
-    ("qty_wh", "qty_wh"),
-    ("price", "price"),
+    ("energy_wh", "energy_wh"),
+    ("price_fen_per_kwh", "price_fen_per_kwh"),
     ("preferred", "preferred"),
     ("source", "source"),
 ]
@@ -346,11 +346,14 @@ def book(
         return
     record = found["interval"]
     summary = [
-        ("interval", f"{utc_time(record['start'])} ({record['start']}, {record['interval_s']} s)"),
+        (
+            "interval",
+            f"{utc_time(record['start_s'])} ({record['start_s']}, {record['interval_s']} s)",
+        ),
         ("status", record["status"]),
     ]
-    if record.get("clearing_price") is not None:
-        summary.append(("clearing price", record["clearing_price"]))
+    if record.get("clearing_price_fen_per_kwh") is not None:
+        summary.append(("clearing price fen per kwh", record["clearing_price_fen_per_kwh"]))
     if record.get("volume_wh") is not None:
         summary.append(("volume_wh", record["volume_wh"]))
     console.print(kv_table(summary))
@@ -362,16 +365,16 @@ def book(
 
 
 PAIRING_COLUMNS = [
-    ("interval (UTC)", "interval"),
+    ("interval (UTC)", "interval_start_s"),
     ("#", "n"),
     ("consumer", "consumer"),
     ("site", "site"),
     ("producer", "producer"),
     ("device", "device"),
-    ("wh", "wh"),
-    ("price", "price"),
+    ("energy_wh", "energy_wh"),
+    ("price_fen_per_kwh", "price_fen_per_kwh"),
     ("delivered_wh", "delivered_wh"),
-    ("amount", "amount"),
+    ("amount_fen", "amount_fen"),
 ]
 
 
@@ -436,7 +439,9 @@ def grid(
     if json_out:
         print_json(found)
         return
-    columns = [(name, name) for name in ("asset", "account", "direction", "wh", "amount", "unpaid")]
+    names = ("asset", "account", "direction", "energy_wh", "measured_wh", "amount_fen",
+             "unpaid_fen")  # fmt: skip
+    columns = [(name, name) for name in names]
     console.print(_table(found["settlements"], columns, f"{found['status']} interval"))
 
 
@@ -465,7 +470,8 @@ def plant(
         print_json(found)
         return
     _print_fields({k: v for k, v in found.items() if k != "buyers"}, json_out)
-    columns = [("consumer", "consumer"), ("wh", "wh"), ("amount", "amount")]
+    columns = [("consumer", "consumer"), ("delivered_wh", "delivered_wh"),
+               ("amount_fen", "amount_fen")]  # fmt: skip
     console.print(_table(found["buyers"], columns, "buyers"))
 
 
@@ -481,9 +487,10 @@ def preferences(
     if json_out:
         print_json({"account": account, "preferences": found})
         return
-    columns = [("site", "site"), ("choice", "choice"), ("price_cap", "price_cap"),
+    columns = [("site", "site"), ("choice", "choice"),
+               ("price_cap_fen_per_kwh", "price_cap_fen_per_kwh"),
                ("quantity_wh", "quantity_wh"), ("preferred", "preferred"),
-               ("since (UTC)", "since")]  # fmt: skip
+               ("since (UTC)", "since_s")]  # fmt: skip
     console.print(_table(found, columns))
 
 
@@ -494,13 +501,14 @@ def arrears(
     node: NodeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """What settlements left an account owing, per creditor (minor units)."""
+    """What settlements left an account owing, per creditor (fen)."""
     found = call_node(home, node, json_out, lambda c: c.market.arrears(account))
     if json_out:
         print_json(found)
         return
-    console.print(_table(found["arrears"], [("creditor", "creditor"), ("amount", "amount")]))
-    console.print(f"total {found['total']} (minor units)")
+    columns = [("creditor", "creditor"), ("amount_fen", "amount_fen")]
+    console.print(_table(found["arrears"], columns))
+    console.print(f"total {found['total_fen']} fen")
 
 
 @query_app.command("standing-offers")
@@ -512,5 +520,6 @@ def standing_offers(
     if json_out:
         print_json({"standing_offers": found})
         return
-    columns = [(n, n) for n in ("device", "account", "floor_price", "quantity_wh", "height")]
+    names = ("device", "account", "floor_price_fen_per_kwh", "quantity_wh", "height")
+    columns = [(n, n) for n in names]
     console.print(_table(found, columns))

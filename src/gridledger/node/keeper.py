@@ -23,7 +23,6 @@ from typing import Any
 
 from gridledger.contracts import market
 from gridledger.core.crypto import SigningKey
-from gridledger.core.encoding import decode_json
 from gridledger.core.errors import GridLedgerError
 from gridledger.core.types import Transaction
 from gridledger.node.node import Node
@@ -34,12 +33,8 @@ log = logging.getLogger("gridledger.keeper")
 
 def _earliest_choice(view: StateReader) -> int | None:
     """When the oldest standing choice that places orders was made (Unix s), if any."""
-    times = [
-        int(rec["since"])
-        for prefix in (b"market/preference/", b"market/standing_offer/")
-        for rec in (decode_json(v) for _, v in view.scan(prefix))
-        if rec.get("choice", "clean") == "clean"
-    ]
+    times = [p.since_s for p in market.preferences(view) if p.choice == "clean"]
+    times += [o.since_s for o in market.standing_offers(view)]
     return min(times) if times else None
 
 
@@ -50,11 +45,11 @@ def due_actions(
     if market.tariffs(view) is None:
         return []
     p = market.params(view)
-    step, gate = p["interval_s"], p["gate_closure_s"]
+    step, gate = p.interval_s, p.gate_closure_s
     now_s = now_ms // 1000
     last = (now_s + gate) // step * step  # the latest interval whose gate closure has passed
     first = last - lookback_s // step * step
-    records = {r["start"]: r for r in market.intervals(view, first, last + 1, limit=100_000)}
+    records = {r.start_s: r for r in market.intervals(view, first, last + 1, limit=100_000)}
     earliest = _earliest_choice(view)
     out: list[tuple[str, int]] = []
     for start in range(first, last + 1, step):
@@ -62,11 +57,11 @@ def due_actions(
         if record is None:
             if earliest is not None and earliest < start - gate:
                 out.append(("market.clear", start))
-        elif record["status"] == "open":
+        elif record.status == "open":
             out.append(("market.clear", start))
         elif (
-            record["status"] == "cleared"
-            and now_s >= start + record["interval_s"]
+            record.status == "cleared"
+            and now_s >= start + record.interval_s
             and market.settlement_ready(view, start, now_ms)
         ):
             out.append(("market.settle", start))

@@ -1,14 +1,17 @@
 """The chain's read models: projections of committed blocks that pages and queries read.
 
 See :mod:`gridledger.state.readmodels` for how they are kept and rebuilt. Every node keeps the
-models listed in :func:`default_models`.
+models listed in :func:`default_models`:
+
+* :mod:`.market`: what each account and plant traded, and each account's pairings.
 """
 
 from __future__ import annotations
 
+from gridledger.readmodels.market import MarketTotals
 from gridledger.state.readmodels import ReadModel
 
 
 def default_models() -> list[ReadModel]:
     """A fresh instance of every read model a node keeps."""
-    return []
+    return [MarketTotals()]

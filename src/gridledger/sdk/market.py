@@ -10,14 +10,17 @@ the market's endpoints (``docs/api.md``, "Market").
                                 quantity_wh=3000, price=80, preferred=["pv-1"])
         book = client.market.book(1795334400)          # bids and offers, best first
         for pairing in client.market.iter_account_pairings("ann"):
-            print(pairing["interval"], pairing["wh"], pairing["delivered_wh"])
+            print(pairing["interval_start_s"], pairing["energy_wh"], pairing["delivered_wh"])
 
 Every transaction method signs with ``key`` as ``sender``, submits, waits for the receipt and
 returns the :class:`~gridledger.sdk.client.Committed` result (``ok`` False with the contract's
 code when it committed but failed, e.g. ``market.interval_closed``). Bodies are checked against
 the kind's stateless rules first, so a quantity of 0 or a price out of range raises
 :class:`~gridledger.sdk.errors.InvalidInput` with the code the node would answer with.
-Energy is in Wh, prices in minor currency units per kWh, times in Unix seconds (UTC).
+Energy is in Wh, prices in fen (the currency's minor unit) per kWh, money in fen, times in
+Unix seconds (UTC); the answers' field names say so (``energy_wh``, ``price_fen_per_kwh``,
+``amount_fen``, ``start_s``). Transaction bodies keep their own names (``quantity_wh``,
+``price``, ``interval``).
 """
 
 from __future__ import annotations
@@ -76,7 +79,8 @@ class Market:
         return self._get("params")
 
     def tariffs(self) -> dict[str, Any]:
-        """``{"grid_account", "sell_price", "feed_in_price", "height"}``.
+        """``{"grid_account", "sell_price_fen_per_kwh", "feed_in_price_fen_per_kwh",
+        "height"}``.
 
         Raises:
             ApiError: ``not_found`` before a grid operator has set them.
@@ -124,7 +128,8 @@ class Market:
 
     def grid(self, start: int) -> dict[str, Any]:
         """The interval's grid settlements: ``{"interval", "status", "settlements": [{"asset",
-        "account", "direction", "wh", "amount", "unpaid"}]}`` (empty until settled)."""
+        "account", "direction", "energy_wh", "measured_wh", "amount_fen", "unpaid_fen"}]}``
+        (empty until settled)."""
         return self._get("intervals", int(start), "grid")
 
     def account_pairings(
@@ -147,7 +152,7 @@ class Market:
             start = int(page["next"])
 
     def stats(self, account: str) -> dict[str, Any]:
-        """``account``'s settled totals (Wh, minor units) with ``clean_share_permille`` and
+        """``account``'s settled totals (Wh, fen) with ``clean_share_permille`` and
         ``clean_share`` (a decimal string); zeros before its first settlement."""
         return self._get("accounts", account, "stats")
 
@@ -158,11 +163,12 @@ class Market:
 
     def arrears(self, account: str) -> dict[str, Any]:
         """What ``account`` owes after settlements: ``{"account", "arrears": [{"creditor",
-        "amount"}], "total"}``."""
+        "amount_fen"}], "total_fen"}``."""
         return self._get("accounts", account, "arrears")
 
     def plant(self, device: str) -> dict[str, Any]:
-        """A device's settled totals and its ``buyers`` (``{"consumer", "wh", "amount"}``)."""
+        """A device's settled totals and its ``buyers`` (``{"consumer", "delivered_wh",
+        "amount_fen"}``)."""
         return self._get("plants", device)
 
     def standing_offers(self) -> list[dict[str, Any]]:

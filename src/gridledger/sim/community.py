@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gridledger.contracts.clearing import MECHANISMS
+from gridledger.contracts.market.matching import MECHANISMS
 from gridledger.core.crypto import SigningKey
 from gridledger.core.keystore import load_key, save_key
 from gridledger.core.types import Receipt, Transaction
@@ -743,7 +743,9 @@ def run_demo(
                     done += 1
                     report("hours", done, community.hours)
         t_chain = time.perf_counter()
-        summary = ledger_summary(node.state.view, start, end, community.site)
+        summary = ledger_summary(
+            node.state.view, node.readmodels.reader(), start, end, community.site
+        )
         summary["community"] = _scenario(community)
         summary["readings"] = {
             **summary["readings"],

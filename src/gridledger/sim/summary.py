@@ -1,7 +1,8 @@
 """What an energy community did, read back from the ledger alone.
 
 :func:`ledger_summary` takes a state (any :class:`~gridledger.state.state.StateReader`: a
-running node's, or a reopened home's) and a window of hourly intervals, and adds up:
+running node's, or a reopened home's), a connection to the chain's read models and a window of
+hourly intervals, and adds up:
 
 * energy from the meters' readings (corrections applied): every device's generation and every
   site's consumption;
@@ -10,8 +11,8 @@ running node's, or a reopened home's) and a window of hourly intervals, and adds
   participants and the payments once settled (its ``settlement`` totals);
 * what the market did not settle (households that chose the grid, plants that offered
   nothing) as plain grid supply and feed-in, from the readings;
-* the accounts' running totals (``market/stats/<account>``) and the money (balances, escrow,
-  supply), so the parts can be checked against each other.
+* the accounts' running totals (the market's read model, :mod:`gridledger.readmodels.market`)
+  and the money (balances, escrow, supply), so the parts can be checked against each other.
 
 Units: energy in Wh, money in minor units (fen), prices in minor units per kWh; shares are
 decimals from 0 to 1.
@@ -19,11 +20,12 @@ decimals from 0 to 1.
 
 from __future__ import annotations
 
+import sqlite3
 import statistics
 from typing import Any
 
 from gridledger.contracts import funds, market, metering, registry
-from gridledger.core.encoding import decode_json
+from gridledger.readmodels import market as totals
 from gridledger.sim.site import SHEKOU, Site
 from gridledger.state.state import StateReader
 
@@ -53,6 +55,16 @@ _SUMS = (
     "market_grid_export_wh",
 )
 """What is added up interval by interval."""
+CONSUMER_TOTALS = ("consumed_wh", "clean_wh", "grid_import_wh", "clean_paid_fen", "grid_paid_fen")
+PRODUCER_TOTALS = (
+    "generated_wh",
+    "sold_wh",
+    "exported_wh",
+    "clean_revenue_fen",
+    "feed_in_revenue_fen",
+)
+"""The accounts' totals (:mod:`gridledger.readmodels.market`) added up as consumers and as
+producers."""
 
 
 Energy = dict[tuple[registry.AssetKind, str], dict[int, int]]
@@ -90,31 +102,30 @@ def _interval(
     f["clean_consumption_wh"] = sum(wh("site", s) for s in clean_sites)
     # imports are sites', exports devices'
     grid = market.grid_settlements(state, start)
-    imported = {g["asset"]: g["wh"] for g in grid if g["direction"] == "import"}
-    exported = {g["asset"]: g["wh"] for g in grid if g["direction"] == "export"}
+    imported = {g.asset: g.energy_wh for g in grid if g.direction == "import"}
+    exported = {g.asset: g.energy_wh for g in grid if g.direction == "export"}
     f["grid_import_wh"] = sum(imported.get(s, wh("site", s)) for s in sites)
     f["grid_export_wh"] = sum(exported.get(d, wh("device", d)) for d in devices)
-    record = market.get_interval(state, start) or {"status": "open"}
-    price = None
-    if record["status"] in ("cleared", "settled"):
-        f["cleared"] = 1
-        f["paired_wh"] = record["volume_wh"]
-        f["pairings"] = record["pairings"]
-        price = record["clearing_price"]
-    if record["status"] == "settled":
-        s = record["settlement"]
+    record = market.get_interval(state, start)
+    if record is None or record.status == "open":
+        return f, None
+    f["cleared"] = 1
+    f["paired_wh"] = record.volume_wh or 0
+    f["pairings"] = record.pairings or 0
+    s = record.settlement
+    if s is not None:
         f["settled"] = 1
-        f["missing_data"] = int(bool(record["missing_data"]))
-        f["delivered_wh"] = s["delivered_wh"]
-        f["clean_paid"] = s["clean_paid"]
-        f["grid_paid"] = s["grid_paid"]
-        f["feed_in_paid"] = s["feed_in_paid"]
-        f["unpaid"] = s["unpaid"]
-        f["market_consumption_wh"] = s["consumption_wh"]
-        f["market_generation_wh"] = s["generation_wh"]
-        f["market_grid_import_wh"] = s["grid_import_wh"]
-        f["market_grid_export_wh"] = s["grid_export_wh"]
-    return f, price
+        f["missing_data"] = int(bool(record.missing_data))
+        f["delivered_wh"] = s.delivered_wh
+        f["clean_paid"] = s.clean_paid_fen
+        f["grid_paid"] = s.grid_paid_fen
+        f["feed_in_paid"] = s.feed_in_paid_fen
+        f["unpaid"] = s.unpaid_fen
+        f["market_consumption_wh"] = s.consumption_wh
+        f["market_generation_wh"] = s.generation_wh
+        f["market_grid_import_wh"] = s.grid_import_wh
+        f["market_grid_export_wh"] = s.grid_export_wh
+    return f, record.clearing_price_fen_per_kwh
 
 
 def _share(part: int, whole: int) -> float:
@@ -166,11 +177,15 @@ def _distribution(values: list[float]) -> dict[str, float | None]:
     }
 
 
-def ledger_summary(state: StateReader, start: int, end: int, site: Site = SHEKOU) -> dict[str, Any]:
+def ledger_summary(
+    state: StateReader, conn: sqlite3.Connection, start: int, end: int, site: Site = SHEKOU
+) -> dict[str, Any]:
     """The community's figures from ``start`` to ``end`` (hourly intervals), in total and by
     local day at ``site``, from the ledger alone.
 
-    Plants and households are every device and site on the chain; a household's choice is its
+    ``conn`` reads the market's read model beside the chain (``node.readmodels.reader()``),
+    which holds each account's totals. Plants and households are every device and site on the
+    chain; a household's choice is its
     ``market.set_preference``. Energy the market did not settle counts as grid supply or
     feed-in, so when the settlements are consistent, ``delivered_wh + grid_import_wh ==
     consumption_wh`` and ``delivered_wh + grid_export_wh == generation_wh``, in total and on
@@ -181,11 +196,8 @@ def ledger_summary(state: StateReader, start: int, end: int, site: Site = SHEKOU
     device_records = registry.list_devices(state).items
     devices = [d.id for d in device_records]
     sites = [s.id for s in registry.list_sites(state).items]
-    choices: dict[str, dict[str, Any]] = {}
-    for _, raw in state.scan(b"market/preference/"):
-        pref = decode_json(raw)
-        choices[pref["site"]] = pref
-    clean_sites = [s for s in sites if choices.get(s, {}).get("choice") == "clean"]
+    choices = {pref.site: pref for pref in market.preferences(state)}
+    clean_sites = [s for s in sites if s in choices and choices[s].choice == "clean"]
     energy = metered(state, start, end)
 
     total = dict.fromkeys(_SUMS, 0)
@@ -205,24 +217,21 @@ def ledger_summary(state: StateReader, start: int, end: int, site: Site = SHEKOU
             total[name] += sums[name]
         all_prices += prices
 
-    consumers: dict[str, int] = {}
-    producers: dict[str, int] = {}
-    for _, raw in state.scan(b"market/stats/"):
-        stats = decode_json(raw)
-        side = producers if "generated_wh" in stats else consumers
-        for name, value in stats.items():
-            side[name] = side.get(name, 0) + value
+    every = totals.every_account_totals(conn)
+    consumers = {name: sum(getattr(t, name) for t in every) for name in CONSUMER_TOTALS}
+    producers = {name: sum(getattr(t, name) for t in every) for name in PRODUCER_TOTALS}
+    by_account = {t.account: t for t in every}
     shares = []
     for s in clean_sites:
-        stats = market.account_stats(state, choices[s]["account"])
-        if stats.get("consumed_wh"):
-            shares.append(stats["clean_wh"] / stats["consumed_wh"])
+        found = by_account.get(choices[s].account)
+        if found is not None and found.consumed_wh:
+            shares.append(found.clean_wh / found.consumed_wh)
     return {
         **_figures(total, all_prices),
         "households": {
             "total": len(sites),
             "clean": len(clean_sites),
-            "grid": sum(choices.get(s, {}).get("choice") == "grid" for s in sites),
+            "grid": sum(s in choices and choices[s].choice == "grid" for s in sites),
             "clean_share": _distribution(shares),
         },
         "plants": {

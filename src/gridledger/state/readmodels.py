@@ -62,6 +62,10 @@ class ReadModels:
         if len(set(names)) != len(names):
             raise ValueError(f"read model names repeat: {names}")
 
+    def reader(self) -> sqlite3.Connection:
+        """This thread's connection for reading the models' tables (beside the writer)."""
+        return self.store.read_connection()
+
     # writing with a block ------------------------------------------------------------------
     def folder(self, facts: BlockFacts) -> Callable[[sqlite3.Connection], None]:
         """What :meth:`BlockStore.commit_block` runs inside the block's transaction."""

@@ -1,7 +1,9 @@
 """The clean-power market: its rules and tariffs, intervals with their order books, pairings and
 grid settlements, and what each account and plant traded.
 
-Everything here reads the committed state; orders and every other market action are
+Everything here reads the committed state, except what each account and plant traded and an
+account's pairings, which come from the market's read model beside the chain
+(:mod:`gridledger.readmodels.market`); orders and every other market action are
 transactions (``POST /v1/txs``, kinds ``market.*``). Times are Unix seconds (UTC) and an
 interval is named by its start. An interval nobody has traded in yet has no record: its order
 book reads as an empty open interval, and its pairings and grid settlements as empty lists.
@@ -10,8 +12,10 @@ book reads as an empty open interval, and its pairings and grid settlements as e
 from __future__ import annotations
 
 import re
+import sqlite3
 from typing import Annotated, Any
 
+import msgspec
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
@@ -38,25 +42,13 @@ from gridledger.api.schemas import (
 )
 from gridledger.contracts import market, registry
 from gridledger.core.errors import NotFound
+from gridledger.readmodels import market as totals
 from gridledger.state.state import StateReader
 
 MAX_PAGE = 1000
 """Intervals, pairings or orders per side in one answer."""
 MAX_WHOLE_INTERVAL = 100_000
 """The most pairings of one account in one interval that a page returns whole."""
-ACCOUNT_TOTALS = (
-    "consumed_wh",
-    "clean_wh",
-    "grid_import_wh",
-    "clean_paid",
-    "grid_paid",
-    "generated_wh",
-    "sold_wh",
-    "exported_wh",
-    "clean_revenue",
-    "feed_in_revenue",
-)
-PLANT_TOTALS = ("generated_wh", "sold_wh", "exported_wh", "clean_revenue", "feed_in_revenue")
 PAIRING_ID = re.compile(r"^(\d{1,10})-(\d{8})$")
 
 Start = Annotated[
@@ -76,19 +68,19 @@ def _window(start: int, end: int | None) -> None:
         raise InvalidRequest(f"query.to: {end} must be after from ({start})")
 
 
-def _interval(view: StateReader, start: int) -> dict[str, Any]:
+def _interval(view: StateReader, start: int) -> market.Interval:
     """The interval's record, or the open record it would get; refuses a start that is not
     aligned to the market interval."""
     record = market.get_interval(view, start)
     if record is not None:
         return record
-    interval_s = market.params(view)["interval_s"]
-    if start % interval_s:
+    record = market.open_interval(start, market.params(view))
+    if start % record.interval_s:
         raise InvalidRequest(
             f"path.start: {start} is not the start of a market interval "
-            f"(a multiple of {interval_s} s, UTC)"
+            f"(a multiple of {record.interval_s} s, UTC)"
         )
-    return {"start": start, "interval_s": interval_s, "status": "open"}
+    return record
 
 
 def _account(view: StateReader, account: str) -> None:
@@ -96,9 +88,10 @@ def _account(view: StateReader, account: str) -> None:
         raise NotFound(f"no account {account!r}")
 
 
-def pairing_view(record: dict[str, Any]) -> dict[str, Any]:
-    """A stored pairing, with ``delivered_wh`` and ``amount`` null until it is settled."""
-    return {**record, "delivered_wh": record.get("delivered_wh"), "amount": record.get("amount")}
+def objects(records: list[market.Order] | list[market.Pairing]) -> list[dict[str, Any]]:
+    """Orders or pairings as the API sends them: objects (they are stored as arrays), every
+    field present (a pairing's ``delivered_wh`` and ``amount_fen`` null until settled)."""
+    return [msgspec.structs.asdict(r) for r in records]
 
 
 def permille_text(permille: int) -> str:
@@ -107,18 +100,23 @@ def permille_text(permille: int) -> str:
 
 
 def account_pairings_page(
-    view: StateReader, account: str, start: int, end: int | None, limit: int
-) -> tuple[list[dict[str, Any]], int | None]:
+    conn: sqlite3.Connection,
+    view: StateReader,
+    account: str,
+    start: int,
+    end: int | None,
+    limit: int,
+) -> tuple[list[market.Pairing], int | None]:
     """An account's pairings from ``start``, at most ``limit`` unless one interval holds more,
     and the ``from`` of the next page. A page never splits one interval's pairings."""
-    rows = market.pairings_of(view, account, start, end, limit + 1)
+    rows = totals.account_pairings(conn, view, account, start, end, limit + 1)
     if len(rows) <= limit:
         return rows, None
-    cut = rows[limit]["interval"]
-    taken = [r for r in rows[:limit] if r["interval"] < cut]
+    cut = rows[limit].interval_start_s
+    taken = [r for r in rows[:limit] if r.interval_start_s < cut]
     if taken:
         return taken, cut
-    whole = market.pairings_of(view, account, cut, cut + 1, MAX_WHOLE_INTERVAL)
+    whole = totals.account_pairings(conn, view, account, cut, cut + 1, MAX_WHOLE_INTERVAL)
     nxt = cut + 1
     return whole, None if end is not None and nxt >= end else nxt
 
@@ -151,7 +149,7 @@ def router(ctx: ApiContext) -> APIRouter:
         took an order or was cleared. ``next`` is the ``from`` of the next page."""
         _window(from_, to)
         found = market.intervals(node.state.view, from_, to, limit + 1)
-        nxt = found[limit]["start"] if len(found) > limit else None
+        nxt = found[limit].start_s if len(found) > limit else None
         return JSONBytes({"intervals": found[:limit], "next": nxt})
 
     @r.get(
@@ -172,14 +170,13 @@ def router(ctx: ApiContext) -> APIRouter:
         view = node.state.view
         _interval(view, start)
         book = market.order_book(view, start)
-        bids, offers = book["bids"], book["offers"]
         return JSONBytes(
             {
-                "interval": book["interval"],
-                "bids": bids[:depth],
-                "offers": offers[:depth],
-                "bid_count": len(bids),
-                "offer_count": len(offers),
+                "interval": book.interval,
+                "bids": objects(book.bids[:depth]),
+                "offers": objects(book.offers[:depth]),
+                "bid_count": len(book.bids),
+                "offer_count": len(book.offers),
             }
         )
 
@@ -200,22 +197,19 @@ def router(ctx: ApiContext) -> APIRouter:
         what each pairing delivered and cost. Empty before clearing."""
         view = node.state.view
         record = _interval(view, start)
-        first = b""
+        first = 0
         if after is not None:
             m = PAIRING_ID.match(after)
             if m is None or int(m.group(1)) != start:
                 raise InvalidRequest(f"query.after: {after!r} is not a pairing id of {start}")
-            first = m.group(2).encode() + b"\x00"
-        rows = [
-            market.pairing_view(raw)
-            for _, raw in view.scan_range(market.pairing_prefix(start), first, None, limit + 1)
-        ]
-        nxt = rows[limit - 1]["id"] if len(rows) > limit else None
+            first = int(m.group(2)) + 1
+        rows = market.pairings(view, start, first, limit + 1)
+        nxt = rows[limit - 1].id if len(rows) > limit else None
         return JSONBytes(
             {
                 "interval": start,
-                "status": record["status"],
-                "pairings": [pairing_view(p) for p in rows[:limit]],
+                "status": record.status,
+                "pairings": objects(rows[:limit]),
                 "next": nxt,
             }
         )
@@ -234,7 +228,7 @@ def router(ctx: ApiContext) -> APIRouter:
         return JSONBytes(
             {
                 "interval": start,
-                "status": record["status"],
+                "status": record.status,
                 "settlements": market.grid_settlements(view, start),
             }
         )
@@ -253,10 +247,8 @@ def router(ctx: ApiContext) -> APIRouter:
         view = node.state.view
         _window(from_, to)
         _account(view, account)
-        rows, nxt = account_pairings_page(view, account, from_, to, limit)
-        return JSONBytes(
-            {"account": account, "pairings": [pairing_view(p) for p in rows], "next": nxt}
-        )
+        rows, nxt = account_pairings_page(node.readmodels.reader(), view, account, from_, to, limit)
+        return JSONBytes({"account": account, "pairings": objects(rows), "next": nxt})
 
     @r.get(
         "/accounts/{account}/stats",
@@ -268,11 +260,11 @@ def router(ctx: ApiContext) -> APIRouter:
         """Settled totals: energy consumed, clean and from the grid, and what it cost; energy
         generated, sold and exported, and what it earned. Zeros for an account that has not
         settled anything yet."""
-        view = node.state.view
-        _account(view, account)
-        stats = {**dict.fromkeys(ACCOUNT_TOTALS, 0), **market.account_stats(view, account)}
-        share = stats["clean_share_permille"]
-        return JSONBytes({"account": account, **stats, "clean_share": permille_text(share)})
+        _account(node.state.view, account)
+        found = totals.account_totals(node.readmodels.reader(), account)
+        stats = found or totals.AccountTotals(account=account)
+        share = permille_text(stats.clean_share_permille)
+        return JSONBytes({**msgspec.structs.asdict(stats), "clean_share": share})
 
     @r.get(
         "/accounts/{account}/preferences",
@@ -297,8 +289,8 @@ def router(ctx: ApiContext) -> APIRouter:
         view = node.state.view
         _account(view, account)
         owed = market.arrears_of(view, account)
-        total = sum(a["amount"] for a in owed)
-        return JSONBytes({"account": account, "arrears": owed, "total": total})
+        total = sum(a.amount_fen for a in owed)
+        return JSONBytes({"account": account, "arrears": owed, "total_fen": total})
 
     @r.get(
         "/plants/{device}",
@@ -309,10 +301,9 @@ def router(ctx: ApiContext) -> APIRouter:
     def plant(device: DeviceId) -> Response:
         """A registered device's settled totals and what each consumer bought from it; zeros
         before its first settlement."""
-        view = node.state.view
-        require_device(view, device)
-        totals = {"device": device, **dict.fromkeys(PLANT_TOTALS, 0)}
-        return JSONBytes({**totals, **market.plant_stats(view, device)})
+        require_device(node.state.view, device)
+        found = totals.plant_totals(node.readmodels.reader(), device)
+        return JSONBytes(found or totals.PlantTotals(device=device))
 
     @r.get("/standing-offers", response_model=StandingOffers, summary="Standing offers")
     def standing_offers() -> Response:

@@ -23,10 +23,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gridledger.api.context import ApiContext
 from gridledger.api.render import decode_stored
-from gridledger.contracts import chain, funds, market, metering, registry
+from gridledger.contracts import chain, funds, metering, registry
 from gridledger.contracts.base import Record
 from gridledger.core.crypto import sha256
 from gridledger.node.node import Node
+from gridledger.readmodels import market as totals
 from gridledger.state.store import StoredBlock, StoredTx
 from gridledger.web.i18n import Translator, pick_lang
 from gridledger.web.render import render
@@ -115,6 +116,29 @@ def state_proof(node: Node, key: str) -> dict[str, Any]:
         "depth": len(proof.levels),
         "json": _pretty(proof.to_json()),
     }
+
+
+_SIDES = (
+    ("consumed_wh", "clean_wh", "grid_import_wh", "clean_paid_fen", "grid_paid_fen"),
+    ("generated_wh", "sold_wh", "exported_wh", "clean_revenue_fen", "feed_in_revenue_fen"),
+)
+"""An account's totals as a consumer and as a producer."""
+
+
+def _shown_totals(found: totals.AccountTotals | totals.PlantTotals | None) -> dict[str, int] | None:
+    """The market totals a page lists, by their label (the field without ``_fen``): each side
+    (consuming, producing) the account or plant has traded on; ``None`` before any."""
+    if found is None:
+        return None
+    values = msgspec.structs.asdict(found)
+    shown: dict[str, int] = {}
+    for side in _SIDES:
+        present = {name: values[name] for name in side if name in values}
+        if any(present.values()):
+            shown.update({name.removesuffix("_fen"): v for name, v in present.items()})
+    if isinstance(found, totals.AccountTotals):
+        shown["clean_share_permille"] = found.clean_share_permille
+    return shown
 
 
 def router(ctx: ApiContext) -> APIRouter:
@@ -352,13 +376,12 @@ def router(ctx: ApiContext) -> APIRouter:
     def account_page(request: Request, account: str) -> HTMLResponse:
         def build(record: registry.Account) -> dict[str, Any]:
             view = node.state.view
-            stats = view.get_json(market.stats_key(account))
             return {
                 "org": registry.get_organisation(view, record.org),
                 "balance": funds.balance_of(view, account),
                 "escrow": funds.escrow_of(view, account),
                 "nonce": chain.nonce_of(view, account),
-                "stats": None if stats is None else market.account_stats(view, account),
+                "stats": _shown_totals(totals.account_totals(node.readmodels.reader(), account)),
                 "extra_proofs": [funds.keys.balance(account).decode()],
             }
 
@@ -378,7 +401,7 @@ def router(ctx: ApiContext) -> APIRouter:
             view = node.state.view
             return {
                 "meters": registry.meters_of(view, "device", device),
-                "plant": view.get_json(market.plant_key(device)),
+                "plant": _shown_totals(totals.plant_totals(node.readmodels.reader(), device)),
             }
 
         return record_page(

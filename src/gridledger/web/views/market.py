@@ -19,7 +19,6 @@ from fastapi.responses import HTMLResponse
 
 from gridledger.api.context import ApiContext
 from gridledger.contracts import market
-from gridledger.core.encoding import decode_json
 from gridledger.node.node import Node
 from gridledger.state.state import StateReader
 from gridledger.web.charts import Series, bars, lines
@@ -34,7 +33,6 @@ BOOK_DEPTH = 50
 """Orders per side shown in an order book."""
 PAIRINGS_PAGE = 100
 MAX_START = 9_999_999_999
-INTERVAL_PREFIX = b"market/interval/"
 
 
 def day_of(seconds: int) -> int:
@@ -42,24 +40,10 @@ def day_of(seconds: int) -> int:
     return seconds - seconds % DAY_S
 
 
-def latest_interval(view: StateReader) -> dict[str, Any] | None:
-    """The latest interval that was cleared (settled ones included), or ``None``.
-
-    Interval records are keyed by zero-padded start, so the scan is in time order; only the
-    keys are walked, and records are decoded from the newest back until one has been cleared
-    (open records exist only for intervals that have taken orders)."""
-    raws = [raw for _, raw in view.scan(INTERVAL_PREFIX)]
-    for raw in reversed(raws):
-        record: dict[str, Any] = decode_json(raw)
-        if record.get("status") != "open":
-            return record
-    return None
-
-
 def latest_day(view: StateReader) -> int | None:
     """The UTC day of the latest cleared interval: the market's "today" with data."""
-    record = latest_interval(view)
-    return None if record is None else day_of(int(record["start"]))
+    record = market.latest_cleared(view)
+    return None if record is None else day_of(record.start_s)
 
 
 def days_back(last_day: int, days: int) -> list[int]:
@@ -75,7 +59,7 @@ def now_s(node: Node) -> int:
 def open_interval(view: StateReader, now: int) -> int:
     """The first interval whose gate closure has not passed at ``now``."""
     rules = market.params(view)
-    length, gate = int(rules["interval_s"]), int(rules["gate_closure_s"])
+    length, gate = rules.interval_s, rules.gate_closure_s
     start = (now + gate) // length * length + length
     while start - gate <= now:
         start += length
@@ -99,26 +83,26 @@ def not_found(request: Request, node: Node, nav: str, what: str) -> HTMLResponse
 def _book(view: StateReader, start: int) -> dict[str, Any]:
     book = market.order_book(view, start)
     return {
-        "interval": book["interval"],
-        "bids": book["bids"][:BOOK_DEPTH],
-        "offers": book["offers"][:BOOK_DEPTH],
-        "bid_count": len(book["bids"]),
-        "offer_count": len(book["offers"]),
+        "interval": book.interval,
+        "bids": book.bids[:BOOK_DEPTH],
+        "offers": book.offers[:BOOK_DEPTH],
+        "bid_count": len(book.bids),
+        "offer_count": len(book.offers),
     }
 
 
-def _hours(records: list[dict[str, Any]]) -> Iterator[str]:
+def _hours(records: list[market.Interval]) -> Iterator[str]:
     for record in records:
-        yield utc(int(record["start"]), "%d %H:%M")
+        yield utc(record.start_s, "%d %H:%M")
 
 
-def _charts(t: Translator, records: list[dict[str, Any]]) -> dict[str, str]:
+def _charts(t: Translator, records: list[market.Interval]) -> dict[str, str]:
     labels = list(_hours(records))
-    prices = [r.get("clearing_price") for r in records]
-    sell = [r.get("tariffs", {}).get("sell_price") for r in records]
-    feed = [r.get("tariffs", {}).get("feed_in_price") for r in records]
-    volume = [r.get("volume_wh", 0) for r in records]
-    delivered = [r.get("settlement", {}).get("delivered_wh", 0) for r in records]
+    prices = [r.clearing_price_fen_per_kwh for r in records]
+    sell = [None if r.tariffs is None else r.tariffs.sell_price_fen_per_kwh for r in records]
+    feed = [None if r.tariffs is None else r.tariffs.feed_in_price_fen_per_kwh for r in records]
+    volume = [r.volume_wh or 0 for r in records]
+    delivered = [0 if r.settlement is None else r.settlement.delivered_wh for r in records]
     return {
         "price": lines(
             t("market.chart.price"),
@@ -151,13 +135,13 @@ def router(ctx: ApiContext) -> APIRouter:
         view = node.state.view
         days = clamp(request.query_params.get("days"), 1, MAX_DAYS, DEFAULT_DAYS)
         last = latest_day(view)
-        records: list[dict[str, Any]] = []
+        records: list[market.Interval] = []
         if last is not None:
             first = last - DAY_S * (days - 1)
             records = [
                 rec
                 for rec in market.intervals(view, first, last + DAY_S, limit=days * 24 * 4)
-                if rec.get("status") != "open"
+                if rec.status != "open"
             ]
         t = Translator(pick_lang(request))
         upcoming = open_interval(view, now_s(node))
@@ -174,9 +158,7 @@ def router(ctx: ApiContext) -> APIRouter:
             latest=records[-1] if records else None,
             charts=_charts(t, records) if records else None,
             book=_book(view, upcoming),
-            standing_clean=sum(
-                1 for _, raw in view.scan(b"market/preference/") if b'"choice":"clean"' in raw
-            ),
+            standing_clean=sum(p.choice == "clean" for p in market.preferences(view)),
             standing_offers=len(market.standing_offers(view)),
         )
 
@@ -190,12 +172,8 @@ def router(ctx: ApiContext) -> APIRouter:
         if record is None:
             return not_found(request, node, "market", start)
         page = clamp(request.query_params.get("page"), 1, 1_000_000, 1)
-        first = f"{(page - 1) * PAIRINGS_PAGE:08d}".encode()
-        rows = [
-            market.pairing_view(raw)
-            for _, raw in view.scan_range(market.pairing_prefix(at), first, None, PAIRINGS_PAGE + 1)
-        ]
-        length = int(record["interval_s"])
+        rows = market.pairings(view, at, (page - 1) * PAIRINGS_PAGE, PAIRINGS_PAGE + 1)
+        length = record.interval_s
         return render(
             request,
             node,

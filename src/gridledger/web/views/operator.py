@@ -18,7 +18,6 @@ bytes and cached by tip height.
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -217,10 +216,10 @@ _SETTLED_SUMS = (
     "generation_wh",
     "delivered_wh",
     "grid_import_wh",
-    "grid_paid",
+    "grid_paid_fen",
     "grid_export_wh",
-    "feed_in_paid",
-    "unpaid",
+    "feed_in_paid_fen",
+    "unpaid_fen",
 )
 
 
@@ -240,31 +239,18 @@ class GridTotals:
                 sums = dict.fromkeys(("intervals", "settled", *_SETTLED_SUMS), 0)
                 for rec in market.intervals(view, limit=MAX_TOTAL_INTERVALS):
                     sums["intervals"] += 1
-                    settlement = rec.get("settlement")
-                    if rec["status"] == "settled" and settlement:
+                    if rec.settlement is not None:
                         sums["settled"] += 1
                         for name in _SETTLED_SUMS:
-                            sums[name] += int(settlement.get(name, 0))
+                            sums[name] += getattr(rec.settlement, name)
                 self.value, self.height = sums, tip
             return dict(self.value)
 
 
-def recent_intervals(view: StateReader, before: int, interval_s: int) -> list[dict[str, Any]]:
-    """Up to :data:`INTERVAL_ROWS` interval records starting before ``before``, newest first.
-
-    Windows before ``before`` double until they hold a page (intervals without orders have no
-    record, and a chain may have been idle), so a page costs its own intervals' keys plus a few
-    empty probes; only the page's records are decoded."""
-    prefix = b"market/interval/"
-    span = INTERVAL_ROWS * interval_s
-    while True:
-        lo = max(before - span, 0)
-        tail: deque[bytes] = deque(maxlen=INTERVAL_ROWS)
-        for _, raw in view.scan_range(prefix, f"{lo:010d}".encode(), f"{before:010d}".encode()):
-            tail.append(raw)
-        if len(tail) == INTERVAL_ROWS or lo == 0:
-            return [decode_json(raw) for raw in reversed(tail)]
-        span *= 4
+def recent_intervals(view: StateReader, before: int) -> list[market.Interval]:
+    """Up to :data:`INTERVAL_ROWS` interval records starting before ``before``, newest first
+    (a scan from the end of the key range: a page costs its own records)."""
+    return market.intervals(view, 0, before, INTERVAL_ROWS, newest_first=True)
 
 
 # request parameters ------------------------------------------------------------------------
@@ -355,12 +341,11 @@ def router(ctx: ApiContext) -> APIRouter:
     def grid_home(request: Request) -> HTMLResponse:
         def build(view: StateReader) -> tuple[str, dict[str, Any]]:
             params = market.params(view)
-            interval_s = int(params["interval_s"])
             now_s = node.tip.time // 1000
             before = _int_param(request, "before", 0, 10**11)
-            rows = recent_intervals(view, now_s + 1 if before is None else before, interval_s)
+            rows = recent_intervals(view, now_s + 1 if before is None else before)
             groups, truncated = gateways(view)
-            oldest = rows[-1]["start"] if rows else None
+            oldest = rows[-1].start_s if rows else None
             return "operator/grid.html", {
                 "tariffs": market.tariffs(view),
                 "market_params": params,
@@ -383,11 +368,7 @@ def router(ctx: ApiContext) -> APIRouter:
             record = market.get_interval(view, int(start))
             if record is None:
                 raise PageError(404, "operator.error.no_interval")
-            prefix = f"market/grid/{int(start):010d}/".encode()
-            rows = [
-                {"asset": k[len(prefix) :].decode().split("/", 1)[1], **decode_json(v)}
-                for k, v in view.scan_range(prefix, limit=MAX_GRID_ROWS + 1)
-            ]
+            rows = market.grid_settlements(view, int(start), MAX_GRID_ROWS + 1)
             return "operator/interval.html", {
                 "record": record,
                 "rows": rows[:MAX_GRID_ROWS],
@@ -399,15 +380,15 @@ def router(ctx: ApiContext) -> APIRouter:
     return r
 
 
-def _grid_chart(request: Request, rows: list[dict[str, Any]]) -> str:
+def _grid_chart(request: Request, rows: list[market.Interval]) -> str:
     """Grid import and export per interval (oldest first) as an inline SVG."""
     from gridledger.web.i18n import Translator, pick_lang  # noqa: PLC0415
 
     t = Translator(pick_lang(request))
-    shown = [r for r in reversed(rows) if r.get("settlement")]
-    labels = [f"{r['start'] % 86_400 // 3600:02d}:00" for r in shown]
-    imports = [r["settlement"]["grid_import_wh"] / 1000 for r in shown]
-    exports = [r["settlement"]["grid_export_wh"] / 1000 for r in shown]
+    shown = [(r.start_s, r.settlement) for r in reversed(rows) if r.settlement is not None]
+    labels = [f"{start % 86_400 // 3600:02d}:00" for start, _ in shown]
+    imports = [s.grid_import_wh / 1000 for _, s in shown]
+    exports = [s.grid_export_wh / 1000 for _, s in shown]
     return charts.bars(
         t("grid.chart.title"),
         t("grid.chart.desc"),

@@ -34,12 +34,13 @@ from gridledger.core.encoding import decode_json
 from gridledger.core.errors import GridLedgerError
 from gridledger.node.custody import Custody, CustodyError
 from gridledger.node.node import Node
+from gridledger.readmodels import market as totals
 from gridledger.sdk.tx import sign_tx
 from gridledger.state.state import StateReader
 from gridledger.web.charts import Series, bars, lines
 from gridledger.web.i18n import Translator, pick_lang
 from gridledger.web.render import render, utc
-from gridledger.web.views.market import DAY_S, clamp, days_back, latest_day, not_found
+from gridledger.web.views.market import DAY_S, clamp, day_of, days_back, latest_day, not_found
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,6 @@ TX_HASH = re.compile(r"^[0-9a-f]{64}$")
 GOLD = "#e0a100"
 """Generation in the producer's chart."""
 GRID = "var(--grid)"
-PREFERENCE_KEEP = ("price_cap", "preferred", "quantity_wh")
-"""What a switch carries over from the site's current choice."""
 
 
 def _account(view: StateReader, account: str, role: str) -> registry.Account | None:
@@ -100,11 +99,17 @@ def _meter_wh(
     return out
 
 
-def _switch_body(pref: dict[str, Any] | None, site: str, choice: str) -> dict[str, Any]:
+def _switch_body(pref: market.Preference | None, site: str, choice: str) -> dict[str, Any]:
+    """The ``market.set_preference`` body that switches ``site`` to ``choice``, carrying over
+    the current choice's price cap, preferred plants and quantity."""
     body: dict[str, Any] = {"site": site, "choice": choice}
-    for field in PREFERENCE_KEEP:
-        if pref is not None and pref.get(field) not in (None, []):
-            body[field] = pref[field]
+    if pref is not None:
+        kept = {
+            "price_cap": pref.price_cap_fen_per_kwh,
+            "preferred": pref.preferred,
+            "quantity_wh": pref.quantity_wh,
+        }
+        body.update({k: v for k, v in kept.items() if v not in (None, [])})
     return body
 
 
@@ -130,7 +135,7 @@ def _outcome(node: Node, account: str, tx_hash: str | None) -> dict[str, Any] | 
 
 
 def _consumer_days(
-    view: StateReader, account: str, sites: list[str], days: list[int]
+    node: Node, view: StateReader, account: str, sites: list[str], days: list[int]
 ) -> list[dict[str, Any]]:
     """Per UTC day: consumption (metered), clean power delivered, grid power, payments."""
     first, end = days[0], days[-1] + DAY_S
@@ -140,18 +145,20 @@ def _consumer_days(
     for site in sites:
         for hour, wh in _meter_wh(view, "site", site, first, end).items():
             rows[hour - hour % DAY_S]["consumed"] += wh
-    for p in market.pairings_of(view, account, first, end, limit=100_000):
-        if p["consumer"] == account:
-            row = rows[p["interval"] - p["interval"] % DAY_S]
-            row["clean"] += p.get("delivered_wh") or 0
-            row["clean_paid"] += p.get("amount") or 0
+    for p in totals.account_pairings(
+        node.readmodels.reader(), view, account, first, end, limit=100_000
+    ):
+        if p.consumer == account:
+            row = rows[day_of(p.interval_start_s)]
+            row["clean"] += p.delivered_wh or 0
+            row["clean_paid"] += p.amount_fen or 0
     for record in market.intervals(view, first, end, limit=len(days) * 96):
-        if record.get("status") != "settled":
+        if record.status != "settled":
             continue
         for site in sites:
-            grid = view.get_json(market.grid_key(record["start"], "import", site))
-            if grid is not None and grid["account"] == account:
-                rows[record["start"] - record["start"] % DAY_S]["grid_paid"] += grid["amount"]
+            grid = market.grid_settlement(view, record.start_s, "import", site)
+            if grid is not None and grid.account == account:
+                rows[day_of(record.start_s)]["grid_paid"] += grid.amount_fen
     for row in rows.values():
         row["grid"] = max(row["consumed"] - row["clean"], 0)
         row["share"] = row["clean"] * 1000 // row["consumed"] if row["consumed"] else None
@@ -159,32 +166,41 @@ def _consumer_days(
 
 
 def _plant_hours(
-    view: StateReader, account: str, device: str, day: int
+    node: Node, view: StateReader, account: str, device: str, day: int
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Per hour of ``day``: a plant's generation, energy sold (delivered) and grid export."""
     end = day + DAY_S
     generated = _meter_wh(view, "device", device, day, end)
     sold: dict[int, int] = {}
     revenue = {"clean": 0, "feed_in": 0}
-    for p in market.pairings_of(view, account, day, end, limit=100_000):
-        if p["device"] == device:
-            sold[p["interval"]] = sold.get(p["interval"], 0) + (p.get("delivered_wh") or 0)
-            revenue["clean"] += p.get("amount") or 0
+    for p in totals.account_pairings(
+        node.readmodels.reader(), view, account, day, end, limit=100_000
+    ):
+        if p.device == device:
+            at = p.interval_start_s
+            sold[at] = sold.get(at, 0) + (p.delivered_wh or 0)
+            revenue["clean"] += p.amount_fen or 0
     rows = []
     for hour in range(day, end, 3600):
-        grid = view.get_json(market.grid_key(hour, "export", device))
+        grid = market.grid_settlement(view, hour, "export", device)
         if grid is not None:
-            revenue["feed_in"] += grid["amount"]
+            revenue["feed_in"] += grid.amount_fen
         if hour in generated or hour in sold or grid is not None:
             rows.append(
                 {
                     "start": hour,
                     "generated": generated.get(hour, 0),
                     "sold": sold.get(hour, 0),
-                    "exported": grid["wh"] if grid is not None else 0,
+                    "exported": grid.energy_wh if grid is not None else 0,
                 }
             )
     return rows, revenue
+
+
+def _account_totals(node: Node, account: str) -> totals.AccountTotals:
+    """The account's market totals (zeros before its first settlement)."""
+    found = totals.account_totals(node.readmodels.reader(), account)
+    return found or totals.AccountTotals(account=account)
 
 
 def _load_custody(node: Node) -> Custody:
@@ -238,11 +254,11 @@ def router(ctx: ApiContext) -> APIRouter:
         if record is None:
             return not_found(request, node, "consumer", account)
         t = Translator(pick_lang(request))
-        prefs = {p["site"]: p for p in market.preferences_of(view, account)}
+        prefs = {p.site: p for p in market.preferences_of(view, account)}
         sites: list[dict[str, Any]] = []
         for site in _assets(view, "site", record.org):
             pref = prefs.get(site.id)
-            choice = pref["choice"] if pref is not None else "grid"
+            choice = pref.choice if pref is not None else "grid"
             other = "grid" if choice == "clean" else "clean"
             sites.append(
                 {
@@ -257,14 +273,17 @@ def router(ctx: ApiContext) -> APIRouter:
         n_days = clamp(request.query_params.get("days"), 1, MAX_DAYS, DEFAULT_DAYS)
         last = latest_day(view)
         daily: list[dict[str, Any]] = []
-        today: list[dict[str, Any]] = []
+        today: list[market.Pairing] = []
         chart = None
         if last is not None:
-            daily = _consumer_days(view, account, [s["id"] for s in sites], days_back(last, n_days))
+            sites_of = [s["id"] for s in sites]
+            daily = _consumer_days(node, view, account, sites_of, days_back(last, n_days))
             today = [
                 p
-                for p in market.pairings_of(view, account, last, last + DAY_S, limit=1000)
-                if p["consumer"] == account
+                for p in totals.account_pairings(
+                    node.readmodels.reader(), view, account, last, last + DAY_S, limit=1000
+                )
+                if p.consumer == account
             ]
             labels = [utc(row["day"], "%m-%d") for row in daily]
             chart = {
@@ -293,7 +312,7 @@ def router(ctx: ApiContext) -> APIRouter:
                     ],
                 ),
             }
-        stats = market.account_stats(view, account)
+        stats = _account_totals(node, account)
         owed = market.arrears_of(view, account)
         return render(
             request,
@@ -315,7 +334,7 @@ def router(ctx: ApiContext) -> APIRouter:
             balance=funds.balance_of(view, account),
             escrow=funds.escrow_of(view, account),
             arrears=owed,
-            arrears_total=sum(a["amount"] for a in owed),
+            arrears_total=sum(a.amount_fen for a in owed),
         )
 
     @r.post("/consumer/{account}/choice", response_class=HTMLResponse)
@@ -332,7 +351,7 @@ def router(ctx: ApiContext) -> APIRouter:
         key = custody.key(account)
         if key is None:
             return RedirectResponse(f"{back}?error=not_custodial", status_code=303)
-        pref = next((p for p in market.preferences_of(view, account) if p["site"] == site), None)
+        pref = next((p for p in market.preferences_of(view, account) if p.site == site), None)
         body = _switch_body(pref, site, choice)
         tx = sign_tx(
             key, node.chain_id, "market.set_preference", account, node.next_nonce(account), body
@@ -363,7 +382,7 @@ def router(ctx: ApiContext) -> APIRouter:
             revenue = {"clean": 0, "feed_in": 0}
             chart = None
             if last is not None:
-                hours, revenue = _plant_hours(view, account, device.id, last)
+                hours, revenue = _plant_hours(node, view, account, device.id, last)
             if hours:
                 chart = bars(
                     t("producer.chart.title", plant=device.id),
@@ -377,8 +396,9 @@ def router(ctx: ApiContext) -> APIRouter:
                         ),
                     ],
                 )
-            stats = market.plant_stats(view, device.id)
-            stats["buyers"] = sorted(stats["buyers"], key=lambda b: (-b["wh"], b["consumer"]))
+            plant = totals.plant_totals(node.readmodels.reader(), device.id)
+            stats = plant or totals.PlantTotals(device=device.id)
+            buyers = sorted(stats.buyers, key=lambda b: (-b.delivered_wh, b.consumer))
             plants.append(
                 {
                     "device": device,
@@ -386,7 +406,8 @@ def router(ctx: ApiContext) -> APIRouter:
                     "chart": chart,
                     "revenue": revenue,
                     "stats": stats,
-                    "standing": view.get_json(market.standing_offer_key(device.id)),
+                    "buyers": buyers,
+                    "standing": market.standing_offer(view, device.id),
                 }
             )
         return render(
@@ -397,7 +418,7 @@ def router(ctx: ApiContext) -> APIRouter:
             account=record,
             plants=plants,
             day=last,
-            stats=market.account_stats(view, account),
+            stats=_account_totals(node, account),
             balance=funds.balance_of(view, account),
         )
 

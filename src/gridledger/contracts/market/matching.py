@@ -5,7 +5,7 @@ market's own: the contract feeds them the interval's orders and records what the
 benchmark times them, and property tests check them against a brute-force reference
 (``tests/market_reference.py``).
 
-Units: quantities in Wh, prices in minor currency units per kWh, all integers.
+Units: energy in Wh, prices in fen (the currency's minor unit) per kWh, all integers.
 
 **Merit order.** Bids are ranked by price, highest first; offers by price, lowest first; equal
 prices by placement order (``seq``, earlier first: time priority). The two lists are walked
@@ -31,12 +31,14 @@ and offer then goes to the open pay-as-clear auction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 MECHANISMS = ("pay_as_clear", "pay_as_bid", "preferred_first")
+Stage = Literal["preferred", "auction"]
+"""Which stage of clearing made a match: a preferred partner's share, or the open auction."""
 
 
 class OrderLike(Protocol):
@@ -47,9 +49,9 @@ class OrderLike(Protocol):
     @property
     def asset(self) -> str: ...
     @property
-    def qty_wh(self) -> int: ...
+    def energy_wh(self) -> int: ...
     @property
-    def price(self) -> int: ...
+    def price_fen_per_kwh(self) -> int: ...
     @property
     def preferred(self) -> Sequence[str]: ...
 
@@ -60,10 +62,10 @@ class Order(NamedTuple):
     account: str
     asset: str
     """The bid's consumption site or the offer's generating device."""
-    qty_wh: int
+    energy_wh: int
     """Wh, positive."""
-    price: int
-    """Bid: the most it pays; offer: the least it takes (minor units per kWh), positive."""
+    price_fen_per_kwh: int
+    """Bid: the most it pays; offer: the least it takes (fen per kWh), positive."""
     preferred: tuple[str, ...] = ()
     """Bids only: preferred devices, first choice first."""
 
@@ -73,15 +75,16 @@ class Match(NamedTuple):
     """Index into the bids list."""
     offer: int
     """Index into the offers list."""
-    qty: int
-    price: int
-    stage: str
-    """``preferred`` or ``auction``."""
+    energy_wh: int
+    """Wh paired."""
+    price_fen_per_kwh: int
+    """What the pairing pays, fen per kWh."""
+    stage: Stage
 
 
 class Result(NamedTuple):
     matches: list[Match]
-    clearing_price: int | None
+    clearing_price_fen_per_kwh: int | None
     """The auction's uniform price (pay-as-clear and the open stage of preferred-first);
     for pay-as-bid, the lowest matched bid price; None when nothing matched in the auction."""
     volume_wh: int
@@ -143,7 +146,8 @@ def _merit_walk(
     """
     if not bids or not offers:
         return [], 0, 0
-    bid_price, offer_price = _column(bids, "price"), _column(offers, "price")
+    bid_price = _column(bids, "price_fen_per_kwh")
+    offer_price = _column(offers, "price_fen_per_kwh")
     bid_qty = np.asarray(bid_left, dtype=np.int64)
     offer_qty = np.asarray(offer_left, dtype=np.int64)
     # merit order: price (highest bid, lowest offer first), then seq (time priority)
@@ -185,7 +189,7 @@ def _preferred_stage(
     for j, o in enumerate(offers):
         offers_of.setdefault(o.asset, []).append(j)
     for js in offers_of.values():
-        js.sort(key=lambda j: (offers[j].price, offers[j].seq))
+        js.sort(key=lambda j: (offers[j].price_fen_per_kwh, offers[j].seq))
     max_rank = max((len(b.preferred) for b in bids), default=0)
     out: list[Match] = []
     for rank in range(max_rank):
@@ -198,13 +202,16 @@ def _preferred_stage(
             for j in offers_of[device]:
                 if offer_left[j] == 0:
                     continue
-                eligible = [i for i in fans if bid_left[i] > 0 and bids[i].price >= offers[j].price]
+                floor = offers[j].price_fen_per_kwh
+                eligible = [
+                    i for i in fans if bid_left[i] > 0 and bids[i].price_fen_per_kwh >= floor
+                ]
                 if not eligible:
                     continue
                 shares = pro_rata(offer_left[j], [bid_left[i] for i in eligible])
                 for i, q in zip(eligible, shares, strict=True):
                     if q > 0:
-                        out.append(Match(i, j, q, offers[j].price, "preferred"))
+                        out.append(Match(i, j, q, floor, "preferred"))
                         bid_left[i] -= q
                         offer_left[j] -= q
     return out
@@ -218,8 +225,8 @@ def clear(bids: Sequence[OrderLike], offers: Sequence[OrderLike], mechanism: str
     """
     if mechanism not in MECHANISMS:
         raise ValueError(f"unknown clearing mechanism {mechanism!r}")
-    bid_left = [b.qty_wh for b in bids]
-    offer_left = [o.qty_wh for o in offers]
+    bid_left = [b.energy_wh for b in bids]
+    offer_left = [o.energy_wh for o in offers]
     matches: list[Match] = []
     if mechanism == "preferred_first":
         matches = _preferred_stage(bids, offers, bid_left, offer_left)
@@ -229,18 +236,20 @@ def clear(bids: Sequence[OrderLike], offers: Sequence[OrderLike], mechanism: str
         make = tuple.__new__  # builds the named tuples without their Python-level __new__
         if mechanism == "pay_as_bid":
             price = last_bid
-            matches.extend(make(Match, (i, j, q, bids[i].price, "auction")) for i, j, q in walk)
+            matches.extend(
+                make(Match, (i, j, q, bids[i].price_fen_per_kwh, "auction")) for i, j, q in walk
+            )
         else:
             price = (last_bid + last_offer) // 2
             matches.extend(make(Match, (i, j, q, price, "auction")) for i, j, q in walk)
-    return Result(matches, price, sum(m.qty for m in matches))
+    return Result(matches, price, sum(m.energy_wh for m in matches))
 
 
 # settlement ----------------------------------------------------------------------------------
 class Pairing(NamedTuple):
     site: str
     device: str
-    qty: int
+    energy_wh: int
     """Paired Wh."""
 
 
@@ -270,7 +279,7 @@ def deliver(
     for k, p in enumerate(pairings):
         by_device.setdefault(p.device, []).append(k)
         by_site.setdefault(p.site, []).append(k)
-    amount = [p.qty for p in pairings]
+    amount = [p.energy_wh for p in pairings]
     for device, ks in by_device.items():
         for k, share in zip(
             ks, pro_rata(generation.get(device, 0), [amount[k] for k in ks]), strict=True
