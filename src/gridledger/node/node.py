@@ -334,9 +334,10 @@ class Node:
                     except NonceReplayed:
                         self._refuse_resubmission(p.hash)
                         raise
-                    acct = registry.account_summary(view, p.tx.sender)
-                    roles = () if acct is None else acct.roles
-                    self.quotas.take(p.tx.sender, roles, len(p.raw), now)
+                    if self.quotas.active:
+                        acct = registry.account_summary(view, p.tx.sender)
+                        roles = () if acct is None else acct.roles
+                        self.quotas.take(p.tx.sender, roles, len(p.raw), now)
                 except InvalidTransaction as exc:
                     results[i] = exc
                     continue

@@ -53,6 +53,11 @@ class AdmissionQuotas:
             return None
         return max(q.txs_per_minute for q in found), max(q.bytes_per_minute for q in found)
 
+    @property
+    def active(self) -> bool:
+        """Whether any quota is set (admission skips the accounting otherwise)."""
+        return bool(self._by_role)
+
     def take(self, account: str, roles: tuple[str, ...], size: int, now: float) -> None:
         """Count one admitted transaction of ``size`` bytes.
 

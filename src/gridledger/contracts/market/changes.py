@@ -12,7 +12,9 @@ settlement appears in exactly one block.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
+from itertools import islice
 from typing import NamedTuple
 
 import msgspec
@@ -48,14 +50,20 @@ class Written(NamedTuple):
 
 
 def written(changes: Mapping[bytes, bytes | None]) -> Written:
-    """The interval records, pairings and grid settlements among a block's net changes (one
-    pass over them; deletions are none of these)."""
+    """The interval records, pairings and grid settlements among a block's net changes
+    (``changes`` in key order, as a block's are; deletions are none of these)."""
     market = keys.all_market()
     interval, pairing, grid = keys.intervals(), keys.all_pairings(), keys.all_grid_settlements()
     out = Written([], [], [])
     make = tuple.__new__  # builds the named tuples without their Python-level __new__
-    for k, v in changes.items():
-        if v is None or not k.startswith(market):
+    # the changes come in key order: only the market's own range is walked
+    ordered = list(changes)
+    first = bisect_left(ordered, market)
+    for k in islice(ordered, first, None):
+        if not k.startswith(market):
+            break
+        v = changes[k]
+        if v is None:
             continue
         if k.startswith(pairing):
             start, n = keys.parse_pairing(k)
