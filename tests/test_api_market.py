@@ -220,7 +220,7 @@ class MarketSuite:
         params = check(MarketParams, http.get("/v1/market/params"))
         assert params == {"interval_s": 3600, "mechanism": "pay_as_clear",
                           "gate_closure_s": NEW_GATE_S, "horizon_s": 7 * 86_400,
-                          "data_deadline_s": 86_400}  # fmt: skip
+                          "data_deadline_s": 86_400, "clear_window_s": 7 * 86_400}  # fmt: skip
         assert client.market.params() == params
         tariffs = check(MarketTariffs, http.get("/v1/market/tariffs"))
         assert tariffs == {"grid_account": "grid", "sell_price_fen_per_kwh": SELL,

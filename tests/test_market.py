@@ -526,7 +526,7 @@ def test_standing_choices_never_reach_back_into_old_intervals(m: Market) -> None
     month late pairs nothing that nobody chose then."""
     m.ok("alice", "market.set_preference", {"site": "s-alice", "choice": "clean"})
     m.ok("owner-a", "market.set_standing_offer", {"device": "pv-a", "floor_price": 10})
-    old = NOW_S - 30 * 86_400
+    old = NOW_S - 3 * 86_400
     m.ok(GRID, "market.clear", {"interval": old})
     record = interval(m, old)
     assert (record.bids, record.offers, record.volume_wh) == (0, 0, 0)
@@ -534,6 +534,20 @@ def test_standing_choices_never_reach_back_into_old_intervals(m: Market) -> None
     # the same choices do count for the next interval
     m.clear()
     assert interval(m, H1).volume_wh == 8000
+
+
+def test_intervals_older_than_the_clearing_window_are_refused(m: Market) -> None:
+    """Nobody may clear (and so settle) intervals from long ago, leaving junk records: the
+    market's clear_window_s bounds how far back clearing reaches."""
+    for old in (0, 3600, NOW_S - 30 * 86_400, NOW_S - 8 * 86_400):
+        refused = m.refused(m.tx(GRID, "market.clear", {"interval": old}),
+                            "market.interval_too_old")  # fmt: skip
+        assert "ended more than 604800 s" in refused.message
+    m.ok(GRID, "market.clear", {"interval": NOW_S - 6 * 86_400})
+    m.ok(OPERATOR, "market.set_params", {"clear_window_s": 40 * 86_400})
+    m.ok(GRID, "market.clear", {"interval": NOW_S - 30 * 86_400})
+    m.refused(unchecked(m.tx(OPERATOR, "market.set_params", {"clear_window_s": 60})),
+              "market.invalid_params")  # fmt: skip
 
 
 def test_params_change_only_what_is_given(m: Market) -> None:

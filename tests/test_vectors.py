@@ -524,7 +524,7 @@ def test_market_vectors_refuse_with_every_market_code() -> None:
     market_codes = {
         c.code for c in all_error_classes() if c.__module__.startswith(market.__name__ + ".")
     }
-    assert len(market_codes) == 20
+    assert len(market_codes) == 21
     assert market_codes <= codes
     assert {"auth.forbidden", "funds.insufficient_balance"} <= codes
 

@@ -1229,6 +1229,8 @@ def _market_cases() -> list[tuple[str, str, int, Transaction]]:
          case("operator", "market.clear", {"interval": M_START})),
         ("clear a misaligned interval", "book", M_GATE_MS,
          case("operator", "market.clear", {"interval": M_START + 60})),
+        ("clear an interval older than the clearing window", "book", M_GATE_MS,
+         case("operator", "market.clear", {"interval": M_START - 8 * 86_400})),
         ("clear pay-as-clear, with standing orders", "book", M_GATE_MS,
          case("house-a", "market.clear", {"interval": M_START})),
         ("clear pay-as-bid, with standing orders", "book_pay_as_bid", M_GATE_MS,

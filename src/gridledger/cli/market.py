@@ -194,6 +194,10 @@ def params(
         int | None,
         typer.Option("--data-deadline-s", help="Settlement waits this long for meter data, s."),
     ] = None,
+    clear_window_s: Annotated[
+        int | None,
+        typer.Option("--clear-window-s", help="Intervals may be cleared this long after, s."),
+    ] = None,
 ) -> BodyOrRead:
     """Change market rules; the ones not given stay as they are (market.set_params;
     operator)."""
@@ -203,6 +207,7 @@ def params(
         "gate_closure_s": gate_closure_s,
         "horizon_s": horizon_s,
         "data_deadline_s": data_deadline_s,
+        "clear_window_s": clear_window_s,
     }
     changes = {k: v for k, v in given.items() if v is not None}
     if not changes:

@@ -21,6 +21,11 @@ class InvalidInterval(InvalidTransaction):
     default_message = "the interval start is not aligned to the market interval (UTC)"
 
 
+class IntervalTooOld(InvalidTransaction):
+    code = "market.interval_too_old"
+    default_message = "the interval ended longer ago than the market's clearing window"
+
+
 class IntervalPast(InvalidTransaction):
     code = "market.interval_past"
     default_message = "the interval has ended"

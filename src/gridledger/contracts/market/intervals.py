@@ -7,7 +7,9 @@ block):
 
 * orders (placing and cancelling) while ``t < S - gate_closure_s``, the interval is open, it
   has not ended (``t < S + L``) and ``S <= t + horizon_s``;
-* clearing once ``t >= S - gate_closure_s``, while it is open;
+* clearing once ``t >= S - gate_closure_s``, while it is open and has not ended more than
+  ``clear_window_s`` before ``t`` (older intervals are refused: nothing old can be cleared
+  into the ledger; settlement needs a cleared interval, so none can be settled either);
 * settlement once it is cleared and has ended (``t >= S + L``); the meter data rule comes
   on top (:mod:`.settlement`).
 
@@ -28,6 +30,7 @@ from gridledger.contracts.market.errors import (
     DataNotFinal,
     IntervalClosed,
     IntervalPast,
+    IntervalTooOld,
     InvalidInterval,
     NotCleared,
     TooFarAhead,
@@ -64,7 +67,8 @@ def interval_for(
     Raises:
         InvalidInterval: the start is not aligned (an interval without a record).
         IntervalPast, IntervalClosed, TooFarAhead: ``order`` outside the order window.
-        AlreadyCleared, CutoffNotReached: ``clear`` of a cleared interval or before gate closure.
+        AlreadyCleared, CutoffNotReached, IntervalTooOld: ``clear`` of a cleared interval,
+            before gate closure, or after the clearing window.
         NotCleared, AlreadySettled, DataNotFinal: ``settle`` of an interval not cleared, settled
             already, or not ended yet.
     """
@@ -93,6 +97,11 @@ def interval_for(
             raise AlreadyCleared(f"interval {start_s} is {record.status}")
         if time_ms < gate_ms:
             raise CutoffNotReached(f"interval {start_s} closes for orders at {gate_ms // 1000}")
+        if end_ms + rules.clear_window_s * 1000 < time_ms:
+            raise IntervalTooOld(
+                f"interval {start_s} ended more than {rules.clear_window_s} s before block time "
+                f"{time_ms // 1000}"
+            )
     else:
         if record.status == "open":
             raise NotCleared(f"interval {start_s} has not been cleared")

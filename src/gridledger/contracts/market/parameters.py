@@ -74,6 +74,7 @@ class SetParams(Body):
     gate_closure_s: Int64 | None = None
     horizon_s: Int64 | None = None
     data_deadline_s: Int64 | None = None
+    clear_window_s: Int64 | None = None
 
     def check(self) -> None:
         if self.interval_s is not None and self.interval_s not in INTERVALS_S:
@@ -86,6 +87,8 @@ class SetParams(Body):
             raise InvalidParams("horizon_s must be from 900 s to 366 days")
         if self.data_deadline_s is not None and not 0 <= self.data_deadline_s <= 31 * 86_400:
             raise InvalidParams("data_deadline_s must be 0 to 31 days")
+        if self.clear_window_s is not None and not 3600 <= self.clear_window_s <= 366 * 86_400:
+            raise InvalidParams("clear_window_s must be from one hour to 366 days")
 
 
 @kind("market.set_params", SetParams, roles=("operator",))

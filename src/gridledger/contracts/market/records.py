@@ -43,6 +43,8 @@ class Params(Record):
         horizon_s: Orders may be placed this many seconds ahead of an interval's start.
         data_deadline_s: How long after an interval ends settlement waits for missing meter
             data, s.
+        clear_window_s: How long after an interval ends it may still be cleared, s; older
+            intervals are refused, so nobody can fill the ledger with intervals from long ago.
     """
 
     interval_s: int = 3600
@@ -50,6 +52,7 @@ class Params(Record):
     gate_closure_s: int = 300
     horizon_s: int = 7 * 86_400
     data_deadline_s: int = 86_400
+    clear_window_s: int = 7 * 86_400
 
 
 class IntervalTariffs(Record):
