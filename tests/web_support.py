@@ -7,6 +7,10 @@ Debian's chromium (``/usr/bin/chromium``, headless; Playwright never downloads a
 ``page`` gives each test a fresh page, with ``shot(page, name)`` saving a screenshot under
 ``test-artifacts/screenshots/`` for people to look at (CI keeps the folder as an artifact).
 
+The demo enrols a few households' members with a password (``web_site.summary["logins"]``);
+``member(web_site, n)`` gives the n-th, ``sign_in(page, web_site, account)`` signs a page in
+with it and ``signed_in_client(web_site, account)`` an httpx client.
+
 Loaded by ``conftest.py`` as a plugin, so any test may ask for these fixtures.
 """
 
@@ -14,11 +18,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 CHROMIUM = os.environ.get("GRIDLEDGER_CHROMIUM", "/usr/bin/chromium")
@@ -97,3 +103,43 @@ def shot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def password_of(site: WebSite, account: str) -> str:
+    """The password the demo gave ``account``'s member."""
+    for member in site.summary["logins"]["members"]:
+        if member["account"] == account:
+            return str(member["password"])
+    raise AssertionError(f"the demo enrolled no password for {account}")
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF.search(html)
+    assert found is not None, "the page carries a CSRF token"
+    return found.group(1)
+
+
+def signed_in_client(site: WebSite, account: str, **kwargs: Any) -> httpx.Client:
+    """An httpx client (a browser of its own) signed in as ``account``'s member."""
+    http = httpx.Client(base_url=site.url, timeout=30, **kwargs)
+    token = csrf_of(http.get("/login").text)
+    answer = http.post(
+        "/login/password",
+        data={"csrf": token, "account": account, "password": password_of(site, account)},
+        headers={"Origin": site.url},
+    )
+    assert answer.status_code == 303, answer.text
+    return http
+
+
+def sign_in(page: Any, site: WebSite, account: str) -> None:
+    """Sign ``page`` in as ``account``'s member with the password form, as a person would."""
+    page.goto("/login")
+    form = page.locator('form[action="/login/password"]')
+    form.get_by_label("Account id").fill(account)
+    form.get_by_label("Password").fill(password_of(site, account))
+    form.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**/consumer/{account}")
