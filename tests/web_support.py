@@ -20,6 +20,7 @@ import datetime as dt
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,17 +123,20 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def signed_in_client(site: WebSite, account: str, **kwargs: Any) -> httpx.Client:
-    """An httpx client (a browser of its own) signed in as ``account``'s member."""
-    http = httpx.Client(base_url=site.url, timeout=30, **kwargs)
-    token = csrf_of(http.get("/login").text)
-    answer = http.post(
-        "/login/password",
-        data={"csrf": token, "account": account, "password": password_of(site, account)},
-        headers={"Origin": site.url},
-    )
-    assert answer.status_code == 303, answer.text
-    return http
+@contextmanager
+def signed_in_client(site: WebSite, account: str, url: str | None = None) -> Iterator[httpx.Client]:
+    """An httpx client (a browser of its own) signed in as ``account``'s member, at ``url``
+    (default: the site's)."""
+    base = url or site.url
+    with httpx.Client(base_url=base, timeout=30) as http:
+        token = csrf_of(http.get("/login").text)
+        answer = http.post(
+            "/login/password",
+            data={"csrf": token, "account": account, "password": password_of(site, account)},
+            headers={"Origin": base},
+        )
+        assert answer.status_code == 303, answer.text
+        yield http
 
 
 def sign_in(page: Any, site: WebSite, account: str) -> None:

@@ -231,7 +231,19 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
-_UNREAD_BODY = {"api.busy", "api.body_too_large", "api.body_timeout", "tx.oversize"}
+_UNREAD_BODY = {
+    "api.busy",
+    "api.body_too_large",
+    "api.body_timeout",
+    "tx.oversize",
+    "auth.origin_missing",
+    "auth.origin_foreign",
+    "auth.csrf_invalid",
+    "auth.sign_in_required",
+    "auth.not_your_account",
+    "auth.operator_required",
+    "custody.insecure_transport",
+}
 """Refusals that may come before the request's body was read: the connection cannot carry
 another request after them, and says so (``Connection: close``)."""
 

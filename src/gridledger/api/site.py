@@ -230,6 +230,8 @@ def _unknown_host(host: str | None, site: Site) -> JSONBytes:
             }
         },
         status_code=400,
+        # refused before the body was read: the connection cannot carry another request
+        headers={"Connection": "close"},
     )
 
 

@@ -80,7 +80,20 @@ JSON_LIMIT = 16 * 1024
 """Bytes of a passkey answer (an attestation with its certificates fits)."""
 BODY_DEADLINE_S = 10.0
 """How long a form's body may take to arrive."""
-_CLOSE_AFTER = {"api.body_too_large", "api.body_timeout", "api.busy"}
+_CLOSE_AFTER = {
+    "api.body_too_large",
+    "api.body_timeout",
+    "api.busy",
+    "auth.origin_missing",
+    "auth.origin_foreign",
+    "auth.csrf_invalid",
+    "auth.sign_in_required",
+    "auth.not_your_account",
+    "auth.operator_required",
+    "custody.insecure_transport",
+}
+"""Refusals that may come before the body was read: the connection cannot carry another
+request after them, and says so."""
 _MAX_ID = 64
 
 
