@@ -146,4 +146,4 @@ def sign_in(page: Any, site: WebSite, account: str) -> None:
     form.get_by_label("Account id").fill(account)
     form.get_by_label("Password").fill(password_of(site, account))
     form.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"**/consumer/{account}")
+    page.wait_for_url(re.compile(rf"^http://[^/]+/consumer/{account}$"))

@@ -139,11 +139,6 @@ class ApiServer:
         names: tuple[str, ...] = (),
         clock: Clock | None = None,
     ) -> None:
-        config = _config(
-            node, host, port, log_level, False, header_timeout_s, body_limits, tls, names, clock
-        )
-        self.tls = config.ssl_certfile is not None
-        self._server = uvicorn.Server(config)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # with the protocol named, asyncio recognises the socket as TCP and sets TCP_NODELAY on
         # every connection; without it, small responses wait ~40 ms for delayed ACKs
@@ -152,6 +147,24 @@ class ApiServer:
         self._sock.bind((host, port))
         self.host = host
         self.port: int = self._sock.getsockname()[1]
+        try:  # the app is told the port it is reached on (its enrolment links name it)
+            config = _config(
+                node,
+                host,
+                self.port,
+                log_level,
+                False,
+                header_timeout_s,
+                body_limits,
+                tls,
+                names,
+                clock,
+            )
+        except BaseException:
+            self._sock.close()
+            raise
+        self.tls = config.ssl_certfile is not None
+        self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
     @property
