@@ -226,3 +226,24 @@ def test_serving_settings_are_checked() -> None:
     assert Site.serving("::1", 1).custodial_refusal is None
     assert Site.serving("0.0.0.0", 1, tls=True).custodial_refusal is None
     assert Site.serving("0.0.0.0", 1).public_url() == "http://localhost:1"
+
+
+def test_the_node_command_checks_its_tls_options(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gridledger.cli.main import app
+
+    env = {"GRIDLEDGER_PASSPHRASE": "tls options", "COLUMNS": "300", "TERMINAL_WIDTH": "300"}
+    home = tmp_path / "home"
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", "--home", str(home)], env=env).exit_code == 0
+    alone = runner.invoke(app, ["node", "--home", str(home), "--tls-cert", "c.pem"], env=env)
+    assert alone.exit_code == 2
+    assert "go together" in alone.output
+    missing = ["--tls-cert", str(tmp_path / "no.pem"), "--tls-key", str(tmp_path / "no.pem")]
+    answer = runner.invoke(app, ["node", "--home", str(home), *missing], env=env)
+    assert answer.exit_code == 2
+    assert "does not exist" in answer.output
+    bad_name = runner.invoke(app, ["node", "--home", str(home), "--name", "a:b/c"], env=env)
+    assert bad_name.exit_code == 1
+    assert "not a host name" in bad_name.output

@@ -7,9 +7,9 @@ Debian's chromium (``/usr/bin/chromium``, headless; Playwright never downloads a
 ``page`` gives each test a fresh page, with ``shot(page, name)`` saving a screenshot under
 ``test-artifacts/screenshots/`` for people to look at (CI keeps the folder as an artifact).
 
-The demo enrols a few households' members with a password (``web_site.summary["logins"]``);
-``member(web_site, n)`` gives the n-th, ``sign_in(page, web_site, account)`` signs a page in
-with it and ``signed_in_client(web_site, account)`` an httpx client.
+The demo enrols a few households' members with a password (``web_site.summary["logins"]``):
+``password_of(web_site, account)`` gives one, ``signed_in_client(web_site, account)`` an httpx
+client signed in with it.
 
 Loaded by ``conftest.py`` as a plugin, so any test may ask for these fixtures.
 """
@@ -137,13 +137,3 @@ def signed_in_client(site: WebSite, account: str, url: str | None = None) -> Ite
         )
         assert answer.status_code == 303, answer.text
         yield http
-
-
-def sign_in(page: Any, site: WebSite, account: str) -> None:
-    """Sign ``page`` in as ``account``'s member with the password form, as a person would."""
-    page.goto("/login")
-    form = page.locator('form[action="/login/password"]')
-    form.get_by_label("Account id").fill(account)
-    form.get_by_label("Password").fill(password_of(site, account))
-    form.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(rf"^http://[^/]+/consumer/{account}$"))
