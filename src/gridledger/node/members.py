@@ -209,7 +209,7 @@ class Members:
         self.path = members_path(self.home)
         self.clock = clock
         self._cached: MembersFile = MembersFile()
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._codes: dict[str, str] = {}
 
     # reading ---------------------------------------------------------------------------------
@@ -233,14 +233,15 @@ class Members:
         """The file's content, re-read only when it changed on disk (one ``stat`` a call)."""
         try:
             st = self.path.stat()
-            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+            # every write replaces the file, so its inode changes even within one mtime tick
+            stamp: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
         except FileNotFoundError:
             stamp = None
         if stamp != self._stamp or stamp is None:
             self._set(self._read_file(), stamp)
         return self._cached
 
-    def _set(self, doc: MembersFile, stamp: tuple[int, int] | None) -> None:
+    def _set(self, doc: MembersFile, stamp: tuple[int, int, int] | None) -> None:
         self._cached = doc
         self._stamp = stamp
         self._codes = {
@@ -355,7 +356,7 @@ class Members:
                 tmp.unlink(missing_ok=True)
                 raise
             st = self.path.stat()
-            self._set(doc, (st.st_mtime_ns, st.st_size))
+            self._set(doc, (st.st_ino, st.st_mtime_ns, st.st_size))
         finally:
             os.close(lock_fd)
 
