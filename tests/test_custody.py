@@ -19,6 +19,7 @@ from gridledger.cli.main import app
 from gridledger.core.crypto import SigningKey, sha256
 from gridledger.core.keystore import load_key
 from gridledger.node.custody import Custody, CustodyError, custody_path, save_custody
+from gridledger.node.members import Members
 
 
 def seeded(name: str) -> SigningKey:
@@ -117,3 +118,69 @@ def test_the_custody_commands(tmp_path: Path) -> None:
     key = held.key("house-002")
     assert key is not None
     assert key.public_key == spare.public_key
+
+
+def test_enrol_reset_list_and_operator_tokens(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"GRIDLEDGER_PASSPHRASE": "custody cli test"}
+
+    def cli(*args: str, code: int = 0) -> Any:
+        result = CliRunner().invoke(app, [*args, "--home", str(home), "--json"], env=env)
+        assert result.exit_code == code, result.output
+        return json.loads(result.stdout)
+
+    cli("init", "--chain-id", "custody-test", "--api", "127.0.0.1:9001")
+    cli("keys", "new", "house-001")
+    cli("custody", "add", "house-001")
+    assert cli("custody", "enrol", "ghost", code=1)["error"]["code"] == "custody.not_held"
+    (login,) = cli("custody", "list")["logins"]
+    assert (login["account"], login["state"]) == ("house-001", "none")
+    issued = cli("custody", "enrol", "house-001", "--password", "--hours", "2")
+    # a passkey needs a host name, so a loopback node's link names localhost
+    assert issued["link"] == f"http://localhost:9001/enrol?code={issued['code']}"
+    assert issued["password"] is True
+    members = Members(home)
+    assert members.enrolment(issued["code"])[0] == "house-001"
+    members.enrol_password(issued["code"], "a volunteer's password")
+    (login,) = cli("custody", "list")["logins"]
+    assert (login["state"], login["password"], login["enrolment_expires_s"]) == (
+        "enrolled",
+        True,
+        None,
+    )
+    again = cli("custody", "reset", "house-001")
+    assert again["reset"] is True
+    assert again["password"] is False
+    (login,) = cli("custody", "list")["logins"]
+    assert (login["state"], login["password"]) == ("pending", False)
+    assert Members(home).epoch("house-001") == 1
+    # the operator's bearer token: printed once, kept hashed, revocable
+    token = cli("custody", "operator-token")["token"]
+    assert Members(home).operator_for(token) == "operator"
+    assert token not in (home / "members.json").read_text()
+    assert cli("custody", "operator-token", "--revoke")["revoked"] is True
+    assert Members(home).operator_for(token) is None
+    assert cli("custody", "operator-token", "--revoke", code=1)["error"]["code"] == (
+        "custody.no_operator_token"
+    )
+    # removing the key from custody forgets the member's sign-in too
+    cli("custody", "remove", "house-001")
+    assert Members(home).member("house-001") is None
+
+
+def test_enrolment_links_use_the_public_address(tmp_path: Path) -> None:
+    from gridledger.cli.custody import enrolment_url
+
+    home = tmp_path
+    settings = {"org": "operator", "api": "0.0.0.0:8645"}
+    (home / "node.json").write_text(json.dumps(settings))
+    assert enrolment_url(home, "c") == "http://localhost:8645/enrol?code=c"
+    (home / "node.json").write_text(json.dumps({**settings, "names": ["grid.example"]}))
+    assert enrolment_url(home, "c") == "http://grid.example:8645/enrol?code=c"
+    (home / "node.json").write_text(
+        json.dumps({**settings, "names": ["grid.example"], "tls_cert": "c", "tls_key": "k"})
+    )
+    assert enrolment_url(home, "c") == "https://grid.example:8645/enrol?code=c"
+    proxied = {**settings, "behind_proxy": "https://community.example"}
+    (home / "node.json").write_text(json.dumps(proxied))
+    assert enrolment_url(home, "c") == "https://community.example/enrol?code=c"

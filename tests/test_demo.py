@@ -27,6 +27,7 @@ from gridledger.contracts import market
 from gridledger.core.keystore import load_key
 from gridledger.node.chainverify import verify_chain
 from gridledger.node.home import init_home, key_path, open_node
+from gridledger.node.members import Members
 from gridledger.sdk import Client
 from gridledger.sim.community import DemoConfig, build_community, window
 from gridledger.sim.summary import ledger_summary
@@ -209,7 +210,18 @@ def test_reset_and_serve_on_the_real_clock(tmp_path: Path) -> None:
     summary = json.loads(out)
     assert summary["intervals"]["settled"] == 24
     assert summary["chain"]["chain_id"] != "earlier-demo"
+    # the demo's sign-in passwords and operator token are printed once, kept only as hashes
+    logins = summary.pop("logins")
     assert json.loads((home / "demo.json").read_text())["summary"] == summary
+    assert logins["url"] == f"http://localhost:{port}/login"
+    assert [m["account"] for m in logins["members"]] == ["house-001", "house-002"]
+    home_text = "".join(p.read_text() for p in home.glob("*.json"))
+    for secret in [m["password"] for m in logins["members"]] + [logins["operator_token"]]:
+        assert secret not in home_text
+    members = Members(home)
+    first = logins["members"][0]
+    assert members.check_password(first["account"], first["password"])
+    assert members.operator_for(logins["operator_token"]) == "operator"
 
 
 def test_community_is_seeded_and_plausible() -> None:

@@ -1,8 +1,9 @@
 """The consumer and producer pages against the ledger, in a real browser.
 
-A household that chose grid power chooses clean power with one click (signed by the node, which
-keeps the community's keys); a household signs its own switch in the browser with WebCrypto
-Ed25519; a wrong key is refused before anything is sent. The figures the pages show (choice,
+A household's member signs in and switches with one click (signed by the node, which keeps the
+community's keys); a visitor not signed in gets a sign-in link instead of the button; a
+household signs its own switch in the browser with WebCrypto Ed25519; a wrong key is refused
+before anything is sent. The figures the pages show (choice,
 pairings, clean share, payments; generation, sales, buyers) are checked against the ledger.
 """
 
@@ -21,7 +22,7 @@ from gridledger.node.home import key_path
 from gridledger.readmodels import market as totals
 from gridledger.web.render import kwh, money, permille
 from gridledger.web.views.market import DAY_S, latest_day
-from web_support import PASSPHRASE, WebSite, shot
+from web_support import PASSPHRASE, WebSite, password_of, shot
 
 TIMING = re.compile(r"render;dur=(\d+(?:\.\d+)?)")
 HASH_IN_URL = re.compile(r".*\?tx=[0-9a-f]{64}$")
@@ -36,26 +37,41 @@ def _field(page: Any, name: str, within: str = "") -> str:
     return str(page.locator(f'{within} [data-field="{name}"]'.strip()).first.inner_text()).strip()
 
 
-def _grid_household(site: WebSite) -> str:
-    view = site.node.state.view
-    for n in range(2, 13):
-        account = f"house-{n:03d}"
-        if market.preferences_of(view, account)[0].choice == "grid":
-            return account
-    raise AssertionError("the demo community has a household on grid power")
-
-
 def test_one_click_clean_power_signed_by_the_node(page: Any, web_site: WebSite) -> None:
-    account = _grid_household(web_site)
+    account = "house-003"  # the demo gave its member a password
     page.goto(f"/consumer/{account}")
+    # nobody signed in: no button, a way to sign in instead
+    assert page.locator("[data-choose]").count() == 0
+    page.get_by_role("link", name="Sign in to choose").first.click()
+    page.wait_for_url(re.compile(r".*/login\?next=/consumer/house-003$"))
+    form = page.locator('form[action="/login/password"]')
+    form.get_by_label("Account id").fill(account)
+    form.get_by_label("Password").fill(password_of(web_site, account))
+    form.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(rf"^http://[^/]+/consumer/{account}$"))
+    assert page.locator("[data-viewer]").inner_text() == f"Signed in as {account}"
+    label = {"clean": "Choose clean power", "grid": "Switch to grid power"}
+    if _choice(web_site, account) == "clean":  # start from grid power
+        page.get_by_role("button", name=label["grid"]).click()
+        page.wait_for_url(HASH_IN_URL)
     assert _field(page, "choice") == "Grid power"
     shot(page, "consumer-grid-before")
-    page.get_by_role("button", name="Choose clean power").click()
+    nonce = web_site.node.next_nonce(account)
+    page.get_by_role("button", name=label["clean"]).click()
     page.wait_for_url(HASH_IN_URL)
     assert page.locator('[data-outcome="ok"]').is_visible()
     assert _choice(web_site, account) == "clean"
+    assert web_site.node.next_nonce(account) == nonce + 1
     assert _field(page, "choice") == "Clean power"
     shot(page, "consumer-clean-custodial")
+    # signed in as house-003, the page of house-002 offers no button
+    page.goto("/consumer/house-002")
+    assert page.locator("[data-choose]").count() == 0
+    assert page.locator('[data-custody="other"]').is_visible()
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r".*/$"))
+    page.goto(f"/consumer/{account}")
+    assert page.locator("[data-choose]").count() == 0
 
 
 def test_browser_signing_with_the_members_own_key(page: Any, web_site: WebSite) -> None:
@@ -196,7 +212,7 @@ def test_pages_render_within_budget_and_keyboard_reaches_the_switch(
             timing = TIMING.match(answer.headers["server-timing"])
             assert timing is not None
             assert float(timing.group(1)) < 300, (path, answer.headers["server-timing"])
-    page.goto("/consumer/house-001")
+    page.goto("/consumer/house-001?sign=browser")
     for _ in range(40):
         page.keyboard.press("Tab")
         focused = page.evaluate("document.activeElement.getAttribute('data-choose')")

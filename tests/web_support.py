@@ -7,6 +7,10 @@ Debian's chromium (``/usr/bin/chromium``, headless; Playwright never downloads a
 ``page`` gives each test a fresh page, with ``shot(page, name)`` saving a screenshot under
 ``test-artifacts/screenshots/`` for people to look at (CI keeps the folder as an artifact).
 
+The demo enrols a few households' members with a password (``web_site.summary["logins"]``):
+``password_of(web_site, account)`` gives one, ``signed_in_client(web_site, account)`` an httpx
+client signed in with it.
+
 Loaded by ``conftest.py`` as a plugin, so any test may ask for these fixtures.
 """
 
@@ -14,11 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 CHROMIUM = os.environ.get("GRIDLEDGER_CHROMIUM", "/usr/bin/chromium")
@@ -97,3 +104,36 @@ def shot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def password_of(site: WebSite, account: str) -> str:
+    """The password the demo gave ``account``'s member."""
+    for member in site.summary["logins"]["members"]:
+        if member["account"] == account:
+            return str(member["password"])
+    raise AssertionError(f"the demo enrolled no password for {account}")
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF.search(html)
+    assert found is not None, "the page carries a CSRF token"
+    return found.group(1)
+
+
+@contextmanager
+def signed_in_client(site: WebSite, account: str, url: str | None = None) -> Iterator[httpx.Client]:
+    """An httpx client (a browser of its own) signed in as ``account``'s member, at ``url``
+    (default: the site's)."""
+    base = url or site.url
+    with httpx.Client(base_url=base, timeout=30) as http:
+        token = csrf_of(http.get("/login").text)
+        answer = http.post(
+            "/login/password",
+            data={"csrf": token, "account": account, "password": password_of(site, account)},
+            headers={"Origin": base},
+        )
+        assert answer.status_code == 303, answer.text
+        yield http

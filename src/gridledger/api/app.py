@@ -7,14 +7,17 @@ describes them with examples, and the running app serves its OpenAPI document at
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from starlette.responses import Response
 
+from gridledger.api.auth import Auth, Clock, CookieJar, members_error
 from gridledger.api.context import MAX_BATCH, MAX_BATCH_BYTES, ApiContext
-from gridledger.api.errors import install_error_handlers
+from gridledger.api.errors import error_response, install_error_handlers
 from gridledger.api.limits import BodyBudget, BodyLimits
 from gridledger.api.render import JSONBytes
 from gridledger.api.routes import (
@@ -23,13 +26,19 @@ from gridledger.api.routes import (
     chain,
     events,
     market,
+    operator,
     ops,
     readings,
     state,
     txs,
 )
+from gridledger.api.site import HostCheck, Site
 from gridledger.api.waiting import CommitWaiters
+from gridledger.node.custody import Custody, CustodyError
+from gridledger.node.members import Members, MembersError
 from gridledger.node.node import Node
+
+log = logging.getLogger("gridledger.api")
 
 
 def _version() -> str:
@@ -46,6 +55,8 @@ def create_app(
     max_batch_bytes: int = MAX_BATCH_BYTES,
     web: bool = True,
     body_limits: BodyLimits | None = None,
+    site: Site | None = None,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """The API application serving ``node`` (which the caller starts and closes).
 
@@ -55,8 +66,13 @@ def create_app(
         max_batch_bytes: the largest batch body accepted, in bytes.
         web: serve the web interface (explorer and dashboards) beside the API.
         body_limits: how many request bodies, and bytes of them, the node holds at once.
+        site: the names, TLS and proxy the node is served with (default: an app called
+            in-process, answering loopback names and the test clients' ``testserver``).
+        clock: the time sessions and enrolment codes expire by (default: the wall clock).
     """
     waiters = CommitWaiters(node)
+    site = site or Site.in_process()
+    auth = _auth(node, site, clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -73,10 +89,12 @@ def create_app(
         default_response_class=JSONBytes,
         lifespan=lifespan,
     )
-    ctx = ApiContext(node, waiters, max_batch, max_batch_bytes, BodyBudget(body_limits))
+    ctx = ApiContext(node, waiters, max_batch, max_batch_bytes, BodyBudget(body_limits), auth)
     app.state.ctx = ctx
+    app.state.auth = auth
     install_error_handlers(app)
-    for module in (txs, blocks, chain, state, assets, readings, market, events, ops):
+    app.add_exception_handler(MembersError, _on_members_error)
+    for module in (txs, blocks, chain, state, assets, readings, market, events, ops, operator):
         app.include_router(module.router(ctx))
     if web:
         # imported here: the web interface's templates load only where pages are served
@@ -87,4 +105,35 @@ def create_app(
             app.include_router(web_router)
         app.mount("/static", static_files(), name="static")
         app.add_middleware(RequestTimer)
+    app.add_middleware(CookieJar, auth=auth)
+    # outermost: a request under a name the node is not served under goes no further
+    app.add_middleware(HostCheck, site=site)
     return app
+
+
+async def _on_members_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, MembersError)
+    return error_response(members_error(exc))
+
+
+def _auth(node: Node, site: Site, clock: Clock | None) -> Auth:
+    """The sign-in state of a serving node; says at start whether it signs for members."""
+    try:
+        custody = Custody.open(node.config.home, node.config.node_key)
+    except CustodyError as exc:
+        log.warning("custodial signing is off: %s", exc)
+        custody = Custody.empty()
+    members = Members(node.config.home) if clock is None else Members(node.config.home, clock)
+    if site.custodial_refusal is not None and len(custody):
+        log.warning(
+            "custodial signing is off for the %d accounts in custody: %s",
+            len(custody),
+            site.custodial_refusal,
+        )
+    elif len(custody):
+        log.info(
+            "custodial signing on for %d accounts, for their members signed in; served as %s",
+            len(custody),
+            ", ".join(sorted(site.names)),
+        )
+    return Auth(site, members, custody) if clock is None else Auth(site, members, custody, clock)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Path
 
@@ -11,6 +11,9 @@ from gridledger.api.limits import BodyBudget
 from gridledger.api.schemas import HEX64
 from gridledger.api.waiting import CommitWaiters
 from gridledger.node.node import Node
+
+if TYPE_CHECKING:
+    from gridledger.api.auth import Auth
 
 MAX_BATCH = 10_000
 """Transactions per ``POST /v1/txs/batch``."""
@@ -34,6 +37,8 @@ class ApiContext:
     max_batch_bytes: int = MAX_BATCH_BYTES
     bodies: BodyBudget = field(default_factory=BodyBudget)
     """Request bodies in flight, shared by every route that reads one."""
+    auth: Auth | None = None
+    """Sessions, members and custody: who may ask the node to sign or to manage members."""
 
 
 def hash_bytes(tx_hash: str) -> bytes:

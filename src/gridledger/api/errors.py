@@ -64,6 +64,120 @@ class InternalError(GridLedgerError):
     default_message = "the node failed to answer; its log says why"
 
 
+class UnknownHost(GridLedgerError):
+    code = "api.unknown_host"
+    default_message = "the request's Host is not a name this node is served under"
+
+
+# Signing in and acting for others (:mod:`gridledger.api.auth`). A refused request changes
+# nothing: it never reaches the node.
+class OriginMissing(GridLedgerError):
+    code = "auth.origin_missing"
+    default_message = (
+        "the request carries no Origin header; submit the form from this node's own page"
+    )
+
+
+class OriginForeign(GridLedgerError):
+    code = "auth.origin_foreign"
+    default_message = "the request comes from another site's page; use this node's own page"
+
+
+class CsrfInvalid(GridLedgerError):
+    code = "auth.csrf_invalid"
+    default_message = "the form is stale or was not made by this node; reload the page and retry"
+
+
+class SignInRequired(GridLedgerError):
+    code = "auth.sign_in_required"
+    default_message = "sign in first (your session is missing or has expired)"
+
+
+class NotYourAccount(GridLedgerError):
+    code = "auth.not_your_account"
+    default_message = "you are signed in as another member; sign in as this account's member"
+
+
+class BadCredentials(GridLedgerError):
+    code = "auth.bad_credentials"
+    default_message = "the account or the password is wrong"
+
+
+class SignInLocked(GridLedgerError):
+    code = "auth.locked"
+    default_message = "too many failed sign-ins for this account; wait a little and retry"
+
+
+class OperatorRequired(GridLedgerError):
+    code = "auth.operator_required"
+    default_message = (
+        "this needs the operator's credential: 'Authorization: Bearer <token>' (gridledger "
+        "custody operator-token) or an operator session"
+    )
+
+
+class PasskeyInvalid(GridLedgerError):
+    code = "auth.passkey_invalid"
+    default_message = "the passkey's answer could not be verified; try again"
+
+
+class CeremonyExpired(GridLedgerError):
+    code = "auth.ceremony_expired"
+    default_message = "the passkey request expired or was used already; start again"
+
+
+class EnrolmentInvalid(GridLedgerError):
+    code = "auth.enrolment_invalid"
+    default_message = "this enrolment code is unknown, used or expired; ask the operator for one"
+
+
+class PasswordNotAllowed(GridLedgerError):
+    code = "auth.password_not_allowed"
+    default_message = "this enrolment registers a passkey only"
+
+
+class WeakPassword(GridLedgerError):
+    code = "auth.weak_password"
+    default_message = "the password is too short or too easy to guess"
+
+
+class PasskeyExists(GridLedgerError):
+    code = "auth.passkey_exists"
+    default_message = "this passkey is registered already"
+
+
+class TooManyPasskeys(GridLedgerError):
+    code = "auth.too_many_passkeys"
+    default_message = "this member has as many passkeys as allowed; ask for a reset"
+
+
+class MembersUnreadable(GridLedgerError):
+    code = "members.unreadable"
+    default_message = "the node's members file is damaged; the operator must restore it"
+
+
+class InvalidTtl(GridLedgerError):
+    code = "members.invalid_ttl"
+    default_message = "an enrolment lasts from a minute to 30 days"
+
+
+class InsecureTransport(GridLedgerError):
+    code = "custody.insecure_transport"
+    default_message = (
+        "this node does not sign for members here: it is served on the network without TLS"
+    )
+
+
+class NotCustodial(GridLedgerError):
+    code = "custody.not_custodial"
+    default_message = "the node does not keep this account's key; sign with your own key"
+
+
+class InvalidForm(GridLedgerError):
+    code = "web.invalid_form"
+    default_message = "the form's fields are missing or not valid"
+
+
 _BY_CODE = {
     "not_found": 404,
     "api.not_found": 404,
@@ -79,6 +193,18 @@ _BY_CODE = {
     "api.body_timeout": 408,
     "api.internal_error": 500,
     "store.corrupt": 500,
+    "auth.origin_missing": 403,
+    "auth.origin_foreign": 403,
+    "auth.csrf_invalid": 403,
+    "auth.sign_in_required": 401,
+    "auth.not_your_account": 403,
+    "auth.bad_credentials": 401,
+    "auth.locked": 429,
+    "auth.operator_required": 401,
+    "auth.passkey_exists": 409,
+    "members.unreadable": 500,
+    "custody.insecure_transport": 403,
+    "custody.not_custodial": 404,
 }
 
 
@@ -105,7 +231,19 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
-_UNREAD_BODY = {"api.busy", "api.body_too_large", "api.body_timeout", "tx.oversize"}
+_UNREAD_BODY = {
+    "api.busy",
+    "api.body_too_large",
+    "api.body_timeout",
+    "tx.oversize",
+    "auth.origin_missing",
+    "auth.origin_foreign",
+    "auth.csrf_invalid",
+    "auth.sign_in_required",
+    "auth.not_your_account",
+    "auth.operator_required",
+    "custody.insecure_transport",
+}
 """Refusals that may come before the request's body was read: the connection cannot carry
 another request after them, and says so (``Connection: close``)."""
 

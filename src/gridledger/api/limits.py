@@ -60,11 +60,17 @@ class BodyBudget:
 
     @asynccontextmanager
     async def read(
-        self, request: Request, limit: int, too_large: Exception
+        self,
+        request: Request,
+        limit: int,
+        too_large: Exception,
+        total_s: float | None = None,
     ) -> AsyncIterator[bytearray]:
         """The request body, refused with ``too_large`` as soon as it passes ``limit`` bytes;
         its bytes count against the budget until the block ends. It is handed over in the
-        buffer it was read into (no copy: decoders read a bytearray as they read bytes)."""
+        buffer it was read into (no copy: decoders read a bytearray as they read bytes).
+        ``total_s`` shortens the time the whole body may take (small forms need seconds, not
+        the budget's ``total_s``)."""
         declared = request.headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
@@ -81,7 +87,8 @@ class BodyBudget:
         self.bodies += 1
         try:
             buf = bytearray()
-            deadline = time.monotonic() + self.limits.total_s
+            total = self.limits.total_s if total_s is None else min(total_s, self.limits.total_s)
+            deadline = time.monotonic() + total
             stream = request.stream().__aiter__()
             while True:
                 left = min(self.limits.idle_s, deadline - time.monotonic())
@@ -92,7 +99,7 @@ class BodyBudget:
                 except TimeoutError:
                     raise BodyTimeout(
                         f"the body stopped arriving for {self.limits.idle_s:g} s, or took over "
-                        f"{self.limits.total_s:g} s in all"
+                        f"{total:g} s in all"
                     ) from None
                 if len(buf) + len(chunk) > limit:
                     raise too_large

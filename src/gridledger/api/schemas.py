@@ -479,3 +479,44 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such record"},
     503: {"model": ErrorResponse, "description": "The node cannot take work now"},
 }
+
+
+# the operator's endpoints (custody members' sign-in; api/routes/operator.py) -----------------
+class MemberLogin(_Strict):
+    """How a custodial account's member signs in."""
+
+    account: str
+    passkeys: int = Field(description="Passkeys registered.")
+    password: bool = Field(description="Whether a password (Argon2id hash) is set.")
+    enrolment_expires_s: int | None = Field(
+        description="When the pending enrolment link expires, Unix seconds; null: none pending."
+    )
+    enrolment_password: bool = Field(description="Whether the pending link allows a password.")
+    state: Literal["enrolled", "pending", "none"] = Field(
+        description="enrolled: can sign in; pending: an enrolment link waits; none."
+    )
+
+
+class MemberPage(_Strict):
+    members: list[MemberLogin] = Field(description="Custodial accounts by id.")
+    next: str | None = Field(description="The `after` of the next page; null after the last.")
+
+
+class EnrolmentIn(_Strict):
+    """What an enrolment link allows."""
+
+    password: bool = Field(
+        False, description="Let the member set a password (volunteers) as well as a passkey."
+    )
+    hours: int = Field(72, ge=1, le=720, description="How long the link stays valid.")
+
+
+class EnrolmentOut(_Strict):
+    """A one-time enrolment link: shown once, only its hash is kept."""
+
+    account: str
+    code: str
+    link: str = Field(description="The page where the member registers, with the code.")
+    expires_s: int = Field(description="Unix seconds.")
+    password: bool
+    reset: bool = Field(description="Whether the member's credentials were removed first.")

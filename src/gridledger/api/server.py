@@ -1,18 +1,27 @@
-"""Serving the API with uvicorn: in the foreground (``gridledger node``) or in a thread."""
+"""Serving the API with uvicorn: in the foreground (``gridledger node``) or in a thread.
+
+Either way the app learns where it is served (:class:`gridledger.api.site.Site`): the bind
+address, TLS (a certificate and key, from the arguments or ``node.json``), a reverse proxy
+named in ``node.json``, and the names a request's ``Host`` may carry.
+"""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 
 import uvicorn
 
 from gridledger.api.app import create_app
+from gridledger.api.auth import Clock
 from gridledger.api.context import MAX_BATCH_BYTES
 from gridledger.api.limits import BodyLimits
 from gridledger.api.protocol import HEADER_TIMEOUT_S, GuardedH11Protocol
+from gridledger.api.site import Site, SiteError, SiteSettings
 from gridledger.node.node import Node
 
 GRACEFUL_SHUTDOWN_S = 5
@@ -23,6 +32,33 @@ MAX_CONNECTIONS = 2048
 """Open connections (and requests in progress) at once; uvicorn answers 503 beyond."""
 
 
+@dataclass(frozen=True)
+class Tls:
+    """A certificate (chain) and its private key, both PEM files."""
+
+    cert: Path
+    key: Path
+
+
+def site_of(
+    node: Node, host: str, port: int, tls: Tls | None = None, names: tuple[str, ...] = ()
+) -> tuple[Site, Tls | None]:
+    """Where ``node`` is served on ``host:port``: with ``tls``, else the certificate named in
+    its home's ``node.json`` (if any).
+
+    Raises:
+        SiteError: a serving setting of ``node.json`` is not valid, or a TLS file is missing.
+    """
+    settings = SiteSettings.of_home(node.config.home)
+    if tls is None and settings.tls_cert is not None and settings.tls_key is not None:
+        tls = Tls(settings.tls_cert, settings.tls_key)
+    if tls is not None:
+        for path in (tls.cert, tls.key):
+            if not Path(path).is_file():
+                raise SiteError(f"the TLS file {path} does not exist")
+    return Site.serving(host, port, tls=tls is not None, settings=settings, names=names), tls
+
+
 def _config(
     node: Node,
     host: str,
@@ -31,9 +67,15 @@ def _config(
     access_log: bool,
     header_timeout_s: float = HEADER_TIMEOUT_S,
     body_limits: BodyLimits | None = None,
+    tls: Tls | None = None,
+    names: tuple[str, ...] = (),
+    clock: Clock | None = None,
 ) -> uvicorn.Config:
+    site, tls = site_of(node, host, port, tls, names)
     config = uvicorn.Config(
-        create_app(node, body_limits=body_limits),
+        create_app(node, body_limits=body_limits, site=site, clock=clock),
+        ssl_certfile=None if tls is None else str(tls.cert),
+        ssl_keyfile=None if tls is None else str(tls.key),
         host=host,
         port=port,
         # None: uvicorn leaves logging alone, so its records reach the caller's handlers
@@ -52,14 +94,21 @@ def _config(
 
 
 def serve(
-    node: Node, host: str, port: int, *, log_level: str = "info", access_log: bool = True
+    node: Node,
+    host: str,
+    port: int,
+    *,
+    log_level: str = "info",
+    access_log: bool = True,
+    tls: Tls | None = None,
+    names: tuple[str, ...] = (),
 ) -> None:
     """Serve the API for ``node`` until SIGINT or SIGTERM; the caller closes the node after.
 
     uvicorn handles the signals while it runs and re-raises them once it has stopped, so the
     caller should install its own handlers first (``gridledger node`` does).
     """
-    config = _config(node, host, port, log_level, access_log)
+    config = _config(node, host, port, log_level, access_log, tls=tls, names=names)
     # compile the web pages' templates before the first visitor rather than during its request
     from gridledger.web.render import warm  # noqa: PLC0415
 
@@ -86,10 +135,10 @@ class ApiServer:
         log_level: str = "warning",
         header_timeout_s: float = HEADER_TIMEOUT_S,
         body_limits: BodyLimits | None = None,
+        tls: Tls | None = None,
+        names: tuple[str, ...] = (),
+        clock: Clock | None = None,
     ) -> None:
-        self._server = uvicorn.Server(
-            _config(node, host, port, log_level, False, header_timeout_s, body_limits)
-        )
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # with the protocol named, asyncio recognises the socket as TCP and sets TCP_NODELAY on
         # every connection; without it, small responses wait ~40 ms for delayed ACKs
@@ -98,12 +147,30 @@ class ApiServer:
         self._sock.bind((host, port))
         self.host = host
         self.port: int = self._sock.getsockname()[1]
+        try:  # the app is told the port it is reached on (its enrolment links name it)
+            config = _config(
+                node,
+                host,
+                self.port,
+                log_level,
+                False,
+                header_timeout_s,
+                body_limits,
+                tls,
+                names,
+                clock,
+            )
+        except BaseException:
+            self._sock.close()
+            raise
+        self.tls = config.ssl_certfile is not None
+        self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> None:
         """Start serving; returns once the server accepts connections."""

@@ -150,6 +150,15 @@ def _print_summary(s: dict[str, Any], home: Path) -> None:
         )
     console.print()
     console.print(table)
+    logins = s.get("logins")
+    if logins:
+        console.print(f"\nsign in at {logins['url']} to try the one-click choice:")
+        for member in logins["members"]:
+            console.print(f"  {member['account']}  password {member['password']}")
+        console.print(
+            f"operator token (custody page, /operator/members): {logins['operator_token']}"
+        )
+        console.print("these are shown once; the home keeps only their hashes")
 
 
 def _serve(home: Path, secret: str, port: int) -> None:
@@ -167,7 +176,8 @@ def _serve(home: Path, secret: str, port: int) -> None:
 
     def started() -> None:
         err_console.print(
-            f"serving the demo chain at http://{HOST}:{port} (API docs at /docs); Ctrl-C stops it"
+            f"serving the demo chain at http://localhost:{port} (API docs at /docs; sign in at "
+            "/login with a password printed above); Ctrl-C stops it"
         )
 
     serve_until_stopped(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -169,13 +170,63 @@ def node(
             "account (its key must be in the home's keys/).",
         ),
     ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-cert",
+            dir_okay=False,
+            help="Serve HTTPS with this certificate (PEM; with --tls-key). Default: tls_cert "
+            "in node.json.",
+            show_default=False,
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-key",
+            dir_okay=False,
+            help="The certificate's private key (PEM).",
+            show_default=False,
+        ),
+    ] = None,
+    names: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--name",
+            help="A host name or address the node is served under, besides node.json's names, "
+            "its API address, localhost and 127.0.0.1 (repeatable). Requests under any other "
+            "Host are refused.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run the node and serve its API until SIGINT or SIGTERM (JSON logs on stderr)."""
+    """Run the node and serve its API until SIGINT or SIGTERM (JSON logs on stderr).
+
+    Custodial signing (and members' sign-in) is served only on a loopback address, over TLS
+    (--tls-cert/--tls-key), or behind an HTTPS proxy named in node.json (behind_proxy); the
+    log says so at start otherwise, and every other page and endpoint is served all the same.
+    """
     if log_level.lower() not in {"debug", "info", "warning", "error"}:
         raise typer.BadParameter("debug, info, warning or error", param_hint="--log-level")
+    if (tls_cert is None) != (tls_key is None):
+        raise typer.BadParameter("--tls-cert and --tls-key go together", param_hint="--tls-key")
+    for path in (tls_cert, tls_key):
+        if path is not None and not path.is_file():
+            raise typer.BadParameter(f"{path} does not exist", param_hint="--tls-cert/--tls-key")
+    # imported here: the web stack is slow to import
+    from gridledger.api.server import Tls  # noqa: PLC0415
+    from gridledger.api.site import Site, SiteSettings  # noqa: PLC0415
+
     with reporting():
         settings = read_settings(home)
+        site_settings = SiteSettings.of_home(home)
+        Site.serving("127.0.0.1", 0, names=tuple(names or ()))  # --name values are checked
     host, port = parse_host_port(api or str(settings.get("api", DEFAULT_API)))
+    tls = None if tls_cert is None or tls_key is None else Tls(tls_cert, tls_key)
+    if tls is None and site_settings.tls_cert is not None and site_settings.tls_key is not None:
+        for path in (site_settings.tls_cert, site_settings.tls_key):
+            if not path.is_file():
+                fail("home.error", f"node.json names the TLS file {path}, which does not exist")
     logs.configure(log_level)
     secret = passphrase()
     signer = None if keeper is None else keeper_key(home, keeper, secret)
@@ -200,7 +251,14 @@ def node(
         )  # fmt: skip
 
     serve_until_stopped(
-        chain, host, port, log_level=log_level.lower(), keeper=market_keeper, started=started
+        chain,
+        host,
+        port,
+        log_level=log_level.lower(),
+        keeper=market_keeper,
+        started=started,
+        tls=tls,
+        names=tuple(names or ()),
     )
 
 

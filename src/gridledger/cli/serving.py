@@ -7,6 +7,7 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from gridledger.cli.common import fail
 from gridledger.core.crypto import SigningKey
@@ -14,6 +15,9 @@ from gridledger.core.keystore import KeystoreError, load_key
 from gridledger.node.home import key_path
 from gridledger.node.keeper import MarketKeeper
 from gridledger.node.node import Node
+
+if TYPE_CHECKING:
+    from gridledger.api.server import Tls
 
 log = logging.getLogger("gridledger.cli")
 
@@ -38,6 +42,8 @@ def serve_until_stopped(
     access_log: bool = True,
     keeper: MarketKeeper | None = None,
     started: Callable[[], None] | None = None,
+    tls: Tls | None = None,
+    names: tuple[str, ...] = (),
 ) -> None:
     """Start ``chain`` (and ``keeper``), serve its API, and close everything on a signal."""
     # imported here: the web stack is only needed when serving, and is slow to import
@@ -58,7 +64,15 @@ def serve_until_stopped(
         if started is not None:
             started()
         if not received:
-            serve(chain, host, port, log_level=log_level, access_log=access_log)
+            serve(
+                chain,
+                host,
+                port,
+                log_level=log_level,
+                access_log=access_log,
+                tls=tls,
+                names=names,
+            )
     finally:
         if keeper is not None:
             keeper.stop()

@@ -77,6 +77,23 @@ def save_custody(home: Path, node_key: SigningKey, keys: Mapping[str, SigningKey
     return path
 
 
+def held_accounts(home: Path) -> list[str]:
+    """The accounts in custody, read without opening any key (no passphrase needed): for
+    managing their members' sign-in.
+
+    Raises:
+        CustodyError: the file is malformed.
+    """
+    path = custody_path(home)
+    if not path.exists():
+        return []
+    try:
+        doc = json.loads(path.read_text())
+        return sorted(str(account) for account in doc["accounts"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CustodyError(f"cannot read custody file {path}: {exc}") from None
+
+
 class Custody:
     """The keys a node holds for community accounts, opened with the node's key."""
 

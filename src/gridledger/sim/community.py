@@ -48,6 +48,7 @@ from gridledger.core.types import Receipt, Transaction
 from gridledger.ingest import Reading, ReadingSubmitter, RetryPolicy
 from gridledger.node.custody import CUSTODY_NAME, save_custody
 from gridledger.node.home import init_home, key_path, open_node
+from gridledger.node.members import LOCK_NAME, MEMBERS_NAME, Members
 from gridledger.node.node import DB_NAME, GENESIS_NAME, CommittedBlock, Node, wall_clock_ms
 from gridledger.sdk import Client
 from gridledger.sim.load import (
@@ -66,6 +67,10 @@ HOUR_S = 3600
 DAY_S = 86_400
 MAX_DAYS = 31
 MARKER_NAME = "demo.json"
+DEMO_LOGINS = 3
+"""Households whose members the demo enrols with a password, so a visitor can sign in and try
+the one-click choice (the first ones by account id)."""
+_PASSWORD_LETTERS = "abcdefghijkmnpqrstuvwxyz"
 """Marks a home as a demo chain (the scenario and its summary): only such a home is reset."""
 
 OPERATOR = "operator"
@@ -394,7 +399,7 @@ def prepare_home(home: Path, reset: bool) -> None:
             f"{home} holds a demo chain already: pass --reset to build a new one, or serve "
             f"this one with 'gridledger node --home {home}'",
         )
-    for name in (GENESIS_NAME, "node.json", MARKER_NAME, CUSTODY_NAME):
+    for name in (GENESIS_NAME, "node.json", MARKER_NAME, CUSTODY_NAME, MEMBERS_NAME, LOCK_NAME):
         (home / name).unlink(missing_ok=True)
     for suffix in ("", "-wal", "-shm"):
         (home / (DB_NAME + suffix)).unlink(missing_ok=True)
@@ -700,6 +705,7 @@ def run_demo(
     save_custody(
         home, node.config.node_key, {h.account: keys[h.account] for h in community.households}
     )
+    logins = _enrol_demo_members(home, community, api)
     tally = _ReadingTally()
     try:
         node.start()
@@ -780,7 +786,31 @@ def run_demo(
     (home / MARKER_NAME).write_text(
         json.dumps({"scenario": summary["community"], "summary": summary}, indent=2)
     )
+    # printed once, never written to the home: members.json keeps only hashes
+    summary["logins"] = logins
     return summary
+
+
+def _demo_password() -> str:
+    """A random password that is easy to type: three groups of four letters."""
+    return "-".join("".join(secrets.choice(_PASSWORD_LETTERS) for _ in range(4)) for _ in range(3))
+
+
+def _enrol_demo_members(home: Path, community: Community, api: str) -> dict[str, Any]:
+    """Give the first :data:`DEMO_LOGINS` households' members a password and the operator a
+    token, so that a visitor can sign in and try custodial signing; returns what to print."""
+    members = Members(home)
+    accounts = sorted(h.account for h in community.households)[:DEMO_LOGINS]
+    passwords = {account: _demo_password() for account in accounts}
+    for account, password in passwords.items():
+        members.set_password(account, password)
+    port = api.rsplit(":", 1)[1]
+    return {
+        # passkeys need a host name, so the demo is named localhost, not 127.0.0.1
+        "url": f"http://localhost:{port}/login",
+        "members": [{"account": a, "password": p} for a, p in passwords.items()],
+        "operator_token": members.issue_operator_token(OPERATOR),
+    }
 
 
 def _scenario(community: Community) -> dict[str, Any]:

@@ -25,13 +25,16 @@ STATIC_DIR = Path(__file__).with_name("static")
 def routers(ctx: ApiContext) -> list[APIRouter]:
     """The HTML routes of every view (imported here: only a serving node needs them)."""
     from gridledger.web.views import (  # noqa: PLC0415
+        auth,
+        custody,
         explorer,
         market,
         operator,
         participants,
     )
 
-    return [m.router(ctx) for m in (explorer, participants, market, operator)]
+    # custody before operator: /operator/members is its own page, not one of /operator/{what}
+    return [m.router(ctx) for m in (explorer, participants, market, auth, custody, operator)]
 
 
 def static_files() -> StaticFiles:

@@ -1,7 +1,10 @@
 """Rendering pages: the Jinja2 environment, the filters every page uses, and the response.
 
 Every page gets ``t`` (the translator), ``lang``, ``langs``, ``path`` (for the language switch),
-``chain`` (chain id and height) and ``nav`` (the current section). The response carries a
+``chain`` (chain id and height), ``nav`` (the current section), ``viewer`` (the member or
+operator signed in, or none) and ``csrf()`` (the CSRF token its forms carry; called only by
+pages with a form, so a visitor who sees none gets no cookie). Pages may not be framed by
+other sites (``frame-ancestors 'none'``) and send no referrer elsewhere. The response carries a
 ``Server-Timing: render;dur=<ms>`` header: what the server spent building the page, which the
 page benchmark and tests read.
 """
@@ -102,7 +105,11 @@ def render(
     start = request.scope.get(START_KEY, time.perf_counter())
     lang = pick_lang(request)
     tip = node.tip
+    auth = getattr(request.app.state, "auth", None) if "app" in request.scope else None
+    viewer = None if auth is None else auth.viewer(request)
     html = _env.get_template(template).render(
+        viewer=viewer,
+        csrf=(lambda: "") if auth is None else (lambda: auth.csrf_token(request)),
         t=Translator(lang),
         lang=lang,
         langs=[(code, LANG_NAMES[code]) for code in LANGS],
@@ -116,6 +123,10 @@ def render(
     response = HTMLResponse(html, status_code=status_code)
     response.headers["Server-Timing"] = f"render;dur={ms:.1f}"
     response.headers["Content-Language"] = lang
+    # a page with a one-click button must not be framed by another site (clickjacking)
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
     if request.query_params.get("lang") in LANGS:
         response.set_cookie("lang", lang, max_age=365 * 86_400, samesite="lax")
     return response

@@ -7,8 +7,14 @@ payments. The switch is a ``market.set_preference`` transaction signed with the 
 * in the browser (``static/sign.js``): the member pastes the key's 32-byte seed once (kept in
   the tab's ``sessionStorage`` only); the page signs with WebCrypto Ed25519 and submits to
   ``POST /v1/txs``;
-* by the node, for community accounts whose keys it keeps (:mod:`gridledger.node.custody`):
-  the form posts to ``/consumer/{account}/choice``, which signs, submits and waits.
+* by the node, for community accounts whose keys it keeps (:mod:`gridledger.node.custody`),
+  for that account's member only, signed in (:mod:`gridledger.web.views.auth`): the form
+  posts to ``/consumer/{account}/choice``, which checks the request's ``Origin``, the
+  member's session and the form's CSRF token, reads at most :data:`CHOICE_FORM_LIMIT` bytes
+  under a deadline, checks the site and the choice, then signs, submits and waits. A refusal
+  is a page with its code, and nothing reaches the node. A visitor not signed in as the
+  account's member sees a sign-in link instead of the button; a node served on the network
+  without TLS shows the button disabled, with the reason.
 
 Either way the page then shows the committed receipt (``?tx=<hash>``). ``/producer/{account}``
 shows each plant's generation, sales and grid export per interval of the latest day, its
@@ -21,7 +27,7 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote
 
 import msgspec
 from fastapi import APIRouter, Request
@@ -29,10 +35,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from gridledger.api.context import ApiContext
+from gridledger.api.errors import (
+    InsecureTransport,
+    InvalidForm,
+    NotCustodial,
+    NotYourAccount,
+    SignInRequired,
+)
 from gridledger.contracts import funds, market, metering, registry
 from gridledger.core.encoding import decode_json
 from gridledger.core.errors import GridLedgerError
-from gridledger.node.custody import Custody, CustodyError
 from gridledger.node.node import Node
 from gridledger.readmodels import market as totals
 from gridledger.sdk.tx import sign_tx
@@ -40,6 +52,7 @@ from gridledger.state.state import StateReader
 from gridledger.web.charts import Series, bars, lines
 from gridledger.web.i18n import Translator, pick_lang
 from gridledger.web.render import render, utc
+from gridledger.web.views.auth import read_form, refused
 from gridledger.web.views.market import DAY_S, clamp, day_of, days_back, latest_day, not_found
 
 log = logging.getLogger(__name__)
@@ -49,6 +62,9 @@ DEFAULT_DAYS = 14
 LIST_PAGE = 100
 WAIT_S = 10.0
 """How long the custodial switch waits for its transaction to commit."""
+CHOICE_FORM_LIMIT = 512
+"""Bytes of the choice form: a site id, a choice and a CSRF token need about 150."""
+CHOICES = ("clean", "grid")
 ACCOUNT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 TX_HASH = re.compile(r"^[0-9a-f]{64}$")
 GOLD = "#e0a100"
@@ -203,26 +219,12 @@ def _account_totals(node: Node, account: str) -> totals.AccountTotals:
     return found or totals.AccountTotals(account=account)
 
 
-def _load_custody(node: Node) -> Custody:
-    try:
-        return Custody.open(node.config.home, node.config.node_key)
-    except CustodyError as exc:
-        log.warning("custodial signing is off: %s", exc)
-        return Custody.empty()
-
-
-def _same_origin(request: Request) -> bool:
-    """A form post from one of the node's own pages (no other site may switch a choice)."""
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host")
-
-
 def router(ctx: ApiContext) -> APIRouter:
     r = APIRouter(include_in_schema=False)
     node = ctx.node
-    custody = _load_custody(node)
+    auth = ctx.auth
+    assert auth is not None
+    custody = auth.custody
 
     def member_list(
         request: Request, role: str, asset: registry.AssetKind, **page: Any
@@ -322,6 +324,9 @@ def router(ctx: ApiContext) -> APIRouter:
             account=record,
             sites=sites,
             custodial=account in custody and request.query_params.get("sign") != "browser",
+            custody_off=auth.site.custodial_refusal,
+            member=(viewer := auth.viewer(request)) is not None and viewer.account == account,
+            login_next=f"/consumer/{quote(account, safe='')}",
             outcome=_outcome(node, account, request.query_params.get("tx")),
             error=request.query_params.get("error"),
             day=last,
@@ -339,28 +344,52 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @r.post("/consumer/{account}/choice", response_class=HTMLResponse)
     async def choose(request: Request, account: str) -> Response:
+        try:
+            return await _choose(request, account)
+        except GridLedgerError as exc:
+            log.info("custodial choice of %s refused: %s", account[:64], exc.code)
+            return refused(request, node, exc, "consumer", f"/consumer/{quote(account, safe='')}")
+
+    async def _choose(request: Request, account: str) -> Response:
+        """Sign ``account``'s switch for its member; every check comes before the node is
+        asked for anything, and the body is read only after the session is known."""
         view = node.state.view
-        if _account(view, account, "consumer") is None:
+        record = _account(view, account, "consumer")
+        if record is None:
             return not_found(request, node, "consumer", account)
-        back = f"/consumer/{account}"
-        if not _same_origin(request):
-            return RedirectResponse(f"{back}?error=origin", status_code=303)
-        form = parse_qs((await request.body()).decode("utf-8", "replace"))
-        site = form.get("site", [""])[0]
-        choice = form.get("choice", [""])[0]
+        auth.check_origin(request)
+        viewer = auth.viewer(request)
+        if viewer is None:
+            raise SignInRequired(f"sign in as the member of {account} first")
+        if viewer.account != account:
+            raise NotYourAccount(
+                f"you are signed in as {viewer.account or viewer.operator}, not as {account}; "
+                "sign out and sign in as its member"
+            )
+        form = await read_form(ctx, request, CHOICE_FORM_LIMIT)
+        auth.check_csrf(request, form.get("csrf"))
+        if auth.site.custodial_refusal is not None:
+            raise InsecureTransport(auth.site.custodial_refusal)
         key = custody.key(account)
         if key is None:
-            return RedirectResponse(f"{back}?error=not_custodial", status_code=303)
+            raise NotCustodial(f"the node does not keep the key of {account}")
+        site, choice = form.get("site", ""), form.get("choice", "")
+        if choice not in CHOICES:
+            raise InvalidForm("choice: clean or grid")
+        if site not in {s.id for s in _assets(view, "site", record.org)}:
+            raise InvalidForm(f"site: {site[:64]!r} is not a site of {account}")
         pref = next((p for p in market.preferences_of(view, account) if p.site == site), None)
         body = _switch_body(pref, site, choice)
         tx = sign_tx(
             key, node.chain_id, "market.set_preference", account, node.next_nonce(account), body
         )
+        back = f"/consumer/{quote(account, safe='')}"
         try:
             tx_hash = await run_in_threadpool(node.submit, tx.encode())
         except GridLedgerError as exc:
             log.info("custodial choice of %s refused: %s", account, exc)
             return RedirectResponse(f"{back}?error=refused", status_code=303)
+        log.info("custodial choice signed", extra={"account": account, "choice": choice})
         await ctx.waiters.wait(tx_hash, WAIT_S)
         return RedirectResponse(f"{back}?tx={tx_hash.hex()}", status_code=303)
 
