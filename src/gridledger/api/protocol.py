@@ -18,8 +18,8 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 HEADER_TIMEOUT_S = 10.0
-LINGER_S = 2.0
-LINGER_BYTES = 4 * 1024 * 1024
+LINGER_S = 0.5
+LINGER_BYTES = 256 * 1024
 """After answering a request whose body it will not read, the node reads on and throws away
 at most this much (for at most ``LINGER_S``) before closing: a client still sending its body
 then sees the answer instead of a reset connection ("lingering close", as web servers do)."""
@@ -27,17 +27,46 @@ then sees the answer instead of a reset connection ("lingering close", as web se
 
 class _LingeringTransport:
     """The connection's transport as uvicorn sees it: closing it while the client is still
-    sending a body lingers first (see :data:`LINGER_BYTES`)."""
+    sending a body lingers first (see :data:`LINGER_BYTES`). It lets go of its protocol when
+    the connection is lost, so neither waits for the cyclic garbage collector (which a node
+    runs rarely)."""
 
     def __init__(self, real: asyncio.Transport, protocol: GuardedH11Protocol) -> None:
         self._real = real
-        self._protocol = protocol
+        self._protocol: GuardedH11Protocol | None = protocol
 
     def close(self) -> None:
-        self._protocol.close_soon()
+        if self._protocol is None:
+            self._real.close()
+        else:
+            self._protocol.close_soon()
+
+    def release(self) -> None:
+        self._protocol = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
+
+
+class _GuardedConnection(h11.Connection):
+    """h11's server connection, stopping at a request that declares too large a body: its
+    parser answers PAUSED and keeps the verdict (no reference back to the protocol)."""
+
+    def __init__(self, max_body_bytes: int, max_incomplete_event_size: int) -> None:
+        super().__init__(h11.SERVER, max_incomplete_event_size=max_incomplete_event_size)
+        self.max_body_bytes = max_body_bytes
+        self.oversize = False
+
+    def next_event(self) -> Any:
+        event = super().next_event()
+        if isinstance(event, h11.Request):
+            for name, value in event.headers:
+                if name == b"content-length":
+                    if value.isdigit() and int(value) > self.max_body_bytes:
+                        self.oversize = True
+                        return h11.PAUSED  # ends uvicorn's event loop for this connection
+                    break
+        return event
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -51,21 +80,16 @@ class GuardedH11Protocol(H11Protocol):
         self._drained: int | None = None
         """Bytes thrown away since the connection began to close; None while it is open."""
         if self.max_body_bytes is not None:
-            parse = self.conn.next_event
-
-            def next_event() -> Any:
-                event = parse()
-                if isinstance(event, h11.Request) and self._declares_too_much(event):
-                    self._refuse_oversize()
-                    return h11.PAUSED  # ends uvicorn's event loop for this connection
-                return event
-
-            self.conn.next_event = next_event  # type: ignore[method-assign]
+            self.conn = _GuardedConnection(
+                self.max_body_bytes,
+                config.h11_max_incomplete_event_size or 16 * 1024,  # h11's own default
+            )
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._real_transport = transport
-        self.transport = cast(asyncio.Transport, _LingeringTransport(transport, self))
+        self._wrapper = _LingeringTransport(transport, self)
+        self.transport = cast(asyncio.Transport, self._wrapper)
         self._arm_header_timer()
 
     def close_soon(self) -> None:
@@ -80,6 +104,7 @@ class GuardedH11Protocol(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
         super().connection_lost(exc)
+        self._wrapper.release()
 
     def data_received(self, data: bytes) -> None:
         if self._drained is not None:
@@ -92,6 +117,8 @@ class GuardedH11Protocol(H11Protocol):
     def handle_events(self) -> None:
         cycle = self.cycle
         super().handle_events()
+        if isinstance(self.conn, _GuardedConnection) and self.conn.oversize:
+            self._refuse_oversize()
         if self._drained is not None:
             self.flow.resume_reading()  # keep draining what the client still sends
             return
@@ -110,13 +137,6 @@ class GuardedH11Protocol(H11Protocol):
         if not self.transport.is_closing():
             self._arm_header_timer()  # the next request on this connection gets the same
 
-    def _declares_too_much(self, request: h11.Request) -> bool:
-        assert self.max_body_bytes is not None
-        for name, value in request.headers:
-            if name == b"content-length":
-                return value.isdigit() and int(value) > self.max_body_bytes
-        return False
-
     def _refuse_oversize(self) -> None:
         """Answer 413 and end the connection before any application code runs: a flood of
         huge uploads then costs the node a header parse each."""
@@ -134,6 +154,8 @@ class GuardedH11Protocol(H11Protocol):
     def _linger_then_close(self) -> None:
         if self._drained is None and not self._real_transport.is_closing():
             self._drained = 0
+            # what the parser holds of the body goes now, not when the connection ends
+            self.conn = h11.Connection(h11.SERVER)
             self.loop.call_later(LINGER_S, self._real_transport.close)
             self.flow.resume_reading()
 

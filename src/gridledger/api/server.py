@@ -20,6 +20,7 @@ from gridledger.api.app import create_app
 from gridledger.api.auth import Clock
 from gridledger.api.context import MAX_BATCH_BYTES
 from gridledger.api.limits import BodyLimits
+from gridledger.api.memory import return_large_buffers
 from gridledger.api.protocol import HEADER_TIMEOUT_S, GuardedH11Protocol
 from gridledger.api.site import Site, SiteError, SiteSettings
 from gridledger.node.node import Node
@@ -109,6 +110,7 @@ def serve(
     caller should install its own handlers first (``gridledger node`` does).
     """
     config = _config(node, host, port, log_level, access_log, tls=tls, names=names)
+    return_large_buffers()
     # compile the web pages' templates before the first visitor rather than during its request
     from gridledger.web.render import warm  # noqa: PLC0415
 
