@@ -490,3 +490,26 @@ def test_upgrade_scheduling_rules(ch: Chain) -> None:
 def test_block_size_rule_cuts_the_proposer_blocks(ch: Chain) -> None:
     """The node cuts blocks at the chain's block_max_txs, whatever its own setting."""
     assert ch.node.block_max_txs == RULES.block_max_txs
+
+
+def test_proposer_rechecks_a_sender_whose_key_was_rotated_since_admission(ch: Chain) -> None:
+    """Admitted under the old key, cut into a block after the sender rotated it: the proposer
+    checks the signature again (the sender's record changed) and leaves the transaction out,
+    while a transaction whose sender did not change is taken without a second look."""
+    n = ch.node
+    old = ch.transfer(1)
+    other = ch.tx(HOUSE_B, "funds.transfer", {"to": HOUSE_A, "amount": 2})
+    n.submit_tx(old)
+    n.submit_tx(other)
+    new_key = key("house-00-new")
+    ch.commit(ch.tx("operator", "registry.rotate_key",
+                    {"account": HOUSE_A, "public_key": new_key.public_key}))  # fmt: skip
+    pending = n.ordering.next_batch(10, 0.01)
+    assert [p.hash for p in pending] == [old.hash(), other.hash()]
+    event = n.produce_block(pending)
+    assert event.tx_hashes == [other.hash().hex()]
+    assert [(h, code) for h, code, _ in event.dropped] == [
+        (old.hash().hex(), "block.bad_tx_signature")
+    ]
+    n.close()
+    assert verify_chain(Path(n.config.home), workers=0).ok

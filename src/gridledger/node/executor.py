@@ -46,6 +46,8 @@ class Prepared:
     verified_key: bytes | None = None
     """The sender's public key this node checked the signature against (at admission or
     block import); ``None`` until checked."""
+    admitted_height: int = -1
+    """The tip height when this node admitted it (-1: not admitted here)."""
 
     def signing_bytes(self) -> bytes:
         """What the sender signed, cut from the canonical bytes instead of encoding again.

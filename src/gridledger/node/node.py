@@ -164,6 +164,9 @@ class Node:
         self.halted: str | None = None
         # One block at a time enters state, whether built here or imported.
         self._block_lock = threading.Lock()
+        self._account_changed_at: dict[str, int] = {}
+        """Accounts whose registry record changed while this node ran, and the height it last
+        did: a transaction admitted after that needs no second look at its sender's key."""
         self.quotas = AdmissionQuotas()
         self._open_chain(genesis, genesis_bytes)
         # A genesis can hold a million accounts: keep only what the node needs from it.
@@ -320,6 +323,7 @@ class Node:
                 results[i] = BadSignature()
                 continue
             p.verified_key = public_key
+            p.admitted_height = self.tip.height
             passed.append((i, p))
         admitted: list[Prepared] = []
         now = time.monotonic()
@@ -445,6 +449,7 @@ class Node:
                     self.config.org,
                     self.config.node_key.sign,
                     self._verifier,
+                    self._sender_unchanged,
                 )
                 self._persist(proposal.block, proposal.txs, proposal.result)
             dropped = [(p.hash.hex(), err.code, err.message) for p, err in proposal.dropped]
@@ -482,6 +487,13 @@ class Node:
             mine = [p for p in prepared if p.hash in self._pending_hashes]
             return self._committed(block, prepared, mine, result, t0, [])
 
+    def _sender_unchanged(self, p: Prepared) -> bool:
+        """Whether ``p``'s sender's registry record is as it was when this node admitted it."""
+        return (
+            p.admitted_height >= 0
+            and self._account_changed_at.get(p.tx.sender, -1) <= p.admitted_height
+        )
+
     def _tree_writing(self) -> _TreeWriting:
         return _TreeWriting(self)
 
@@ -499,6 +511,8 @@ class Node:
             self.state.discard_block()
             raise
         self.state.finish_block()
+        for account in registry.changed_accounts(result.changes):
+            self._account_changed_at[account] = header.height
         rules = chain.rules_at(self.state.view, header.height + 1)
         self.quotas.update(chain.quotas(self.state.view))
         with self._lock:  # still under the tree lock: a proof never sees a root without its tip

@@ -211,13 +211,16 @@ def judge_transactions(
     view: StateReader,
     txs: Sequence[Prepared | bytes],
     verifier: Verifier | None = None,
+    sender_unchanged: Callable[[Prepared], bool] | None = None,
 ) -> list[Verdict]:
     """Judge each transaction of a block as admission would, against the parent's state.
 
     ``txs`` are raw canonical transactions (a block from elsewhere) or transactions this node
     admitted (the proposer's batch: their signatures were checked at admission against
-    ``verified_key`` and are checked again only if the sender's key changed since). Senders'
-    nonces must rise through the block; a refused transaction does not advance its sender's.
+    ``verified_key`` and are checked again only if the sender's key changed since; when
+    ``sender_unchanged`` says the sender's registry record has not changed since admission,
+    the account is not even looked up again). Senders' nonces must rise through the block; a
+    refused transaction does not advance its sender's.
     """
     allowed = frozenset(rules.kinds)
     verdicts: list[Verdict] = []
@@ -237,6 +240,8 @@ def judge_transactions(
                 _recheck(rules, allowed, chain_id, i, v)
             except InvalidBlock as exc:
                 verdicts[i] = exc
+                continue
+            if v.verified_key is not None and sender_unchanged is not None and sender_unchanged(v):
                 continue
         acct = registry.account_summary(view, v.tx.sender)
         if acct is None:
@@ -390,6 +395,7 @@ def propose_block(
     proposer: str,
     sign: Callable[[bytes], str],
     verifier: Verifier | None = None,
+    sender_unchanged: Callable[[Prepared], bool] | None = None,
 ) -> Proposal:
     """Build, execute and sign the block after ``parent`` from admitted transactions.
 
@@ -404,8 +410,8 @@ def propose_block(
     view = state.view
     txs: list[Prepared] = []
     dropped: list[tuple[Prepared, InvalidBlock]] = []
-    for p, v in zip(batch, judge_transactions(rules, parent.chain_id, view, batch, verifier),
-                    strict=True):  # fmt: skip
+    verdicts = judge_transactions(rules, parent.chain_id, view, batch, verifier, sender_unchanged)
+    for p, v in zip(batch, verdicts, strict=True):
         if isinstance(v, InvalidBlock):
             dropped.append((p, v))
         else:

@@ -7,9 +7,11 @@ state a transaction executes on) and return typed records.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 from typing import Literal
 
 from gridledger.contracts.base import Page, Record, page_of
@@ -77,6 +79,18 @@ class AccountSummary:
 def _summary(raw: bytes) -> AccountSummary:
     acct = decode_record(raw, Account)
     return AccountSummary(tuple(acct.roles), acct.suspended, parse_public_key(acct.public_key))
+
+
+def changed_accounts(changes: Mapping[bytes, bytes | None]) -> list[str]:
+    """The accounts whose registry record a block's net changes (in key order) touch."""
+    prefix = keys.accounts()
+    ordered = list(changes)
+    out = []
+    for k in islice(ordered, bisect_left(ordered, prefix), None):
+        if not k.startswith(prefix):
+            break
+        out.append(k[len(prefix) :].decode())
+    return out
 
 
 def account_summary(view: StateReader, account: str) -> AccountSummary | None:
