@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gridledger.contracts import funds, market
@@ -445,6 +445,15 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=scenarios())
+# one Wh consumed, paired with two plants: the tie goes to the earlier pairing (the cheaper offer)
+@example(
+    case={
+        "mechanism": "pay_as_clear",
+        "bids": [("bob", 2, 21, [])],
+        "offers": [("pv-a", 1, 21), ("pv-b", 1, 20)],
+        "meters": {"s-alice": 0, "s-bob": 1, "s-carol": 0, "pv-a": 1, "pv-b": 1},
+    }
+)
 def test_balances_follow_the_reference_matcher_and_settler(case: dict[str, Any]) -> None:
     m = Market(case["mechanism"])
     supply = funds.total_supply(m.state)
@@ -469,7 +478,15 @@ def test_balances_follow_the_reference_matcher_and_settler(case: dict[str, Any])
         Order(n + j + 1, PLANTS[d][1], d, wh, p) for j, (d, wh, p) in enumerate(case["offers"])
     ]
     expected, _ = reference_clear(bids, offers, case["mechanism"])
-    keys = sorted(expected)
+    # settlement shares a short meter over the pairings in their stored order (ties go to the
+    # earlier pairing), so the reference settler takes them in that order: the same pairings as
+    # the reference matcher, the auction's in merit order (best bid first, then best offer)
+    keys = [(p.bid - 1, p.offer - n - 1, p.stage) for p in market.pairings(m.state, H1)]
+    assert sorted(keys) == sorted(expected)
+    bid_rank = {i: (-bids[i].price_fen_per_kwh, bids[i].seq) for i in range(n)}
+    offer_rank = {j: (offers[j].price_fen_per_kwh, offers[j].seq) for j in range(len(offers))}
+    walk = [(bid_rank[i], offer_rank[j]) for i, j, s in keys if s == "auction"]
+    assert walk == sorted(walk)
     pairings = [(bids[i].asset, offers[j].asset, expected[(i, j, s)][0]) for i, j, s in keys]
     sites = {b.asset for b in bids}
     devices = {o.asset for o in offers}
