@@ -19,7 +19,7 @@ $(VENV)/.installed: $(BIN)/python requirements.lock pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
-	bash scripts/ensure-system-packages.sh mosquitto chromium fonts-wqy-microhei
+	bash scripts/ensure-system-packages.sh mosquitto chromium fonts-wqy-microhei etcd-server etcd-client
 
 # The demo community on a new chain, then its API until Ctrl-C; --reset replaces the demo chain
 # an earlier `make run` left in $(DEMO_HOME) (and nothing else).

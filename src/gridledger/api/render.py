@@ -14,7 +14,7 @@ import msgspec
 from starlette.responses import JSONResponse
 
 from gridledger.core.crypto import sha256
-from gridledger.node.node import CommittedBlock
+from gridledger.node.node import CommittedBlock, Node
 from gridledger.state.store import StoreCorrupt, StoredBlock, StoredTx
 
 _encode = msgspec.json.Encoder().encode
@@ -38,18 +38,36 @@ def decode_stored(raw: bytes, what: str) -> Any:
         raise StoreCorrupt(f"stored {what} does not decode: {exc}") from None
 
 
-def header_view(blk: StoredBlock) -> dict[str, Any]:
-    """A block's header with its hash and the proposer's signature."""
+def finality_view(node: Node, height: int) -> dict[str, Any]:
+    """Whether block ``height`` is final and the organisations' attestations kept for it."""
     return {
+        "final": height <= node.final_height,
+        "attestations": [
+            decode_stored(raw, f"attestation of block {height}")
+            for raw in node.store.attestations(height)
+        ],
+    }
+
+
+def header_view(blk: StoredBlock, node: Node | None = None) -> dict[str, Any]:
+    """A block's header with its hash and the proposer's signature (and, given the node,
+    whether it is final, with its attestations)."""
+    view = {
         "height": blk.height,
         "hash": blk.hash.hex(),
         "header": decode_stored(blk.header, f"header of block {blk.height}"),
         "signature": blk.signature,
     }
+    if node is not None:
+        view.update(finality_view(node, blk.height))
+    return view
 
 
-def block_summary(blk: StoredBlock) -> dict[str, Any]:
-    return {**header_view(blk), "tx_count": blk.tx_count}
+def block_summary(blk: StoredBlock, node: Node | None = None) -> dict[str, Any]:
+    view = {**header_view(blk), "tx_count": blk.tx_count}
+    if node is not None:
+        view["final"] = blk.height <= node.final_height
+    return view
 
 
 def tx_entry(stx: StoredTx) -> dict[str, Any]:
@@ -62,19 +80,27 @@ def tx_entry(stx: StoredTx) -> dict[str, Any]:
     }
 
 
-def block_view(blk: StoredBlock) -> dict[str, Any]:
+def block_view(blk: StoredBlock, node: Node | None = None) -> dict[str, Any]:
     """The whole block: header, hash, signature, and every transaction with its receipt."""
-    return {**block_summary(blk), "txs": [tx_entry(stx) for stx in blk.txs()]}
-
-
-def committed_view(stx: StoredTx) -> dict[str, Any]:
-    """Where a committed transaction sits and what its receipt says."""
     return {
+        **header_view(blk, node),
+        "tx_count": blk.tx_count,
+        "txs": [tx_entry(stx) for stx in blk.txs()],
+    }
+
+
+def committed_view(stx: StoredTx, node: Node | None = None) -> dict[str, Any]:
+    """Where a committed transaction sits, what its receipt says and whether its block is
+    final."""
+    view = {
         "hash": sha256(stx.raw).hex(),
         "height": stx.height,
         "index": stx.index,
         "receipt": decode_stored(stx.receipt, f"receipt {stx.index} of block {stx.height}"),
     }
+    if node is not None:
+        view["final"] = stx.height <= node.final_height
+    return view
 
 
 def event_from_commit(blk: CommittedBlock) -> dict[str, Any]:

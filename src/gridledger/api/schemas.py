@@ -197,6 +197,25 @@ class BlockHeader(_Strict):
     tx_count: int
 
 
+class Attestation(_Strict):
+    chain_id: str
+    height: int
+    block_hash: str = Field(pattern=HEX64)
+    state_root: str = Field(pattern=HEX64)
+    org: str
+    signature: str = Field(
+        description="ed25519 by the organisation's node key over the domain tag "
+        "'gridledger/attestation/v1\\n' and the canonical attestation without signature."
+    )
+
+
+FINAL = (
+    "Whether the block is final: more than two thirds of the organisations allowed to "
+    "propose at its height attested its hash (always true on a one-organisation chain)."
+)
+ATTESTATIONS = "The organisations' attestations of the block kept by this node, by org."
+
+
 class Accepted(_Strict):
     hash: str = Field(pattern=HEX64, description="The transaction hash (SHA-256, hex).")
 
@@ -206,6 +225,7 @@ class Committed(_Strict):
     height: int
     index: int = Field(description="Position of the transaction in its block.")
     receipt: Receipt
+    final: bool = Field(default=True, description=FINAL)
 
 
 class BatchItem(_Strict):
@@ -233,6 +253,17 @@ class TxProof(_Strict):
     block_hash: str = Field(pattern=HEX64)
     header: BlockHeader
     signature: str
+    final: bool = Field(default=True, description=FINAL)
+    attestations: list[Attestation] = Field(default_factory=list, description=ATTESTATIONS)
+
+
+class BlockSummary(_Strict):
+    height: int
+    hash: str = Field(pattern=HEX64)
+    header: BlockHeader
+    signature: str = Field(description="The proposer's signature of the header ('' at genesis).")
+    final: bool = Field(default=True, description=FINAL)
+    tx_count: int
 
 
 class HeaderView(_Strict):
@@ -240,10 +271,8 @@ class HeaderView(_Strict):
     hash: str = Field(pattern=HEX64)
     header: BlockHeader
     signature: str = Field(description="The proposer's signature of the header ('' at genesis).")
-
-
-class BlockSummary(HeaderView):
-    tx_count: int
+    final: bool = Field(default=True, description=FINAL)
+    attestations: list[Attestation] = Field(default_factory=list, description=ATTESTATIONS)
 
 
 class BlockTx(_Strict):
@@ -253,7 +282,8 @@ class BlockTx(_Strict):
     receipt: Receipt
 
 
-class BlockView(BlockSummary):
+class BlockView(HeaderView):
+    tx_count: int
     txs: list[BlockTx]
 
 
@@ -283,6 +313,8 @@ class StateProofView(_Strict):
     header: BlockHeader
     signature: str
     proof: StateProofLevels
+    final: bool = Field(default=True, description=FINAL)
+    attestations: list[Attestation] = Field(default_factory=list, description=ATTESTATIONS)
 
 
 Organisation = model_of(registry.Organisation)
@@ -317,6 +349,13 @@ class Status(BaseModel):
     org: str
     genesis_hash: str
     halted: str | None
+    final_height: int = Field(description="The highest final block (the tip when embedded).")
+    network: dict[str, Any] | None = Field(
+        default=None,
+        description="In a consortium network: this node's place in the ordering log (position), "
+        "whether etcd answers, positions lost to other proposers, log entries skipped, and "
+        "whether it only observes.",
+    )
 
 
 class Health(_Strict):

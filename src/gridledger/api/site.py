@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -122,7 +122,13 @@ class SiteSettings:
         """The settings in ``home``'s ``node.json`` (none without a home or file)."""
         if home is None or not (Path(home) / "node.json").is_file():
             return cls()
-        return cls.parse(read_settings(Path(home)))
+        parsed = cls.parse(read_settings(Path(home)))
+        # relative certificate paths are the home's (a home can move as a whole)
+        return replace(
+            parsed,
+            tls_cert=None if parsed.tls_cert is None else Path(home) / parsed.tls_cert,
+            tls_key=None if parsed.tls_key is None else Path(home) / parsed.tls_key,
+        )
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from gridledger.cli import bench, chain, custody, demo, ingest, keys, logs, query, tx
+from gridledger.cli import bench, chain, custody, demo, ingest, keys, logs, network, query, tx
 from gridledger.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -66,6 +66,7 @@ app.add_typer(tx.app, name="tx")
 app.add_typer(query.app, name="query")
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(bench.app, name="bench")
+app.add_typer(network.app, name="network")
 app.command("sync")(chain.sync_command)
 app.add_typer(chain.readmodels_app, name="readmodels")
 app.command("demo")(demo.demo)
@@ -230,15 +231,24 @@ def node(
     logs.configure(log_level)
     secret = passphrase()
     signer = None if keeper is None else keeper_key(home, keeper, secret)
+    network = None
+    # imported here: the etcd client is only needed by a network node
+    from gridledger.network.config import NETWORK_NAME, open_network_node  # noqa: PLC0415
+
     with reporting():
-        chain = open_node(
-            home,
-            secret,
-            verify_workers=workers,
-            block_interval_ms=block_interval_ms,
-            # the node is this process's main job: keep the collector off the state tree
-            tune_gc=True,
-        )
+        if (home / NETWORK_NAME).is_file():
+            # one organisation of a consortium: blocks are ordered by its etcd cluster
+            network = open_network_node(home, secret, verify_workers=workers, tune_gc=True)
+            chain = network.node
+        else:
+            chain = open_node(
+                home,
+                secret,
+                verify_workers=workers,
+                block_interval_ms=block_interval_ms,
+                # the node is this process's main job: keep the collector off the state tree
+                tune_gc=True,
+            )
     market_keeper = (
         None if keeper is None or signer is None else MarketKeeper(chain, keeper, signer)
     )
@@ -259,6 +269,7 @@ def node(
         started=started,
         tls=tls,
         names=tuple(names or ()),
+        network=network,
     )
 
 

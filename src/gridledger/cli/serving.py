@@ -18,6 +18,7 @@ from gridledger.node.node import Node
 
 if TYPE_CHECKING:
     from gridledger.api.server import Tls
+    from gridledger.network.runner import NetworkNode
 
 log = logging.getLogger("gridledger.cli")
 
@@ -44,8 +45,12 @@ def serve_until_stopped(
     started: Callable[[], None] | None = None,
     tls: Tls | None = None,
     names: tuple[str, ...] = (),
+    network: NetworkNode | None = None,
 ) -> None:
-    """Start ``chain`` (and ``keeper``), serve its API, and close everything on a signal."""
+    """Start ``chain`` (and ``keeper``), serve its API, and close everything on a signal.
+
+    In a consortium network, ``network`` runs the chain (reads the ordering log, proposes,
+    attests) instead of the embedded block thread."""
     # imported here: the web stack is only needed when serving, and is slow to import
     from gridledger.api.server import serve  # noqa: PLC0415
 
@@ -58,7 +63,10 @@ def serve_until_stopped(
 
     previous = {sig: signal.signal(sig, remember) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        chain.start()
+        if network is not None:
+            network.start()
+        else:
+            chain.start()
         if keeper is not None:
             keeper.start()
         if started is not None:
@@ -76,6 +84,8 @@ def serve_until_stopped(
     finally:
         if keeper is not None:
             keeper.stop()
+        if network is not None:
+            network.stop()
         chain.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

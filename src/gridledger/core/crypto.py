@@ -24,6 +24,7 @@ SUPPORTED_ALGORITHMS = (ED25519,)
 
 DOMAIN_TX = b"gridledger/tx/v1\n"
 DOMAIN_BLOCK = b"gridledger/block/v1\n"
+DOMAIN_ATTESTATION = b"gridledger/attestation/v1\n"
 
 HASH_LEN = 32
 ZERO_HASH = bytes(HASH_LEN)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from gridledger.core.crypto import DOMAIN_BLOCK, DOMAIN_TX, sha256
+from gridledger.core.crypto import DOMAIN_ATTESTATION, DOMAIN_BLOCK, DOMAIN_TX, sha256
 from gridledger.core.encoding import INT_MAX, canonical
 from gridledger.core.errors import MalformedTransaction
 
@@ -143,3 +143,45 @@ class Block(msgspec.Struct, forbid_unknown_fields=True):
     header: BlockHeader
     txs: list[Transaction]
     signature: str
+
+
+class Attestation(msgspec.Struct, forbid_unknown_fields=True):
+    """An organisation's signed statement of what it computed for a block.
+
+    Every organisation's node signs one after importing (or proposing) a block; a block is
+    final when more than two thirds of the organisations allowed to propose at its height
+    attested its hash and state root.
+
+    Attributes:
+        chain_id: the chain.
+        height: the block's height.
+        block_hash: hex hash of the block's header.
+        state_root: hex state root the organisation computed after the block.
+        org: the attesting organisation.
+        signature: ``"ed25519:<hex>"`` by the organisation's node key valid at ``height``,
+            over :meth:`signing_bytes`.
+    """
+
+    chain_id: str
+    height: NonNegInt
+    block_hash: str
+    state_root: str
+    org: str
+    signature: str = ""
+
+    def unsigned(self) -> dict[str, Any]:
+        return {
+            "block_hash": self.block_hash,
+            "chain_id": self.chain_id,
+            "height": self.height,
+            "org": self.org,
+            "state_root": self.state_root,
+        }
+
+    def signing_bytes(self) -> bytes:
+        """What the organisation signs: the domain tag and the canonical attestation sans
+        signature."""
+        return DOMAIN_ATTESTATION + canonical(self.unsigned())
+
+    def encode(self) -> bytes:
+        return canonical(self)

@@ -25,6 +25,7 @@ from gridledger.contracts.rules import Rules
 from gridledger.core.crypto import SigningKey
 from gridledger.core.keystore import load_key, save_key
 from gridledger.node.node import GENESIS_NAME, Node, NodeConfig, wall_clock_ms
+from gridledger.node.ordering import OrderingBackend
 
 DEFAULT_HOME = Path(".gridledger")
 DEFAULT_API = "127.0.0.1:8645"
@@ -90,9 +91,11 @@ def read_settings(home: Path) -> dict[str, Any]:
     return settings
 
 
-def open_node(home: Path, passphrase: str, **overrides: Any) -> Node:
+def open_node(
+    home: Path, passphrase: str, ordering: OrderingBackend | None = None, **overrides: Any
+) -> Node:
     """Open (and on first use, create from genesis) the chain in ``home``."""
     settings = read_settings(home)
     node_key = load_key(key_path(home, "node"), passphrase)
     config = NodeConfig(home=home, org=settings["org"], node_key=node_key, **overrides)
-    return Node(config)
+    return Node(config, ordering)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import msgspec
 
@@ -162,6 +162,11 @@ class Node:
         self._thread: threading.Thread | None = None
         self._verifier: Verifier | None = None
         self.halted: str | None = None
+        self.network_status: Callable[[], dict[str, Any]] | None = None
+        """In a network, this node's place in it (shown by ``status``)."""
+        self.final_height_of: Callable[[], int] | None = None
+        """In a network, where the final height comes from (attestations); an embedded node's
+        blocks are final once committed (its one organisation is the whole quorum)."""
         # One block at a time enters state, whether built here or imported.
         self._block_lock = threading.Lock()
         self._account_changed_at: dict[str, int] = {}
@@ -380,13 +385,22 @@ class Node:
                 + 1
             )
 
+    def still_pending(self, txs: list[Prepared]) -> list[Prepared]:
+        """Those of ``txs`` no block has settled yet (to offer again after a lost position)."""
+        with self._lock:
+            return [p for p in txs if p.hash in self._pending_hashes]
+
     # block production ------------------------------------------------------------------------
-    def start(self) -> None:
-        if self._running:
+    def start(self, produce: bool = True) -> None:
+        """Start the signature workers and, unless a network runner proposes the blocks
+        (``produce=False``), the block thread."""
+        if self._running or self._verifier is not None:
             return
         self._verifier = Verifier(self.config.verify_workers)
         if self.config.tune_gc:
             tune_gc()
+        if not produce:
+            return
         self._running = True
         self._thread = threading.Thread(target=self._run, name="block-producer", daemon=True)
         self._thread.start()
@@ -424,12 +438,27 @@ class Node:
                 self._running = False
                 return
 
-    def produce_block(self, batch: list[Prepared]) -> CommittedBlock:
+    @overload
+    def produce_block(self, batch: list[Prepared]) -> CommittedBlock: ...
+
+    @overload
+    def produce_block(
+        self, batch: list[Prepared], publish: Callable[[Block, list[bytes]], bool]
+    ) -> CommittedBlock | None: ...
+
+    def produce_block(
+        self,
+        batch: list[Prepared],
+        publish: Callable[[Block, list[bytes]], bool] | None = None,
+    ) -> CommittedBlock | None:
         """Build the next block from ``batch`` and commit it durably.
 
         Transactions that no longer pass the block's checks (see
         :func:`~gridledger.node.transition.propose_block`) are left out and reported in
-        :attr:`CommittedBlock.dropped`.
+        :attr:`CommittedBlock.dropped`. In a network, ``publish`` offers the executed, signed
+        block for ordering before anything is stored: when it returns False (another block
+        took the height) the block is dropped, state is unchanged and None is returned; the
+        batch stays pending for the caller to offer again.
 
         Raises:
             InvalidBlock: this node may not propose at this height (state is unchanged).
@@ -451,6 +480,15 @@ class Node:
                     self._verifier,
                     self._sender_unchanged,
                 )
+                if publish is not None:
+                    try:
+                        published = publish(proposal.block, [p.raw for p in proposal.txs])
+                    except BaseException:
+                        self.state.discard_block()
+                        raise
+                    if not published:
+                        self.state.discard_block()
+                        return None
                 self._persist(proposal.block, proposal.txs, proposal.result)
             dropped = [(p.hash.hex(), err.code, err.message) for p, err in proposal.dropped]
             for tx_hash, code, message in dropped:
@@ -566,9 +604,16 @@ class Node:
         return event
 
     # queries with proofs --------------------------------------------------------------------
+    @property
+    def final_height(self) -> int:
+        """The highest block that is final (attested by the quorum; the tip when embedded)."""
+        source = self.final_height_of
+        return self.tip.height if source is None else min(source(), self.tip.height)
+
     def status(self) -> dict[str, Any]:
         tip = self.tip
         return {
+            "final_height": self.final_height,
             "chain_id": self.chain_id,
             "height": tip.height,
             "tip_hash": self.tip_hash.hex(),
@@ -578,6 +623,7 @@ class Node:
             "org": self.config.org,
             "genesis_hash": self.genesis_hash.hex(),
             "halted": self.halted,
+            "network": None if self.network_status is None else self.network_status(),
         }
 
     def prove_state(self, key: bytes) -> tuple[BlockHeader, bytes | None, StateProof]:

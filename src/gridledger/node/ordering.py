@@ -80,3 +80,35 @@ class LocalOrdering:
             self._bytes -= size
             self._first_at = time.monotonic() if queue else None
             return batch
+
+    def take(self, max_txs: int, max_bytes: int) -> list[Prepared]:
+        """Up to ``max_txs`` queued transactions and ``max_bytes`` of them, without waiting
+        (a network node cuts its block when its turn comes)."""
+        with self._cond:
+            batch: list[Prepared] = []
+            size = 0
+            queue = self._queue
+            while queue and len(batch) < max_txs:
+                n = len(queue[0].raw)
+                if batch and size + n > max_bytes:
+                    break
+                batch.append(queue.popleft())
+                size += n
+            self._bytes -= size
+            self._first_at = time.monotonic() if queue else None
+            return batch
+
+    def requeue(self, txs: list[Prepared]) -> None:
+        """Put transactions whose block lost its position back at the front, in order."""
+        with self._cond:
+            if not self._queue:
+                self._first_at = time.monotonic()
+            self._queue.extendleft(reversed(txs))
+            self._bytes += sum(len(p.raw) for p in txs)
+            self._cond.notify_all()
+
+    def oldest_wait_s(self) -> float:
+        """How long the oldest queued transaction has waited (0 when none is queued)."""
+        with self._cond:
+            first = self._first_at
+            return 0.0 if first is None or not self._queue else time.monotonic() - first

@@ -45,6 +45,13 @@ CREATE TABLE IF NOT EXISTS tx_index (
 CREATE TABLE IF NOT EXISTS state_diff (height INTEGER PRIMARY KEY, changes BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS state_snapshot (key BLOB PRIMARY KEY, value BLOB NOT NULL)
     WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attestations (
+    height INTEGER NOT NULL,
+    org TEXT NOT NULL,
+    block_hash BLOB NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (height, org)
+) WITHOUT ROWID;
 """
 
 _pack = msgspec.msgpack.Encoder().encode
@@ -178,6 +185,41 @@ class BlockStore:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def add_attestations(
+        self, rows: list[tuple[int, str, bytes, bytes]], final_height: int | None = None
+    ) -> None:
+        """Keep verified attestations ``(height, org, block hash, canonical attestation)``
+        (an organisation's first one for a height stays) and, when given, the final height."""
+        conn = self._write
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                "INSERT OR IGNORE INTO attestations (height, org, block_hash, body) "
+                "VALUES (?, ?, ?, ?)",
+                rows,
+            )
+            if final_height is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('final_height', ?)",
+                    (str(final_height).encode(),),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def attestations(self, height: int) -> list[bytes]:
+        """The canonical attestations kept for ``height``, by organisation id."""
+        rows = self._read.execute(
+            "SELECT body FROM attestations WHERE height = ? ORDER BY org", (height,)
+        ).fetchall()
+        return [_bytes(r[0]) for r in rows]
+
+    def final_height(self) -> int:
+        """The highest block known final (0, genesis, when none is)."""
+        value = self.get_meta("final_height")
+        return 0 if value is None else int(value)
 
     def compact(self) -> int:
         """Fold the state diffs since the last snapshot into the snapshot; returns keys folded.

@@ -56,17 +56,17 @@ def router(ctx: ApiContext) -> APIRouter:
             end = min(start + limit, tip + 1)
             blocks = store.blocks(start, end) if start <= tip else []
             nxt = end if end <= tip else None
-        return JSONBytes({"blocks": [block_summary(b) for b in blocks], "next": nxt})
+        return JSONBytes({"blocks": [block_summary(b, node) for b in blocks], "next": nxt})
 
     @r.get("/latest", response_model=BlockView, summary="The latest block")
     def latest_block() -> Response:
         """The last committed block with its transactions and receipts."""
-        return JSONBytes(block_view(stored(node.tip.height)))
+        return JSONBytes(block_view(stored(node.tip.height), node))
 
     @r.get("/{height}", response_model=BlockView, responses=ERROR_RESPONSES, summary="A block")
     def get_block(height: Height) -> Response:
         """Header, hash, proposer signature, and every transaction with its receipt."""
-        return JSONBytes(block_view(stored(height)))
+        return JSONBytes(block_view(stored(height), node))
 
     @r.get(
         "/{height}/header",
@@ -76,6 +76,6 @@ def router(ctx: ApiContext) -> APIRouter:
     )
     def get_header(height: Height) -> Response:
         """The header alone, with its hash and the proposer's signature."""
-        return JSONBytes(header_view(stored(height)))
+        return JSONBytes(header_view(stored(height), node))
 
     return r

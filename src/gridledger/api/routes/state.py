@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from gridledger.api.context import ApiContext
 from gridledger.api.errors import InvalidRequest
-from gridledger.api.render import JSONBytes, decode_stored
+from gridledger.api.render import JSONBytes, decode_stored, finality_view
 from gridledger.api.schemas import (
     ERROR_RESPONSES,
     Account,
@@ -68,6 +68,7 @@ def proof_view(node: Node, key: str) -> dict[str, Any]:
         "header": decode_stored(blk.header, f"header of block {blk.height}"),
         "signature": blk.signature,
         "proof": proof.to_json(),
+        **finality_view(node, header.height),
     }
 
 

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from gridledger.api.context import MAX_WAIT_S, ApiContext, TxHash, hash_bytes
 from gridledger.api.errors import BatchTooLarge, BodyTooLarge, InvalidRequest
-from gridledger.api.render import JSONBytes, committed_view, decode_stored
+from gridledger.api.render import JSONBytes, committed_view, decode_stored, finality_view
 from gridledger.api.schemas import (
     ERROR_RESPONSES,
     Accepted,
@@ -135,7 +135,7 @@ def router(ctx: ApiContext) -> APIRouter:
         if wait > 0:
             stored = await ctx.waiters.wait(tx_hash, wait)
             if stored is not None:
-                return JSONBytes(committed_view(stored))
+                return JSONBytes(committed_view(stored, node))
         return JSONBytes({"hash": tx_hash.hex()}, status_code=202)
 
     @r.post(
@@ -196,7 +196,7 @@ def router(ctx: ApiContext) -> APIRouter:
         stored = await ctx.waiters.wait(hash_bytes(tx_hash), wait)
         if stored is None:
             raise _not_committed(tx_hash)
-        return JSONBytes(committed_view(stored))
+        return JSONBytes(committed_view(stored, node))
 
     @r.get(
         "/{tx_hash}/proof",
@@ -227,6 +227,7 @@ def router(ctx: ApiContext) -> APIRouter:
                 "block_hash": blk.hash.hex(),
                 "header": decode_stored(blk.header, f"header of block {blk.height}"),
                 "signature": blk.signature,
+                **finality_view(node, blk.height),
             }
         )
 
