@@ -19,6 +19,7 @@ from gridledger.api.render import block_view
 from gridledger.contracts.base import ROLES
 from gridledger.contracts.genesis import Genesis, GenesisAccount, GenesisOrganisation
 from gridledger.contracts.rules import Rules
+from gridledger.core.crypto import SigningKey
 from gridledger.core.types import Attestation, Transaction
 from gridledger.network.etcd import Cluster
 from gridledger.network.log import Endpoint, EtcdLog
@@ -81,6 +82,8 @@ class Consortium:
     settings: Callable[[str], NetworkSettings]
     nodes: dict[str, NetworkNode] = field(default_factory=dict)
     prefix: str = "/test/"
+    keys: dict[str, SigningKey] = field(default_factory=dict)
+    """Node keys that replace the genesis ones (after a rotation)."""
 
     def open(self, org: str, node_type: type[Node] = Node, start: bool = True) -> NetworkNode:
         """Open (or reopen, after :meth:`stop`) ``org``'s node and start it."""
@@ -92,7 +95,12 @@ class Consortium:
             endpoints_of(self.cluster, self.orgs.index(org)), CHAIN_ID, prefix=self.prefix
         )
         node = node_type(
-            NodeConfig(home=home, org=org, node_key=key(f"node-{org}"), verify_workers=0),
+            NodeConfig(
+                home=home,
+                org=org,
+                node_key=self.keys.get(org) or key(f"node-{org}"),
+                verify_workers=0,
+            ),
             ordering=WakingOrdering(etcd.poke),
         )
         net = NetworkNode(node, etcd, self.settings(org))

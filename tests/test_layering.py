@@ -15,7 +15,15 @@ from pathlib import Path
 import gridledger
 
 SRC = Path(gridledger.__file__).resolve().parent
-KEYSPACES = ("registry/", "funds/", "metering/", "market/", "chain/", "nonce/")
+KEYSPACES = (
+    "registry/",
+    "funds/",
+    "metering/",
+    "market/",
+    "consortium/",
+    "chain/",
+    "nonce/",
+)
 TEMPLATES = (".html", ".json", ".js", ".css", ".svg")
 
 

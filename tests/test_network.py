@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from etcd_support import etcd_cluster, fresh_etcd_cluster, poll  # noqa: F401
+from gridledger.contracts import consortium as consortium_q
 from gridledger.contracts.funds import balance_of
 from gridledger.core.crypto import verify
 from gridledger.core.types import Block, BlockHeader
@@ -21,7 +22,7 @@ from gridledger.network.log import encode_block
 from gridledger.network.runner import NetworkSettings, quorum
 from gridledger.node.node import Node
 from network_support import attestations_of, consortium, transfers
-from support import key
+from support import key, signed
 
 
 def _same_chain(nodes: list[Node]) -> int:
@@ -253,3 +254,89 @@ def test_smaller_consortia(tmp_path: Path, etcd_cluster: Cluster, orgs: int) -> 
         hashes = [net.submit(tx, net.orgs[0]) for tx in transfers(2)]
         net.wait_all_final(hashes)
         _same_chain([n.node for n in net.live()])
+
+
+def _governance(net: object, sender: str, kind: str, body: dict[str, object], nonce: int) -> bytes:
+    from network_support import Consortium
+
+    assert isinstance(net, Consortium)
+    tx = signed(sender, nonce, kind, body)
+    return net.submit(tx, sender.split(".", maxsplit=1)[0])
+
+
+def test_membership_and_node_keys_change_by_two_thirds_of_the_organisations(
+    tmp_path: Path,
+    etcd_cluster: Cluster,  # noqa: F811
+) -> None:
+    with consortium(tmp_path, etcd_cluster, prefix="/govern/") as net:
+        nodes = lambda: [n.node for n in net.live()]  # noqa: E731
+        # org-4 rotates its node key: org-1 proposes, org-2 approves (2 of 4: not yet)
+        new_key = key("node-org-4-rotated")
+        rotate = {"type": "rotate_node_key", "org": "org-4", "node_key": new_key.public_key}
+        net.wait_all_final([_governance(net, "org-1.operator", "consortium.propose",
+                                        {"action": rotate}, 1)])  # fmt: skip
+        net.wait_all_final([_governance(net, "org-2.operator", "consortium.approve",
+                                        {"proposal": 1}, 1)])  # fmt: skip
+        assert (
+            consortium_q.node_key_at(nodes()[0].state.view, "org-4", 10_000)
+            == key("node-org-4").public_key
+        )
+        # the third approval executes it: from the next height org-4 signs with the new key
+        approved = _governance(net, "org-3.operator", "consortium.approve", {"proposal": 1}, 1)
+        net.wait_all_final([approved])
+        height = nodes()[0].store.locate_tx(approved)[0]  # type: ignore[index]
+        view = nodes()[0].state.view
+        assert consortium_q.node_key_at(view, "org-4", height) == key("node-org-4").public_key
+        assert consortium_q.node_key_at(view, "org-4", height + 1) == new_key.public_key
+        # org-4's node still holds the old key: its attestations no longer count, yet three
+        # organisations are a quorum and blocks stay final
+        after = [net.submit(tx, "org-2") for tx in transfers(1)]
+        net.wait_all_final(after)
+        top = nodes()[0].tip.height
+        assert "org-4" not in {a.org for a in attestations_of(nodes()[0], top)}
+        # restarted with its new key, org-4 attests again
+        net.stop("org-4")
+        net.keys["org-4"] = new_key
+        net.open("org-4")
+        again = [net.submit(tx, "org-4") for tx in transfers(1, 2)]
+        net.wait_all_final(again)
+        top = nodes()[0].tip.height
+        poll(lambda: "org-4" in {a.org for a in attestations_of(nodes()[0], top)},
+             timeout_s=10, what="org-4 attests with its new key")  # fmt: skip
+        _same_chain(nodes())
+
+
+def test_an_added_organisation_joins_syncs_and_counts_in_the_quorum(
+    tmp_path: Path,
+    etcd_cluster: Cluster,  # noqa: F811
+) -> None:
+    with consortium(tmp_path, etcd_cluster, prefix="/join/") as net:
+        add = {
+            "type": "add_organisation", "org": "org-5", "name": "A fifth organisation",
+            "roles": ["operator", "producer"], "node_key": key("node-org-5").public_key,
+            "etcd_peer_url": "https://127.0.0.1:2380", "etcd_client_url": "https://127.0.0.1:2379",
+            "api_url": "https://127.0.0.1:8705",
+        }  # fmt: skip
+        net.wait_all_final([_governance(net, "org-1.operator", "consortium.propose",
+                                        {"action": add}, 1)])  # fmt: skip
+        net.wait_all_final([_governance(net, "org-2.operator", "consortium.approve",
+                                        {"proposal": 1}, 1)])  # fmt: skip
+        approved = _governance(net, "org-3.operator", "consortium.approve", {"proposal": 1}, 1)
+        net.wait_all_final([approved])
+        node = net.nodes["org-1"].node
+        height = node.store.locate_tx(approved)[0]  # type: ignore[index]
+        view = node.state.view
+        assert "org-5" not in consortium_q.members(view, height)
+        assert "org-5" in consortium_q.members(view, height + 1)
+        # its node starts from genesis, imports every block from the log and then attests;
+        # with five organisations a block needs four attestations
+        net.orgs.append("org-5")
+        net.open("org-5")
+        later = [net.submit(tx, "org-2") for tx in transfers(1)]
+        net.wait_all_final(later)
+        nodes = [n.node for n in net.live()]
+        top = _same_chain(nodes)
+        poll(lambda: "org-5" in {a.org for a in attestations_of(nodes[0], top)},
+             timeout_s=10, what="org-5 attests")  # fmt: skip
+        assert all(n.final_height == top for n in nodes)
+        assert quorum(len(consortium_q.members(view, top))) == 4

@@ -22,7 +22,7 @@ import pytest
 from pymerkle import InmemoryTree
 
 import smt_reference as ref
-from gridledger.contracts import chain, market
+from gridledger.contracts import chain, consortium, market
 from gridledger.contracts.genesis import load as load_genesis
 from gridledger.contracts.metering import ReadingRefused
 from gridledger.core import merkle
@@ -58,6 +58,7 @@ FILES = [
     "contracts.json",
     "metering.json",
     "market.json",
+    "governance.json",
 ]
 TRANSITION_FILES = ["contracts.json", "metering.json"]
 """Files of contract transitions: pre-state, transaction, receipt and post-state (or error)."""
@@ -498,24 +499,28 @@ def test_contract_vector(name: str, case: dict[str, Any]) -> None:
         assert changed == {"nonce/" + tx.sender}  # a refused contract only consumes the nonce
 
 
-# the market --------------------------------------------------------------------------------------
-def market_state(name: str) -> dict[bytes, bytes]:
-    v = vector("market.json")
+# the market and governance -----------------------------------------------------------------------
+NAMED_STATE_FILES = ["market.json", "governance.json"]
+"""Files of named states (each a block on its parent) and cases run alone on one of them."""
+
+
+def named_state(file: str, name: str) -> dict[bytes, bytes]:
     if name == "genesis":
         return state_bytes(vector("genesis.json")["state"])
-    return state_bytes(v["states"][name]["state"])
+    return state_bytes(vector(file)["states"][name]["state"])
 
 
-def test_market_states_follow_from_their_blocks() -> None:
+@pytest.mark.parametrize("file", NAMED_STATE_FILES)
+def test_named_states_follow_from_their_blocks(file: str) -> None:
     """Each named state is its block, every receipt ok, on its parent state."""
-    for name, s in vector("market.json")["states"].items():
-        state = State(market_state(s["parent"]))
+    for name, s in vector(file)["states"].items():
+        state = State(named_state(file, s["parent"]))
         txs = [prepare(msgspec.json.decode(t, type=Transaction)) for t in s["txs"]]
         receipts = execute_block(state, txs, s["height"], s["block_time"])
         assert [r.code for r in receipts] == [None] * len(txs), name
         state.compute_root()
         state.finish_block()
-        assert state.committed == market_state(name), name
+        assert state.committed == named_state(file, name), name
         assert state.root.hex() == s["root"] == ref.root(state.committed).hex(), name
 
 
@@ -543,11 +548,15 @@ def test_market_vectors_clear_under_every_mechanism_with_standing_orders() -> No
     assert set(cleared) == set(market.MECHANISMS)
 
 
-@pytest.mark.parametrize("case", cases("market.json"), ids=lambda c: c["name"])
-def test_market_vector(case: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("file", "case"),
+    [(file, c) for file in NAMED_STATE_FILES for c in cases(file)],
+    ids=lambda x: x["name"] if isinstance(x, dict) else x.removesuffix(".json"),
+)
+def test_named_state_vector(file: str, case: dict[str, Any]) -> None:
     """pre-state + transaction -> receipt, changed keys and root (or the refusal before
     execution); a refused transaction moves only its sender's nonce."""
-    before = market_state(case["pre"])
+    before = named_state(file, case["pre"])
     state = State(dict(before))
     tx = replay(state, case, case["height"], case["block_time"])
     if tx is None:
@@ -562,3 +571,28 @@ def test_market_vector(case: dict[str, Any]) -> None:
     assert state.root.hex() == case["post_root"] == ref.root(after).hex()
     if case["error"] is not None:
         assert set(case["changes"]) == {"nonce/" + tx.sender}
+
+
+def test_governance_vectors_show_effects_from_the_next_height() -> None:
+    """In the vectors, two organisations added at height 1 propose from height 2, and the
+    rotation executed at height 4 makes the new key sign from height 5, the old one staying
+    in the history for the heights before."""
+    v = vector("governance.json")
+    three = State(named_state("governance.json", "three_orgs"))
+    assert chain.rules_at(three, 1).proposers == ["operator"]
+    assert chain.rules_at(three, 2).proposers == ["operator", "utility-b", "utility-c"]
+    (rotated,) = [c for c in v["cases"] if c["name"].endswith("rotates the key")]
+    state = State(named_state("governance.json", rotated["pre"]))
+    replay(state, rotated, rotated["height"], rotated["block_time"])
+    h = rotated["height"]
+    old = consortium.node_key_at(state, "utility-b", h)
+    new = consortium.node_key_at(state, "utility-b", h + 1)
+    assert old is not None
+    assert new is not None
+    assert old != new
+    assert consortium.node_key_at(state, "utility-b", 1) is None  # added at 1, signs from 2
+    assert consortium.node_key_at(state, "utility-b", 2) == old
+    codes = {c["error"] for c in v["cases"]} - {None}
+    assert {"governance.already_approved", "governance.proposal_expired",
+            "governance.proposal_closed", "governance.proposal_required",
+            "governance.last_proposer", "governance.not_proposing_org"} <= codes  # fmt: skip

@@ -1121,11 +1121,15 @@ meter data in; settled (with a shortfall that becomes arrears, and a little mone
 the debtor after)."""
 
 
-def _market_txs() -> dict[str, list[Transaction]]:
+NamedStates = list[tuple[str, str, int, list[tuple[str, str, dict[str, Any]]]]]
+"""``(name, parent, block time, [(sender, kind, body)])``: each state a block on its parent."""
+
+
+def _market_txs(spec: NamedStates | None = None) -> dict[str, list[Transaction]]:
     """Each state's block, signed, with nonces rising per sender through the list."""
     nonces: dict[str, int] = {}
     out: dict[str, list[Transaction]] = {}
-    for name, _, _, steps in MARKET_STATES:
+    for name, _, _, steps in MARKET_STATES if spec is None else spec:
         txs = []
         for sender, kind, body in steps:
             nonces[sender] = nonces.get(sender, 0) + 1
@@ -1134,11 +1138,12 @@ def _market_txs() -> dict[str, list[Transaction]]:
     return out
 
 
-def market_states() -> dict[str, tuple[State, int]]:
+def market_states(spec: NamedStates | None = None) -> dict[str, tuple[State, int]]:
     """Each named state and its height, built block by block from genesis.json's state."""
-    txs = _market_txs()
+    spec = MARKET_STATES if spec is None else spec
+    txs = _market_txs(spec)
     states: dict[str, tuple[State, int]] = {"genesis": (committed_genesis(vector_genesis()), 0)}
-    for name, parent, time_ms, _ in MARKET_STATES:
+    for name, parent, time_ms, _ in spec:
         base, height = states[parent]
         state = State(dict(base.committed))
         receipts = execute_block(state, [prepare(t) for t in txs[name]], height + 1, time_ms)
@@ -1263,11 +1268,14 @@ def _changes(pre: dict[bytes, bytes], post: dict[bytes, bytes]) -> dict[str, str
             if pre.get(k) != post.get(k)}  # fmt: skip
 
 
-def market_vectors() -> dict[str, Any]:
-    states = market_states()
-    txs = _market_txs()
+def _named_state_cases(
+    spec: NamedStates, named: list[tuple[str, str, int, Transaction]]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The named states of ``spec`` as vectors, and each case run alone on its state."""
+    states = market_states(spec)
+    txs = _market_txs(spec)
     cases = []
-    for name, pre, time_ms, tx in _market_cases():
+    for name, pre, time_ms, tx in named:
         base, height = states[pre]
         case: dict[str, Any] = {
             "name": name,
@@ -1286,6 +1294,22 @@ def market_vectors() -> dict[str, Any]:
                 }
             )
         cases.append(case)
+    named_states = {
+        name: {
+            "parent": parent,
+            "height": states[name][1],
+            "block_time": time_ms,
+            "txs": [text(t.encode()) for t in txs[name]],
+            "state": state_text(states[name][0].committed),
+            "root": states[name][0].root.hex(),
+        }
+        for name, parent, time_ms, _ in spec
+    }
+    return named_states, cases
+
+
+def market_vectors() -> dict[str, Any]:
+    states, cases = _named_state_cases(MARKET_STATES, _market_cases())
     return {
         "description": "Market transitions: tariffs, parameters, bids (escrowed), offers, "
         "cancelling, standing choices, clearing under each mechanism with standing orders "
@@ -1299,17 +1323,159 @@ def market_vectors() -> dict[str, Any]:
         "(the keys whose value differs after the block, with the new value, null when "
         "deleted) and the resulting root 'post_root'.",
         "interval": M_START,
-        "states": {
-            name: {
-                "parent": parent,
-                "height": states[name][1],
-                "block_time": time_ms,
-                "txs": [text(t.encode()) for t in txs[name]],
-                "state": state_text(states[name][0].committed),
-                "root": states[name][0].root.hex(),
-            }
-            for name, parent, time_ms, _ in MARKET_STATES
-        },
+        "states": states,
+        "cases": cases,
+    }
+
+
+# governance ----------------------------------------------------------------------------------
+G_TIME_MS = BLOCK_TIME_MS + 3_600_000
+G_DAY_MS = 86_400_000
+
+
+def _new_org(org: str, node: str, **extra: Any) -> dict[str, Any]:
+    """An add_organisation action for ``org`` whose node key is ``node``'s."""
+    return {
+        "type": "add_organisation",
+        "org": org,
+        "name": org.replace("-", " ").title(),
+        "roles": ["operator", "producer", "grid_operator"],
+        "node_key": key_of(node).public_key,
+        "etcd_peer_url": f"https://{org}.example:2380",
+        "etcd_client_url": f"https://{org}.example:2379",
+        "api_url": f"https://{org}.example:8443",
+        **extra,
+    }
+
+
+def _operator_of(org: str, account: str) -> dict[str, Any]:
+    return {"account": account, "org": org, "public_key": key_of(account).public_key,
+            "roles": ["operator"]}  # fmt: skip
+
+
+GOVERNANCE_STATES: NamedStates = [
+    (
+        "three_orgs",
+        "genesis",
+        G_TIME_MS,
+        [
+            ("operator", "consortium.propose", {"action": _new_org("utility-b", "node-b")}),
+            ("operator", "consortium.propose", {"action": _new_org("utility-c", "node-c")}),
+            ("operator", "registry.add_account", _operator_of("utility-b", "operator-b")),
+            ("operator", "registry.add_account", _operator_of("utility-c", "operator-c")),
+        ],
+    ),
+    (
+        "rotation_proposed",
+        "three_orgs",
+        G_TIME_MS + 60_000,
+        [
+            (
+                "operator",
+                "consortium.propose",
+                {
+                    "action": {
+                        "type": "rotate_node_key",
+                        "org": "utility-b",
+                        "node_key": key_of("node-b-2").public_key,
+                    }
+                },
+            ),
+        ],
+    ),
+    (
+        "rotation_approved_once",
+        "rotation_proposed",
+        G_TIME_MS + 120_000,
+        [("operator-b", "consortium.approve", {"proposal": 3})],
+    ),
+    (
+        "rotation_withdrawn",
+        "rotation_approved_once",
+        G_TIME_MS + 180_000,
+        [("operator", "consortium.withdraw", {"proposal": 3})],
+    ),
+]
+"""The governance vectors' states: on genesis.json's one-organisation chain, the operator
+proposes two organisations (each executes at once: one organisation is the whole electorate)
+and registers their operators; from the next height three organisations propose, so the
+rotation of utility-b's node key needs all three approvals; one comes, then it is withdrawn."""
+
+
+def _governance_cases() -> list[tuple[str, str, int, Transaction]]:
+    """``(name, pre-state, block time, tx)``: each runs alone as the block after its state."""
+
+    def case(sender: str, kind: str, body: dict[str, Any]) -> Transaction:
+        return signed_tx(sender, CASE_NONCE, kind, body)
+
+    def propose(sender: str, action: dict[str, Any], **extra: Any) -> Transaction:
+        return case(sender, "consortium.propose", {"action": action, **extra})
+
+    later = G_TIME_MS + 240_000
+    expired = G_TIME_MS + 60_000 + 7 * G_DAY_MS + 1000  # one second past the rotation's expiry
+    changes = {"block_max_txs": 250}
+    upgrade = {"type": "schedule_upgrade", "height": 100, "changes": changes}
+    direct = {"height": 100, "changes": changes}
+    return [
+        # a chain of one organisation: every proposal executes at once
+        ("add an organisation (the only organisation approves)", "genesis", G_TIME_MS,
+         propose("operator", _new_org("utility-b", "node-b"))),
+        ("remove the last organisation allowed to propose", "genesis", G_TIME_MS,
+         propose("operator", {"type": "remove_organisation", "org": "operator"})),
+        ("direct upgrade by the only organisation", "genesis", G_TIME_MS,
+         case("operator", "chain.schedule_upgrade", direct)),
+        ("propose by a household", "genesis", G_TIME_MS, propose("house-a", upgrade)),
+        # three organisations: proposals wait for approvals
+        ("propose an upgrade", "three_orgs", later, propose("operator-c", upgrade)),
+        ("propose removing an organisation", "three_orgs", later,
+         propose("operator-b", {"type": "remove_organisation", "org": "utility-c"})),
+        ("propose adding an organisation", "three_orgs", later,
+         propose("operator", _new_org("utility-d", "node-d"), expires_at_s=later // 1000 + 3600)),
+        ("propose a node key another organisation holds", "three_orgs", later,
+         propose("operator", {"type": "rotate_node_key", "org": "utility-c",
+                              "node_key": key_of("node-b").public_key})),
+        ("propose with an expiry before the block time", "three_orgs", later,
+         propose("operator", upgrade, expires_at_s=later // 1000 - 1)),
+        ("propose an upgrade of the proposers", "three_orgs", later,
+         propose("operator", {"type": "schedule_upgrade", "height": 100,
+                              "changes": {"proposers": ["operator"]}})),
+        ("propose an organisation with a malformed URL", "three_orgs", later,
+         propose("operator", _new_org("utility-d", "node-d", api_url="utility-d:8443"))),
+        ("direct upgrade in a chain of several organisations", "three_orgs", later,
+         case("operator", "chain.schedule_upgrade", direct)),
+        # approvals
+        ("the approval that reaches the threshold rotates the key", "rotation_approved_once",
+         later, case("operator-c", "consortium.approve", {"proposal": 3})),
+        ("approve twice", "rotation_approved_once", later,
+         case("operator-b", "consortium.approve", {"proposal": 3})),
+        ("approve by a household", "rotation_approved_once", later,
+         case("house-a", "consortium.approve", {"proposal": 3})),
+        ("approve after expiry", "rotation_approved_once", expired,
+         case("operator-c", "consortium.approve", {"proposal": 3})),
+        ("approve an unknown proposal", "rotation_approved_once", later,
+         case("operator-c", "consortium.approve", {"proposal": 4})),
+        ("approve a withdrawn proposal", "rotation_withdrawn", later,
+         case("operator-c", "consortium.approve", {"proposal": 3})),
+        # withdrawal
+        ("withdraw", "rotation_approved_once", later,
+         case("operator", "consortium.withdraw", {"proposal": 3})),
+        ("withdraw another organisation's proposal", "rotation_approved_once", later,
+         case("operator-c", "consortium.withdraw", {"proposal": 3})),
+    ]  # fmt: skip
+
+
+def governance_vectors() -> dict[str, Any]:
+    states, cases = _named_state_cases(GOVERNANCE_STATES, _governance_cases())
+    return {
+        "description": "Consortium governance (docs/governance.md): proposals, approvals by "
+        "more than two thirds of the organisations allowed to propose, withdrawal, expiry, "
+        "and the effects of an executed proposal from the next height (proposers through an "
+        "upgrade at height + 1, a node key and its history). 'states' and 'cases' are read "
+        "as in market.json: each state a block on its parent (genesis: genesis.json's "
+        "state), each case's 'tx' the only transaction of block 'height' at 'block_time' on "
+        "the state 'pre', refused before execution ('stage' 'prepare') or executed, with its "
+        "canonical receipt, 'changes' and 'post_root'.",
+        "states": states,
         "cases": cases,
     }
 
@@ -1326,6 +1492,7 @@ GENERATORS = {
     "contracts.json": contract_vectors,
     "metering.json": metering_vectors,
     "market.json": market_vectors,
+    "governance.json": governance_vectors,
 }
 
 

@@ -24,6 +24,7 @@ from gridledger.api.routes import (
     assets,
     blocks,
     chain,
+    consortium,
     events,
     market,
     operator,
@@ -94,7 +95,19 @@ def create_app(
     app.state.auth = auth
     install_error_handlers(app)
     app.add_exception_handler(MembersError, _on_members_error)
-    for module in (txs, blocks, chain, state, assets, readings, market, events, ops, operator):
+    for module in (
+        txs,
+        blocks,
+        chain,
+        consortium,
+        state,
+        assets,
+        readings,
+        market,
+        events,
+        ops,
+        operator,
+    ):
         app.include_router(module.router(ctx))
     if web:
         # imported here: the web interface's templates load only where pages are served

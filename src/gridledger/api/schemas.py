@@ -115,6 +115,8 @@ def model_of(record: type[msgspec.Struct], name: str | None = None) -> type[Base
         if f.name in docs:
             annotation = Annotated[annotation, Field(description=docs[f.name])]
         fields[f.encode_name] = (annotation, ... if f.required else _default(f))
+    if info.tag_field is not None:  # a tagged union's member names its type
+        fields[info.tag_field] = (Literal[info.tag], ...)
     model: type[BaseModel] = create_model(
         name or record.__name__,
         __config__=ConfigDict(extra="forbid"),

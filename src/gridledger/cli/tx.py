@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gridledger.cli import chain, market
+from gridledger.cli import chain, consortium, market
 from gridledger.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -39,6 +39,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(market.tx_app, name="market")
+app.add_typer(consortium.tx_app, name="consortium")
 chain.register_tx(app)
 
 AmountOpt = Annotated[

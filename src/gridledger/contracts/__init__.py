@@ -4,7 +4,7 @@ records.
 Importing this package registers every transaction kind in :data:`KINDS`.
 """
 
-from gridledger.contracts import chain, funds, market, metering, registry
+from gridledger.contracts import chain, consortium, funds, market, metering, registry
 from gridledger.contracts.base import KINDS, ROLES, Context, Kind, get_kind
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "Context",
     "Kind",
     "chain",
+    "consortium",
     "funds",
     "get_kind",
     "market",

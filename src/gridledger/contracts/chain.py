@@ -16,9 +16,21 @@ most ``h`` applied in height order (:func:`rules_at`). An operator schedules an 
 future height (``chain.schedule_upgrade``) and may cancel it before it takes effect
 (``chain.cancel_upgrade``); the blocks before the height keep the old rules, so ``verify``
 re-executes every block under the rules it was made with.
+
+A chain run by several organisations is **governed**: once the rules let more than one
+organisation propose blocks and allow ``consortium.propose``, an upgrade takes a consortium
+proposal approved by more than two thirds of them (:mod:`gridledger.contracts.consortium`,
+which calls :func:`schedule_upgrade`, :func:`cancel_upgrade` and :func:`change_proposers`
+here), and the direct operator kinds are refused (``governance.proposal_required``). A chain
+whose rules do not allow ``consortium.propose`` (one created before governance existed) keeps
+the direct kinds, so its operator can schedule the upgrade that allows it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+
+import msgspec
 
 from gridledger.contracts.base import KINDS, ROLES, Body, Context, Int64, Record, kind
 from gridledger.contracts.registry import get_organisation
@@ -33,6 +45,10 @@ _QUOTA_PREFIX = b"chain/quota/"
 ANY_ROLE = "any"
 """The quota role that applies to every account, whatever its roles."""
 _NONCE_PREFIX = b"nonce/"
+PROPOSE_KIND = "consortium.propose"
+"""The kind whose presence in the rules makes a chain of several proposers governed."""
+GOVERNANCE_KINDS = ("consortium.approve", PROPOSE_KIND)
+"""The kinds a governed chain needs to change its rules (see :func:`governed`)."""
 
 
 # keys ----------------------------------------------------------------------------------------
@@ -123,6 +139,16 @@ class InvalidRules(InvalidTransaction):
     default_message = "the rules would leave the chain unable to run"
 
 
+class ProposalRequired(InvalidTransaction):
+    # a governance code, defined here because chain refuses its own kinds with it (the
+    # consortium contract builds on this module, never the other way round)
+    code = "governance.proposal_required"
+    default_message = (
+        "this chain is run by several organisations: rule changes take a consortium proposal "
+        "(consortium.propose) approved by more than two thirds of them"
+    )
+
+
 # queries -------------------------------------------------------------------------------------
 def genesis_rules(view: StateReader) -> Rules:
     """The rules the chain started with (every default resolved at genesis)."""
@@ -142,6 +168,17 @@ def rules_at(view: StateReader, height: int) -> Rules:
     for upgrade in upgrades(view, height):
         rules = changed(rules, upgrade.changes)
     return rules
+
+
+def governed(view: StateReader, height: int) -> bool:
+    """Whether a rule change made in the block at ``height`` needs a consortium proposal: the
+    rules at ``height`` or at the next height let more than one organisation propose and allow
+    ``consortium.propose``."""
+    for at in (height, height + 1):
+        rules = rules_at(view, at)
+        if len(rules.proposers) > 1 and PROPOSE_KIND in rules.kinds:
+            return True
+    return False
 
 
 def nonce_of(view: StateReader, account: str) -> int:
@@ -188,6 +225,87 @@ def check_rules(view: StateReader, rules: Rules) -> None:
         raise InvalidRules(f"unknown transaction kinds: {', '.join(unknown)}")
     if "chain.schedule_upgrade" not in rules.kinds:
         raise InvalidRules("the rules must keep chain.schedule_upgrade, or never change again")
+    if len(rules.proposers) > 1 and PROPOSE_KIND in rules.kinds:
+        missing = [k for k in GOVERNANCE_KINDS if k not in rules.kinds]
+        if missing:
+            raise InvalidRules(
+                f"a chain governed by proposals must keep {', '.join(missing)}, "
+                "or never change again"
+            )
+
+
+# rule changes, shared with the consortium contract -------------------------------------------
+def _check_from(state: StateReader, height: int) -> None:
+    """Refuse unless the rules at ``height`` and at every later upgrade can run."""
+    check_rules(state, rules_at(state, height))
+    for later in upgrades(state):
+        if later.height > height:
+            check_rules(state, rules_at(state, later.height))
+
+
+def schedule_upgrade(state: StateWriter, ctx: Context, height: int, changes: RuleChanges) -> None:
+    """Store an :class:`Upgrade` of ``changes`` at ``height`` (after this block, at a height
+    without another), refused when it would leave any rule set from then on unable to run."""
+    if height <= ctx.height:
+        raise UpgradeNotInFuture(f"height {height} is not after this block's height {ctx.height}")
+    key = upgrade_key(height)
+    if state.get(key) is not None:
+        raise UpgradeExists(f"an upgrade is already scheduled at height {height}")
+    state.put(key, Upgrade(height=height, changes=changes,
+                           scheduled_height=ctx.height, scheduled_by=ctx.sender))  # fmt: skip
+    # the rules it leads to, with every upgrade before and after it, must all be runnable
+    _check_from(state, height)
+    ctx.emit("chain.upgrade_scheduled", height=height)
+
+
+def cancel_upgrade(state: StateWriter, ctx: Context, height: int) -> None:
+    """Delete the upgrade at ``height`` before it takes effect."""
+    key = upgrade_key(height)
+    if state.get(key) is None:
+        raise UnknownUpgrade(f"no upgrade is scheduled at height {height}")
+    if height <= ctx.height:
+        raise UpgradeNotInFuture(f"the upgrade at height {height} has taken effect")
+    state.delete(key)
+    for later in upgrades(state):
+        if later.height > height:
+            check_rules(state, rules_at(state, later.height))
+    ctx.emit("chain.upgrade_cancelled", height=height)
+
+
+def change_proposers(
+    state: StateWriter, ctx: Context, add: Iterable[str] = (), remove: Iterable[str] = ()
+) -> int:
+    """Add and remove proposers from the next height on; returns that height.
+
+    The change is an upgrade at ``ctx.height + 1`` (an upgrade already scheduled there keeps
+    its other changes and gets the new ``proposers``), so every node agrees which
+    organisations may propose each height. Every later upgrade that sets ``proposers`` gets
+    the same change, so it cannot undo a membership decision.
+    """
+    added, removed = sorted(set(add)), sorted(set(remove))
+
+    def changed_list(proposers: list[str]) -> list[str]:
+        return sorted((set(proposers) | set(added)) - set(removed))
+
+    at = ctx.height + 1
+    proposers = changed_list(rules_at(state, at).proposers)
+    key = upgrade_key(at)
+    existing = state.get_record(key, Upgrade)
+    if existing is None:
+        state.put(key, Upgrade(height=at, changes=RuleChanges(proposers=proposers),
+                               scheduled_height=ctx.height, scheduled_by=ctx.sender))  # fmt: skip
+    else:
+        merged = msgspec.structs.replace(existing.changes, proposers=proposers)
+        state.put(key, msgspec.structs.replace(existing, changes=merged))
+    for later in upgrades(state):
+        if later.height > at and later.changes.proposers is not None:
+            merged = msgspec.structs.replace(
+                later.changes, proposers=changed_list(later.changes.proposers)
+            )
+            state.put(upgrade_key(later.height), msgspec.structs.replace(later, changes=merged))
+    _check_from(state, at)
+    ctx.emit("chain.proposers_changed", height=at, proposers=proposers)
+    return at
 
 
 # transaction kinds ---------------------------------------------------------------------------
@@ -203,22 +321,11 @@ class ScheduleUpgrade(Body):
 
 @kind("chain.schedule_upgrade", ScheduleUpgrade, roles=("operator",))
 def apply_schedule_upgrade(state: StateWriter, ctx: Context, body: ScheduleUpgrade) -> None:
-    """Schedule a change of the chain rules at a future height (operator)."""
-    if body.height <= ctx.height:
-        raise UpgradeNotInFuture(
-            f"height {body.height} is not after this block's height {ctx.height}"
-        )
-    key = upgrade_key(body.height)
-    if state.get(key) is not None:
-        raise UpgradeExists(f"an upgrade is already scheduled at height {body.height}")
-    state.put(key, Upgrade(height=body.height, changes=body.changes,
-                           scheduled_height=ctx.height, scheduled_by=ctx.sender))  # fmt: skip
-    # the rules it leads to, with every upgrade before and after it, must all be runnable
-    check_rules(state, rules_at(state, body.height))
-    for later in upgrades(state):
-        if later.height > body.height:
-            check_rules(state, rules_at(state, later.height))
-    ctx.emit("chain.upgrade_scheduled", height=body.height)
+    """Schedule a change of the chain rules at a future height (operator; in a governed chain,
+    a consortium proposal instead)."""
+    if governed(state, ctx.height):
+        raise ProposalRequired
+    schedule_upgrade(state, ctx, body.height, body.changes)
 
 
 class CancelUpgrade(Body):
@@ -227,17 +334,11 @@ class CancelUpgrade(Body):
 
 @kind("chain.cancel_upgrade", CancelUpgrade, roles=("operator",))
 def apply_cancel_upgrade(state: StateWriter, ctx: Context, body: CancelUpgrade) -> None:
-    """Cancel an upgrade that has not taken effect yet (operator)."""
-    key = upgrade_key(body.height)
-    if state.get(key) is None:
-        raise UnknownUpgrade(f"no upgrade is scheduled at height {body.height}")
-    if body.height <= ctx.height:
-        raise UpgradeNotInFuture(f"the upgrade at height {body.height} has taken effect")
-    state.delete(key)
-    for later in upgrades(state):
-        if later.height > body.height:
-            check_rules(state, rules_at(state, later.height))
-    ctx.emit("chain.upgrade_cancelled", height=body.height)
+    """Cancel an upgrade that has not taken effect yet (operator; in a governed chain, a
+    consortium proposal instead)."""
+    if governed(state, ctx.height):
+        raise ProposalRequired
+    cancel_upgrade(state, ctx, body.height)
 
 
 class SetQuota(Body):

@@ -38,7 +38,7 @@ from typing import Any
 
 import msgspec
 
-from gridledger.contracts import chain, registry
+from gridledger.contracts import chain, consortium
 from gridledger.core.crypto import SigningKey, verify
 from gridledger.core.errors import InvalidBlock
 from gridledger.core.types import Attestation, Block
@@ -49,6 +49,10 @@ from gridledger.node.ordering import LocalOrdering
 log = logging.getLogger("gridledger.network")
 
 _attestation = msgspec.json.Decoder(Attestation).decode
+
+
+LATE_HEIGHTS = 256
+"""How far below the final height a node still takes in attestations."""
 
 
 def quorum(n: int) -> int:
@@ -281,7 +285,13 @@ class NetworkNode:
         self._keep([att])
 
     def _take_attestations(self) -> None:
-        start = self.finality.final_height + 1
+        # from the lowest height some organisation has not attested yet (late attestations
+        # of final blocks are kept too, and tell pruning who has caught up), but no further
+        # back than LATE_HEIGHTS below the final height
+        fin = self.finality
+        proposers = self.node.rules.proposers
+        everyone = min((fin.highest_by_org.get(o, 0) for o in proposers), default=0)
+        start = max(min(fin.final_height, everyone) + 1, fin.final_height - LATE_HEIGHTS, 1)
         fresh: list[Attestation] = []
         for raw in self.etcd.attestations(start, limit=4096):
             try:
@@ -304,11 +314,11 @@ class NetworkNode:
         view = self.node.state.view
         if att.org not in chain.rules_at(view, att.height).proposers:
             return False
-        org = registry.get_organisation(view, att.org)
-        if org is None or org.node_key is None:
+        node_key = consortium.node_key_at(view, att.org, att.height)
+        if node_key is None:
             return False
         try:
-            return verify(org.node_key, att.signing_bytes(), att.signature)
+            return verify(node_key, att.signing_bytes(), att.signature)
         except Exception:  # a malformed signature is simply not a valid one
             return False
 
@@ -351,7 +361,7 @@ class NetworkNode:
         if rows or final != fin.final_height:
             node.store.add_attestations(rows, final if final != fin.final_height else None)
             fin.final_height = final
-            for h in [h for h in fin.by_height if h < final - 64]:
+            for h in [h for h in fin.by_height if h < final - LATE_HEIGHTS]:
                 del fin.by_height[h]
         self._prune()
 

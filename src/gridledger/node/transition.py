@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from gridledger.contracts import chain, registry
+from gridledger.contracts import chain, consortium, registry
 from gridledger.contracts.genesis import Genesis, apply_genesis
 from gridledger.contracts.rules import Rules
 from gridledger.core import merkle
@@ -145,8 +145,8 @@ def validate_header(
             f"{header.proposer!r} may not propose at height {header.height} "
             f"(proposers: {', '.join(rules.proposers)})"
         )
-    org = registry.get_organisation(view, header.proposer)
-    node_key = None if org is None else org.node_key
+    # the key valid at this height: a rotation takes effect from the block after it
+    node_key = consortium.node_key_at(view, header.proposer, header.height)
     if not isinstance(node_key, str):
         raise BadProposer(f"proposer {header.proposer!r} has no registered node key")
     if not verify(node_key, header.signing_bytes(), signature):

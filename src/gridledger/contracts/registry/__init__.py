@@ -4,8 +4,9 @@ devices, consumption sites, and the meters bound to them).
 * :mod:`.keys`: every ``registry/...`` state key, and nothing else builds them;
 * :mod:`.records`: the stored records (:class:`Organisation`, :class:`Account`,
   :class:`Device`, :class:`Site`, :class:`Meter`);
-* :mod:`.accounts`: organisations, accounts, roles, key rotation and suspension, and the
-  writes genesis shares (:func:`put_organisation`, :func:`put_account`);
+* :mod:`.accounts`: organisations, accounts, roles, key rotation and suspension, the
+  writes genesis shares (:func:`put_organisation`, :func:`put_account`), and those the
+  consortium's decisions make (:func:`set_node_key`, :func:`mark_removed`);
 * :mod:`.assets`: devices, sites and meters;
 * :mod:`.queries`: records by id, pages in id order, a device's or a site's meters, and the
   sender facts admission and execution need (:func:`account_summary`);
@@ -18,9 +19,11 @@ from gridledger.contracts.registry.accounts import (
     check_id,
     check_key,
     check_roles,
+    mark_removed,
     put_account,
     put_organisation,
     sender_org,
+    set_node_key,
 )
 from gridledger.contracts.registry.assets import INTERVALS_S, METER_KINDS, TECHNOLOGIES
 from gridledger.contracts.registry.errors import (
@@ -127,6 +130,7 @@ __all__ = [
     "list_meters",
     "list_organisations",
     "list_sites",
+    "mark_removed",
     "meter_ids_of",
     "meters_of",
     "put_account",
@@ -134,4 +138,5 @@ __all__ = [
     "require_account",
     "require_exists",
     "sender_org",
+    "set_node_key",
 ]

@@ -94,6 +94,27 @@ def put_organisation(
     )
 
 
+def set_node_key(state: StateWriter, org: str, node_key: str) -> None:
+    """Replace organisation ``org``'s node key (a consortium decision: see
+    :mod:`gridledger.contracts.consortium`, which keeps the key history)."""
+    organisation = get_organisation(state, org)
+    if organisation is None:
+        raise UnknownOrganisation(f"no organisation {org!r}")
+    state.put(keys.organisation(org), msgspec.structs.replace(organisation, node_key=node_key))
+
+
+def mark_removed(state: StateWriter, org: str, removed_height: int) -> None:
+    """Mark organisation ``org`` as no longer counted by the consortium from
+    ``removed_height`` on (its record and key stay)."""
+    organisation = get_organisation(state, org)
+    if organisation is None:
+        raise UnknownOrganisation(f"no organisation {org!r}")
+    state.put(
+        keys.organisation(org),
+        msgspec.structs.replace(organisation, removed_height=removed_height),
+    )
+
+
 def put_account(
     state: StateWriter, account: str, org: str, public_key: str, roles: list[str]
 ) -> None:

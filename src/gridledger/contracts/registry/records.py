@@ -22,7 +22,7 @@ def commissioning_days(commissioned: str) -> int:
     return dt.date.fromisoformat(commissioned).toordinal() - _EPOCH_ORDINAL
 
 
-class Organisation(Record):
+class Organisation(Record, omit_defaults=True):
     """An organisation of the consortium (``registry/org/<org>``).
 
     Attributes:
@@ -30,13 +30,19 @@ class Organisation(Record):
         name: Display name.
         roles: The roles its accounts may hold, sorted.
         node_key: The tagged Ed25519 key ("ed25519:<hex>") that signs the organisation's
-            blocks and attestations; null for an organisation that runs no node.
+            blocks and attestations from the next height on; null for an organisation that
+            runs no node. The key valid at an earlier height is the consortium's key
+            history's (``consortium.node_key_at``).
+        removed_height: The first height at which the consortium no longer counts it (a
+            ``remove_organisation`` proposal executed in the block before); left out while
+            it is a member. Its record and keys stay, to check the blocks it signed.
     """
 
     id: str
     name: str
     roles: list[str]
     node_key: str | None
+    removed_height: int | None = None
 
 
 class Account(Record):
