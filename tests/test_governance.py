@@ -17,7 +17,12 @@ from hypothesis import strategies as st
 
 from gridledger.contracts import chain, consortium, registry
 from gridledger.contracts.base import ROLES
-from gridledger.contracts.genesis import Genesis, GenesisAccount, GenesisOrganisation
+from gridledger.contracts.genesis import (
+    Genesis,
+    GenesisAccount,
+    GenesisNetwork,
+    GenesisOrganisation,
+)
 from gridledger.contracts.rules import Rules
 from gridledger.core.crypto import SigningKey, verify
 from gridledger.core.errors import InvalidBlock, InvalidTransaction
@@ -910,3 +915,26 @@ def test_cli_bodies_are_valid_transactions(tmp_path: Any) -> None:
     assert isinstance(add, dict)
     assert add["action"]["node_key"] == node_key("utility-z").public_key
     assert add["action"]["roles"] == list(ROLES)
+
+
+def test_the_genesis_names_the_founding_members_etcd_and_node_addresses() -> None:
+    plain = consortium_genesis(3)
+    with_network = consortium_genesis(3)
+    for i, o in enumerate(with_network.organisations[:3]):
+        o.network = GenesisNetwork(
+            etcd_peer_url=f"https://10.0.0.{i + 1}:2380",
+            etcd_client_url=f"https://10.0.0.{i + 1}:2379",
+            api_url=f"https://10.0.0.{i + 1}:8700",
+        )
+    # a document without addresses has no "network" member at all: older documents keep
+    # their bytes and hash
+    assert b'"network"' not in plain.encode()
+    assert b'"network":{"api_url":"https://10.0.0.1:8700"' in with_network.encode()
+    assert plain.hash() != with_network.hash()
+    state = committed_genesis_state(with_network)
+    nets = consortium.org_networks(state.view)
+    assert [(n.org, n.etcd_client_url, n.set_height) for n in nets] == [
+        (o.id, f"https://10.0.0.{i + 1}:2379", 0)
+        for i, o in enumerate(with_network.organisations[:3])
+    ]
+    assert consortium.org_networks(committed_genesis_state(plain).view) == []

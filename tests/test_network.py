@@ -9,10 +9,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from etcd_support import etcd_cluster, fresh_etcd_cluster, poll  # noqa: F401
+from gridledger.api.render import block_view
 from gridledger.contracts import consortium as consortium_q
 from gridledger.contracts.funds import balance_of
 from gridledger.core.crypto import verify
@@ -20,7 +22,8 @@ from gridledger.core.types import Block, BlockHeader
 from gridledger.network.etcd import Cluster
 from gridledger.network.log import encode_block
 from gridledger.network.runner import NetworkSettings, quorum
-from gridledger.node.node import Node
+from gridledger.node.node import GENESIS_NAME, Node, NodeConfig
+from gridledger.node.sync import catch_up
 from network_support import attestations_of, consortium, transfers
 from support import key, signed
 
@@ -157,7 +160,7 @@ def test_a_node_behind_the_pruned_log_catches_up_from_a_peer(
         return peers[0](node)  # set once the consortium is up
 
     def small_window(org: str) -> NetworkSettings:
-        s = NetworkSettings(window=4, prune_every=2, fill_s=0.0)
+        s = NetworkSettings(window=4, prune_every=2, defragment_every=2, fill_s=0.0)
         if org == "org-3":
             s.catch_up = from_peer
         return s
@@ -340,3 +343,77 @@ def test_an_added_organisation_joins_syncs_and_counts_in_the_quorum(
              timeout_s=10, what="org-5 attests")  # fmt: skip
         assert all(n.final_height == top for n in nodes)
         assert quorum(len(consortium_q.members(view, top))) == 4
+
+
+def test_an_observer_syncs_from_a_peer_checking_every_block_and_attestation(
+    tmp_path: Path,
+    etcd_cluster: Cluster,  # noqa: F811
+) -> None:
+    with consortium(tmp_path / "net", etcd_cluster, prefix="/observe/") as net:
+        for round_ in range(3):  # a block each
+            net.wait_all_final([net.submit(tx, "org-1") for tx in transfers(1, round_ + 1)])
+        peer = net.nodes["org-1"].node
+        home = tmp_path / "observer"
+        home.mkdir()
+        (home / GENESIS_NAME).write_bytes(net.genesis.encode())
+        observer = Node(NodeConfig(home=home, org="auditor", node_key=key("auditor"),
+                                   verify_workers=0))  # fmt: skip
+        forged_at = 1
+
+        def fetch(height: int) -> dict[str, Any]:
+            view = block_view(peer.store.block(height), peer)  # type: ignore[arg-type]
+            if height == forged_at:  # a peer cannot vouch for others: forged ones are dropped
+                view["attestations"] = [
+                    {**a, "signature": key("intruder").sign(b"x")} for a in view["attestations"]
+                ]
+            return view
+
+        try:
+            done = catch_up(observer, fetch, peer.tip.height)
+            assert done.height == peer.tip.height
+            assert peer.tip.height >= 3
+            # the forged block's own attestations are dropped; the later blocks' quorum makes
+            # the whole chain final (each attests its parent through prev_hash)
+            assert observer.final_height == peer.final_height == peer.tip.height
+            assert attestations_of(observer, forged_at) == []
+            for height in range(forged_at + 1, peer.tip.height + 1):
+                assert len(attestations_of(observer, height)) >= quorum(4)
+        finally:
+            observer.close()
+
+
+def test_a_node_that_cannot_catch_up_proposes_nothing_until_it_has(
+    tmp_path: Path,
+    etcd_cluster: Cluster,  # noqa: F811
+) -> None:
+    peers: list[Callable[[Node], int]] = []
+
+    def from_peer(node: Node) -> int:
+        return peers[0](node) if peers else node.tip.height  # no peer answers, at first
+
+    def small_window(org: str) -> NetworkSettings:
+        s = NetworkSettings(window=4, prune_every=2, fill_s=0.0)
+        if org == "org-3":
+            s.catch_up = from_peer
+        return s
+
+    with consortium(tmp_path, etcd_cluster, settings=small_window, prefix="/behind/") as net:
+        net.stop("org-3")
+        for round_ in range(12):
+            net.wait_all_final([net.submit(tx, "org-1") for tx in transfers(1, round_ + 1)[:2]])
+        poll(lambda: net.nodes["org-1"].etcd.first_position() > 1, timeout_s=10,
+             what="the log pruned")  # fmt: skip
+        behind = net.open("org-3")
+        mine = transfers(1, 30)[2]  # house-02, sent to org-3 alone
+        net.submit(mine, "org-3")
+        # org-3 sees blocks built on heights it lacks and cannot fetch: it offers nothing
+        poll(lambda: behind.behind_height > 0, timeout_s=10, what="org-3 knows it is behind")
+        net.wait_all_final([net.submit(tx, "org-2") for tx in transfers(1, 31)[:2]],
+                           orgs=("org-1", "org-2", "org-4"))  # fmt: skip
+        assert behind.node.tip.height == 0
+        assert behind.node.halted is None
+        # a peer answers again: it catches up, then its transaction goes through
+        peers.append(net.peer_catch_up("org-1"))
+        net.wait_all_final([mine.hash()])
+        _same_chain([n.node for n in net.live()])
+        assert all(n.node.halted is None for n in net.live())

@@ -10,12 +10,20 @@ from typing import Annotated
 
 import msgspec
 
-from gridledger.contracts import chain, funds, registry
+from gridledger.contracts import chain, consortium, funds, registry
 from gridledger.contracts.base import KINDS
 from gridledger.contracts.rules import Rules
 from gridledger.core.crypto import sha256
 from gridledger.core.encoding import INT_MAX, canonical
 from gridledger.state.state import StateWriter
+
+
+class GenesisNetwork(msgspec.Struct, forbid_unknown_fields=True):
+    """Where a founding organisation of a consortium runs its etcd member and node."""
+
+    etcd_peer_url: str
+    etcd_client_url: str
+    api_url: str
 
 
 class GenesisOrganisation(msgspec.Struct, forbid_unknown_fields=True):
@@ -24,6 +32,9 @@ class GenesisOrganisation(msgspec.Struct, forbid_unknown_fields=True):
     roles: list[str]
     node_key: str | None = None
     """The public key that signs this organisation's blocks and attestations."""
+    network: GenesisNetwork | None = None
+    """A consortium member's etcd member and node addresses; absent (and left out of the
+    document, so older documents keep their hash) otherwise."""
 
 
 class GenesisAccount(msgspec.Struct, forbid_unknown_fields=True):
@@ -53,7 +64,12 @@ class Genesis(msgspec.Struct, forbid_unknown_fields=True):
     """The chain rules from height 1 until the first upgrade (see ``contracts/rules.py``)."""
 
     def encode(self) -> bytes:
-        return canonical(self)
+        """Canonical JSON; an organisation without ``network`` has no such member."""
+        doc = msgspec.to_builtins(self)
+        for org in doc["organisations"]:
+            if org.get("network") is None:
+                org.pop("network", None)
+        return canonical(doc)
 
     def hash(self) -> bytes:
         return sha256(self.encode())
@@ -83,6 +99,10 @@ def apply_genesis(state: StateWriter, genesis: Genesis) -> None:
         raise ValueError(f"hash algorithm {genesis.hash_alg!r} is not supported")
     for org in genesis.organisations:
         registry.put_organisation(state, org.id, org.name, org.roles, org.node_key)
+        if org.network is not None:
+            consortium.put_network(state, org.id, org.network.etcd_peer_url,
+                                   org.network.etcd_client_url, org.network.api_url,
+                                   height=0)  # fmt: skip
     supply = 0
     for acct in genesis.accounts:
         registry.put_account(state, acct.id, acct.org, acct.public_key, acct.roles)

@@ -9,7 +9,8 @@
       "peers": {"org-2": "https://127.0.0.1:8702", ...},
       "peer_ca": "tls/ca.crt",
       "observer": false,
-      "window": 2000
+      "window": 2000,
+      "prune_every": 64
     }
 
 ``etcd`` lists the cluster's members, this organisation's own first; ``peers`` the other
@@ -52,6 +53,7 @@ class NetworkConfig(msgspec.Struct, forbid_unknown_fields=True):
     peer_ca: str | None = None
     observer: bool = False
     window: int = 2_000
+    prune_every: int = 64
     turn_grace_ms: int = 150
     fill_ms: int = 50
 
@@ -140,6 +142,7 @@ def open_network_node(home: Path, passphrase: str, **overrides: Any) -> NetworkN
         turn_grace_s=config.turn_grace_ms / 1000,
         fill_s=config.fill_ms / 1000,
         window=config.window,
+        prune_every=config.prune_every,
         observer=config.observer,
         catch_up=peer_catch_up([url for _, url in sorted(config.peers.items())], context),
     )

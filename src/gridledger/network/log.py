@@ -2,11 +2,12 @@
 
 etcd (Raft, strict-serializable per Jepsen) decides one thing: which proposal holds each
 position of the log. A node offers its signed, executed block for the next position with one
-etcd transaction that succeeds only if that position is still free (``create_revision == 0``,
-a compare-and-swap; etcd's locks are never used, Jepsen showed them unsafe). Every node reads
-the positions in order and imports each block through the one block import path; a block that
-does not extend the chain (a lost race, an invalid block) is skipped by every honest node
-alike, since they all judge it against the same state.
+etcd transaction that succeeds only if that position and every later one are still free
+(``create_revision == 0`` over the range, a compare-and-swap; etcd's locks are never used,
+Jepsen showed them unsafe). Every node reads the positions in order and imports each block
+through the one block import path; a block that does not extend the chain (a lost race, an
+invalid block) is skipped by every honest node alike, since they all judge it against the
+same state.
 
 Keys, under ``<prefix><chain id>/``:
 
@@ -173,10 +174,22 @@ class EtcdLog:
 
     # the log ---------------------------------------------------------------------------------
     def offer(self, position: int, data: bytes) -> bool:
-        """Put ``data`` at ``position`` if it is still free. True when this offer holds it
-        (also when a retried request finds its own earlier write there)."""
+        """Put ``data`` at ``position`` if neither it nor any later position holds an entry.
+        True when this offer holds it (also when a retried request finds its own earlier
+        write there).
+
+        Not a plain create-if-absent: etcd forgets a deleted key's creation, so a node that
+        fell behind (paused, or slow) would win a position pruned since, and commit a block
+        no other node ever reads. Comparing the whole rest of the log refuses that offer."""
         key = self.position_key(position)
-        if self._call(lambda c: c.create(key, data)):
+        txn = {
+            "compare": [{"key": _b64(key), "range_end": _b64(_range_end(self.log_prefix)),
+                         "target": "CREATE", "result": "EQUAL", "create_revision": 0}],
+            "success": [{"request_put": {"key": _b64(key),
+                                         "value": base64.b64encode(data).decode()}}],
+            "failure": [],
+        }  # fmt: skip
+        if self._call(lambda c: c.transaction(txn)).get("succeeded", False):
             return True
         # a request that timed out may have been applied before the retry: look
         return self.entry(position) == data
@@ -230,6 +243,13 @@ class EtcdLog:
         if below_height > 0:
             start, end = self.attestation_key(0, ""), self.attestation_key(below_height, "")
             self._call(lambda c: _delete_range(c, start, end))
+
+    def defragment(self) -> None:
+        """Give the space of pruned entries back on the member this node talks to (etcd
+        reuses freed pages but keeps the file until defragmented; against its backend quota
+        that matters). The member pauses while it rewrites its file: a few milliseconds for
+        a pruned window."""
+        self._call(lambda c: c.post(c.get_url("/maintenance/defragment"), json={}))
 
     # attestations ----------------------------------------------------------------------------
     def publish(self, height: int, org: str, attestation: bytes) -> None:

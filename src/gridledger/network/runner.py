@@ -43,6 +43,7 @@ from gridledger.core.crypto import SigningKey, verify
 from gridledger.core.errors import InvalidBlock
 from gridledger.core.types import Attestation, Block
 from gridledger.network.log import EtcdLog, EtcdUnavailable, decode_block, encode_block
+from gridledger.node.finality import attestation_valid, quorum
 from gridledger.node.node import Node
 from gridledger.node.ordering import LocalOrdering
 
@@ -53,11 +54,6 @@ _attestation = msgspec.json.Decoder(Attestation).decode
 
 LATE_HEIGHTS = 256
 """How far below the final height a node still takes in attestations."""
-
-
-def quorum(n: int) -> int:
-    """The fewest organisations that are more than two thirds of ``n``."""
-    return (2 * n) // 3 + 1
 
 
 class WakingOrdering(LocalOrdering):
@@ -83,6 +79,8 @@ class NetworkSettings:
     attested them)."""
     prune_every: int = 64
     """Prune after this many positions."""
+    defragment_every: int = 32
+    """Defragment this node's etcd member after this many prunes."""
     observer: bool = False
     """Follow and check, but neither propose nor attest (an auditor's node)."""
     catch_up: Callable[[Node], int] | None = None
@@ -123,6 +121,11 @@ class NetworkNode:
         self._running = False
         self._thread: threading.Thread | None = None
         self._last_pruned = 0
+        self._prunes = 0
+        self._last_catch_up = 0.0
+        self.behind_height = 0
+        """A height some proposer built on that this node lacks (0 when none): it proposes
+        nothing until it has caught up."""
         self.etcd_ok = True
         self.lost_positions = 0
         self.skipped: list[tuple[int, str, str]] = []
@@ -252,6 +255,11 @@ class NetworkNode:
             if height <= node.tip.height:
                 return self._take_entry(position, data)
         if height > node.tip.height + 1:
+            if self._signed_by_a_proposer(block):
+                # an organisation built on blocks this node lacks and could not fetch: until
+                # it has them (or imports a block on its own tip again), a block it proposed
+                # would fork off the others' chain, so it proposes nothing
+                self.behind_height = max(self.behind_height, height - 1)
             self._skip(position, "block.bad_height", f"height {height} on tip {node.tip.height}")
             return True
         try:
@@ -264,8 +272,24 @@ class NetworkNode:
             self._skip(position, exc.code, exc.message)
             return True
         self._position_height[position] = height
+        self.behind_height = 0
         self._attest(height, block_hash.hex(), header.state_root)
         return True
+
+    def _signed_by_a_proposer(self, block: Block) -> bool:
+        """Whether ``block``'s header is signed by its proposer's node key as this node
+        knows it (a block from beyond this node's tip cannot be checked further)."""
+        view = self.node.state.view
+        header = block.header
+        if header.proposer not in chain.rules_at(view, self.node.tip.height + 1).proposers:
+            return False
+        node_key = consortium.node_key_at(view, header.proposer, self.node.tip.height + 1)
+        try:
+            return node_key is not None and verify(
+                node_key, header.signing_bytes(), block.signature
+            )
+        except Exception:  # a malformed signature is simply not a valid one
+            return False
 
     def _skip(self, position: int, code: str, message: str) -> None:
         log.warning("log entry skipped",
@@ -308,19 +332,8 @@ class NetworkNode:
 
     def check_attestation(self, att: Attestation) -> bool:
         """Whether ``att`` is for this chain and signed by an organisation allowed to
-        propose at its height, with that organisation's node key."""
-        if att.chain_id != self.node.chain_id:
-            return False
-        view = self.node.state.view
-        if att.org not in chain.rules_at(view, att.height).proposers:
-            return False
-        node_key = consortium.node_key_at(view, att.org, att.height)
-        if node_key is None:
-            return False
-        try:
-            return verify(node_key, att.signing_bytes(), att.signature)
-        except Exception:  # a malformed signature is simply not a valid one
-            return False
+        propose at its height, with that organisation's node key valid there."""
+        return attestation_valid(self.node.state.view, self.node.chain_id, att)
 
     def _keep(self, atts: list[Attestation]) -> None:
         fin = self.finality
@@ -393,6 +406,9 @@ class NetworkNode:
         for position in [p for p in self._position_height if p < below]:
             del self._position_height[position]
         self._last_pruned = below
+        self._prunes += 1
+        if self._prunes % self.settings.defragment_every == 0:
+            self.etcd.defragment()
 
     # proposing ---------------------------------------------------------------------------------
     def _my_turn(self) -> bool:
@@ -405,6 +421,11 @@ class NetworkNode:
         queue = self._queue
         if not len(queue) or self.org not in node.rules.proposers:
             return False
+        if self.behind_height > node.tip.height:
+            self._catch_up_now()
+            if self.behind_height > node.tip.height:
+                return False
+            self.behind_height = 0
         if self._my_turn():
             if queue.oldest_wait_s() < self.settings.fill_s and len(queue) < node.block_max_txs:
                 return False
@@ -436,6 +457,15 @@ class NetworkNode:
         self._attest(won.height, won.hash, won.header.state_root)
         return True
 
+    def _catch_up_now(self) -> None:
+        """Try the peers again, at most once a second."""
+        catch_up = self.settings.catch_up
+        now = time.monotonic()
+        if catch_up is None or now - self._last_catch_up < 1.0:
+            return
+        self._last_catch_up = now
+        catch_up(self.node)
+
     def _offer(self, position: int, block: Block, raws: list[bytes]) -> bool:
         return self.etcd.offer(position, encode_block(block, raws))
 
@@ -446,5 +476,6 @@ class NetworkNode:
             "etcd_ok": self.etcd_ok,
             "lost_positions": self.lost_positions,
             "skipped": len(self.skipped),
+            "behind_height": self.behind_height or None,
             "observer": self.settings.observer,
         }

@@ -606,9 +606,15 @@ class Node:
     # queries with proofs --------------------------------------------------------------------
     @property
     def final_height(self) -> int:
-        """The highest block that is final (attested by the quorum; the tip when embedded)."""
+        """The highest block that is final: attested by the quorum in a consortium (followed
+        by a network runner, or synced from peers with their attestations); the tip on a
+        chain of one proposing organisation, whose signature is the whole quorum."""
         source = self.final_height_of
-        return self.tip.height if source is None else min(source(), self.tip.height)
+        if source is not None:
+            return min(source(), self.tip.height)
+        if len(self.rules.proposers) > 1:
+            return min(self.store.final_height(), self.tip.height)
+        return self.tip.height
 
     def status(self) -> dict[str, Any]:
         tip = self.tip

@@ -5,6 +5,9 @@ API and imports it with :meth:`~gridledger.node.node.Node.import_block`, so ever
 checked exactly as a follower checks it (header, proposer, signatures, every transaction,
 re-execution, every root) and nothing a peer sends is taken on trust. The first block that
 fails stops the catch-up with its ``block.*`` code; everything before it stays committed.
+In a consortium, the attestations sent with each block are checked against the
+organisations' node keys at its height and kept; a quorum of them makes the block final here
+too.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Any
 import msgspec
 
 from gridledger.core.errors import InvalidBlock, MalformedTx
-from gridledger.core.types import Block, BlockHeader, Transaction
+from gridledger.core.types import Attestation, Block, BlockHeader, Transaction
+from gridledger.node.finality import attesting, is_final
 from gridledger.node.node import Node
 
 
@@ -46,6 +50,33 @@ def block_from_api(view: dict[str, Any]) -> tuple[Block, list[bytes]]:
     return Block(header, txs, signature), [tx.encode() for tx in txs]
 
 
+def keep_attestations(node: Node, height: int, views: object) -> int:
+    """Check the attestations a peer sent with block ``height`` (the organisations' signed
+    statements of its hash and state root) against their node keys at that height, keep the
+    valid ones, and advance the final height when they are a quorum. Returns how many were
+    valid; invalid or malformed ones are dropped (a peer cannot make a block final)."""
+    if not isinstance(views, list) or not views:
+        return 0
+    atts = []
+    for v in views:
+        try:
+            atts.append(msgspec.convert(v, Attestation, strict=True))
+        except msgspec.ValidationError:
+            continue
+    stored = node.store.block(height)
+    if stored is None:
+        return 0
+    view = node.state.view
+    valid = attesting(view, node.chain_id, height, stored.hash.hex(), atts)
+    final = None
+    if is_final(view, height, len(valid)) and height > node.store.final_height():
+        final = height
+    rows = [(height, org, stored.hash, att.encode()) for org, att in sorted(valid.items())]
+    if rows or final is not None:
+        node.store.add_attestations(rows, final)
+    return len(valid)
+
+
 def catch_up(
     node: Node,
     fetch: Callable[[int], dict[str, Any]],
@@ -61,10 +92,12 @@ def catch_up(
     imported = txs = 0
     while node.tip.height < to_height:
         height = node.tip.height + 1
-        block, raws = block_from_api(fetch(height))
+        view_of = fetch(height)
+        block, raws = block_from_api(view_of)
         if block.header.height != height:
             raise InvalidBlock(f"asked for block {height}, the peer sent {block.header.height}")
         node.import_block(block, raws)
+        keep_attestations(node, block.header.height, view_of.get("attestations"))
         imported += 1
         txs += len(raws)
         if progress is not None:

@@ -21,7 +21,7 @@ byte for byte.
 """
 
 from gridledger.contracts.consortium import keys
-from gridledger.contracts.consortium.actions import action_type, check_action
+from gridledger.contracts.consortium.actions import action_type, check_action, put_network
 from gridledger.contracts.consortium.errors import (
     AlreadyApproved,
     InvalidAction,
@@ -119,4 +119,5 @@ __all__ = [
     "node_keys",
     "org_network",
     "org_networks",
+    "put_network",
 ]

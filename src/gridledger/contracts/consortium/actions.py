@@ -97,6 +97,15 @@ def check_action(view: StateReader, ctx: Context, action: AnyAction) -> None:
                 )
 
 
+def put_network(
+    state: StateWriter, org: str, peer_url: str, client_url: str, api_url: str, height: int
+) -> None:
+    """Record where ``org``'s etcd member and node listen (at genesis, or when added)."""
+    state.put(keys.network(org), OrgNetwork(org=org, etcd_peer_url=peer_url,
+                                            etcd_client_url=client_url, api_url=api_url,
+                                            set_height=height))  # fmt: skip
+
+
 def execute(state: StateWriter, ctx: Context, action: AnyAction) -> None:
     """Carry out an approved action in this block (checked again first)."""
     check_action(state, ctx, action)
@@ -107,10 +116,8 @@ def execute(state: StateWriter, ctx: Context, action: AnyAction) -> None:
                                       action.node_key)  # fmt: skip
             history = [KeyPeriod(node_key=action.node_key, from_height=at)]
             state.put(keys.node_keys(action.org), NodeKeyHistory(org=action.org, keys=history))
-            state.put(keys.network(action.org), OrgNetwork(
-                org=action.org, etcd_peer_url=action.etcd_peer_url,
-                etcd_client_url=action.etcd_client_url, api_url=action.api_url,
-                set_height=ctx.height))  # fmt: skip
+            put_network(state, action.org, action.etcd_peer_url, action.etcd_client_url,
+                        action.api_url, ctx.height)  # fmt: skip
             chain.change_proposers(state, ctx, add=[action.org])
             ctx.emit("consortium.organisation_added", org=action.org, from_height=at)
         case RemoveOrganisation():
