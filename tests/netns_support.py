@@ -5,7 +5,9 @@ A :class:`NetnsLab` makes, in the root namespace, a bridge with the address ``10
 veth pair whose outer end is a bridge port and whose inner end holds ``10.213.X.<i>/24``
 (``i`` from 1). ``X`` is picked so no route of this machine overlaps. :meth:`NetnsLab.cut`
 takes a namespace's bridge port down (its link loses carrier: a real partition, for this
-process too) and :meth:`NetnsLab.heal` brings it back.
+process too) and :meth:`NetnsLab.heal` brings it back. :meth:`NetnsLab.split` moves some
+namespaces' ports to a second bridge (``glsb<tag>``, without an address): they reach each
+other but neither the rest nor this process, until :meth:`NetnsLab.join`.
 
 Names carry a random tag (``glbr<tag>``, ``gl<tag>h<i>``, ``gl-<tag>-<i>``), so labs of
 concurrent runs never meet. Everything a lab made goes on :meth:`NetnsLab.close`: processes left
@@ -84,6 +86,8 @@ class NetnsLab:
             raise ValueError("a lab has 1 to 200 namespaces")
         self.tag = secrets.token_hex(3)
         self.bridge = f"glbr{self.tag}"
+        self.side_bridge = f"glsb{self.tag}"
+        """The other side of a :meth:`split`, made on first use."""
         self.subnet = _pick_subnet()
         self.host_ip = str(self.subnet.network_address + 254)
         self.namespaces = [
@@ -108,6 +112,7 @@ class NetnsLab:
             json.dumps(
                 {
                     "bridge": self.bridge,
+                    "side_bridge": self.side_bridge,
                     "namespaces": [ns.name for ns in self.namespaces],
                     "veths": [ns.host_veth for ns in self.namespaces],
                 }
@@ -148,6 +153,7 @@ class NetnsLab:
             [ns.host_veth for ns in self.namespaces],
             self.bridge,
         )
+        _ip("link", "del", self.side_bridge, check=False)
         self._record.unlink(missing_ok=True)
         with _labs_lock:
             _labs.discard(self)
@@ -167,6 +173,20 @@ class NetnsLab:
     def heal(self, name: str) -> None:
         """Undo :meth:`cut`."""
         _ip("link", "set", self[name].host_veth, "up")
+
+    def split(self, names: Sequence[str]) -> None:
+        """Partition the lab in two: namespaces ``names`` on one side (on the side bridge),
+        the others and this process on the other."""
+        if not Path(f"/sys/class/net/{self.side_bridge}").exists():
+            _ip("link", "add", self.side_bridge, "type", "bridge")
+            _ip("link", "set", self.side_bridge, "up")
+        for name in names:
+            _ip("link", "set", self[name].host_veth, "master", self.side_bridge)
+
+    def join(self, names: Sequence[str]) -> None:
+        """Undo :meth:`split` for ``names``: their ports go back on the lab's bridge."""
+        for name in names:
+            _ip("link", "set", self[name].host_veth, "master", self.bridge)
 
     def exec_argv(self, name: str, argv: Sequence[str]) -> list[str]:
         """``argv`` run inside namespace ``name``."""
@@ -240,6 +260,8 @@ def sweep_stale_labs() -> None:
         with contextlib.suppress(OSError, ValueError, KeyError):
             made = json.loads(record.read_text())
             _remove(made["namespaces"], made["veths"], made["bridge"])
+            if "side_bridge" in made:
+                _ip("link", "del", made["side_bridge"], check=False)
         record.unlink(missing_ok=True)
 
 

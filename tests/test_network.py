@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from etcd_support import etcd_cluster, fresh_etcd_cluster, poll  # noqa: F401
@@ -20,12 +21,12 @@ from gridledger.contracts.funds import balance_of
 from gridledger.core.crypto import verify
 from gridledger.core.types import Block, BlockHeader
 from gridledger.network.etcd import Cluster
-from gridledger.network.log import encode_block
-from gridledger.network.runner import NetworkSettings, quorum
+from gridledger.network.log import EtcdLog, encode_block
+from gridledger.network.runner import NetworkNode, NetworkSettings, WakingOrdering, quorum
 from gridledger.node.node import GENESIS_NAME, Node, NodeConfig
 from gridledger.node.sync import catch_up
-from network_support import attestations_of, consortium, transfers
-from support import key, signed
+from network_support import attestations_of, consortium, endpoints_of, transfers
+from support import CHAIN_ID, key, signed
 
 
 def _same_chain(nodes: list[Node]) -> int:
@@ -238,14 +239,24 @@ def test_an_invalid_block_in_the_log_is_skipped_by_everyone(
             state_root=tip.state_root, proposer="org-1", tx_count=0,
         )  # fmt: skip
         signature = key("intruder").sign(forged.signing_bytes())
-        assert a.etcd.offer(a.position, encode_block(Block(forged, [], signature), []))
-        assert a.etcd.offer(a.position + 1, b"not a block at all")
+        at = a.position  # the node reads on meanwhile
+        assert a.etcd.offer(at, encode_block(Block(forged, [], signature), []))
+        assert a.etcd.offer(at + 1, b"not a block at all")
+        # and one from an organisation that is no member of the consortium
+        stranger = msgspec.structs.replace(forged, proposer="intruders")
+        assert a.etcd.offer(
+            at + 2,
+            encode_block(Block(stranger, [], key("intruder").sign(stranger.signing_bytes())), []),
+        )
+        # and a gap: nothing at at + 3, an entry after it
+        assert a.etcd.offer(at + 4, b"after a gap")
         hashes = [net.submit(tx, "org-3") for tx in transfers(1, 2)]
         net.wait_all_final(hashes)
         nodes = [n.node for n in net.live()]
         _same_chain(nodes)
         assert all(
-            {code for _, code, _ in n.skipped} >= {"block.bad_signature", "block.malformed_tx"}
+            {code for _, code, _ in n.skipped}
+            >= {"block.bad_signature", "block.malformed_tx", "block.bad_proposer", "block.missing"}
             for n in net.live()
         )
         assert all(n.halted is None for n in nodes)
@@ -417,3 +428,35 @@ def test_a_node_that_cannot_catch_up_proposes_nothing_until_it_has(
         net.wait_all_final([mine.hash()])
         _same_chain([n.node for n in net.live()])
         assert all(n.node.halted is None for n in net.live())
+
+
+def test_an_observer_follows_checks_and_knows_what_is_final_without_taking_part(
+    tmp_path: Path,
+    etcd_cluster: Cluster,  # noqa: F811
+) -> None:
+    with consortium(tmp_path, etcd_cluster, n=3, prefix="/auditor/") as net:
+        home = tmp_path / "auditor"
+        home.mkdir()
+        (home / GENESIS_NAME).write_bytes(net.genesis.encode())
+        etcd = EtcdLog(endpoints_of(etcd_cluster, 2), CHAIN_ID, prefix="/auditor/")
+        node = Node(
+            NodeConfig(home=home, org="auditor", node_key=key("auditor"), verify_workers=0),
+            ordering=WakingOrdering(etcd.poke),
+        )
+        auditor = NetworkNode(node, etcd, NetworkSettings(observer=True))
+        auditor.start()
+        try:
+            hashes = [net.submit(tx, "org-1") for tx in transfers(2)]
+            net.wait_all_final(hashes)
+            top = net.nodes["org-1"].node.tip.height
+            poll(lambda: auditor.finality.final_height >= top, timeout_s=10,
+                 what="the auditor sees the blocks final")  # fmt: skip
+            _same_chain([node, *(n.node for n in net.live())])
+            # it neither proposed nor attested
+            assert all(node.store.block(h).header.find(b'"proposer":"auditor"') < 0  # type: ignore[union-attr]
+                       for h in range(1, top + 1))  # fmt: skip
+            assert "auditor" not in {a.org for a in attestations_of(net.nodes["org-1"].node, top)}
+            assert node.block_final(top)
+        finally:
+            auditor.stop()
+            node.close()

@@ -59,6 +59,7 @@ FILES = [
     "metering.json",
     "market.json",
     "governance.json",
+    "attestations.json",
 ]
 TRANSITION_FILES = ["contracts.json", "metering.json"]
 """Files of contract transitions: pre-state, transaction, receipt and post-state (or error)."""
@@ -596,3 +597,175 @@ def test_governance_vectors_show_effects_from_the_next_height() -> None:
     assert {"governance.already_approved", "governance.proposal_expired",
             "governance.proposal_closed", "governance.proposal_required",
             "governance.last_proposer", "governance.not_proposing_org"} <= codes  # fmt: skip
+
+
+# attestations and finality -----------------------------------------------------------------------
+def _oracle_verify(public_key: str, message: bytes, signature: Any) -> bool:
+    """Ed25519 by the ``cryptography`` package (not PyNaCl, which the code uses)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    if not isinstance(signature, str) or not signature.startswith("ed25519:"):
+        return False
+    try:
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key.removeprefix("ed25519:")))
+        key.verify(bytes.fromhex(signature.removeprefix("ed25519:")), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _oracle_finality(case: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any]:
+    """docs/formats.md section 6b read literally: hashlib, the json module and ``cryptography``
+    decide who stands behind the block (no gridledger code)."""
+    import hashlib
+
+    header, block_hash = case["header"], case["block_hash"]
+    height = header["height"]
+    if keys["chain_id"] != header["chain_id"]:
+        return {"error": "other_chain"}
+    if hashlib.sha256(json_oracle(header).encode()).hexdigest() != block_hash:
+        return {"error": "header_hash"}
+    if height == 0:
+        return {"error": "genesis"}
+
+    def key_at(org: str) -> str | None:
+        periods = next((o["node_keys"] for o in keys["organisations"] if o["org"] == org), [])
+        return next((p["node_key"] for p in reversed(periods) if p["from_height"] <= height), None)
+
+    proposers = next(p["orgs"] for p in reversed(keys["proposers"]) if p["from_height"] <= height)
+    counted = set()
+    if case["signature"] is not None:
+        org = header["proposer"]
+        if org not in proposers:
+            return {"error": "proposer_not_allowed"}
+        key = key_at(org)
+        if key is None:
+            return {"error": "proposer_no_key"}
+        message = b"gridledger/block/v1\n" + bytes.fromhex(block_hash)
+        if not _oracle_verify(key, message, case["signature"]):
+            return {"error": "bad_block_signature"}
+        counted.add(org)
+    fields = {"block_hash", "chain_id", "height", "org", "signature", "state_root"}
+    seen: set[str] = set()
+    rejected = []
+    for i, att in enumerate(case["attestations"]):
+        reason = None
+        if not (isinstance(att, dict) and set(att) == fields and type(att["height"]) is int
+                and all(isinstance(att[f], str) for f in fields - {"height"})):  # fmt: skip
+            reason = "malformed"
+        elif att["chain_id"] != header["chain_id"]:
+            reason = "wrong_chain"
+        elif att["height"] != height:
+            reason = "wrong_height"
+        elif att["block_hash"] != block_hash:
+            reason = "wrong_block"
+        elif att["state_root"] != header["state_root"]:
+            reason = "wrong_state_root"
+        elif att["org"] not in proposers:
+            reason = "not_a_proposer"
+        elif key_at(att["org"]) is None:
+            reason = "no_node_key"
+        else:
+            unsigned = {k: v for k, v in att.items() if k != "signature"}
+            message = b"gridledger/attestation/v1\n" + json_oracle(unsigned).encode()
+            if not _oracle_verify(str(key_at(att["org"])), message, att["signature"]):
+                reason = "bad_signature"
+            elif att["org"] in seen:
+                reason = "duplicate"
+        if reason is not None:
+            rejected.append({"index": i, "reason": reason})
+            continue
+        seen.add(att["org"])
+        counted.add(att["org"])
+    need = len(proposers) * 2 // 3 + 1
+    return {
+        "final": len(counted) >= need,
+        "attested": sorted(counted),
+        "quorum": need,
+        "proposers": proposers,
+        "proposer_signed": case["signature"] is not None,
+        "rejected": rejected,
+        "beyond_keys": height > keys["up_to_height"],
+    }
+
+
+def test_attestation_vector_keys_file_and_blocks() -> None:
+    """The keys file parses and names, for every block, the key that signed it; every file
+    in 'keys_invalid' is refused whole."""
+    from gridledger.sdk import KeysFileError, parse_keys
+
+    v = vector("attestations.json")
+    keys = parse_keys(v["keys"])
+    assert keys.up_to_height == 5
+    assert keys.proposers_at(1) == ["operator"]
+    assert keys.proposers_at(4) == ["operator", "utility-b", "utility-c", "utility-d"]
+    for block in v["blocks"]:
+        header = json.loads(block["header_canonical"])
+        assert sha256(block["header_canonical"].encode()).hex() == block["block_hash"]
+        signer = v["node_keys"][block["signed_with"]]
+        message = DOMAIN_BLOCK + bytes.fromhex(block["block_hash"])
+        assert verify(signer, message, block["signature"])
+        assert _oracle_verify(signer, message, block["signature"])
+        assert keys.node_key_at(header["proposer"], header["height"]) == signer
+    assert keys.node_key_at("utility-b", 3) == v["node_keys"]["node-b"]
+    assert keys.node_key_at("utility-b", 4) == v["node_keys"]["node-b-2"]
+    for case in v["keys_invalid"]:
+        with pytest.raises(KeysFileError):
+            parse_keys(case["keys"])
+
+
+@pytest.mark.parametrize("case", cases("attestations.json"), ids=lambda c: c["name"])
+def test_attestation_vector(case: dict[str, Any]) -> None:
+    """The SDK and a literal reading of the formats with independent libraries both find
+    what the vector expects."""
+    from gridledger.sdk import FinalityError, verify_finality
+
+    keys = case.get("keys", vector("attestations.json")["keys"])
+    assert _oracle_finality(case, keys) == case["expect"]
+    args = (case["header"], case["block_hash"], case["attestations"], keys)
+    if "error" in case["expect"]:
+        with pytest.raises(FinalityError) as err:
+            verify_finality(*args, signature=case["signature"])
+        assert case["expect"] == {"error": err.value.reason}
+        return
+    result = verify_finality(*args, signature=case["signature"])
+    assert {
+        "final": result.final,
+        "attested": result.attested,
+        "quorum": result.quorum,
+        "proposers": result.proposers,
+        "proposer_signed": result.proposer_signed,
+        "rejected": [{"index": r.index, "reason": r.reason} for r in result.rejected],
+        "beyond_keys": result.beyond_keys,
+    } == case["expect"]
+
+
+@pytest.mark.parametrize("case", cases("attestations.json", "proofs"), ids=lambda c: c["name"])
+def test_attestation_proof_vector(case: dict[str, Any]) -> None:
+    from gridledger.sdk import ProofError, verify_state_proof, verify_tx_proof
+
+    v = vector("attestations.json")
+    proof = {**v["proof_files"][case["base"]], **case["change"]}
+    verify = verify_tx_proof if case["base"] == "tx" else verify_state_proof
+    # without keys the proof still checks as before: the Merkle part and the header hash
+    verify({k: val for k, val in proof.items() if k not in ("final", "attestations")})
+    if case["expect"]["valid"]:
+        verify(proof, keys=v["keys"])
+        return
+    with pytest.raises(ProofError) as err:
+        verify(proof, keys=v["keys"])
+    assert getattr(err.value, "reason", None) == case["expect"]["error"]
+
+
+def test_attestation_vectors_cover_every_reason() -> None:
+    v = vector("attestations.json")
+    reasons = {r["reason"] for c in v["cases"] for r in c["expect"].get("rejected", [])}
+    assert reasons == {
+        "malformed", "wrong_chain", "wrong_height", "wrong_block", "wrong_state_root",
+        "not_a_proposer", "bad_signature", "duplicate",
+    }  # fmt: skip
+    errors = {c["expect"].get("error") for c in v["cases"]} - {None}
+    assert errors == {"other_chain", "proposer_not_allowed", "bad_block_signature", "genesis"}
+    proofs = {c["expect"].get("error") for c in v["proofs"]} - {None}
+    assert proofs == {"final_without_quorum", "bad_block_signature", "malformed"}

@@ -270,7 +270,10 @@ def test_block_and_transaction_pages_verify(page: Any, web_site: WebSite) -> Non
     assert int(page.locator("[data-field=tx_count]").inner_text()) == blk.tx_count
     assert page.locator("tr[data-tx]").count() == min(blk.tx_count, 50)
     texts = _verify_all(page)
-    assert texts == [f"Verified: block {blk.height} hashes to its id and is signed by operator."]
+    assert texts == [
+        f"Verified: block {blk.height} hashes to its id and is signed by operator. Final: 1 of "
+        "1 organisations stand behind it (quorum 1): operator."
+    ]
     shot(page, "explorer-block")
 
     page.locator(f'tr[data-tx="{tx_hash}"] a').first.click()

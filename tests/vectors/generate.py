@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from gridledger.contracts import chain
+from gridledger.contracts import chain, consortium
 from gridledger.contracts.genesis import Genesis, GenesisAccount, GenesisOrganisation
 from gridledger.contracts.metering import generation_limit_wh
 from gridledger.contracts.rules import Rules
@@ -38,7 +38,7 @@ from gridledger.core.crypto import (
 )
 from gridledger.core.encoding import INT_MAX, canonical, check_values, decode_json
 from gridledger.core.errors import GridLedgerError, InvalidBlock
-from gridledger.core.types import Block, BlockHeader, Transaction
+from gridledger.core.types import Attestation, Block, BlockHeader, Transaction
 from gridledger.node.executor import execute_block, prepare
 from gridledger.node.transition import (
     Proposal,
@@ -47,6 +47,9 @@ from gridledger.node.transition import (
     genesis_state,
     propose_block,
 )
+from gridledger.sdk.consortium_keys import build_keys, parse_keys
+from gridledger.sdk.errors import FinalityError, KeysFileError, ProofError
+from gridledger.sdk.proofs import verify_finality, verify_state_proof, verify_tx_proof
 from gridledger.state.state import State
 from gridledger.state.tree import SparseMerkleTree
 
@@ -1480,6 +1483,346 @@ def governance_vectors() -> dict[str, Any]:
     }
 
 
+# attestations and finality -------------------------------------------------------------------
+A_TIME_MS = BLOCK_TIME_MS + 7_200_000
+A_NODE_KEYS = {"operator": "node", "utility-b": "node-b", "utility-c": "node-c",
+               "utility-d": "node-d"}  # fmt: skip
+"""The node key (by vector key name) each organisation starts with; utility-b's becomes
+``node-b-2`` from height 4."""
+
+
+def _attestation_chain() -> tuple[list[tuple[Block, str]], dict[str, Any], dict[str, Any]]:
+    """A chain of four organisations on genesis.json's: blocks 1-6 with their state roots,
+    the consortium keys file as the state after block 4 knows it, and proofs of block 4.
+
+    Block 1 (operator) adds utility-b, -c and -d (each executes at once: the operator is the
+    whole electorate at height 1) and two operator accounts; from height 2 four organisations
+    propose (quorum 3). Block 2 (utility-b) proposes rotating utility-b's node key, block 3
+    (utility-c) approves it twice, so from height 4 utility-b signs with ``node-b-2``. Block 4
+    (utility-b, new key) carries two transactions; blocks 5 (utility-d) and 6 (operator) none.
+    """
+
+    genesis = vector_genesis()
+    state = committed_genesis(genesis)
+    parent = genesis_header(genesis, state.root)
+    rotate = {"type": "rotate_node_key", "org": "utility-b",
+              "node_key": key_of("node-b-2").public_key}  # fmt: skip
+    bodies: list[tuple[str, str, list[tuple[str, int, str, dict[str, Any]]]]] = [
+        ("operator", "node", [
+            ("operator", 1, "consortium.propose", {"action": _new_org("utility-b", "node-b")}),
+            ("operator", 2, "consortium.propose", {"action": _new_org("utility-c", "node-c")}),
+            ("operator", 3, "consortium.propose", {"action": _new_org("utility-d", "node-d")}),
+            ("operator", 4, "registry.add_account", _operator_of("utility-b", "operator-b")),
+            ("operator", 5, "registry.add_account", _operator_of("utility-c", "operator-c")),
+        ]),
+        ("utility-b", "node-b", [("operator", 6, "consortium.propose", {"action": rotate})]),
+        ("utility-c", "node-c", [
+            ("operator-b", 1, "consortium.approve", {"proposal": 4}),
+            ("operator-c", 1, "consortium.approve", {"proposal": 4}),
+        ]),
+        ("utility-b", "node-b-2", [
+            ("house-a", 1, "funds.transfer", {"to": "house-b", "amount": 1200}),
+            ("operator", 7, "funds.mint", {"to": "house-b", "amount": 300}),
+        ]),
+        ("utility-d", "node-d", []),
+        ("operator", "node", []),
+    ]  # fmt: skip
+    blocks: list[tuple[Block, str]] = []
+    keys: dict[str, Any] = {}
+    proofs: dict[str, Any] = {}
+    for offset, (proposer, node, body) in enumerate(bodies, start=1):
+        txs = [signed_tx(*t) for t in body]
+        proposal = propose_block(
+            state,
+            chain.rules_at(state.view, parent.height + 1),
+            parent,
+            [prepare(t) for t in txs],
+            A_TIME_MS + 1000 * offset,
+            proposer,
+            key_of(node).sign,
+        )
+        if proposal.dropped or any(not r.ok for r in proposal.result.receipts):
+            raise AssertionError(f"attestation chain block {offset} did not run cleanly")
+        state.finish_block()
+        blocks.append((proposal.block, node))
+        parent = proposal.block.header
+        if offset == 4:
+            view = state.view
+            histories = [msgspec.to_builtins(h) for h in consortium.node_keys(view)]
+            keys = build_keys(
+                CHAIN_ID,
+                offset + 1,
+                histories,
+                lambda h, view=view: chain.rules_at(view, h).proposers,
+                [u.height for u in chain.upgrades(view)],
+            ).to_json()
+            proofs = _block_proofs(state, proposal.block)
+    return blocks, keys, proofs
+
+
+def _block_proofs(state: State, block: Block) -> dict[str, Any]:
+    """A transaction proof and a state proof of ``block`` (the state's tip), as the API gives
+    them, without ``final`` and ``attestations``."""
+    header = block.header
+    around = {
+        "block_hash": header.hash().hex(),
+        "header": msgspec.to_builtins(header),
+        "signature": block.signature,
+    }
+    raws = [t.encode() for t in block.txs]
+    leaves = [merkle.leaf_hash(r) for r in raws]
+    tx_proof = {
+        "hash": sha256(raws[1]).hex(),
+        "height": header.height,
+        "index": 1,
+        "tree_size": len(raws),
+        "audit_path": [p.hex() for p in merkle.inclusion_proof(leaves, 1)],
+        "tx": json.loads(raws[1]),
+        "tx_hex": raws[1].hex(),
+        **around,
+    }
+    key = b"funds/balance/house-b"
+    value = state.committed[key]
+    state_proof = {
+        "key": key.decode(),
+        "value_hex": value.hex(),
+        "value": json.loads(value),
+        "height": header.height,
+        **around,
+        "proof": state.tree.prove(key).to_json(),
+    }
+    return {"tx": tx_proof, "state": state_proof}
+
+
+def _attest(block: Block, org: str, node: str, **change: Any) -> dict[str, Any]:
+    """``org``'s attestation of ``block`` signed with ``node``'s key, after ``change`` to
+    the fields it signs (a tampered attestation that is still well signed)."""
+    header = block.header
+    att = Attestation(CHAIN_ID, header.height, header.hash().hex(), header.state_root, org)
+    att = msgspec.structs.replace(att, **change)
+    att.signature = key_of(node).sign(att.signing_bytes())
+    return msgspec.to_builtins(att)
+
+
+def _finality(block: Block, keys: dict[str, Any], signed: bool, atts: list[Any]) -> dict[str, Any]:
+    """What the verifier must find, computed by the SDK (replayed by test_vectors.py)."""
+
+    header = block.header
+    try:
+        result = verify_finality(
+            msgspec.to_builtins(header),
+            header.hash().hex(),
+            atts,
+            keys,
+            signature=block.signature if signed else None,
+        )
+    except FinalityError as exc:
+        return {"error": exc.reason}
+    return {
+        "final": result.final,
+        "attested": result.attested,
+        "quorum": result.quorum,
+        "proposers": result.proposers,
+        "proposer_signed": result.proposer_signed,
+        "rejected": [{"index": r.index, "reason": r.reason} for r in result.rejected],
+        "beyond_keys": result.beyond_keys,
+    }
+
+
+def _attestation_cases(
+    blocks: list[tuple[Block, str]], keys: dict[str, Any]
+) -> list[dict[str, Any]]:
+    b1, b3, b4, b6 = blocks[0][0], blocks[2][0], blocks[3][0], blocks[5][0]
+    op, b, c, d = (
+        lambda blk, **kw: _attest(blk, "operator", "node", **kw),
+        lambda blk, **kw: _attest(blk, "utility-b", "node-b-2", **kw),
+        lambda blk, **kw: _attest(blk, "utility-c", "node-c", **kw),
+        lambda blk, **kw: _attest(blk, "utility-d", "node-d", **kw),
+    )
+    genesis = vector_genesis()
+    forged = {**c(b4), "signature": c(b3)["signature"]}
+    other_keys = {**keys, "chain_id": "another-chain"}
+    # a header utility-d did not propose, claiming it did (signed with utility-d's key)
+    claimed = msgspec.structs.replace(b4.header, proposer="households")
+    intruder = Block(claimed, [], key_of("node-d").sign(claimed.signing_bytes()))
+    cases: list[tuple[str, Block, bool, list[Any], dict[str, Any] | None]] = [
+        ("block 1: one proposer, its block signature alone makes it final", b1, True, [], None),
+        ("block 1: an organisation added by it attests it, not a proposer yet", b1, True,
+         [_attest(b1, "utility-b", "node-b")], None),
+        ("block 3: every organisation attests, utility-b with its key before the rotation", b3,
+         True, [op(b3), _attest(b3, "utility-b", "node-b"), c(b3), d(b3)], None),
+        ("block 4: every organisation attests", b4, True, [op(b4), b(b4), c(b4), d(b4)], None),
+        ("block 4: the proposer's signature and two attestations make the quorum (3 of 4)", b4,
+         True, [op(b4), c(b4)], None),
+        ("block 4: three attestations without the block signature", b4, False,
+         [d(b4), c(b4), op(b4)], None),
+        ("block 4: the proposer's own attestation and its signature count once", b4, True,
+         [b(b4), op(b4)], None),
+        ("block 4: below the quorum (2 of 4)", b4, True, [op(b4)], None),
+        ("block 4: a wrong signature", b4, True, [op(b4), forged], None),
+        ("block 4: an attestation of another block", b4, True,
+         [op(b4), {**c(b3), "height": 4}], None),
+        ("block 4: an attestation of block 3 offered for block 4", b4, True, [op(b4), c(b3)],
+         None),
+        ("block 4: another state root", b4, True, [op(b4), c(b4, state_root="00" * 32)], None),
+        ("block 4: another chain", b4, True, [op(b4), c(b4, chain_id="another-chain")], None),
+        ("block 4: an organisation that is not a proposer", b4, True,
+         [op(b4), _attest(b4, "households", "node-d")], None),
+        ("block 4: utility-b's key used after its rotation", b4, False,
+         [op(b4), c(b4), _attest(b4, "utility-b", "node-b")], None),
+        ("block 4: a duplicate organisation counts once", b4, True,
+         [op(b4), op(b4), {**op(b4), "signature": op(b4)["signature"]}], None),
+        ("block 4: malformed attestations", b4, True,
+         [{k: v for k, v in op(b4).items() if k != "signature"}, {**c(b4), "extra": 1},
+          {**d(b4), "height": "4"}, "utility-c", op(b4)], None),
+        ("block 6: above the keys file's up_to_height", b6, True, [c(b6), d(b6)], None),
+        ("a keys file of another chain", b4, True, [op(b4), c(b4)], other_keys),
+        ("the header's proposer is not a proposer at its height", intruder, True, [], None),
+        ("the block signature by utility-b's old key", Block(b4.header, [],
+         key_of("node-b").sign(b4.header.signing_bytes())), True, [], None),
+        ("the genesis block", Block(genesis_header(genesis, committed_genesis(genesis).root), [],
+         ""), True, [], None),
+    ]  # fmt: skip
+    out = []
+    for name, blk, signed, atts, case_keys in cases:
+        entry: dict[str, Any] = {
+            "name": name,
+            "header": msgspec.to_builtins(blk.header),
+            "block_hash": blk.header.hash().hex(),
+            "signature": blk.signature if signed else None,
+            "attestations": atts,
+        }
+        if case_keys is not None:
+            entry["keys"] = case_keys
+        entry["expect"] = _finality(blk, case_keys or keys, signed, atts)
+        out.append(entry)
+    return out
+
+
+def _proof_cases(blocks: list[tuple[Block, str]], keys: dict[str, Any], proofs: dict[str, Any]
+                 ) -> list[dict[str, Any]]:  # fmt: skip
+
+    b4 = blocks[3][0]
+    quorum = [_attest(b4, o, n) for o, n in (("operator", "node"), ("utility-c", "node-c"))]
+    old_key = key_of("node-b").sign(b4.header.signing_bytes())
+    tx, st = proofs["tx"], proofs["state"]
+    cases = [
+        ("a transaction proof, final with a quorum", tx, {"final": True, "attestations": quorum}),
+        ("a state proof, final with a quorum", st, {"final": True, "attestations": quorum}),
+        ("a transaction proof, not yet final", tx, {"final": False, "attestations": quorum[:1]}),
+        ("a state proof the node had not yet seen final (it is)", st,
+         {"final": False, "attestations": quorum}),
+        ("a transaction proof without finality fields", tx, {}),
+        ("a transaction proof claiming final without a quorum", tx,
+         {"final": True, "attestations": quorum[:1]}),
+        ("a state proof claiming final with a duplicated attestation", st,
+         {"final": True, "attestations": [quorum[0], quorum[0]]}),
+        ("a state proof claiming final with a tampered attestation", st,
+         {"final": True, "attestations": [quorum[0], {**quorum[1], "signature":
+                                                      quorum[0]["signature"]}]}),
+        ("a transaction proof signed with utility-b's key before its rotation", tx,
+         {"signature": old_key, "final": False, "attestations": []}),
+        ("a transaction proof whose final is not a boolean", tx,
+         {"final": "yes", "attestations": quorum}),
+        ("a state proof whose attestations are not a list", st,
+         {"final": False, "attestations": {"operator": quorum[0]}}),
+    ]  # fmt: skip
+    out = []
+    for name, base, change in cases:
+        proof = {**base, **change}
+        verify = verify_tx_proof if "tx_hex" in proof else verify_state_proof
+        try:
+            verify(proof, keys=keys)
+        except ProofError as exc:
+            expect = {"valid": False, "error": getattr(exc, "reason", "proof")}
+        else:
+            expect = {"valid": True}
+        base_name = "tx" if base is tx else "state"
+        out.append({"name": name, "base": base_name, "change": change, "expect": expect})
+    return out
+
+
+INVALID_KEYS: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
+    ("not an object", lambda k: [k]),
+    ("another format", lambda k: {**k, "format": "gridledger/consortium-keys/v2"}),
+    ("an unknown field", lambda k: {**k, "signature": ""}),
+    ("a missing field", lambda k: {f: v for f, v in k.items() if f != "up_to_height"}),
+    ("up_to_height 0", lambda k: {**k, "up_to_height": 0}),
+    ("up_to_height not an integer", lambda k: {**k, "up_to_height": 4.5}),
+    ("up_to_height true", lambda k: {**k, "up_to_height": True}),
+    ("an empty chain id", lambda k: {**k, "chain_id": ""}),
+    ("an organisation twice", lambda k: {**k, "organisations": k["organisations"] * 2}),
+    ("an organisation id with upper case", lambda k: {**k, "organisations": [
+        {**k["organisations"][0], "org": "Operator"}, *k["organisations"][1:]]}),
+    ("node keys out of order", lambda k: {**k, "organisations": [
+        {**o, "node_keys": o["node_keys"][::-1]} for o in k["organisations"]]}),
+    ("no node keys", lambda k: {**k, "organisations": [
+        {**k["organisations"][0], "node_keys": []}, *k["organisations"][1:]]}),
+    ("a node key not tagged", lambda k: {**k, "organisations": [
+        {**o, "node_keys": [{**p, "node_key": p["node_key"][8:]} for p in o["node_keys"]]}
+        for o in k["organisations"]]}),
+    ("a negative from_height", lambda k: {**k, "organisations": [
+        {**o, "node_keys": [{**p, "from_height": -1} for p in o["node_keys"]]}
+        for o in k["organisations"]]}),
+    ("no proposers", lambda k: {**k, "proposers": []}),
+    ("proposers not from height 1", lambda k: {**k, "proposers": [
+        {**p, "from_height": p["from_height"] + 1} for p in k["proposers"]]}),
+    ("proposers out of order", lambda k: {**k, "proposers": k["proposers"][::-1]}),
+    ("a proposer not among the organisations", lambda k: {**k, "proposers": [
+        *k["proposers"], {"from_height": 9, "orgs": ["utility-z"]}]}),
+    ("a proposer without a node key at its from_height", lambda k: {**k, "proposers": [
+        {"from_height": 1, "orgs": ["operator", "utility-b"]}, *k["proposers"][1:]]}),
+    ("a proposer listed twice", lambda k: {**k, "proposers": [
+        {"from_height": 1, "orgs": ["operator", "operator"]}, *k["proposers"][1:]]}),
+]  # fmt: skip
+
+
+def attestation_vectors() -> dict[str, Any]:
+    blocks, keys, proofs = _attestation_chain()
+    invalid = []
+    for name, change in INVALID_KEYS:
+        bad = change(json.loads(json.dumps(keys)))
+        try:
+            parse_keys(bad)
+        except KeysFileError:
+            invalid.append({"name": name, "keys": bad})
+        else:
+            raise AssertionError(f"keys file case {name!r} was accepted")
+    return {
+        "description": "Attestations and finality (docs/formats.md section 6b). 'blocks' is a "
+        "chain of four organisations on genesis.json's (headers, hashes, block signatures, "
+        "the key name that signed); 'keys' its consortium keys file as the state after block "
+        "4 knows it (up_to_height 5), 'keys_invalid' files a verifier must refuse whole. "
+        "Each of 'cases' checks a header, its block hash, its block signature (null: not "
+        "given) and its attestations with 'keys' (or the case's own 'keys'): 'expect' holds "
+        "the organisations that stand behind the block, the quorum, whether it is final and "
+        "every rejected attestation's index and reason, or the 'error' reason that fails the "
+        "check. 'proof_files' holds a transaction and a state proof of block 4 as the API "
+        "gives them, without 'final' and 'attestations'; each of 'proofs' is the proof file "
+        "'base' with the fields of 'change' set (replacing any there), checked with 'keys': "
+        "valid, or refused with the reason.",
+        "blocks": [
+            {
+                "height": blk.header.height,
+                "header_canonical": text(blk.header.encode()),
+                "block_hash": blk.header.hash().hex(),
+                "signature": blk.signature,
+                "signed_with": node,
+            }
+            for blk, node in blocks
+        ],
+        "node_keys": {
+            name: key_of(name).public_key
+            for name in ("node", "node-b", "node-b-2", "node-c", "node-d")
+        },
+        "keys": keys,
+        "keys_invalid": invalid,
+        "cases": _attestation_cases(blocks, keys),
+        "proof_files": proofs,
+        "proofs": _proof_cases(blocks, keys, proofs),
+    }
+
+
 GENERATORS = {
     "canonical_encoding.json": canonical_vectors,
     "ed25519.json": ed25519_vectors,
@@ -1493,6 +1836,7 @@ GENERATORS = {
     "metering.json": metering_vectors,
     "market.json": market_vectors,
     "governance.json": governance_vectors,
+    "attestations.json": attestation_vectors,
 }
 
 

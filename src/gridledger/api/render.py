@@ -41,7 +41,7 @@ def decode_stored(raw: bytes, what: str) -> Any:
 def finality_view(node: Node, height: int) -> dict[str, Any]:
     """Whether block ``height`` is final and the organisations' attestations kept for it."""
     return {
-        "final": height <= node.final_height,
+        "final": node.block_final(height),
         "attestations": [
             decode_stored(raw, f"attestation of block {height}")
             for raw in node.store.attestations(height)
@@ -66,7 +66,7 @@ def header_view(blk: StoredBlock, node: Node | None = None) -> dict[str, Any]:
 def block_summary(blk: StoredBlock, node: Node | None = None) -> dict[str, Any]:
     view = {**header_view(blk), "tx_count": blk.tx_count}
     if node is not None:
-        view["final"] = blk.height <= node.final_height
+        view["final"] = node.block_final(blk.height)
     return view
 
 
@@ -99,7 +99,7 @@ def committed_view(stx: StoredTx, node: Node | None = None) -> dict[str, Any]:
         "receipt": decode_stored(stx.receipt, f"receipt {stx.index} of block {stx.height}"),
     }
     if node is not None:
-        view["final"] = stx.height <= node.final_height
+        view["final"] = node.block_final(stx.height)
     return view
 
 

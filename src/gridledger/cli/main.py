@@ -6,6 +6,7 @@ gridledger keys ...        create and show account keys
 gridledger tx ...          sign, submit and wait for transactions
 gridledger query ...       read accounts, blocks, transactions and state
 gridledger verify          re-execute the stored chain and check every hash and signature
+gridledger verify-proof    check a saved proof file offline, finality included
 gridledger sync            import a peer's blocks this node lacks, checking each one
 gridledger ingest ...      meter-data gateways: MQTT subscriber, CSV/Parquet import
 gridledger bench ledger    measure committed throughput on this machine
@@ -23,7 +24,19 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from gridledger.cli import bench, chain, custody, demo, ingest, keys, logs, network, query, tx
+from gridledger.cli import (
+    bench,
+    chain,
+    custody,
+    demo,
+    ingest,
+    keys,
+    logs,
+    network,
+    proofs,
+    query,
+    tx,
+)
 from gridledger.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -68,6 +81,7 @@ app.add_typer(ingest.app, name="ingest")
 app.add_typer(bench.app, name="bench")
 app.add_typer(network.app, name="network")
 app.command("sync")(chain.sync_command)
+app.command("verify-proof")(proofs.verify_proof_command)
 app.add_typer(chain.readmodels_app, name="readmodels")
 app.command("demo")(demo.demo)
 

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from gridledger.cli import chain, market
+from gridledger.cli import chain, market, proofs
 from gridledger.cli.common import (
     HomeOpt,
     JsonOpt,
@@ -30,11 +30,12 @@ from gridledger.cli.common import (
 )
 from gridledger.contracts.genesis import load as load_genesis
 from gridledger.node.home import DEFAULT_HOME
-from gridledger.sdk import Client, verify_state_proof
+from gridledger.sdk import Client, ConsortiumKeys, proof_finality, verify_state_proof
 
 app = typer.Typer(help="Read the chain through a node's API.", no_args_is_help=True)
 app.add_typer(market.query_app, name="market")
 app.command("rules")(chain.rules_command)
+app.command("consortium-keys")(proofs.consortium_keys_command)
 
 
 def _fetch(home: Path, node: str | None, json_out: bool, call: str, *args: Any) -> Any:
@@ -203,11 +204,19 @@ def state(
     proof: Annotated[
         bool, typer.Option("--proof", help="Fetch a Merkle proof and check it locally.")
     ] = False,
+    keys_path: proofs.KeysOpt = None,
     home: HomeOpt = DEFAULT_HOME,
     node: NodeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """A raw state value; with --proof, checked against the block header's state root."""
+    """A raw state value; with --proof, checked against the block header's state root (and,
+    with --keys, its signature, attestations and final claim)."""
+    if keys_path is not None and not proof:
+        raise typer.BadParameter("--keys checks a proof: add --proof", param_hint="--keys")
+    if keys_path is not None:
+        _state_with_keys(key, proofs.read_keys(keys_path, json_out), keys_path, home, node,
+                         json_out)  # fmt: skip
+        return
     if not proof:
         value = _fetch(home, node, json_out, "state", key)
         # JSON values print as JSON; anything else as hex, so no byte is lost
@@ -254,6 +263,43 @@ def state(
             ]
         )
     )
+
+
+def _state_with_keys(
+    key: str, keys: ConsortiumKeys, keys_path: Path, home: Path, node: str | None, json_out: bool
+) -> None:
+    """``query state --proof --keys``: the proof, the block signature by the proposer's key at
+    that height, the attestations and the node's final claim, checked with the keys file."""
+    found = _fetch(home, node, json_out, "state_proof", key)
+    with reporting(json_out):
+        verify_state_proof(found, keys=keys)
+        result = proof_finality(found, keys)
+    header = found["header"]
+    if json_out:
+        print_json(
+            {
+                "key": key,
+                "value": found["value"],
+                "value_hex": found["value_hex"],
+                "height": found["height"],
+                "block_hash": found["block_hash"],
+                "state_root": header["state_root"],
+                "proof_valid": True,
+                "signature_checked": True,
+                **proofs.finality_json(result, str(keys_path)),
+            }
+        )
+        return
+    value_text = "absent" if found["value_hex"] is None else str(found["value"])
+    rows = [
+        ("key", key),
+        ("value", value_text),
+        ("proof", f"valid against block {found['height']}"),
+        ("state root", header["state_root"]),
+        ("signature", f"valid (node key of {header['proposer']} at height {found['height']})"),
+        *proofs.finality_rows(result, str(keys_path)),
+    ]
+    console.print(kv_table(rows))
 
 
 # registry of assets and meter data -------------------------------------------------------------

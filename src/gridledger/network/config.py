@@ -125,6 +125,22 @@ def peer_catch_up(peers: list[str], verify: ssl.SSLContext) -> Any:
     return run
 
 
+def peer_attestations(peers: list[str], verify: ssl.SSLContext) -> Any:
+    """A function giving the attestations the first answering peer kept for a height."""
+
+    def run(height: int) -> list[bytes]:
+        for url in peers:
+            try:
+                with httpx.Client(base_url=url, verify=verify, timeout=5, trust_env=False) as http:
+                    view = http.get(f"/v1/blocks/{height}/header").raise_for_status().json()
+                return [msgspec.json.encode(a) for a in view.get("attestations", [])]
+            except (httpx.HTTPError, ValueError, AttributeError) as exc:
+                log.debug("peer attestations failed", extra={"peer": url, "reason": str(exc)})
+        return []
+
+    return run
+
+
 def open_network_node(home: Path, passphrase: str, **overrides: Any) -> NetworkNode:
     """Open the node in ``home`` as one organisation of its network (``network.json``)."""
     config = read_config(home)
@@ -138,13 +154,15 @@ def open_network_node(home: Path, passphrase: str, **overrides: Any) -> NetworkN
         None if first is None else _path(home, first.cert),
         None if first is None else _path(home, first.key),
     )
+    peers = [url for _, url in sorted(config.peers.items())]
     settings = NetworkSettings(
         turn_grace_s=config.turn_grace_ms / 1000,
         fill_s=config.fill_ms / 1000,
         window=config.window,
         prune_every=config.prune_every,
         observer=config.observer,
-        catch_up=peer_catch_up([url for _, url in sorted(config.peers.items())], context),
+        catch_up=peer_catch_up(peers, context),
+        fetch_attestations=peer_attestations(peers, context),
     )
     return NetworkNode(node, etcd, settings)
 

@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from gridledger.contracts.base import ROLES
 from gridledger.contracts.genesis import (
     Genesis,
     GenesisAccount,
+    GenesisNetwork,
     GenesisOrganisation,
     resolved_rules,
 )
@@ -51,13 +53,16 @@ CONSORTIUM = "consortium.json"
 CA_NAME = "consortium"
 
 
-class OrgPorts(msgspec.Struct, forbid_unknown_fields=True):
+class OrgPorts(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     id: str
     name: str
     host: str
     etcd_client: int
     etcd_peer: int
     api: int
+    netns: str | None = None
+    """A network namespace the organisation's etcd member and node run in (``ip netns
+    exec``), for partition tests; ``None`` runs them in the current one."""
 
     @property
     def client_url(self) -> str:
@@ -94,22 +99,34 @@ def init_network(
     host: str = "127.0.0.1",
     base_port: int = 24000,
     rules: Rules | None = None,
+    accounts: Sequence[GenesisAccount] = (),
+    hosts: Sequence[str] | None = None,
+    netns: Sequence[str | None] | None = None,
 ) -> Consortium:
     """Create the consortium's CA, each organisation's keys, certificate and node home, and
-    one genesis naming the founding organisations and their node keys."""
+    one genesis naming the founding organisations and their node keys.
+
+    ``accounts`` are added to the genesis after the organisations' operators (e.g. funded
+    accounts for a benchmark); each names one of the organisations ``org-1`` … ``org-<orgs>``.
+    Every organisation listens on ``host`` unless ``hosts`` gives one address per organisation;
+    ``netns`` names, per organisation, a network namespace its member and node run in."""
     if (root / CONSORTIUM).exists():
         raise FileExistsError(f"{root} already holds a network ({CONSORTIUM} exists)")
     if not 1 <= orgs <= 50:
         raise ValueError("a network has 1 to 50 organisations")
+    for given, what in ((hosts, "hosts"), (netns, "netns")):
+        if given is not None and len(given) != orgs:
+            raise ValueError(f"{what} needs one entry per organisation ({orgs})")
     root.mkdir(parents=True, exist_ok=True)
     ports = [
         OrgPorts(
             id=f"org-{i}",
             name=f"Organisation {i}",
-            host=host,
+            host=host if hosts is None else hosts[i - 1],
             etcd_client=base_port + 10 * i,
             etcd_peer=base_port + 10 * i + 1,
             api=base_port + 10 * i + 2,
+            netns=None if netns is None else netns[i - 1],
         )
         for i in range(1, orgs + 1)
     ]
@@ -121,18 +138,27 @@ def init_network(
         genesis_time=wall_clock_ms(),
         organisations=[
             GenesisOrganisation(
-                id=o.id, name=o.name, roles=list(ROLES), node_key=node_keys[o.id].public_key
+                id=o.id,
+                name=o.name,
+                roles=list(ROLES),
+                node_key=node_keys[o.id].public_key,
+                network=GenesisNetwork(
+                    etcd_peer_url=o.peer_url, etcd_client_url=o.client_url, api_url=o.api_url
+                ),
             )
             for o in ports
         ],
         accounts=[
-            GenesisAccount(
-                id=f"{o.id}.operator",
-                org=o.id,
-                public_key=operator_keys[o.id].public_key,
-                roles=["operator"],
-            )
-            for o in ports
+            *(
+                GenesisAccount(
+                    id=f"{o.id}.operator",
+                    org=o.id,
+                    public_key=operator_keys[o.id].public_key,
+                    roles=["operator"],
+                )
+                for o in ports
+            ),
+            *accounts,
         ],
         rules=rules or Rules(),
     )
@@ -141,7 +167,7 @@ def init_network(
     for o in ports:
         home = root / o.id
         (home / "tls").mkdir(parents=True, exist_ok=True)
-        creds = issue(ca, o.id, home / "tls", [host, "localhost"])
+        creds = issue(ca, o.id, home / "tls", [o.host, "localhost"])
         shutil.copy(ca.cert_path, home / "tls" / "ca.crt")
         save_key(key_path(home, "node"), "node", node_keys[o.id], passphrase)
         operator = f"{o.id}.operator"
@@ -182,7 +208,16 @@ def _member_spec(root: Path, org: OrgPorts) -> etcd_mod.MemberSpec:
         client_url=org.client_url,
         peer_url=org.peer_url,
         tls=TlsFiles(tls / "ca.crt", tls / f"{org.id}.crt", tls / f"{org.id}.key"),
+        netns=org.netns,
     )
+
+
+def _in_netns(org: OrgPorts, argv: list[str]) -> list[str]:
+    """``argv`` run in the organisation's namespace, if it has one (``ip netns exec`` execs
+    the command in place, so the pid is the command's)."""
+    if org.netns is None:
+        return argv
+    return [shutil.which("ip") or "/usr/sbin/ip", "netns", "exec", org.netns, *argv]
 
 
 def _spawn(argv: list[str], log_path: Path, pid_path: Path, env: dict[str, str] | None) -> int:
@@ -222,10 +257,11 @@ def start_member(root: Path, org_id: str) -> int:
     cluster = etcd_mod.initial_cluster([_member_spec(root, o) for o in consortium.orgs])
     restart = (home / "etcd" / "member").is_dir()
     argv = spec.command(cluster, consortium.cluster_token, "existing" if restart else "new")
-    return _spawn(argv, home / "etcd.log", home / "etcd.pid", None)
+    return _spawn(_in_netns(org, argv), home / "etcd.log", home / "etcd.pid", None)
 
 
 def start_node(root: Path, org_id: str, passphrase: str) -> int:
+    org = next(o for o in read_consortium(root).orgs if o.id == org_id)
     home = root / org_id
     existing = _alive(home / "node.pid")
     if existing:
@@ -233,7 +269,7 @@ def start_node(root: Path, org_id: str, passphrase: str) -> int:
     env = {**os.environ, "GRIDLEDGER_PASSPHRASE": passphrase}
     argv = [sys.executable, "-m", "gridledger.cli", "node", "--home", str(home),
             "--log-level", "warning"]  # fmt: skip
-    return _spawn(argv, home / "node.log", home / "node.pid", env)
+    return _spawn(_in_netns(org, argv), home / "node.log", home / "node.pid", env)
 
 
 def up(root: Path, passphrase: str, timeout_s: float = 60.0) -> dict[str, Any]:

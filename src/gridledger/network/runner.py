@@ -43,13 +43,24 @@ from gridledger.core.crypto import SigningKey, verify
 from gridledger.core.errors import InvalidBlock
 from gridledger.core.types import Attestation, Block
 from gridledger.network.log import EtcdLog, EtcdUnavailable, decode_block, encode_block
-from gridledger.node.finality import attestation_valid, quorum
+from gridledger.node.finality import attestation_valid, decode_attestation, quorum
 from gridledger.node.node import Node
 from gridledger.node.ordering import LocalOrdering
 
 log = logging.getLogger("gridledger.network")
 
 _attestation = msgspec.json.Decoder(Attestation).decode
+
+
+class _Root(msgspec.Struct):
+    state_root: str
+
+
+_root = msgspec.json.Decoder(_Root).decode
+
+
+def _header_root(header: bytes) -> str:
+    return _root(header).state_root
 
 
 LATE_HEIGHTS = 256
@@ -86,6 +97,9 @@ class NetworkSettings:
     catch_up: Callable[[Node], int] | None = None
     """Import the blocks a peer has and this node lacks; returns the new tip. Used when the
     log was pruned past this node, or holds a block beyond its tip."""
+    fetch_attestations: Callable[[int], list[bytes]] | None = None
+    """A peer's attestations of a height (canonical JSON each), for blocks whose own were
+    pruned from etcd before this node received them."""
     poll_s: float = 0.25
     """Read the log at least this often even when the watch says nothing."""
 
@@ -123,6 +137,9 @@ class NetworkNode:
         self._last_pruned = 0
         self._prunes = 0
         self._last_catch_up = 0.0
+        self._refused: dict[str, None] = {}
+        self._unproven: set[int] = set()
+        self._last_backfill = 0.0
         self.behind_height = 0
         """A height some proposer built on that this node lacks (0 when none): it proposes
         nothing until it has caught up."""
@@ -174,6 +191,11 @@ class NetworkNode:
         compared, not executed again."""
         first = self.etcd.first_position()
         self.position = 0 if first is None else first
+        tip = self.node.tip.height
+        # blocks committed before a crash whose attestations it had not all received yet
+        self._unproven = {
+            h for h in range(max(1, tip - LATE_HEIGHTS), tip + 1) if not self.node.block_final(h)
+        }
 
     def step(self) -> None:
         """Read what the log holds, take in attestations, and propose if it is our turn."""
@@ -184,6 +206,7 @@ class NetworkNode:
         self._take_attestations()
         if self.node.halted:
             return
+        self._backfill()
         if not self.settings.observer and self._propose():
             return
         self.etcd.wait(self._wait_s())
@@ -208,7 +231,15 @@ class NetworkNode:
         if not entries:
             return False
         if entries[0][0] > self.position:
-            self._missed(entries[0][0])
+            first = self.etcd.first_position()
+            if first is not None and first < self.position:
+                # entries before this one are still there, so nothing was pruned: a gap an
+                # offer left (an honest node only offers at the end of the log); every
+                # node steps over it alike
+                self._skip(self.position, "block.missing", "no entry at this position")
+                self.position = entries[0][0]
+            else:
+                self._missed(entries[0][0])
         for position, data in entries:
             if position != self.position:
                 break  # pruned under us: the next read starts over
@@ -230,9 +261,25 @@ class NetworkNode:
                 f"{self.position}, and no peer is configured to catch up from"
             )
         before = self.node.tip.height
-        tip = catch_up(self.node)
+        tip = self._caught_up(catch_up)
         log.info("caught up from a peer", extra={"from": before, "to": tip})
         self.position = first
+
+    def _caught_up(self, catch_up: Callable[[Node], int]) -> int:
+        """Catch up from a peer, then attest the recent blocks that came that way (the others
+        learn this node has them; the attestations already received of them are kept)."""
+        before = self.node.tip.height
+        tip = catch_up(self.node)
+        for height in range(max(before + 1, tip - LATE_HEIGHTS), tip + 1):
+            stored = self.node.store.block(height)
+            if stored is not None:
+                self._attest(height, stored.hash.hex(), _header_root(stored.header))
+                if not self.node.block_final(height):
+                    self._unproven.add(height)
+        self.finality.final_height = max(
+            self.finality.final_height, min(self.node.store.final_height(), tip)
+        )
+        return tip
 
     def _take_entry(self, position: int, data: bytes) -> bool:
         node = self.node
@@ -249,11 +296,18 @@ class NetworkNode:
             if stored is not None and stored.hash == block_hash:
                 self._position_height[position] = height
                 self._attest(height, block_hash.hex(), header.state_root)
+            else:
+                self._refuse(block_hash.hex())  # not on this chain: nor is what builds on it
             return True  # a block we have (ours, or from catch-up), or one that lost
         if height > node.tip.height + 1 and self.settings.catch_up is not None:
-            self.settings.catch_up(node)  # blocks this node missed (it was down or cut off)
+            self._caught_up(self.settings.catch_up)  # what it missed (it was down or cut off)
             if height <= node.tip.height:
                 return self._take_entry(position, data)
+        if header.prev_hash in self._refused:
+            # built on a block this node refused: invalid for the same reason
+            self._refuse(block_hash.hex())
+            self._skip(position, "block.bad_parent", f"built on refused block {header.prev_hash}")
+            return True
         if height > node.tip.height + 1:
             if self._signed_by_a_proposer(block):
                 # an organisation built on blocks this node lacks and could not fetch: until
@@ -269,12 +323,20 @@ class NetworkNode:
                 return False
             if exc.code in ("block.bad_state_root", "block.bad_receipt_root"):
                 self._disputed[(height, block_hash.hex())] = exc.message
+            self._refuse(block_hash.hex())
             self._skip(position, exc.code, exc.message)
             return True
         self._position_height[position] = height
         self.behind_height = 0
         self._attest(height, block_hash.hex(), header.state_root)
         return True
+
+    def _refuse(self, block_hash: str) -> None:
+        """Remember a refused block, so blocks built on it are refused too (the latest
+        thousand)."""
+        self._refused[block_hash] = None
+        while len(self._refused) > 1000:
+            del self._refused[next(iter(self._refused))]
 
     def _signed_by_a_proposer(self, block: Block) -> bool:
         """Whether ``block``'s header is signed by its proposer's node key as this node
@@ -351,9 +413,12 @@ class NetworkNode:
             stored = node.store.block(height)
             assert stored is not None
             ours = stored.hash.hex()
+            root = _header_root(stored.header)
             n = len(chain.rules_at(node.state.view, height).proposers)
             votes: dict[str, list[str]] = {}
             for org, att in sorted(fin.by_height[height].items()):
+                if att.block_hash == ours and att.state_root != root:
+                    continue  # contradicts itself: the block's hash covers its state root
                 votes.setdefault(att.block_hash, []).append(org)
                 if att.block_hash == ours:
                     rows.append((height, org, stored.hash, att.encode()))
@@ -376,7 +441,36 @@ class NetworkNode:
             fin.final_height = final
             for h in [h for h in fin.by_height if h < final - LATE_HEIGHTS]:
                 del fin.by_height[h]
+        for height in touched:
+            if height <= node.tip.height:
+                if node.block_final(height):
+                    self._unproven.discard(height)
+                else:
+                    self._unproven.add(height)
         self._prune()
+
+    def _backfill(self) -> None:
+        """Blocks this node holds without the attestations that show them final (it crashed
+        or caught up before they came, and etcd pruned them since) while the quorum has moved
+        past them: fetch their attestations from a peer, checked like any (once a second)."""
+        fetch = self.settings.fetch_attestations
+        now = time.monotonic()
+        if fetch is None or not self._unproven or now - self._last_backfill < 1.0:
+            return
+        self._last_backfill = now
+        limit = self.finality.final_height - 2
+        for height in sorted(h for h in self._unproven if h <= limit)[:64]:
+            fresh = [
+                att
+                for raw in fetch(height)
+                if (att := decode_attestation(raw)) is not None
+                and att.height == height
+                and self.check_attestation(att)
+            ]
+            if fresh:
+                self._keep(fresh)
+            if height in self._unproven and not fresh:
+                self._unproven.discard(height)  # no peer has more: stop asking
 
     def _fork(self, height: int, theirs: str, ours: str, orgs: list[str]) -> None:
         message = (
@@ -402,7 +496,9 @@ class NetworkNode:
         if below <= self._last_pruned:
             return
         keep_height = self._position_height[below]
-        self.etcd.prune(below, min(keep_height, final))
+        # attestations stay a window longer than the entries: a node that reads an entry
+        # still finds the others' attestations of it, whatever pruned meanwhile
+        self.etcd.prune(below, min(keep_height, final) - self.settings.window)
         for position in [p for p in self._position_height if p < below]:
             del self._position_height[position]
         self._last_pruned = below
@@ -464,7 +560,7 @@ class NetworkNode:
         if catch_up is None or now - self._last_catch_up < 1.0:
             return
         self._last_catch_up = now
-        catch_up(self.node)
+        self._caught_up(catch_up)
 
     def _offer(self, position: int, block: Block, raws: list[bytes]) -> bool:
         return self.etcd.offer(position, encode_block(block, raws))

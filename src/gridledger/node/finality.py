@@ -47,20 +47,38 @@ def attestation_valid(view: StateReader, chain_id: str, att: Attestation) -> boo
 
 
 def attesting(
-    view: StateReader, chain_id: str, height: int, block_hash: str, atts: list[Attestation]
+    view: StateReader,
+    chain_id: str,
+    height: int,
+    block_hash: str,
+    state_root: str,
+    atts: list[Attestation],
 ) -> dict[str, Attestation]:
-    """The valid attestations of block ``block_hash`` at ``height`` among ``atts``, by
-    organisation (one each)."""
+    """The valid attestations of block ``block_hash`` (whose header says ``state_root``) at
+    ``height`` among ``atts``, by organisation (one each)."""
     found: dict[str, Attestation] = {}
     for att in atts:
         if (
             att.height == height
             and att.block_hash == block_hash
+            and att.state_root == state_root
             and att.org not in found
             and attestation_valid(view, chain_id, att)
         ):
             found[att.org] = att
     return found
+
+
+def block_final(
+    view: StateReader, height: int, proposer: str, state_root: str, atts: list[Attestation]
+) -> bool:
+    """Whether a block's own evidence makes it final: its proposer (by its header signature)
+    and the organisations whose ``atts`` (already checked, of this block) agree on its state
+    root, counted once each, against the proposers at its height. A chain of one proposing
+    organisation is final by the signature alone."""
+    proposers = chain.rules_at(view, height).proposers
+    orgs = {proposer} | {a.org for a in atts if a.state_root == state_root}
+    return len(orgs & set(proposers)) >= quorum(len(proposers))
 
 
 def is_final(view: StateReader, height: int, orgs: int) -> bool:

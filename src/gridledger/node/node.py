@@ -42,6 +42,7 @@ from gridledger.core.errors import (
 from gridledger.core.types import Block, BlockHeader, Receipt, Transaction, decode_tx
 from gridledger.node.admission import Checked, check_chunk, claimed_sender, error_from
 from gridledger.node.executor import Prepared, check_sender, precheck
+from gridledger.node.finality import block_final, decode_attestation
 from gridledger.node.metrics import NodeMetrics
 from gridledger.node.ordering import LocalOrdering, OrderingBackend
 from gridledger.node.quotas import AdmissionQuotas
@@ -615,6 +616,23 @@ class Node:
         if len(self.rules.proposers) > 1:
             return min(self.store.final_height(), self.tip.height)
         return self.tip.height
+
+    def block_final(self, height: int) -> bool:
+        """Whether block ``height`` is final by its own evidence, as an outside verifier
+        judges it (``docs/formats.md``, "Attestations and finality"): its proposer and the
+        organisations whose attestations this node kept, more than two thirds of the
+        proposers at its height. Genesis is final; a one-organisation chain's every block."""
+        if height == 0:
+            return True
+        if height > self.tip.height:
+            return False
+        blk = self.store.block(height)
+        if blk is None:
+            return False
+        header = msgspec.json.decode(blk.header, type=BlockHeader)
+        atts = [a for raw in self.store.attestations(height)
+                if (a := decode_attestation(raw)) is not None]  # fmt: skip
+        return block_final(self.state.view, height, header.proposer, header.state_root, atts)
 
     def status(self) -> dict[str, Any]:
         tip = self.tip

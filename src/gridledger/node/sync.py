@@ -20,7 +20,7 @@ import msgspec
 
 from gridledger.core.errors import InvalidBlock, MalformedTx
 from gridledger.core.types import Attestation, Block, BlockHeader, Transaction
-from gridledger.node.finality import attesting, is_final
+from gridledger.node.finality import attesting, block_final
 from gridledger.node.node import Node
 
 
@@ -67,9 +67,11 @@ def keep_attestations(node: Node, height: int, views: object) -> int:
     if stored is None:
         return 0
     view = node.state.view
-    valid = attesting(view, node.chain_id, height, stored.hash.hex(), atts)
+    header = msgspec.json.decode(stored.header, type=BlockHeader)
+    valid = attesting(view, node.chain_id, height, stored.hash.hex(), header.state_root, atts)
     final = None
-    if is_final(view, height, len(valid)) and height > node.store.final_height():
+    own = block_final(view, height, header.proposer, header.state_root, list(valid.values()))
+    if own and height > node.store.final_height():
         final = height
     rows = [(height, org, stored.hash, att.encode()) for org, att in sorted(valid.items())]
     if rows or final is not None:

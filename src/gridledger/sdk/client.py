@@ -258,6 +258,12 @@ class Client:
         params = {} if height is None else {"height": height}
         return dict(self._get("/v1/chain/rules", **params))
 
+    def node_keys(self) -> list[dict[str, Any]]:
+        """Every organisation's node key history, ``[{"org", "keys": [{"from_height",
+        "node_key"}]}]`` (``GET /v1/consortium/node-keys``); for a verifier's keys file take
+        :func:`gridledger.sdk.consortium_keys.export_keys` from a node you trust."""
+        return list(self._get("/v1/consortium/node-keys")["node_keys"])
+
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = self._get("/healthz")
         return result

@@ -8,7 +8,9 @@ Every one carries a stable ``code`` to branch on and a ``message`` for people::
     ├── ReceiptTimeout        the transaction was admitted, its receipt did not come in time
     ├── TransactionFailed     it committed with a failed receipt (``raise_for_status``)
     ├── InvalidInput          refused before sending (a float amount, a bad nonce)
-    └── ProofError            a proof, header or signature does not check out
+    ├── ProofError            a proof, header or signature does not check out
+    │   └── FinalityError         ... in a way that names a finality rule (``reason``)
+    └── KeysFileError         a consortium keys file breaks its format
 """
 
 from __future__ import annotations
@@ -94,3 +96,25 @@ class ProofError(SdkError):
 
     def __init__(self, message: str) -> None:
         super().__init__("proof.invalid", message)
+
+
+class FinalityError(ProofError):
+    """A header, its signature or a finality claim fails a rule of ``docs/formats.md`` §6b.
+
+    Attributes:
+        reason: the rule, as the test vectors name it (``other_chain``, ``header_hash``,
+            ``genesis``, ``proposer_not_allowed``, ``bad_block_signature``, ``malformed``,
+            ``final_without_quorum``).
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class KeysFileError(SdkError):
+    """A consortium keys file that cannot be used (``keys.invalid``): not JSON, or breaking
+    the format of ``docs/formats.md`` §6b."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("keys.invalid", message)

@@ -1,21 +1,27 @@
 """Checking proofs from the API without a node.
 
 A proof from ``GET /v1/state/{key}/proof`` or ``GET /v1/txs/{hash}/proof`` carries the block
-header it was made against. Checking one takes three steps, each a function here:
+header it was made against. Checking one takes these steps, each a function here:
 
 1. the record is in the header: :func:`verify_state_proof` (sparse Merkle tree, against
    ``state_root``) or :func:`verify_tx_proof` (RFC 6962 audit path, against ``tx_root``);
 2. the header is the one it claims to be: its canonical hash equals ``block_hash``;
 3. the header was signed by the proposing organisation's node key:
-   :func:`verify_header_signature` (pass ``node_key=`` to the functions above to do it there).
+   :func:`verify_header_signature` (pass ``node_key=`` to the functions above to do it there);
+4. with the consortium keys file (``keys=``, :mod:`gridledger.sdk.consortium_keys`), the
+   header is signed by the key its proposer had at that height, the attestations beside it
+   are checked, and a ``"final": true`` claim must be backed by more than two thirds of the
+   organisations allowed to propose then: :func:`verify_finality`, :func:`proof_finality`
+   (``docs/formats.md`` §6b).
 
-The node key comes from the consortium (``genesis.json`` or an out-of-band list), not from
-the node being checked; trusting the node's own answer for it would prove nothing.
+Node keys come from the consortium (``genesis.json``, a keys file), not from the node being
+checked; trusting the node's own answer for them would prove nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
@@ -23,9 +29,13 @@ import msgspec
 from gridledger.core import crypto
 from gridledger.core.crypto import sha256
 from gridledger.core.merkle import InvalidInclusionProof, verify_inclusion
-from gridledger.core.types import BlockHeader, Transaction
-from gridledger.sdk.errors import ProofError
+from gridledger.core.types import Attestation, BlockHeader, Transaction
+from gridledger.sdk.consortium_keys import ConsortiumKeys, as_keys
+from gridledger.sdk.errors import FinalityError, ProofError
 from gridledger.state.tree import InvalidStateProof, StateProof, verify_proof
+
+KeysLike = ConsortiumKeys | Mapping[str, Any]
+"""A checked :class:`ConsortiumKeys`, or a decoded keys file (checked when used)."""
 
 T = TypeVar("T")
 
@@ -86,7 +96,10 @@ def _checked_header(
     proof: Mapping[str, Any],
     trusted: Mapping[str, Any] | BlockHeader | None,
     node_key: str | None,
+    keys: KeysLike | None = None,
 ) -> BlockHeader:
+    if node_key is not None and keys is not None:
+        raise ValueError("give node_key or keys, not both")
     hdr = header_from_json(_field(proof, "header", dict))
     if hdr.hash().hex() != _field(proof, "block_hash", str):
         raise ProofError("the header does not hash to the proof's block_hash")
@@ -96,7 +109,252 @@ def _checked_header(
         raise ProofError("the proof was made against another block than the trusted header")
     if node_key is not None:
         verify_header_signature(hdr, _field(proof, "signature", str), node_key)
+    if keys is not None:
+        proof_finality(proof, keys)
     return hdr
+
+
+# finality (docs/formats.md section 6b) ----------------------------------------------------------
+def quorum(n: int) -> int:
+    """The fewest organisations that are more than two thirds of ``n``: ``n * 2 // 3 + 1``
+    (1 of 1, 2 of 2, 3 of 3, 3 of 4, 4 of 5, 5 of 7)."""
+    return n * 2 // 3 + 1
+
+
+_ATTESTATION_FIELDS = {"block_hash", "chain_id", "height", "org", "signature", "state_root"}
+
+
+@dataclass(frozen=True)
+class RejectedAttestation:
+    """An attestation that does not count, and why.
+
+    Attributes:
+        index: its position in the list given.
+        org: the organisation it names (``None`` when it names none readable).
+        reason: the rule it breaks: ``malformed``, ``wrong_chain``, ``wrong_height``,
+            ``wrong_block``, ``wrong_state_root``, ``not_a_proposer``, ``bad_signature`` or
+            ``duplicate``.
+        message: the same for people.
+    """
+
+    index: int
+    org: str | None
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FinalityResult:
+    """What a block's signature and attestations prove about its finality.
+
+    Attributes:
+        height: the block's height.
+        block_hash: its hash (hex).
+        proposers: the organisations allowed to propose at ``height`` (the keys file's).
+        quorum: how many of them must stand behind the block: more than two thirds.
+        attested: the distinct organisations that do, sorted: the proposer by its valid block
+            signature, and every organisation with a valid attestation.
+        proposer_signed: whether the proposer counts by its block signature.
+        rejected: the attestations that do not count, in list order.
+        final: ``len(attested) >= quorum``.
+        keys_up_to_height: the keys file's ``up_to_height``.
+    """
+
+    height: int
+    block_hash: str
+    proposers: list[str]
+    quorum: int
+    attested: list[str]
+    proposer_signed: bool
+    rejected: list[RejectedAttestation]
+    final: bool
+    keys_up_to_height: int
+
+    @property
+    def beyond_keys(self) -> bool:
+        """The block is above the keys file's ``up_to_height``: the result assumes no key
+        rotation or membership change since the file was taken."""
+        return self.height > self.keys_up_to_height
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "height": self.height,
+            "block_hash": self.block_hash,
+            "final": self.final,
+            "attested": self.attested,
+            "quorum": self.quorum,
+            "proposers": self.proposers,
+            "proposer_signed": self.proposer_signed,
+            "rejected": [
+                {"index": r.index, "org": r.org, "reason": r.reason, "message": r.message}
+                for r in self.rejected
+            ],
+            "keys_up_to_height": self.keys_up_to_height,
+            "beyond_keys": self.beyond_keys,
+        }
+
+
+def _attestation_problem(
+    att: Any, hdr: BlockHeader, block_hash: str, keys: ConsortiumKeys, proposers: list[str]
+) -> tuple[str, str] | None:
+    """``(reason, message)`` of the first rule ``att`` breaks, or ``None`` when it is valid
+    (the duplicate rule is the caller's)."""
+    if (
+        not isinstance(att, Mapping)
+        or set(att) != _ATTESTATION_FIELDS
+        or type(att["height"]) is not int
+        or att["height"] < 0
+        or not all(isinstance(att[f], str) for f in _ATTESTATION_FIELDS - {"height"})
+    ):
+        return "malformed", "not an attestation: six fields, height an integer, others strings"
+    org = att["org"]
+    if att["chain_id"] != hdr.chain_id:
+        return "wrong_chain", f"{org} attested a block of chain {att['chain_id']!r}"
+    if att["height"] != hdr.height:
+        return "wrong_height", f"{org} attested height {att['height']}, not {hdr.height}"
+    if att["block_hash"] != block_hash:
+        return "wrong_block", f"{org} attested another block ({att['block_hash'][:16]}…)"
+    if att["state_root"] != hdr.state_root:
+        return "wrong_state_root", f"{org} attested another state root than the header's"
+    if org not in proposers:
+        return "not_a_proposer", f"{org} is not allowed to propose at height {hdr.height}"
+    # a checked keys file gives every proposer a key at every height it proposes
+    node_key = keys.node_key_at(org, hdr.height) or ""
+    signed = Attestation(hdr.chain_id, hdr.height, block_hash, hdr.state_root, org)
+    if not crypto.verify(node_key, signed.signing_bytes(), att["signature"]):
+        return (
+            "bad_signature",
+            f"the attestation is not signed by {org}'s node key at height {hdr.height}",
+        )
+    return None
+
+
+def verify_finality(
+    header: Mapping[str, Any] | BlockHeader,
+    block_hash: str,
+    attestations: list[Any],
+    keys: KeysLike,
+    *,
+    signature: str | None = None,
+) -> FinalityResult:
+    """Check which organisations stand behind a block and whether they make it final.
+
+    The rule (``docs/formats.md`` §6b): the block at height ``h`` is final when at least
+    ``quorum(n)`` distinct organisations of the ``n`` allowed to propose at ``h`` stand
+    behind its hash: the proposer by its block signature (when ``signature`` is given), and
+    each organisation by a valid attestation. An organisation counts once however often it
+    appears; attestations that break a rule are listed in ``rejected`` and do not count.
+
+    Args:
+        header: the block header (JSON form or :class:`BlockHeader`).
+        block_hash: the hash the header must have (hex).
+        attestations: the attestations given with it (JSON objects), in any order.
+        keys: the consortium keys file: who may propose at ``h`` and every node key by height.
+        signature: the proposer's block signature; given, it must be valid.
+
+    Returns:
+        The organisations counted, the quorum, ``final``, and every rejected attestation.
+
+    Raises:
+        FinalityError: the keys are for another chain, the header does not hash to
+            ``block_hash``, it is the genesis block (unsigned), or the block signature is
+            given and its proposer was not allowed or did not make it.
+        KeysFileError: ``keys`` is a decoded file that breaks the format.
+    """
+    keys = as_keys(keys)
+    hdr = header_from_json(header)
+    if hdr.chain_id != keys.chain_id:
+        raise FinalityError(
+            "other_chain",
+            f"the keys file is for chain {keys.chain_id!r}, the block of chain {hdr.chain_id!r}",
+        )
+    if hdr.hash().hex() != block_hash:
+        raise FinalityError("header_hash", "the header does not hash to the block hash given")
+    height = hdr.height
+    if height == 0:
+        raise FinalityError(
+            "genesis",
+            "block 0 is the genesis block: it is not signed; compare its hash with the "
+            "genesis header of the chain's genesis document instead",
+        )
+    proposers = keys.proposers_at(height)
+    counted: set[str] = set()
+    if signature is not None:
+        if hdr.proposer not in proposers:
+            raise FinalityError(
+                "proposer_not_allowed",
+                f"{hdr.proposer} is not allowed to propose block {height} (per the keys file)",
+            )
+        node_key = keys.node_key_at(hdr.proposer, height) or ""
+        if not crypto.verify(node_key, hdr.signing_bytes(), signature):
+            raise FinalityError(
+                "bad_block_signature",
+                f"block {height} is not signed by {hdr.proposer}'s node key at that height "
+                f"({node_key})",
+            )
+        counted.add(hdr.proposer)
+    seen: set[str] = set()
+    rejected = []
+    for index, att in enumerate(attestations):
+        problem = _attestation_problem(att, hdr, block_hash, keys, proposers)
+        named = att.get("org") if isinstance(att, Mapping) else None
+        org = named if isinstance(named, str) else None
+        if problem is None and org in seen:
+            problem = ("duplicate", f"{org} attested already earlier in the list")
+        if problem is not None or org is None:
+            rejected.append(RejectedAttestation(index, org, *(problem or ("malformed", ""))))
+            continue
+        seen.add(org)
+        counted.add(org)
+    need = quorum(len(proposers))
+    return FinalityResult(
+        height=height,
+        block_hash=block_hash,
+        proposers=proposers,
+        quorum=need,
+        attested=sorted(counted),
+        proposer_signed=signature is not None,
+        rejected=rejected,
+        final=len(counted) >= need,
+        keys_up_to_height=keys.up_to_height,
+    )
+
+
+def proof_finality(proof: Mapping[str, Any], keys: KeysLike) -> FinalityResult:
+    """Check the header, block signature, attestations and ``final`` claim of a proof file
+    (a state, reading or transaction proof; or a block or header view, whose hash is
+    ``hash``) with the consortium keys file.
+
+    Raises:
+        FinalityError: as :func:`verify_finality`; ``malformed`` when ``final`` is not a
+            boolean or ``attestations`` not a list; ``final_without_quorum`` when the proof
+            claims ``"final": true`` and its attestations do not make it final.
+        ProofError: the proof lacks its header, hash or signature.
+    """
+    hash_field = "block_hash" if "block_hash" in proof else "hash"
+    block_hash = _field(proof, hash_field, str)
+    attestations = proof.get("attestations", [])
+    if not isinstance(attestations, list):
+        raise FinalityError("malformed", "the proof's attestations are not a list")
+    claim = proof.get("final")
+    if claim is not None and not isinstance(claim, bool):
+        raise FinalityError("malformed", "the proof's final is not true or false")
+    result = verify_finality(
+        _field(proof, "header", dict),
+        block_hash,
+        attestations,
+        keys,
+        signature=_field(proof, "signature", str),
+    )
+    if claim is True and not result.final:
+        raise FinalityError(
+            "final_without_quorum",
+            f"the proof claims block {result.height} is final, but only "
+            f"{len(result.attested)} of the {len(result.proposers)} organisations allowed to "
+            f"propose it stand behind it ({', '.join(result.attested) or 'none'}); "
+            f"{result.quorum} are needed",
+        )
+    return result
 
 
 def verify_tx_proof(
@@ -104,6 +362,7 @@ def verify_tx_proof(
     *,
     header: Mapping[str, Any] | BlockHeader | None = None,
     node_key: str | None = None,
+    keys: KeysLike | None = None,
 ) -> Transaction:
     """Check a transaction inclusion proof (``GET /v1/txs/{hash}/proof``).
 
@@ -111,6 +370,8 @@ def verify_tx_proof(
         proof: the proof as the API returned it.
         header: a header you already trust; the proof must be against that block.
         node_key: also check the header's signature with this organisation node key.
+        keys: instead, check the header's signature, its attestations and its ``final``
+            claim with the consortium keys file (:func:`proof_finality`).
 
     Returns:
         The proven transaction.
@@ -127,7 +388,7 @@ def verify_tx_proof(
         raise ProofError(f"the proven bytes are not a transaction: {exc}") from None
     if "tx" in proof and proof["tx"] != msgspec.json.decode(leaf):
         raise ProofError("the transaction shown differs from the proven bytes")
-    hdr = _checked_header(proof, header, node_key)
+    hdr = _checked_header(proof, header, node_key, keys)
     tree_size = _field(proof, "tree_size", int)
     if tree_size != hdr.tx_count:
         raise ProofError(f"tree_size {tree_size} differs from the header's tx_count")
@@ -146,6 +407,7 @@ def verify_state_proof(
     *,
     header: Mapping[str, Any] | BlockHeader | None = None,
     node_key: str | None = None,
+    keys: KeysLike | None = None,
 ) -> bytes | None:
     """Check a state proof (``GET /v1/state/{key}/proof``) against its header's state root.
 
@@ -153,6 +415,8 @@ def verify_state_proof(
         proof: the proof as the API returned it.
         header: a header you already trust; the proof must be against that block.
         node_key: also check the header's signature with this organisation node key.
+        keys: instead, check the header's signature, its attestations and its ``final``
+            claim with the consortium keys file (:func:`proof_finality`).
 
     Returns:
         The proven value of the key, or ``None`` when the proof shows the key is absent.
@@ -172,7 +436,7 @@ def verify_state_proof(
                 shown = None
         if proof["value"] != shown:
             raise ProofError("the value shown differs from the proven bytes")
-    hdr = _checked_header(proof, header, node_key)
+    hdr = _checked_header(proof, header, node_key, keys)
     try:
         state_proof = StateProof.from_json(_field(proof, "proof", dict))
         verify_proof(_hex(hdr.state_root, "state_root"), key, value, state_proof)

@@ -8,14 +8,23 @@
 //   RFC 6962 inclusion       gridledger.core.merkle.verify_inclusion (RFC 9162 §2.1.3.2; §4)
 //   sparse Merkle proof      gridledger.state.tree.verify_proof      (§5)
 //   whole proofs             gridledger.sdk.proofs.verify_state_proof / verify_tx_proof
+//   consortium keys file     gridledger.sdk.consortium_keys.parse_keys       (§6b)
+//   attestations, finality   gridledger.sdk.proofs.verify_finality / proof_finality (§6b)
 //
-// The node keys that signatures are checked with come from the page (the genesis document's
-// organisations), never from the answer being checked.
+// The keys that signatures are checked with come from the page (the genesis document's
+// organisations) or from a consortium keys file the user loads, never from the answer being
+// checked. A keys object is either a checked consortium keys file (parseKeys) or, as before,
+// a plain {org: node_key} map, which checks the block signature only.
 "use strict";
 
 (function () {
   const utf8 = new TextEncoder();
   const DOMAIN_BLOCK = utf8.encode("gridledger/block/v1\n");
+  const DOMAIN_ATTESTATION = utf8.encode("gridledger/attestation/v1\n");
+  const KEYS_FORMAT = "gridledger/consortium-keys/v1";
+  const ORG_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+  const ATTESTATION_FIELDS = ["block_hash", "chain_id", "height", "org", "signature", "state_root"];
+  const STORED_KEYS = "gridledger.consortium-keys"; // sessionStorage: {name, keys} loaded by the user
   const EMPTY = new Uint8Array(32); // the empty subtree of the state tree
   const FANOUT = 16;
   const LEVELS = 64; // nibbles in a SHA-256 path
@@ -136,34 +145,220 @@
     return fromHex(hex, "key", length);
   }
 
-  /** The proposer's node key signed DOMAIN_BLOCK || header hash (verify_header_signature). */
+  /** Whether `signature` (tagged) over `message` verifies with the tagged `publicKey`; false for
+   * anything malformed, as gridledger.core.crypto.verify. */
+  async function ed25519(publicKey, message, signature) {
+    const raw = parseTagged(publicKey, 32);
+    const sig = parseTagged(signature, 64);
+    if (raw === null || sig === null) return false;
+    try {
+      const key = await crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
+      return await crypto.subtle.verify({ name: "Ed25519" }, key, sig, message);
+    } catch (err) {
+      if (err && err.name === "NotSupportedError") throw new VerifyError("no_crypto", {});
+      return false;
+    }
+  }
+
+  /** The proposer's node key signed DOMAIN_BLOCK || header hash (verify_header_signature), the
+   * key taken from a plain {org: node_key} map. */
   async function checkSignature(header, hash, signature, nodeKeys) {
     const tagged = nodeKeys[header.proposer];
     if (!tagged) throw new VerifyError("no_key", { proposer: header.proposer });
-    const raw = parseTagged(tagged, 32);
-    const sig = parseTagged(signature, 64);
-    if (raw === null || sig === null) throw new VerifyError("signature", { proposer: header.proposer });
-    let ok = false;
-    try {
-      const key = await crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
-      ok = await crypto.subtle.verify({ name: "Ed25519" }, key, sig, concat(DOMAIN_BLOCK, hash));
-    } catch (err) {
-      if (err && err.name === "NotSupportedError") throw new VerifyError("no_crypto", {});
-      ok = false;
+    if (!(await ed25519(tagged, concat(DOMAIN_BLOCK, hash), signature))) {
+      throw new VerifyError("signature", { proposer: header.proposer });
     }
-    if (!ok) throw new VerifyError("signature", { proposer: header.proposer });
   }
 
-  /** The header hashes to block_hash, its height is the proof's, and it is signed (_checked_header). */
-  async function checkedHeader(proof, nodeKeys) {
+  /** The header hashes to block_hash, its height is the proof's, and it is signed
+   * (_checked_header); with a consortium keys file also its attestations and final claim, the
+   * result of which is returned beside the header. */
+  async function checkedHeader(proof, keys) {
     const header = proof.header;
     const hash = await headerHash(header);
-    if (toHex(hash) !== proof.block_hash) throw new VerifyError("header_hash", {});
+    const hashField = "block_hash" in proof ? "block_hash" : "hash";
+    if (toHex(hash) !== proof[hashField]) throw new VerifyError("header_hash", {});
     if ("height" in proof && proof.height !== header.height) {
       throw new VerifyError("malformed", { detail: "height" });
     }
-    await checkSignature(header, hash, proof.signature, nodeKeys);
-    return header;
+    if (!isConsortiumKeys(keys)) {
+      await checkSignature(header, hash, proof.signature, keys);
+      return { header, finality: null };
+    }
+    return { header, finality: await proofFinality(proof, keys) };
+  }
+
+  // the consortium keys file (sdk/consortium_keys.py parse_keys; formats.md §6b) ----------------
+  function isConsortiumKeys(keys) {
+    return keys !== null && typeof keys === "object" && keys.format === KEYS_FORMAT && Array.isArray(keys.proposers);
+  }
+
+  function keysError(detail) {
+    return new VerifyError("keys_invalid", { detail });
+  }
+
+  function exactly(value, fields, what) {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) throw keysError(`${what} must be an object`);
+    const names = Object.keys(value).sort();
+    if (names.length !== fields.length || names.some((n, i) => n !== [...fields].sort()[i])) {
+      throw keysError(`${what} must have exactly ${[...fields].sort().join(", ")}`);
+    }
+    return value;
+  }
+
+  function height(value, least, what) {
+    if (!Number.isInteger(value) || value < least) throw keysError(`${what} must be an integer from ${least}`);
+    return value;
+  }
+
+  function nonEmptyList(value, what) {
+    if (!Array.isArray(value) || value.length === 0) throw keysError(`${what} must be a non-empty array`);
+    return value;
+  }
+
+  /** A checked consortium keys file, or a VerifyError("keys_invalid"). */
+  function parseKeys(obj) {
+    const doc = exactly(obj, ["format", "chain_id", "up_to_height", "organisations", "proposers"], "the keys file");
+    if (doc.format !== KEYS_FORMAT) throw keysError(`format must be ${KEYS_FORMAT}`);
+    if (typeof doc.chain_id !== "string" || doc.chain_id === "") throw keysError("chain_id must be a non-empty string");
+    height(doc.up_to_height, 1, "up_to_height");
+    if (!Array.isArray(doc.organisations)) throw keysError("organisations must be an array");
+    const nodeKeys = new Map();
+    doc.organisations.forEach((item, i) => {
+      const entry = exactly(item, ["org", "node_keys"], `organisations[${i}]`);
+      if (typeof entry.org !== "string" || !ORG_ID.test(entry.org)) throw keysError(`organisations[${i}].org`);
+      if (nodeKeys.has(entry.org)) throw keysError(`organisation ${entry.org} is listed twice`);
+      const periods = nonEmptyList(entry.node_keys, `the node_keys of ${entry.org}`).map((p, j) => {
+        const period = exactly(p, ["from_height", "node_key"], `node_keys[${j}] of ${entry.org}`);
+        height(period.from_height, 0, `from_height of node_keys[${j}] of ${entry.org}`);
+        if (parseTagged(period.node_key, 32) === null) throw keysError(`node_key of node_keys[${j}] of ${entry.org}`);
+        return { from_height: period.from_height, node_key: period.node_key };
+      });
+      for (let j = 1; j < periods.length; j++) {
+        if (periods[j].from_height <= periods[j - 1].from_height) throw keysError(`the node_keys of ${entry.org} must have increasing from_height`);
+      }
+      nodeKeys.set(entry.org, periods);
+    });
+    const keys = { format: KEYS_FORMAT, chain_id: doc.chain_id, up_to_height: doc.up_to_height, nodeKeys, proposers: [] };
+    nonEmptyList(doc.proposers, "proposers").forEach((item, i) => {
+      const entry = exactly(item, ["from_height", "orgs"], `proposers[${i}]`);
+      const from = height(entry.from_height, 1, `from_height of proposers[${i}]`);
+      if (i === 0 && from !== 1) throw keysError("the first proposers entry must be from height 1");
+      if (i > 0 && from <= keys.proposers[i - 1].from_height) throw keysError("proposers must have increasing from_height");
+      const orgs = nonEmptyList(entry.orgs, `proposers[${i}].orgs`);
+      if (new Set(orgs).size !== orgs.length) throw keysError(`proposers[${i}] lists an organisation twice`);
+      for (const org of orgs) {
+        if (typeof org !== "string" || !ORG_ID.test(org)) throw keysError(`an org of proposers[${i}]`);
+        if (nodeKeyAt(keys, org, from) === null) throw keysError(`${org} of proposers[${i}] has no node key at height ${from}`);
+      }
+      keys.proposers.push({ from_height: from, orgs: [...orgs] });
+    });
+    return keys;
+  }
+
+  /** The key that signs `org`'s block and attestation at height `h` (node_key_at). */
+  function nodeKeyAt(keys, org, h) {
+    let found = null;
+    for (const p of keys.nodeKeys.get(org) || []) {
+      if (p.from_height > h) break;
+      found = p.node_key;
+    }
+    return found;
+  }
+
+  /** The organisations allowed to propose at height `h` (proposers_at). */
+  function proposersAt(keys, h) {
+    let found = [];
+    for (const p of keys.proposers) {
+      if (p.from_height > h) break;
+      found = p.orgs;
+    }
+    return [...found];
+  }
+
+  // attestations and finality (sdk/proofs.py verify_finality; formats.md §6b) --------------------
+  const quorum = (n) => Math.floor((n * 2) / 3) + 1;
+
+  /** The first rule an attestation breaks (its reason), or null when it is valid. */
+  async function attestationProblem(att, header, blockHash, keys, proposers) {
+    if (att === null || typeof att !== "object" || Array.isArray(att)) return "malformed";
+    const names = Object.keys(att).sort();
+    if (names.length !== ATTESTATION_FIELDS.length || names.some((n, i) => n !== ATTESTATION_FIELDS[i])) return "malformed";
+    if (!Number.isInteger(att.height) || att.height < 0) return "malformed";
+    if (ATTESTATION_FIELDS.some((f) => f !== "height" && typeof att[f] !== "string")) return "malformed";
+    if (att.chain_id !== header.chain_id) return "wrong_chain";
+    if (att.height !== header.height) return "wrong_height";
+    if (att.block_hash !== blockHash) return "wrong_block";
+    if (att.state_root !== header.state_root) return "wrong_state_root";
+    if (!proposers.includes(att.org)) return "not_a_proposer";
+    const unsigned = { block_hash: blockHash, chain_id: header.chain_id, height: header.height, org: att.org, state_root: header.state_root };
+    const message = concat(DOMAIN_ATTESTATION, utf8.encode(canonical(unsigned)));
+    if (!(await ed25519(nodeKeyAt(keys, att.org, header.height) || "", message, att.signature))) return "bad_signature";
+    return null;
+  }
+
+  /**
+   * Who stands behind a block and whether they make it final: the proposer by its block
+   * signature (when given; it must then be valid) and each organisation by a valid attestation,
+   * each counted once. Resolves to {height, proposers, quorum, attested, proposerSigned,
+   * rejected: [{index, org, reason}], final, beyond, upToHeight}; rejects with a VerifyError
+   * whose code is the reason (other_chain, header_hash, genesis, proposer_not_allowed,
+   * bad_block_signature).
+   */
+  async function verifyFinality(header, blockHash, signature, attestations, keys) {
+    checkHeaderShape(header);
+    if (header.chain_id !== keys.chain_id) {
+      throw new VerifyError("other_chain", { keys_chain: keys.chain_id, chain: header.chain_id });
+    }
+    const hash = await headerHash(header);
+    if (toHex(hash) !== blockHash) throw new VerifyError("header_hash", {});
+    const h = header.height;
+    if (h === 0) throw new VerifyError("genesis", {});
+    const proposers = proposersAt(keys, h);
+    const counted = new Set();
+    if (signature !== null && signature !== undefined) {
+      if (!proposers.includes(header.proposer)) throw new VerifyError("proposer_not_allowed", { proposer: header.proposer, height: h });
+      const key = nodeKeyAt(keys, header.proposer, h) || "";
+      if (!(await ed25519(key, concat(DOMAIN_BLOCK, hash), signature))) {
+        throw new VerifyError("bad_block_signature", { proposer: header.proposer, height: h });
+      }
+      counted.add(header.proposer);
+    }
+    const seen = new Set();
+    const rejected = [];
+    for (let index = 0; index < attestations.length; index++) {
+      const att = attestations[index];
+      let reason = await attestationProblem(att, header, blockHash, keys, proposers);
+      if (reason === null && seen.has(att.org)) reason = "duplicate";
+      const org = att && typeof att === "object" && typeof att.org === "string" ? att.org : null;
+      if (reason !== null) { rejected.push({ index, org, reason }); continue; }
+      seen.add(org);
+      counted.add(org);
+    }
+    const need = quorum(proposers.length);
+    const attested = [...counted].sort(byCodePoint);
+    return {
+      height: h, proposers, quorum: need, attested, proposerSigned: signature !== null && signature !== undefined,
+      rejected, final: attested.length >= need, beyond: h > keys.up_to_height, upToHeight: keys.up_to_height,
+    };
+  }
+
+  /** The finality of a proof file with its claim checked (proof_finality). */
+  async function proofFinality(proof, keys) {
+    const attestations = "attestations" in proof ? proof.attestations : [];
+    if (!Array.isArray(attestations)) throw new VerifyError("malformed", { detail: "attestations" });
+    const claim = proof.final;
+    if (claim !== undefined && claim !== null && typeof claim !== "boolean") throw new VerifyError("malformed", { detail: "final" });
+    if (typeof proof.signature !== "string") throw new VerifyError("malformed", { detail: "signature" });
+    const blockHash = "block_hash" in proof ? proof.block_hash : proof.hash;
+    const result = await verifyFinality(proof.header, blockHash, proof.signature, attestations, keys);
+    if (claim === true && !result.final) {
+      throw new VerifyError("final_without_quorum", {
+        height: result.height, count: result.attested.length, total: result.proposers.length,
+        quorum: result.quorum, orgs: result.attested.join(", ") || "-",
+      });
+    }
+    return result;
   }
 
   // RFC 6962 inclusion (core/merkle.py verify_inclusion; RFC 9162 §2.1.3.2) ---------------------
@@ -277,10 +472,10 @@
       const shown = parsed === undefined ? null : parsed;
       if (canonical(proof.value) !== canonical(shown)) throw new VerifyError("value", {});
     }
-    const header = await checkedHeader(proof, nodeKeys);
+    const { header, finality } = await checkedHeader(proof, nodeKeys);
     const tree = parseStateProof(proof.proof);
     await verifyStateTree(fromHex(header.state_root, "state_root", 32), utf8.encode(proof.key), value, tree);
-    return { height: header.height, proposer: header.proposer, value: value === null ? null : toHex(value) };
+    return { height: header.height, proposer: header.proposer, value: value === null ? null : toHex(value), finality };
   }
 
   /** Check a transaction inclusion proof (GET /v1/txs/{hash}/proof). Resolves to {height, proposer, index}. */
@@ -291,21 +486,43 @@
     const tx = decodedJson(leaf);
     if (tx === undefined) throw new VerifyError("tx_shown", {});
     if ("tx" in proof && canonical(proof.tx) !== canonical(tx)) throw new VerifyError("tx_shown", {});
-    const header = await checkedHeader(proof, nodeKeys);
+    const { header, finality } = await checkedHeader(proof, nodeKeys);
     if (proof.tree_size !== header.tx_count) throw new VerifyError("audit_path", {});
     if (!Array.isArray(proof.audit_path)) throw new VerifyError("malformed", { detail: "audit_path" });
     const path = proof.audit_path.map((p) => fromHex(p, "audit_path", 32));
     await verifyInclusion(leaf, proof.index, proof.tree_size, path, fromHex(header.tx_root, "tx_root", 32));
-    return { height: header.height, proposer: header.proposer, index: proof.index };
+    return { height: header.height, proposer: header.proposer, index: proof.index, finality };
   }
 
-  /** Check a header on its own (GET /v1/blocks/{h}/header): its hash and its signature. */
+  /** Check a header on its own (GET /v1/blocks/{h}/header): its hash and its signature, and
+   * with a consortium keys file its attestations and final claim. */
   async function verifyHeader(view, nodeKeys) {
-    const header = await checkedHeader({ header: view.header, block_hash: view.hash, signature: view.signature, height: view.height }, nodeKeys);
-    return { height: header.height, proposer: header.proposer };
+    const proof = { header: view.header, block_hash: view.hash, signature: view.signature, height: view.height };
+    if ("final" in view) proof.final = view.final;
+    if ("attestations" in view) proof.attestations = view.attestations;
+    const { header, finality } = await checkedHeader(proof, nodeKeys);
+    return { height: header.height, proposer: header.proposer, finality };
   }
 
-  // the page: Verify buttons ----------------------------------------------------------------------
+  /** What a saved proof file is: "tx", "state", "header", or null. */
+  function proofKind(proof) {
+    if (proof === null || typeof proof !== "object" || Array.isArray(proof)) return null;
+    if ("tx_hex" in proof) return "tx";
+    if ("proof" in proof && "key" in proof) return "state";
+    if ("header" in proof && "hash" in proof) return "header";
+    return null;
+  }
+
+  /** Check any saved proof file: resolves to {kind, ...the kind's result}. */
+  async function verifyProofFile(proof, keys) {
+    const kind = proofKind(proof);
+    if (kind === "tx") return { kind, ...(await verifyTxProof(proof, keys)) };
+    if (kind === "state") return { kind, ...(await verifyStateProof(proof, keys)) };
+    if (kind === "header") return { kind, ...(await verifyHeader(proof, keys)) };
+    throw new VerifyError("malformed", { detail: "not a transaction, state or header proof" });
+  }
+
+  // the page: which keys, Verify buttons, the proof-file form -------------------------------------
   function texts() {
     const el = document.getElementById("gl-verify-texts");
     return el ? JSON.parse(el.textContent) : {};
@@ -314,6 +531,31 @@
   function nodeKeysOfPage() {
     const el = document.getElementById("gl-node-keys");
     return el ? JSON.parse(el.textContent) : {};
+  }
+
+  /** The keys file the genesis document gives (sdk keys_from_genesis), written by the server. */
+  function genesisKeysOfPage() {
+    const el = document.getElementById("gl-genesis-keys");
+    return el ? parseKeys(JSON.parse(el.textContent)) : null;
+  }
+
+  /** The keys file the user loaded in this tab: {name, keys} (checked), or null. */
+  function loadedKeys() {
+    try {
+      const stored = JSON.parse(sessionStorage.getItem(STORED_KEYS) || "null");
+      return stored ? { name: stored.name, keys: parseKeys(stored.keys) } : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  /** The keys the page checks with: the user's file, else the genesis document's, else the
+   * plain map of genesis node keys. {keys, source: "file" | "genesis", name}. */
+  function activeKeys() {
+    const loaded = loadedKeys();
+    if (loaded) return { keys: loaded.keys, source: "file", name: loaded.name };
+    const genesis = genesisKeysOfPage();
+    return genesis ? { keys: genesis, source: "genesis" } : { keys: nodeKeysOfPage(), source: "genesis" };
   }
 
   function fill(text, fields) {
@@ -327,6 +569,24 @@
     const fields = err instanceof VerifyError ? err.fields : { detail: String(err && err.message) };
     const why = fill(all[code] || code, fields);
     return fill(all.fail || "{why}", { why });
+  }
+
+  /** The sentences saying what a finality check found ("" without one). */
+  function finalityText(finality, source) {
+    if (!finality) return "";
+    const all = texts();
+    const fields = {
+      count: finality.attested.length, total: finality.proposers.length, quorum: finality.quorum,
+      orgs: finality.attested.join(", ") || "-", height: finality.upToHeight,
+    };
+    let out = fill(all[finality.final ? "final_yes" : "final_no"] || "", fields);
+    if (finality.rejected.length) {
+      const list = finality.rejected.map((r) => `${r.org || "?"} (${all["reason_" + r.reason] || r.reason})`).join(", ");
+      out += " " + fill(all.rejected || "", { count: finality.rejected.length, list });
+    }
+    // a genesis-derived file is exact up to height 1 only; the keys line above says so already
+    if (finality.beyond && source === "file") out += " " + fill(all.beyond || "", fields);
+    return out;
   }
 
   async function getJson(url) {
@@ -350,57 +610,163 @@
     return "/v1/state/" + key.split("/").map(encodeURIComponent).join("/") + "/proof";
   }
 
-  async function runButton(button) {
-    const nodeKeys = nodeKeysOfPage();
+  async function runButton(button, keys) {
     const kind = button.dataset.verify;
     if (!window.crypto || !crypto.subtle) throw new VerifyError("no_crypto", {});
     if (kind === "state") {
       const proof = await getJson(stateKeyUrl(button.dataset.key));
       if (proof.key !== button.dataset.key) throw new VerifyError("malformed", { detail: "key" });
-      const result = await verifyStateProof(proof, nodeKeys);
+      const result = await verifyStateProof(proof, keys);
       await sameHeaderAsNode(proof);
       const shown = button.dataset.absent === "true" ? null : button.dataset.valueHex;
       if (result.value !== shown) throw new VerifyError("changed", {});
-      return fill(texts()[result.value === null ? "ok_absent" : "ok_state"], result);
+      return { text: fill(texts()[result.value === null ? "ok_absent" : "ok_state"], result), result };
     }
     if (kind === "tx") {
       const proof = await getJson(`/v1/txs/${button.dataset.hash}/proof`);
       if (proof.hash !== button.dataset.hash) throw new VerifyError("tx_hash", {});
-      const result = await verifyTxProof(proof, nodeKeys);
+      const result = await verifyTxProof(proof, keys);
       await sameHeaderAsNode(proof);
-      return fill(texts().ok_tx, result);
+      return { text: fill(texts().ok_tx, result), result };
     }
     const view = await getJson(`/v1/blocks/${button.dataset.height}/header`);
     if (view.hash !== button.dataset.hash) throw new VerifyError("header_differs", { height: button.dataset.height });
-    return fill(texts().ok_header, await verifyHeader(view, nodeKeys));
+    const result = await verifyHeader(view, keys);
+    return { text: fill(texts().ok_header, result), result };
   }
 
-  function wire() {
+  function show(out, ok, text, finality) {
+    out.textContent = text;
+    out.className = "verify-result " + (ok ? "ok" : "bad");
+    out.dataset.outcome = ok ? "verified" : "failed";
+    if (finality) {
+      out.dataset.final = finality.final ? "true" : "false";
+      out.dataset.attested = finality.attested.join(",");
+    } else {
+      delete out.dataset.final;
+      delete out.dataset.attested;
+    }
+  }
+
+  function wireButtons() {
     for (const button of document.querySelectorAll("button[data-verify]")) {
       const out = document.getElementById(button.dataset.result);
       button.addEventListener("click", async () => {
         button.disabled = true;
         out.className = "verify-result";
         out.textContent = texts().running || "…";
-        let ok = false;
-        let text;
+        const active = activeKeys();
         try {
-          text = await runButton(button);
-          ok = true;
+          const { text, result } = await runButton(button, active.keys);
+          const extra = finalityText(result.finality, active.source);
+          show(out, true, extra ? `${text} ${extra}` : text, result.finality);
         } catch (err) {
-          text = message(err);
+          show(out, false, message(err), null);
         }
-        out.textContent = text;
-        out.className = "verify-result " + (ok ? "ok" : "bad");
-        out.dataset.outcome = ok ? "verified" : "failed";
         button.disabled = false;
       });
     }
   }
 
+  /** The "which keys" line and its file input: load a keys file for this tab, or forget it. */
+  function wireKeysPanel() {
+    const panel = document.querySelector("[data-keys-panel]");
+    if (!panel) return;
+    const line = panel.querySelector("[data-keys-source]");
+    const input = panel.querySelector("input[type=file][data-keys-file]");
+    const forget = panel.querySelector("button[data-keys-forget]");
+    const status = panel.querySelector("[data-keys-status]");
+    const render = () => {
+      const active = activeKeys();
+      const all = texts();
+      line.textContent = active.source === "file"
+        ? fill(all.keys_file, { name: active.name, chain: active.keys.chain_id, height: active.keys.up_to_height })
+        : all.keys_genesis;
+      line.dataset.source = active.source;
+      forget.hidden = active.source !== "file";
+    };
+    input.addEventListener("change", async () => {
+      const file = input.files && input.files[0];
+      if (!file) return;
+      try {
+        const obj = JSON.parse(await file.text());
+        parseKeys(obj);
+        sessionStorage.setItem(STORED_KEYS, JSON.stringify({ name: file.name, keys: obj }));
+        status.textContent = "";
+        status.className = "verify-result";
+      } catch (err) {
+        const why = err instanceof VerifyError ? err : new VerifyError("keys_invalid", { detail: String(err && err.message) });
+        status.textContent = message(why);
+        status.className = "verify-result bad";
+      }
+      input.value = "";
+      render();
+    });
+    forget.addEventListener("click", () => {
+      sessionStorage.removeItem(STORED_KEYS);
+      render();
+    });
+    render();
+  }
+
+  /** The proof-file form (/verify): a proof file and, optionally, a keys file, checked here. */
+  function wireProofForm() {
+    const form = document.querySelector("form[data-proof-form]");
+    if (!form) return;
+    const out = document.getElementById(form.dataset.result);
+    const details = document.getElementById(form.dataset.details);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const all = texts();
+      details.replaceChildren();
+      out.className = "verify-result";
+      out.textContent = all.running || "…";
+      const proofFile = form.querySelector("input[name=proof]").files[0];
+      let result = null;
+      let active = null;
+      try {
+        if (!window.crypto || !crypto.subtle) throw new VerifyError("no_crypto", {});
+        if (!proofFile) throw new VerifyError("malformed", { detail: all.no_file || "no file" });
+        let proof;
+        try { proof = JSON.parse(await proofFile.text()); } catch (_) { throw new VerifyError("malformed", { detail: "not JSON" }); }
+        active = activeKeys();
+        result = await verifyProofFile(proof, active.keys);
+        const sentence = fill(all["ok_file_" + result.kind] || all.ok_header, result);
+        const extra = finalityText(result.finality, active.source);
+        show(out, true, extra ? `${sentence} ${extra}` : sentence, result.finality);
+      } catch (err) {
+        show(out, false, message(err), null);
+        return;
+      }
+      const rows = [[all.row_kind, all["kind_" + result.kind] || result.kind], [all.row_height, String(result.height)],
+        [all.row_proposer, result.proposer]];
+      if (result.kind === "state") rows.push([all.row_value, result.value === null ? all.row_absent : result.value]);
+      if (result.finality) {
+        const f = result.finality;
+        rows.push([all.row_final, f.final ? all.yes : all.no]);
+        rows.push([all.row_attested, `${f.attested.join(", ") || "-"} (${f.attested.length} / ${f.proposers.length}, ${f.quorum})`]);
+        for (const r of f.rejected) rows.push([all.row_rejected, `#${r.index} ${r.org || "?"}: ${all["reason_" + r.reason] || r.reason}`]);
+      }
+      for (const [name, value] of rows) {
+        const dt = document.createElement("dt");
+        dt.textContent = name;
+        const dd = document.createElement("dd");
+        dd.textContent = value;
+        details.append(dt, dd);
+      }
+    });
+  }
+
+  function wire() {
+    wireKeysPanel();
+    wireButtons();
+    wireProofForm();
+  }
+
   window.GridLedgerVerify = {
     VerifyError, canonical, headerHash, verifyStateProof, verifyTxProof, verifyHeader, message,
-    nodeKeys: nodeKeysOfPage, toHex,
+    nodeKeys: nodeKeysOfPage, genesisKeys: genesisKeysOfPage, toHex, parseKeys, nodeKeyAt, proposersAt,
+    verifyFinality, proofFinality, verifyProofFile, quorum,
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
   else wire();

@@ -2,7 +2,10 @@
 
 Chain status and the latest blocks and transactions (growing live in the browser), search,
 and one page per record (block, transaction, account, device, site, meter), each with its
-proof and a button that checks the proof in the browser (``static/verify.js``).
+proof and a button that checks the proof in the browser (``static/verify.js``), with the
+genesis document's keys or a consortium keys file the visitor loads; block pages show whether
+the block is final and which organisations stand behind it; ``/verify`` checks a saved proof
+file in the browser.
 
 Every page reads by index only, so it costs the same at a million transactions as at ten:
 blocks by height or hash, transactions by hash (``tx_index``), state by key, and lists by a
@@ -23,11 +26,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gridledger.api.context import ApiContext
 from gridledger.api.render import decode_stored
-from gridledger.contracts import chain, funds, metering, registry
+from gridledger.contracts import chain, consortium, funds, metering, registry
 from gridledger.contracts.base import Record
+from gridledger.contracts.genesis import load as load_genesis
 from gridledger.core.crypto import sha256
 from gridledger.node.node import Node
 from gridledger.readmodels import market as totals
+from gridledger.sdk.consortium_keys import keys_from_genesis
 from gridledger.state.store import StoredBlock, StoredTx
 from gridledger.web.i18n import Translator, pick_lang
 from gridledger.web.render import render
@@ -160,6 +165,36 @@ def router(ctx: ApiContext) -> APIRouter:
         keys: dict[str, str] = cache["keys"]
         return keys
 
+    def genesis_keys() -> dict[str, Any] | None:
+        """The consortium keys file the genesis document gives (exact up to height 1): what
+        the browser checks with unless the visitor loads a keys file of their own."""
+        if "genesis_keys" not in cache:
+            raw = store.get_meta("genesis")
+            cache["genesis_keys"] = (
+                None if raw is None else keys_from_genesis(load_genesis(raw)).to_json()
+            )
+        found: dict[str, Any] | None = cache["genesis_keys"]
+        return found
+
+    def block_finality(blk: StoredBlock, proposer: str) -> dict[str, Any]:
+        """Whether the node holds ``blk`` final, and the organisations standing behind it: its
+        proposer (the block is signed) and those whose attestations the node checked and kept."""
+        if blk.height == 0:
+            return {"genesis": True, "final": True}
+        proposers = chain.rules_at(node.state.view, blk.height).proposers
+        orgs = {proposer} if blk.signature else set()
+        for raw in store.attestations(blk.height):
+            att = decode_stored(raw, f"attestation of block {blk.height}")
+            if att.get("block_hash") == blk.hash.hex() and att.get("org") in proposers:
+                orgs.add(att["org"])
+        return {
+            "genesis": False,
+            "final": blk.height <= node.final_height,
+            "attested": sorted(orgs),
+            "total": len(proposers),
+            "quorum": consortium.approvals_needed(len(proposers)),
+        }
+
     def organisations() -> tuple[int, list[registry.Organisation]]:
         """How many organisations are registered, and the block-signing ones (those of the
         genesis with a node key, as registered now).
@@ -183,6 +218,7 @@ def router(ctx: ApiContext) -> APIRouter:
             NAV,
             status_code=status_code,
             node_keys=trusted_keys(),
+            genesis_keys=genesis_keys(),
             **data,
         )
 
@@ -300,10 +336,12 @@ def router(ctx: ApiContext) -> APIRouter:
             return error(request, 404, "explorer.what.block", height=number)
         stxs = blk.txs()
         shown = [tx_row(s) for s in stxs[first : first + TXS_PAGE]]
+        row = block_row(blk)
         return page(
             request,
             "explorer/block.html",
-            block=block_row(blk),
+            block=row,
+            finality=block_finality(blk, row["proposer"]),
             txs=shown,
             first=first,
             total=len(stxs),
@@ -311,6 +349,11 @@ def router(ctx: ApiContext) -> APIRouter:
             next_start=first + TXS_PAGE if first + TXS_PAGE < len(stxs) else None,
             tip=node.tip.height,
         )
+
+    @r.get("/verify", response_class=HTMLResponse)
+    def check_page(request: Request) -> HTMLResponse:
+        """A saved proof file checked in the browser, nothing fetched (``static/verify.js``)."""
+        return page(request, "explorer/check.html")
 
     # transactions ------------------------------------------------------------------------------
     @r.get("/txs/{tx_hash}", response_class=HTMLResponse)
