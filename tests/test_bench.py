@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from gridledger.bench.ingest import run_ingest_bench
 from gridledger.bench.ledger import run_scale_bench
 from gridledger.bench.market import build_state, run_one
@@ -108,3 +110,36 @@ def test_abuse_bench_command_reports_memory_and_latency() -> None:
     assert result["attack_uploads_refused"] > 0
     for key in ("idle_rss_mb", "abuse_peak_rss_mb", "honest_p99_ms_quiet", "honest_p99_ratio"):
         assert result[key] > 0, key
+
+
+@pytest.mark.slow
+def test_network_bench_command_compares_two_orgs_with_the_embedded_node() -> None:
+    """Two organisations for three seconds: the figures are there, every transfer sent became
+    final and succeeded, and the ratio is the one the printed figures give."""
+    out = subprocess.run(
+        [*_cli(), "bench", "network", "--orgs", "2", "--seconds", "3", "--accounts", "200",
+         "--embedded-txs", "2000", "--inflight", "600", "--batch", "100", "--json"],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    result = json.loads(out.stdout)
+    assert (result["orgs"], result["seconds"]) == (2, 3.0)
+    assert result["sent"] >= result["final_in_window"] > 0
+    assert result["final_after_drain"] == result["sent"]
+    assert result["not_final"] == result["failed_receipts"] == 0
+    assert result["final_tx_per_s"] == round(result["final_in_window"] / 3, 1)
+    assert result["embedded"]["txs"] == 2000
+    assert result["embedded_tx_per_s"] == result["embedded"]["tx_per_s"] > 0
+    assert result["replication_efficiency"] == round(
+        result["final_tx_per_s"] * 2 / result["embedded_tx_per_s"], 3
+    )
+    assert 0 < result["finality_p50_s"] <= result["finality_p99_s"] <= result["finality_max_s"]
+    assert result["commit_p50_s"] <= result["finality_p50_s"]
+    assert result["blocks"] > 0
+    nodes = result["nodes"]
+    assert [n["org"] for n in nodes] == ["org-1", "org-2"]
+    for node in nodes:
+        assert node["halted"] is None
+        assert node["final_height"] == node["height"] > 0
+        assert node["lost_positions"] >= 0
+        assert node["skipped"] == 0
+    assert result["etcd"]["raft_writes_per_block"] > 0

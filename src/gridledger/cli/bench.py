@@ -14,6 +14,7 @@ from gridledger.bench.abuse import run_abuse_bench
 from gridledger.bench.ingest import run_ingest_bench
 from gridledger.bench.ledger import run_ledger_bench, run_scale_bench
 from gridledger.bench.market import run_market_bench
+from gridledger.bench.network import run_network_bench
 from gridledger.cli.common import JsonOpt, console, fail, progress_bar
 from gridledger.contracts.market.matching import MECHANISMS
 
@@ -242,6 +243,76 @@ def web_bench(
 
     phases = {"hours": "running the community", "commit": "committing transfers"}
     _bench("web page benchmark", phases, days * 24, None, json_out, run)
+
+
+@app.command("network")
+def network_bench(
+    orgs: Annotated[
+        int, typer.Option("--orgs", min=1, max=50, help="Organisations in the network.")
+    ] = 4,
+    seconds: Annotated[
+        float, typer.Option("--seconds", min=1, help="How long the network is under load.")
+    ] = 30.0,
+    accounts: Annotated[
+        int, typer.Option("--accounts", min=2, help="Funded accounts sending transfers.")
+    ] = 2000,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, max=10_000, help="Transfers per POST /v1/txs/batch.")
+    ] = 200,
+    inflight: Annotated[
+        int,
+        typer.Option(
+            "--inflight",
+            min=1,
+            help="Transfers sent and not yet committed, at most, over all senders (the "
+            "closed-loop load on the network).",
+        ),
+    ] = 2000,
+    embedded_txs: Annotated[
+        int, typer.Option("--embedded-txs", min=1, help="Transfers for the embedded node.")
+    ] = 40_000,
+    embedded_inflight: Annotated[
+        int,
+        typer.Option("--embedded-inflight", min=1, help="In-flight bound for the embedded node."),
+    ] = 8000,
+    turn_grace_ms: Annotated[
+        int | None,
+        typer.Option("--turn-grace-ms", min=0, help="Override network.json's turn_grace_ms."),
+    ] = None,
+    fill_ms: Annotated[
+        int | None, typer.Option("--fill-ms", min=0, help="Override network.json's fill_ms.")
+    ] = None,
+    window: Annotated[
+        int | None, typer.Option("--window", min=1, help="Override network.json's window.")
+    ] = None,
+    poll_ms: Annotated[
+        int, typer.Option("--poll-ms", min=1, help="How often finality is polled.")
+    ] = 25,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            file_okay=False,
+            help="A new directory to keep both chains, their logs and the network's settings "
+            "in. Default: a temporary one.",
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Final transfers per second and finality latency of a network of N organisations (each
+    an etcd member and a node, loopback only), against an embedded node in the same run."""
+
+    def run(report: Report) -> dict[str, Any]:
+        return run_network_bench(
+            orgs=orgs, seconds=seconds, accounts=accounts, batch=batch, inflight=inflight,
+            embedded_txs=embedded_txs, embedded_inflight=embedded_inflight,
+            turn_grace_ms=turn_grace_ms, fill_ms=fill_ms, window=window, poll_ms=poll_ms,
+            home=home, progress=report,
+        )  # fmt: skip
+
+    phases = {"sign": "signing transfers", "embedded": "embedded node",
+              "network": "network (seconds)"}  # fmt: skip
+    _bench("network benchmark", phases, int(seconds), home, json_out, run)
 
 
 @app.command("abuse")
