@@ -23,8 +23,8 @@ accounts funded in the genesis, to random recipients. Both chains share a chain 
 pool of transfers, signed before any clock starts, serves both. The load is closed-loop: a
 sender keeps at most ``inflight / orgs`` transactions sent and not yet final, so no backlog
 grows without bound (not even of blocks some nodes have not imported yet) and latency measures
-the system, not a queue the generator built.
-The embedded run uses ``embedded_inflight`` (large: it measures the node's capacity).
+the system, not a queue the generator built. The embedded run uses ``embedded_inflight``
+(large: it measures the node's capacity).
 
 Measurement, kept cheap for the nodes: one server-sent event stream (``/v1/events``) from the
 first node maps each transaction to its block height; a thread polls that node's
@@ -37,10 +37,11 @@ embedded_tx_per_s``: every organisation executes (and checks the signature of) e
 transaction, so 1.0 means the network costs nothing beyond that N-fold work.
 
 Also reported, to find what limits the network: CPU time per role over the window (nodes with
-their signature workers, etcd members, the load generator, everything else on the machine),
-etcd requests and fsyncs per block from the members' own ``/metrics``, each node's mean block
-commit time (``gridledger_block_commit_seconds``), and each node's ``network`` status
-(``position``, ``lost_positions``, ``skipped``).
+their signature workers, etcd members, the load generator, everything else on the machine)
+and per final transaction (``cpu_us_per_final_tx``, against the embedded node's
+``node_cpu_us_per_tx``), etcd requests and fsyncs per block from the members' own
+``/metrics``, each node's mean block commit time (``gridledger_block_commit_seconds``), and
+each node's ``network`` status (``position``, ``lost_positions``, ``skipped``).
 """
 
 from __future__ import annotations

@@ -68,35 +68,28 @@ class LocalOrdering:
                 if left <= 0:
                     break
                 self._cond.wait(left)
-            batch: list[Prepared] = []
-            size = 0
-            queue = self._queue
-            while queue and len(batch) < max_txs:
-                n = len(queue[0].raw)
-                if batch and size + n > budget:
-                    break
-                batch.append(queue.popleft())
-                size += n
-            self._bytes -= size
-            self._first_at = time.monotonic() if queue else None
-            return batch
+            return self._pop(max_txs, budget)
 
     def take(self, max_txs: int, max_bytes: int) -> list[Prepared]:
         """Up to ``max_txs`` queued transactions and ``max_bytes`` of them, without waiting
         (a network node cuts its block when its turn comes)."""
         with self._cond:
-            batch: list[Prepared] = []
-            size = 0
-            queue = self._queue
-            while queue and len(batch) < max_txs:
-                n = len(queue[0].raw)
-                if batch and size + n > max_bytes:
-                    break
-                batch.append(queue.popleft())
-                size += n
-            self._bytes -= size
-            self._first_at = time.monotonic() if queue else None
-            return batch
+            return self._pop(max_txs, max_bytes)
+
+    def _pop(self, max_txs: int, budget: int) -> list[Prepared]:
+        """Take the batch off the queue's front (the caller holds the condition's lock)."""
+        batch: list[Prepared] = []
+        size = 0
+        queue = self._queue
+        while queue and len(batch) < max_txs:
+            n = len(queue[0].raw)
+            if batch and size + n > budget:
+                break
+            batch.append(queue.popleft())
+            size += n
+        self._bytes -= size
+        self._first_at = time.monotonic() if queue else None
+        return batch
 
     def requeue(self, txs: list[Prepared]) -> None:
         """Put transactions whose block lost its position back at the front, in order."""
