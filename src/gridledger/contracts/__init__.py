@@ -4,7 +4,15 @@ records.
 Importing this package registers every transaction kind in :data:`KINDS`.
 """
 
-from gridledger.contracts import chain, consortium, funds, market, metering, registry
+from gridledger.contracts import (
+    certificates,
+    chain,
+    consortium,
+    funds,
+    market,
+    metering,
+    registry,
+)
 from gridledger.contracts.base import KINDS, ROLES, Context, Kind, get_kind
 
 __all__ = [
@@ -12,6 +20,7 @@ __all__ = [
     "ROLES",
     "Context",
     "Kind",
+    "certificates",
     "chain",
     "consortium",
     "funds",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from gridledger.contracts import funds, metering
+from gridledger.contracts import certificates, funds, metering
 from gridledger.contracts.base import Body, Context, kind
 from gridledger.contracts.market import keys
 from gridledger.contracts.market.errors import DataNotFinal, NoArrears
@@ -187,6 +187,14 @@ def apply_settle(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
         p.delivered_wh = wh
         p.amount_fen = amount
         state.set(prefix + keys.pairing_number(n), canonical(p))
+    if ctx.rules.allows_kind("certificates.issue"):  # chains made before certificates: unchanged
+        end = start + record.interval_s
+        for p in pairings:
+            certificates.pairing_settled(
+                state, ctx, pairing=p.id, producer=p.producer, consumer=p.consumer, site=p.site,
+                device=p.device, interval_start_s=start, interval_end_s=end,
+                delivered_wh=p.delivered_wh or 0,
+            )  # fmt: skip
     for account in sorted(inputs.held):
         funds.release(state, account, inputs.held[account])
         if paid_by.get(account):
