@@ -1,5 +1,6 @@
 """``gridledger demo`` end to end: a small community on a simulated clock, its summary checked
-against itself and against the ledger, the home rules, and ``--serve`` on the real clock.
+against itself and against the ledger (certificates included), the home rules, and ``--serve``
+on the real clock.
 
 The window is pinned (``--last-day 2025-06-21``, a sunny-season day in Shenzhen) so the run
 does not depend on the date it happens on.
@@ -23,7 +24,7 @@ from typer.testing import CliRunner
 
 from fixtures_node import PASSPHRASE, free_port
 from gridledger.cli.main import app
-from gridledger.contracts import market
+from gridledger.contracts import certificates, market
 from gridledger.core.keystore import load_key
 from gridledger.node.chainverify import verify_chain
 from gridledger.node.home import init_home, key_path, open_node
@@ -50,6 +51,9 @@ FIGURES = (
     "clearing_price",
     "payments",
     "intervals",
+    "certified_wh",
+    "claimed_wh",
+    "hourly_matched_share",
 )
 
 
@@ -124,6 +128,13 @@ def test_summary_is_consistent(run: tuple[Path, dict[str, Any]]) -> None:
     assert s["households"]["clean"] > 0
     assert s["plants"]["total"] == PLANTS
     assert s["chain"]["failed_txs"] == 0
+    # the certifier's keeper issued every hour whose data was final (all but the last, which
+    # is after dark), and each settled pairing's delivery was claimed for its household
+    assert s["certified_wh"] == s["generation_wh"] > 0
+    assert s["claimed_wh"] == s["delivered_wh"]
+    assert s["certificates"]["hourly_matched_wh"] == s["claimed_wh"]
+    assert s["hourly_matched_share"] == s["clean_share"]
+    assert s["certificates"]["withdrawn_wh"] == 0
 
 
 def test_summary_matches_the_ledger(run: tuple[Path, dict[str, Any]]) -> None:
@@ -142,6 +153,16 @@ def test_summary_matches_the_ledger(run: tuple[Path, dict[str, Any]]) -> None:
         assert [r.start_s for r in records] == list(range(start, end, 3600))
         assert {r.status for r in records} == {"settled"}
         assert node.tip.height == s["chain"]["height"]
+        # certificates: what the summary counts is on the ledger, held by the households
+        claimed = [
+            b
+            for device in ("pv-01", "pv-02", "pv-03")
+            for b in certificates.bundles_of_device(state, device, limit=None).items
+            if b.status == "claimed"
+        ]
+        assert sum(b.quantity_wh for b in claimed) == s["claimed_wh"]
+        assert {b.owner for b in claimed} <= {f"house-{i:03d}" for i in range(1, 13)}
+        assert {b.issuer for b in claimed} == {"certifier"}
         # the simulated clock ended where the window did: nothing is left in the future
         assert node.tip.time == end * 1000
     finally:

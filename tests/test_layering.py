@@ -23,6 +23,7 @@ KEYSPACES = (
     "consortium/",
     "chain/",
     "nonce/",
+    "certificates/",
 )
 TEMPLATES = (".html", ".json", ".js", ".css", ".svg")
 

@@ -60,6 +60,7 @@ FILES = [
     "market.json",
     "governance.json",
     "attestations.json",
+    "certificates.json",
 ]
 TRANSITION_FILES = ["contracts.json", "metering.json"]
 """Files of contract transitions: pre-state, transaction, receipt and post-state (or error)."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from certificate_vectors import certificate_vectors
 
 from gridledger.contracts import chain, consortium
 from gridledger.contracts.genesis import Genesis, GenesisAccount, GenesisOrganisation
@@ -1837,6 +1838,7 @@ GENERATORS = {
     "market.json": market_vectors,
     "governance.json": governance_vectors,
     "attestations.json": attestation_vectors,
+    "certificates.json": certificate_vectors,
 }
 
 

@@ -23,6 +23,8 @@ from gridledger.api.render import JSONBytes
 from gridledger.api.routes import (
     assets,
     blocks,
+    certificate_files,
+    certificates,
     chain,
     consortium,
     events,
@@ -104,9 +106,11 @@ def create_app(
         assets,
         readings,
         market,
+        certificates,
         events,
         ops,
         operator,
+        certificate_files,
     ):
         app.include_router(module.router(ctx))
     if web:

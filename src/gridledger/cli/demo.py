@@ -92,6 +92,11 @@ def _print_summary(s: dict[str, Any], home: Path) -> None:
             f"(by household {_pct(shares['min'])} to {_pct(shares['max'])}, "
             f"median {_pct(shares['median'])})",
         ),
+        (
+            "certificates",
+            f"{_kwh(s['certified_wh'])} kWh certified, {_kwh(s['claimed_wh'])} kWh claimed "
+            f"(24/7 share {_pct(s['hourly_matched_share'])})",
+        ),
         ("clearing price", f"{_prices(s['clearing_price'])} fen/kWh"),
         (
             "clean energy cost",
@@ -163,15 +168,23 @@ def _print_summary(s: dict[str, Any], home: Path) -> None:
 
 def _serve(home: Path, secret: str, port: int) -> None:
     """Serve the demo chain's API on the real clock until SIGINT or SIGTERM, with the grid
-    company's account keeping the market (clearing and settling when due)."""
+    company's account keeping the market (clearing and settling when due) and the certifier's
+    account keeping its certificates (issuing each hour once final)."""
     from gridledger.cli.serving import keeper_key, serve_until_stopped  # noqa: PLC0415
+    from gridledger.node.cert_keeper import CertificateKeeper, KeeperError  # noqa: PLC0415
     from gridledger.node.home import open_node  # noqa: PLC0415
     from gridledger.node.keeper import MarketKeeper  # noqa: PLC0415
-    from gridledger.sim.community import GRID  # noqa: PLC0415
+    from gridledger.sim.community import CERTIFIER, GRID  # noqa: PLC0415
 
     signer = keeper_key(home, GRID, secret)
+    certifier = keeper_key(home, CERTIFIER, secret, "certificate keeper")
     with reporting():
         chain = open_node(home, secret, tune_gc=True)
+    try:
+        cert_keeper = CertificateKeeper(chain, CERTIFIER, certifier)
+    except KeeperError as exc:
+        chain.close()
+        fail(exc.code, exc.message)
     keeper = MarketKeeper(chain, GRID, signer)
 
     def started() -> None:
@@ -181,8 +194,9 @@ def _serve(home: Path, secret: str, port: int) -> None:
         )
 
     serve_until_stopped(
-        chain, HOST, port, log_level="warning", access_log=False, keeper=keeper, started=started
-    )
+        chain, HOST, port, log_level="warning", access_log=False, keeper=keeper,
+        cert_keeper=cert_keeper, started=started,
+    )  # fmt: skip
 
 
 def demo(

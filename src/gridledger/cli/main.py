@@ -5,6 +5,7 @@ gridledger node            run the node and its HTTP API
 gridledger keys ...        create and show account keys
 gridledger tx ...          sign, submit and wait for transactions
 gridledger query ...       read accounts, blocks, transactions and state
+gridledger cert ...        granular energy certificates: transactions, registry views, exports
 gridledger verify          re-execute the stored chain and check every hash and signature
 gridledger verify-proof    check a saved proof file offline, finality included
 gridledger sync            import a peer's blocks this node lacks, checking each one
@@ -26,6 +27,7 @@ from rich.markup import escape
 
 from gridledger.cli import (
     bench,
+    certificates,
     chain,
     custody,
     demo,
@@ -52,6 +54,7 @@ from gridledger.cli.common import (
 )
 from gridledger.cli.serving import keeper_key, serve_until_stopped
 from gridledger.contracts.registry import check_id
+from gridledger.node.cert_keeper import CertificateKeeper, KeeperError
 from gridledger.node.chainverify import verify_chain
 from gridledger.node.home import (
     DEFAULT_API,
@@ -80,6 +83,7 @@ app.add_typer(query.app, name="query")
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(bench.app, name="bench")
 app.add_typer(network.app, name="network")
+app.add_typer(certificates.app, name="cert")
 app.command("sync")(chain.sync_command)
 app.command("verify-proof")(proofs.verify_proof_command)
 app.add_typer(chain.readmodels_app, name="readmodels")
@@ -185,6 +189,15 @@ def node(
             "account (its key must be in the home's keys/).",
         ),
     ] = None,
+    cert_keeper: Annotated[
+        str | None,
+        typer.Option(
+            "--cert-keeper",
+            help="Issue certificates for every final metered interval (and expire and "
+            "reconcile them), signed by this certifier account (its key must be in the "
+            "home's keys/; never an operator account).",
+        ),
+    ] = None,
     tls_cert: Annotated[
         Path | None,
         typer.Option(
@@ -245,6 +258,9 @@ def node(
     logs.configure(log_level)
     secret = passphrase()
     signer = None if keeper is None else keeper_key(home, keeper, secret)
+    certifier = (
+        None if cert_keeper is None else keeper_key(home, cert_keeper, secret, "certificate keeper")
+    )
     network = None
     # imported here: the etcd client is only needed by a network node
     from gridledger.network.config import NETWORK_NAME, open_network_node  # noqa: PLC0415
@@ -266,12 +282,19 @@ def node(
     market_keeper = (
         None if keeper is None or signer is None else MarketKeeper(chain, keeper, signer)
     )
+    certificate_keeper = None
+    if cert_keeper is not None and certifier is not None:
+        try:
+            certificate_keeper = CertificateKeeper(chain, cert_keeper, certifier)
+        except KeeperError as exc:
+            chain.close()
+            fail(exc.code, exc.message)
 
     def started() -> None:
         log.info(
             "node started",
             extra={"chain_id": chain.chain_id, "height": chain.tip.height, "api": f"{host}:{port}",
-                   "keeper": keeper},
+                   "keeper": keeper, "cert_keeper": cert_keeper},
         )  # fmt: skip
 
     serve_until_stopped(
@@ -280,6 +303,7 @@ def node(
         port,
         log_level=log_level.lower(),
         keeper=market_keeper,
+        cert_keeper=certificate_keeper,
         started=started,
         tls=tls,
         names=tuple(names or ()),

@@ -1,4 +1,5 @@
-"""Serving a node's API until SIGINT or SIGTERM, with an optional market keeper beside it."""
+"""Serving a node's API until SIGINT or SIGTERM, with optional market and certificate keepers
+beside it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from gridledger.cli.common import fail
 from gridledger.core.crypto import SigningKey
 from gridledger.core.keystore import KeystoreError, load_key
+from gridledger.node.cert_keeper import CertificateKeeper
 from gridledger.node.home import key_path
 from gridledger.node.keeper import MarketKeeper
 from gridledger.node.node import Node
@@ -23,11 +25,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("gridledger.cli")
 
 
-def keeper_key(home: Path, account: str, passphrase: str) -> SigningKey:
-    """The key a market keeper signs with: ``account``'s, from the home's keystore."""
+def keeper_key(
+    home: Path, account: str, passphrase: str, what: str = "market keeper"
+) -> SigningKey:
+    """The key a keeper signs with: ``account``'s, from the home's keystore."""
     path = key_path(home, account)
     if not path.is_file():
-        fail("keeper.no_key", f"no key of {account!r} in {home / 'keys'} for the market keeper")
+        fail("keeper.no_key", f"no key of {account!r} in {home / 'keys'} for the {what}")
     try:
         return load_key(path, passphrase)
     except KeystoreError as exc:
@@ -42,12 +46,13 @@ def serve_until_stopped(
     log_level: str = "info",
     access_log: bool = True,
     keeper: MarketKeeper | None = None,
+    cert_keeper: CertificateKeeper | None = None,
     started: Callable[[], None] | None = None,
     tls: Tls | None = None,
     names: tuple[str, ...] = (),
     network: NetworkNode | None = None,
 ) -> None:
-    """Start ``chain`` (and ``keeper``), serve its API, and close everything on a signal.
+    """Start ``chain`` (and its keepers), serve its API, and close everything on a signal.
 
     In a consortium network, ``network`` runs the chain (reads the ordering log, proposes,
     attests) instead of the embedded block thread."""
@@ -69,6 +74,8 @@ def serve_until_stopped(
             chain.start()
         if keeper is not None:
             keeper.start()
+        if cert_keeper is not None:
+            cert_keeper.start()
         if started is not None:
             started()
         if not received:
@@ -82,6 +89,8 @@ def serve_until_stopped(
                 names=names,
             )
     finally:
+        if cert_keeper is not None:
+            cert_keeper.stop()
         if keeper is not None:
             keeper.stop()
         if network is not None:

@@ -3,15 +3,17 @@
 See :mod:`gridledger.state.readmodels` for how they are kept and rebuilt. Every node keeps the
 models listed in :func:`default_models`:
 
-* :mod:`.market`: what each account and plant traded, and each account's pairings.
+* :mod:`.market`: what each account and plant traded, and each account's pairings;
+* :mod:`.certificates`: every certificate bundle by holder, status, beneficiary and time.
 """
 
 from __future__ import annotations
 
+from gridledger.readmodels.certificates import CertificateIndex
 from gridledger.readmodels.market import MarketTotals
 from gridledger.state.readmodels import ReadModel
 
 
 def default_models() -> list[ReadModel]:
     """A fresh instance of every read model a node keeps."""
-    return [MarketTotals()]
+    return [MarketTotals(), CertificateIndex()]

@@ -30,6 +30,7 @@ import msgspec
 
 from gridledger.core.crypto import SigningKey
 from gridledger.core.types import Receipt, Transaction
+from gridledger.sdk.certificates import Certificates
 from gridledger.sdk.errors import (
     ApiError,
     InvalidInput,
@@ -585,6 +586,13 @@ class Client:
     def market(self) -> Market:
         """The market's endpoints and transactions (:class:`gridledger.sdk.market.Market`)."""
         return Market(self)
+
+    # certificates --------------------------------------------------------------------------
+    @property
+    def certificates(self) -> Certificates:
+        """The certificate registry's endpoints and transactions
+        (:class:`gridledger.sdk.certificates.Certificates`)."""
+        return Certificates(self)
 
     # events --------------------------------------------------------------------------------
     def events(

@@ -5,8 +5,8 @@ prices; households with load profiles and a standing choice of clean or grid pow
 simulates its meters over whole local days. :func:`run_demo` puts it on a fresh chain in a
 node home and runs the market hour by hour on a simulated clock (:class:`SimClock`): clearing
 after each gate closure, meter readings through the ingest path once each hour has ended,
-settlement; then :func:`~gridledger.sim.summary.ledger_summary` reads what happened back from
-the ledger.
+settlement, and the certifier's keeper issuing certificates for each final hour; then
+:func:`~gridledger.sim.summary.ledger_summary` reads what happened back from the ledger.
 
 Who is who (ids are numbered from 1 and zero-padded):
 
@@ -17,6 +17,12 @@ Who is who (ids are numbered from 1 and zero-padded):
   buys what plants feed in;
 * the meter gateway ``gw-shekou`` (an account of the grid company) signs every meter's hourly
   readings;
+* the certifier (organisation and account ``certifier``, role ``certifier``) issues the
+  plants' granular energy certificates: its certificate keeper
+  (:class:`~gridledger.node.cert_keeper.CertificateKeeper`, signing with the certifier's own
+  key) issues every hour once its meter data is final, an hour after it ends. Certificates of
+  the energy a settled pairing delivered go to the household, cancelled and claimed for its
+  flat and that hour, with nobody's transaction;
 * plant owner ``owner-NN`` (an organisation of its own, role ``producer``) owns plant
   ``pv-NN`` with generation meter ``m-pv-NN``;
 * household ``house-NNN`` (an organisation of its own, role ``consumer``) owns flat
@@ -41,11 +47,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from gridledger.contracts.market.matching import MECHANISMS
 from gridledger.core.crypto import SigningKey
 from gridledger.core.keystore import load_key, save_key
 from gridledger.core.types import Receipt, Transaction
 from gridledger.ingest import Reading, ReadingSubmitter, RetryPolicy
+from gridledger.node.cert_keeper import CertificateKeeper
 from gridledger.node.custody import CUSTODY_NAME, save_custody
 from gridledger.node.home import init_home, key_path, open_node
 from gridledger.node.members import LOCK_NAME, MEMBERS_NAME, Members
@@ -76,6 +85,8 @@ _PASSWORD_LETTERS = "abcdefghijkmnpqrstuvwxyz"
 OPERATOR = "operator"
 GRID = "grid"
 GATEWAY = "gw-shekou"
+CERTIFIER = "certifier"
+"""The certifier's organisation and account: it issues the plants' certificates."""
 SELL_PRICE = 68
 """What the grid charges, fen per kWh: about Shenzhen's first-tier residential tariff."""
 FEED_IN_PRICE = 45
@@ -475,9 +486,30 @@ class _Chain:
                     receipt.code or "tx.failed",
                     f"{tx.kind} from {tx.sender} failed: {receipt.message}",
                 )
-            for event in receipt.events:
-                self.events[event["type"]] = self.events.get(event["type"], 0) + 1
+            self.count(receipt)
         return receipts
+
+    def count(self, receipt: Receipt) -> None:
+        """Count the receipt's events by type."""
+        for event in receipt.events:
+            self.events[event["type"]] = self.events.get(event["type"], 0) + 1
+
+
+def _certify(chain: _Chain, keeper: CertificateKeeper, at_s: int, timeout_s: float = 120.0) -> None:
+    """One tick of the certifier's keeper at scenario time ``at_s``; every transaction it sends
+    must succeed."""
+    chain.clock.advance_to(at_s * 1000)
+    for sent in keeper.tick():
+        stored = chain.node.wait_receipt(bytes.fromhex(sent.tx_hash), timeout_s)
+        if stored is None:
+            raise DemoError("demo.stalled", chain.node.halted or f"{sent.kind} was not committed")
+        receipt = msgspec.json.decode(stored.receipt, type=Receipt)
+        if not receipt.ok:
+            raise DemoError(
+                receipt.code or "tx.failed",
+                f"{sent.kind} of {sent.device} from {CERTIFIER} failed: {receipt.message}",
+            )
+        chain.count(receipt)
 
 
 def _grid_funds(community: Community) -> int:
@@ -497,6 +529,12 @@ def _register(chain: _Chain, community: Community, at_s: int) -> None:
           "roles": ["grid_operator"]}),
         (OPERATOR, "registry.add_account",
          {"account": GATEWAY, "org": GRID, "public_key": chain.keys[GATEWAY].public_key}),
+        (OPERATOR, "registry.add_organisation",
+         {"org": CERTIFIER, "name": "Shekou green energy certification centre",
+          "roles": ["certifier"]}),
+        (OPERATOR, "registry.add_account",
+         {"account": CERTIFIER, "org": CERTIFIER,
+          "public_key": chain.keys[CERTIFIER].public_key, "roles": ["certifier"]}),
         (OPERATOR, "market.set_params", {"mechanism": config.mechanism,
                                          "gate_closure_s": GATE_CLOSURE_S}),
     ]  # fmt: skip
@@ -593,7 +631,8 @@ def _offers(community: Community, day: int) -> list[Action]:
 def _schedule(community: Community) -> list[tuple[int, int, str, int]]:
     """``(time, rank, step, argument)`` in the order the scenario runs them: day-ahead offers
     an hour before each day, each interval's clearing at its gate closure, its readings and
-    settlement once it has ended."""
+    settlement once it has ended, then a tick of the certifier's keeper (which issues the
+    hours whose data has become final)."""
     steps = []
     for day in range(1, community.config.days):
         steps.append((community.start + day * DAY_S - HOUR_S, 2, "offers", day))
@@ -602,6 +641,7 @@ def _schedule(community: Community) -> list[tuple[int, int, str, int]]:
         steps.append((start - GATE_CLOSURE_S, 3, "clear", hour))
         steps.append((start + HOUR_S, 0, "readings", hour))
         steps.append((start + HOUR_S, 1, "settle", hour))
+        steps.append((start + HOUR_S, 2, "certify", hour))
     return sorted(steps)
 
 
@@ -691,12 +731,19 @@ def run_demo(
     members = [
         GRID,
         GATEWAY,
+        CERTIFIER,
         *(p.owner for p in community.plants),
         *(h.account for h in community.households),
     ]
     keys = {account: SigningKey.generate() for account in members}
     keys[OPERATOR] = load_key(key_path(home, OPERATOR), passphrase)
-    sample = [GRID, GATEWAY, community.plants[0].owner, community.households[0].account]
+    sample = [
+        GRID,
+        GATEWAY,
+        CERTIFIER,
+        community.plants[0].owner,
+        community.households[0].account,
+    ]
     saving = _save_keys(home, passphrase, {name: keys[name] for name in sample})
 
     clock = SimClock(setup_s * 1000)
@@ -711,6 +758,7 @@ def run_demo(
         node.start()
         chain = _Chain(node, clock, keys)
         _register(chain, community, setup_s)
+        keeper = CertificateKeeper(node, CERTIFIER, keys[CERTIFIER], recheck_s=0)
         chain.run(setup_s, _offers(community, 0))
         with _gateway_client(node) as client:
             gateway = ReadingSubmitter(
@@ -728,6 +776,8 @@ def run_demo(
                     chain.run(at_s, _offers(community, arg))
                 elif step == "clear":
                     chain.run(at_s, [(OPERATOR, "market.clear", {"interval": interval})])
+                elif step == "certify":
+                    _certify(chain, keeper, at_s)
                 elif step == "readings":
                     clock.advance_to(at_s * 1000)
                     batch = [

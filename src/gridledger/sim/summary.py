@@ -12,7 +12,11 @@ hourly intervals, and adds up:
 * what the market did not settle (households that chose the grid, plants that offered
   nothing) as plain grid supply and feed-in, from the readings;
 * the accounts' running totals (the market's read model, :mod:`gridledger.readmodels.market`)
-  and the money (balances, escrow, supply), so the parts can be checked against each other.
+  and the money (balances, escrow, supply), so the parts can be checked against each other;
+* certificates (:mod:`gridledger.contracts.certificates`): the Wh certified per production
+  hour (what each issuance still certifies: issued - withdrawn + re-issued) and the Wh
+  claimed for the sites with production in each hour, beside the hourly-matched Wh of the
+  24/7 score (per site and hour, the lesser of consumption and claimed).
 
 Units: energy in Wh, money in minor units (fen), prices in minor units per kWh; shares are
 decimals from 0 to 1.
@@ -24,7 +28,7 @@ import sqlite3
 import statistics
 from typing import Any
 
-from gridledger.contracts import funds, market, metering, registry
+from gridledger.contracts import certificates, funds, market, metering, registry
 from gridledger.readmodels import market as totals
 from gridledger.sim.site import SHEKOU, Site
 from gridledger.state.state import StateReader
@@ -53,6 +57,9 @@ _SUMS = (
     "market_generation_wh",
     "market_grid_import_wh",
     "market_grid_export_wh",
+    "certified_wh",
+    "claimed_wh",
+    "hourly_matched_wh",
 )
 """What is added up interval by interval."""
 CONSUMER_TOTALS = ("consumed_wh", "clean_wh", "grid_import_wh", "clean_paid_fen", "grid_paid_fen")
@@ -82,6 +89,36 @@ def metered(state: StateReader, start: int, end: int) -> Energy:
     return out
 
 
+class Certified:
+    """Certificates of a window by production hour: Wh certified (standing) over every
+    device, Wh claimed and Wh hourly matched over every site."""
+
+    def __init__(
+        self, state: StateReader, devices: list[str], sites: list[str], start: int, end: int
+    ) -> None:
+        self.certified: dict[int, int] = {}
+        self.claimed: dict[int, int] = {}
+        self.matched: dict[int, int] = {}
+        self.claimed_long_wh = 0
+        """Wh claimed from certificates of more than an hour (a GEC's month): in the
+        total, in no hour."""
+        self.intervals = 0
+        self.withdrawn_wh = 0
+        for device in devices:
+            for item in certificates.issuances(state, device, start, end):
+                hour = item.start_s - item.start_s % HOUR_S
+                standing = item.quantity_wh - item.withdrawn_wh + item.reissued_wh
+                self.certified[hour] = self.certified.get(hour, 0) + standing
+                self.intervals += 1
+                self.withdrawn_wh += item.withdrawn_wh
+        for site in sites:
+            found = certificates.matching(state, site, start, end)
+            self.claimed_long_wh += found.claimed_wh - sum(h.claimed_wh for h in found.hours)
+            for h in found.hours:
+                self.claimed[h.start_s] = self.claimed.get(h.start_s, 0) + h.claimed_wh
+                self.matched[h.start_s] = self.matched.get(h.start_s, 0) + h.matched_wh
+
+
 def _interval(
     state: StateReader,
     start: int,
@@ -89,10 +126,14 @@ def _interval(
     devices: list[str],
     sites: list[str],
     clean_sites: list[str],
+    certified: Certified,
 ) -> tuple[dict[str, int], int | None]:
     """One interval's sums (``_SUMS``) and its clearing price (None if none)."""
     f = dict.fromkeys(_SUMS, 0)
     f["intervals"] = 1
+    f["certified_wh"] = certified.certified.get(start, 0)
+    f["claimed_wh"] = certified.claimed.get(start, 0)
+    f["hourly_matched_wh"] = certified.matched.get(start, 0)
 
     def wh(kind: registry.AssetKind, asset: str) -> int:
         return energy.get((kind, asset), {}).get(start, 0)
@@ -145,6 +186,9 @@ def _figures(sums: dict[str, int], prices: list[int]) -> dict[str, Any]:
         "clean_share": _share(delivered, sums["consumption_wh"]),
         "clean_share_clean_households": _share(delivered, sums["clean_consumption_wh"]),
         "clean_consumption_wh": sums["clean_consumption_wh"],
+        "certified_wh": sums["certified_wh"],
+        "claimed_wh": sums["claimed_wh"],
+        "hourly_matched_share": _share(sums["hourly_matched_wh"], sums["consumption_wh"]),
         "pairings": sums["pairings"],
         "clearing_price": {
             "min": min(prices) if prices else None,
@@ -192,6 +236,12 @@ def ledger_summary(
     every day. ``clean_share`` is ``delivered_wh / consumption_wh``;
     ``clean_share_clean_households`` the same over the households that chose clean power.
     ``clean_price_paid`` is what delivered clean energy cost on average, per kWh.
+
+    ``certified_wh`` are the Wh of certificates issued for production in the window (less what
+    was withdrawn since), ``claimed_wh`` those claimed for the community's sites (a settled
+    pairing's delivery is claimed for its consumer once its hour is issued), and
+    ``hourly_matched_share`` the community's 24/7 score: per site and hour the lesser of
+    consumption and claimed, over all consumption.
     """
     device_records = registry.list_devices(state).items
     devices = [d.id for d in device_records]
@@ -199,6 +249,7 @@ def ledger_summary(
     choices = {pref.site: pref for pref in market.preferences(state)}
     clean_sites = [s for s in sites if s in choices and choices[s].choice == "clean"]
     energy = metered(state, start, end)
+    certified = Certified(state, devices, sites, start, end)
 
     total = dict.fromkeys(_SUMS, 0)
     all_prices: list[int] = []
@@ -207,7 +258,7 @@ def ledger_summary(
         sums = dict.fromkeys(_SUMS, 0)
         prices: list[int] = []
         for at in range(day_start, min(end, day_start + DAY_S), HOUR_S):
-            f, price = _interval(state, at, energy, devices, sites, clean_sites)
+            f, price = _interval(state, at, energy, devices, sites, clean_sites, certified)
             for name in _SUMS:
                 sums[name] += f[name]
             if price is not None:
@@ -226,8 +277,18 @@ def ledger_summary(
         found = by_account.get(choices[s].account)
         if found is not None and found.consumed_wh:
             shares.append(found.clean_wh / found.consumed_wh)
+    figures = _figures(total, all_prices)
+    figures["claimed_wh"] += certified.claimed_long_wh
     return {
-        **_figures(total, all_prices),
+        **figures,
+        "certificates": {
+            "certified_wh": figures["certified_wh"],
+            "claimed_wh": figures["claimed_wh"],
+            "hourly_matched_wh": total["hourly_matched_wh"],
+            "hourly_matched_share": figures["hourly_matched_share"],
+            "intervals": certified.intervals,
+            "withdrawn_wh": certified.withdrawn_wh,
+        },
         "households": {
             "total": len(sites),
             "clean": len(clean_sites),

@@ -10,6 +10,8 @@
 //   whole proofs             gridledger.sdk.proofs.verify_state_proof / verify_tx_proof
 //   consortium keys file     gridledger.sdk.consortium_keys.parse_keys       (§6b)
 //   attestations, finality   gridledger.sdk.proofs.verify_finality / proof_finality (§6b)
+//   certificates, QR codes   gridledger.sdk.certificate_proofs.verify_certificate_proof /
+//                            verify_qr_payload  ("Certificates as documents")
 //
 // The keys that signatures are checked with come from the page (the genesis document's
 // organisations) or from a consortium keys file the user loads, never from the answer being
@@ -504,28 +506,324 @@
     return { height: header.height, proposer: header.proposer, finality };
   }
 
-  /** What a saved proof file is: "tx", "state", "header", or null. */
+  /** What a saved proof file is: "certificate", "tx", "state", "header", or null. */
   function proofKind(proof) {
     if (proof === null || typeof proof !== "object" || Array.isArray(proof)) return null;
+    if (proof.format === CERT_FORMAT) return "certificate";
     if ("tx_hex" in proof) return "tx";
     if ("proof" in proof && "key" in proof) return "state";
     if ("header" in proof && "hash" in proof) return "header";
     return null;
   }
 
-  /** Check any saved proof file: resolves to {kind, ...the kind's result}. */
-  async function verifyProofFile(proof, keys) {
+  /** Check any saved proof file: resolves to {kind, ...the kind's result}. A certificate proof
+   * file takes a consortium keys file, and may come with a later file of the same bundle. */
+  async function verifyProofFile(proof, keys, later) {
     const kind = proofKind(proof);
+    if (kind === "certificate") return verifyCertificateProof(proof, keys, later);
     if (kind === "tx") return { kind, ...(await verifyTxProof(proof, keys)) };
     if (kind === "state") return { kind, ...(await verifyStateProof(proof, keys)) };
     if (kind === "header") return { kind, ...(await verifyHeader(proof, keys)) };
     throw new VerifyError("malformed", { detail: "not a transaction, state or header proof" });
   }
 
+  // certificates (sdk/certificate_proofs.py; formats.md "Certificates as documents") ---------------
+  // A certificate proof file is checked in the Python verifier's order, and fails with its
+  // reasons (the codes below are those of certificates.json), so both give the same verdict.
+  // JavaScript numbers are exact up to 2^53: Wh ids and times beyond that are not supported.
+  const CERT_FORMAT = "gridledger/certificate-proof/v1";
+  const DOMAIN_CERTIFICATE = utf8.encode("gridledger/certificate/v1\n");
+  const CERT_FIELDS = ["attestations", "block_hash", "bundle", "bundle_id", "device", "final", "format",
+    "header", "height", "signature"];
+  const RECORD_FIELDS = ["key", "proof", "value"];
+  const IMMUTABLE_FIELDS = ["id", "issuance", "bundle_type", "device", "range_start", "range_end",
+    "quantity_wh", "production_start_s", "production_end_s", "technology", "fuel", "capacity_w",
+    "commissioned", "support", "country", "grid_zone", "issuing_body", "issuer", "scheme", "issued_s",
+    "issued_height", "expires_s", "origin", "parent_hash"];
+  const BUNDLE_FIELDS = {
+    id: "str", issuance: "str", bundle_type: "str", device: "str", range_start: "int", range_end: "int",
+    quantity_wh: "int", production_start_s: "int", production_end_s: "int", technology: "str",
+    fuel: "str", capacity_w: "int", commissioned: "str", support: "str", country: "str",
+    grid_zone: "str", issuing_body: "str", issuer: "str", scheme: "str", issued_s: "int",
+    issued_height: "int", expires_s: "int", origin: "str?", parent_hash: "str?", hash: "str",
+    owner: "str", status: "str", updated_height: "int", locked_for: "str?", cancellation: "obj?",
+    claimed_height: "int?", withdrawal: "obj?",
+  };
+  const DEVICE_FIELDS = {
+    id: "str", name: "str", owner_org: "str", technology: "str", fuel: "str", capacity_w: "int",
+    commissioned: "str", country: "str", grid_region: "str", support: "str",
+  };
+  const DEVICE_ATTRIBUTES = [["technology", "technology"], ["fuel", "fuel"], ["capacity_w", "capacity_w"],
+    ["commissioned", "commissioned"], ["support", "support"], ["country", "country"], ["grid_zone", "grid_region"]];
+  const STATUSES = ["active", "locked", "cancelled", "claimed", "withdrawn", "expired", "storage_charged", "gec_exported"];
+  const LIVE = ["active", "locked"];
+  const DECIMAL = /^(0|[1-9][0-9]{0,18})$/;
+  const HEX64 = /^[0-9a-f]{64}$/;
+  const LOWER_HEX = /^(?:[0-9a-f]{2})*$/;
+  const CHAIN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+  const INT_MAX = 9223372036854775807n;
+  const QR_PREFIX = "GLC1:";
+
+  function isObject(v) {
+    return v !== null && typeof v === "object" && !Array.isArray(v);
+  }
+
+  function sameFields(obj, fields) {
+    const names = Object.keys(obj).sort();
+    return names.length === fields.length && names.every((n, i) => n === fields[i]);
+  }
+
+  /** {device, start: the decimal text, startNumber} of "<device>:<range_start>" (parse_bundle_id). */
+  function parseBundleId(value) {
+    if (typeof value !== "string") throw new VerifyError("bad_id", { id: String(value) });
+    const at = value.lastIndexOf(":");
+    const device = at < 0 ? "" : value.slice(0, at);
+    const start = at < 0 ? "" : value.slice(at + 1);
+    if (!ORG_ID.test(device) || !DECIMAL.test(start)) throw new VerifyError("bad_id", { id: value });
+    const big = BigInt(start);
+    if (big < 1n || big > INT_MAX) throw new VerifyError("bad_id", { id: value });
+    return { device, start, startNumber: Number(start) };
+  }
+
+  /** certificates/bundle/<device>/<range_start, 19 digits> (formats.md §6). */
+  function bundleStateKey(device, start) {
+    return `certificates/bundle/${device}/${String(start).padStart(19, "0")}`;
+  }
+
+  function deviceStateKey(device) {
+    return `registry/device/${device}`;
+  }
+
+  /** SHA-256 (hex) of DOMAIN_CERTIFICATE || canonical(the immutable fields), absent ones null. */
+  async function bundleHashOf(record) {
+    const fields = {};
+    for (const name of IMMUTABLE_FIELDS) fields[name] = record[name] === undefined ? null : record[name];
+    return toHex(await sha256(concat(DOMAIN_CERTIFICATE, utf8.encode(canonical(fields)))));
+  }
+
+  function typed(obj, spec, what) {
+    for (const [name, kind] of Object.entries(spec)) {
+      const v = obj[name];
+      if (kind.endsWith("?") && (v === null || v === undefined)) continue;
+      const base = kind.replace("?", "");
+      const ok = (base === "str" && typeof v === "string") || (base === "int" && Number.isInteger(v))
+        || (base === "obj" && isObject(v));
+      if (!ok) throw new VerifyError("record_malformed", { what, field: name });
+    }
+  }
+
+  /** A bundle's status at timeS: a live one at or past its expiry is expired (status_at). */
+  function statusAt(bundle, timeS) {
+    return LIVE.includes(bundle.status) && timeS >= bundle.expires_s ? "expired" : bundle.status;
+  }
+
+  /** Step 1: the file's fields, its bundle id, the header hashing to block_hash. */
+  async function certificateShape(proof) {
+    if (!isObject(proof) || proof.format !== CERT_FORMAT || !sameFields(proof, CERT_FIELDS)) {
+      throw new VerifyError("malformed", { detail: "not a certificate proof file" });
+    }
+    const id = parseBundleId(proof.bundle_id);
+    if (!isObject(proof.header)) throw new VerifyError("malformed", { detail: "header" });
+    const hash = await headerHash(proof.header);
+    if (typeof proof.block_hash !== "string" || toHex(hash) !== proof.block_hash) throw new VerifyError("header_hash", {});
+    if (!Number.isInteger(proof.height) || proof.height !== proof.header.height) throw new VerifyError("malformed", { detail: "height" });
+    if (!HEX64.test(proof.header.state_root)) throw new VerifyError("malformed", { detail: "state_root" });
+    for (const what of ["bundle", "device"]) {
+      if (!isObject(proof[what]) || !sameFields(proof[what], RECORD_FIELDS)) throw new VerifyError("malformed", { detail: what });
+    }
+    return { id, header: proof.header, height: proof.height, blockHash: proof.block_hash };
+  }
+
+  /** A record entry's proof, every hash in lower-case hex as written (_strict_hex). */
+  function strictStateProof(proof, what) {
+    if (!isObject(proof) || !("levels" in proof) || !("terminal" in proof)) throw new VerifyError("malformed", { detail: `${what} proof` });
+    const hashes = Array.isArray(proof.levels)
+      ? proof.levels.flatMap((level) => (Array.isArray(level) ? level.filter((h) => h !== null) : [])) : [];
+    const t = proof.terminal;
+    if (isObject(t)) {
+      hashes.push(t.path, t.leaf_hash);
+      if (t.value !== undefined && t.value !== null && !(typeof t.value === "string" && LOWER_HEX.test(t.value))) {
+        throw new VerifyError("malformed", { detail: `${what} proof` });
+      }
+    } else if (t !== null) {
+      throw new VerifyError("malformed", { detail: `${what} proof` });
+    }
+    if (hashes.some((h) => typeof h !== "string" || !HEX64.test(h))) throw new VerifyError("malformed", { detail: `${what} proof` });
+    return parseStateProof(proof);
+  }
+
+  /** The record of an entry, proven against the state root; its decoded JSON object. */
+  async function provenRecord(entry, expectedKey, root, what) {
+    if (typeof entry.key !== "string" || typeof entry.value !== "string") throw new VerifyError("malformed", { detail: what });
+    const tree = strictStateProof(entry.proof, what);
+    if (entry.key !== expectedKey) throw new VerifyError("wrong_key", { what, key: entry.key, expected: expectedKey });
+    const value = utf8.encode(entry.value);
+    try {
+      await verifyStateTree(root, utf8.encode(entry.key), value, tree);
+    } catch (err) {
+      if (err instanceof VerifyError && (err.code === "state_proof" || err.code === "value")) throw new VerifyError("state_proof", { what });
+      throw err;
+    }
+    let record;
+    try { record = JSON.parse(entry.value); } catch (_) { record = undefined; }
+    if (!isObject(record)) throw new VerifyError("record_malformed", { what, field: "-" });
+    return record;
+  }
+
+  /** Steps 3 and 4: both records under their keys, in the state, agreeing with each other. */
+  async function certificateRecords(proof, shape) {
+    const { device, start, startNumber } = shape.id;
+    const root = fromHex(shape.header.state_root, "state_root", 32);
+    const bundle = await provenRecord(proof.bundle, bundleStateKey(device, start), root, "bundle");
+    typed(bundle, BUNDLE_FIELDS, "bundle");
+    if (bundle.id !== proof.bundle_id || bundle.device !== device || bundle.range_start !== startNumber) {
+      throw new VerifyError("record_mismatch", { what: "bundle", id: String(bundle.id) });
+    }
+    if (!STATUSES.includes(bundle.status)) throw new VerifyError("record_malformed", { what: "bundle", field: "status" });
+    if (bundle.range_end < bundle.range_start || bundle.quantity_wh !== bundle.range_end - bundle.range_start + 1) {
+      throw new VerifyError("bad_quantity", { id: bundle.id });
+    }
+    if ((await bundleHashOf(bundle)) !== bundle.hash) throw new VerifyError("bundle_hash", { id: bundle.id });
+    const deviceRecord = await provenRecord(proof.device, deviceStateKey(device), root, "device");
+    typed(deviceRecord, DEVICE_FIELDS, "device");
+    if (deviceRecord.id !== device) throw new VerifyError("record_mismatch", { what: "device", id: String(deviceRecord.id) });
+    for (const [ours, theirs] of DEVICE_ATTRIBUTES) {
+      if (bundle[ours] !== deviceRecord[theirs]) throw new VerifyError("device_mismatch", { field: ours });
+    }
+    return { bundle, device: deviceRecord, height: shape.height, blockHash: shape.blockHash, header: shape.header,
+      timeS: Math.floor(shape.header.time / 1000) };
+  }
+
+  async function checkedCertificate(proof, keys) {
+    const shape = await certificateShape(proof);
+    const finality = await proofFinality(proof, keys);
+    return { records: await certificateRecords(proof, shape), finality };
+  }
+
+  function consortiumKeys(keys) {
+    if (!isConsortiumKeys(keys)) throw new VerifyError("keys_invalid", { detail: "a consortium keys file is needed" });
+    return keys;
+  }
+
+  /**
+   * Check a certificate proof file with a consortium keys file (verify_certificate_proof), and
+   * a later file of the same bundle when given. Resolves to the summary; rejects with a
+   * VerifyError whose code is the Python verifier's reason.
+   */
+  async function verifyCertificateProof(proof, keys, later) {
+    consortiumKeys(keys);
+    const { records, finality } = await checkedCertificate(proof, keys);
+    const bundle = records.bundle;
+    const status = statusAt(bundle, records.timeS);
+    if (status === "withdrawn") throw new VerifyError("withdrawn", { id: bundle.id, reason: (bundle.withdrawal || {}).reason || "" });
+    if (status === "expired") throw new VerifyError("expired", { id: bundle.id });
+    let laterState = null;
+    if (later !== undefined && later !== null) {
+      let newer;
+      try {
+        newer = await checkedCertificate(later, keys);
+      } catch (err) {
+        throw new VerifyError("later_invalid", { reason: err instanceof VerifyError ? err.code : "malformed" });
+      }
+      const theirs = newer.records.bundle;
+      if (theirs.id !== bundle.id || theirs.issuance !== bundle.issuance) throw new VerifyError("later_mismatch", { id: theirs.id });
+      if (newer.records.height <= records.height) throw new VerifyError("later_not_later", { height: newer.records.height });
+      const laterStatus = statusAt(theirs, newer.records.timeS);
+      if (laterStatus === "withdrawn") {
+        throw new VerifyError("withdrawn_later", { id: bundle.id, height: newer.records.height, reason: (theirs.withdrawal || {}).reason || "" });
+      }
+      if (laterStatus === "expired") throw new VerifyError("expired_later", { id: bundle.id, height: newer.records.height });
+      laterState = { height: newer.records.height, status: laterStatus, hash: theirs.hash,
+        split_since: theirs.hash !== bundle.hash && theirs.parent_hash === bundle.hash, final: newer.finality.final };
+    }
+    const cancellation = bundle.cancellation || {};
+    return {
+      kind: "certificate", bundle, device: records.device, height: records.height, proposer: records.header.proposer,
+      finality, later: laterState, status,
+      summary: {
+        bundle_id: bundle.id, hash: bundle.hash, parent_hash: bundle.parent_hash === undefined ? null : bundle.parent_hash,
+        device: bundle.device, range_start: bundle.range_start, range_end: bundle.range_end, quantity_wh: bundle.quantity_wh,
+        production_start_s: bundle.production_start_s, production_end_s: bundle.production_end_s, status,
+        owner: bundle.owner, beneficiary: cancellation.beneficiary === undefined ? null : cancellation.beneficiary,
+        issuing_body: bundle.issuing_body, height: records.height, block_hash: records.blockHash,
+        proposer: records.header.proposer, final: finality.final,
+      },
+    };
+  }
+
+  // the QR payload --------------------------------------------------------------------------------
+  function b64url(bytes) {
+    let bin = "";
+    for (const b of bytes) bin += String.fromCharCode(b);
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  /** Unpadded base64url of exactly `size` bytes, in its one canonical spelling. */
+  function unb64url(text, size, field) {
+    const length = Math.ceil((size * 8) / 6);
+    if (text.length !== length || !/^[A-Za-z0-9_-]+$/.test(text)) throw new VerifyError("qr_malformed", { field });
+    let bin;
+    try { bin = atob(text.replace(/-/g, "+").replace(/_/g, "/")); } catch (_) { throw new VerifyError("qr_malformed", { field }); }
+    const out = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    if (out.length !== size || b64url(out) !== text) throw new VerifyError("qr_malformed", { field });
+    return out;
+  }
+
+  function qrDecimal(text, field) {
+    if (!DECIMAL.test(text) || BigInt(text) > INT_MAX) throw new VerifyError("qr_malformed", { field });
+    return Number(text);
+  }
+
+  /** The fields of a payload GLC1:<chain>/<bundle>/<proposer>/<Wh>/<start>/<height>/<hash>/<block>/<sig>. */
+  function parseQrPayload(text) {
+    const t = String(text).trim();
+    if (!t.startsWith(QR_PREFIX)) throw new VerifyError("qr_malformed", { field: "prefix" });
+    const parts = t.slice(QR_PREFIX.length).split("/");
+    if (parts.length !== 9) throw new VerifyError("qr_malformed", { field: "fields" });
+    const [chain, bundleId, proposer, quantity, start, h, bundleHash, blockHash, sig] = parts;
+    if (!CHAIN_ID.test(chain)) throw new VerifyError("qr_malformed", { field: "chain" });
+    try { parseBundleId(bundleId); } catch (_) { throw new VerifyError("qr_malformed", { field: "bundle" }); }
+    if (!ORG_ID.test(proposer)) throw new VerifyError("qr_malformed", { field: "proposer" });
+    return {
+      chain_id: chain, bundle_id: bundleId, proposer,
+      quantity_wh: qrDecimal(quantity, "quantity"), production_start_s: qrDecimal(start, "start"), height: qrDecimal(h, "height"),
+      bundle_hash: toHex(unb64url(bundleHash, 32, "bundle hash")), block_hash: toHex(unb64url(blockHash, 32, "block hash")),
+      signature: "ed25519:" + toHex(unb64url(sig, 64, "signature")),
+    };
+  }
+
+  /**
+   * Check a QR payload with a consortium keys file (verify_qr_payload): alone, that the named
+   * proposer's node key at the named height signed the block hash; with `proof` (a certificate
+   * proof file) also the payload's claims. Resolves to {payload, nodeKey, beyond, proof}.
+   */
+  async function verifyQrPayload(text, keys, proof) {
+    const p = parseQrPayload(text);
+    consortiumKeys(keys);
+    if (p.chain_id !== keys.chain_id) throw new VerifyError("other_chain", { keys_chain: keys.chain_id, chain: p.chain_id });
+    if (p.height === 0) throw new VerifyError("genesis", {});
+    if (!proposersAt(keys, p.height).includes(p.proposer)) throw new VerifyError("proposer_not_allowed", { proposer: p.proposer, height: p.height });
+    const nodeKey = nodeKeyAt(keys, p.proposer, p.height) || "";
+    if (!(await ed25519(nodeKey, concat(DOMAIN_BLOCK, fromHex(p.block_hash, "block hash", 32)), p.signature))) {
+      throw new VerifyError("bad_block_signature", { proposer: p.proposer, height: p.height });
+    }
+    let checked = null;
+    if (proof !== undefined && proof !== null) {
+      checked = await verifyCertificateProof(proof, keys);
+      const b = checked.bundle;
+      const differ = p.bundle_id !== b.id || p.bundle_hash !== b.hash || p.quantity_wh !== b.quantity_wh
+        || p.production_start_s !== b.production_start_s
+        || (p.height === checked.height && (p.block_hash !== checked.summary.block_hash || p.proposer !== checked.proposer));
+      if (differ) throw new VerifyError("qr_mismatch", {});
+    }
+    return { kind: "qr", payload: p, nodeKey, beyond: p.height > keys.up_to_height, proof: checked };
+  }
+
   // the page: which keys, Verify buttons, the proof-file form -------------------------------------
   function texts() {
     const el = document.getElementById("gl-verify-texts");
-    return el ? JSON.parse(el.textContent) : {};
+    const cert = document.getElementById("gl-cert-texts");
+    return { ...(el ? JSON.parse(el.textContent) : {}), ...(cert ? JSON.parse(cert.textContent) : {}) };
   }
 
   function nodeKeysOfPage() {
@@ -709,7 +1007,80 @@
     render();
   }
 
-  /** The proof-file form (/verify): a proof file and, optionally, a keys file, checked here. */
+  function utcTime(seconds) {
+    return new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
+  }
+
+  /** The sentence and the rows a valid certificate shows. */
+  function certificateView(result, all) {
+    const s = result.summary;
+    const fields = {
+      id: s.bundle_id, quantity: s.quantity_wh, device: s.device, name: result.device.name,
+      start: utcTime(s.production_start_s), end: utcTime(s.production_end_s), status: all["status_" + s.status] || s.status,
+      height: s.height, proposer: s.proposer,
+    };
+    let sentence = fill(all.ok_certificate, fields);
+    if (result.later) {
+      sentence += " " + fill(all[result.later.split_since ? "later_split" : "later_ok"], {
+        height: result.later.height, status: all["status_" + result.later.status] || result.later.status,
+      });
+    }
+    const b = result.bundle;
+    const rows = [
+      [all.row_kind, all.kind_certificate], [all.row_certificate, s.bundle_id],
+      [all.row_device, `${s.device} (${result.device.name}, ${b.technology}, ${b.capacity_w} W)`],
+      [all.row_range, `${s.range_start} … ${s.range_end}`], [all.row_quantity, `${s.quantity_wh} Wh`],
+      [all.row_production, `${fields.start} – ${fields.end}`], [all.row_status, fields.status],
+      [all.row_owner, s.owner],
+    ];
+    if (s.beneficiary !== null) {
+      const c = b.cancellation;
+      rows.push([all.row_beneficiary, `${s.beneficiary} (${c.site}, ${utcTime(c.period_start_s)} – ${utcTime(c.period_end_s)})`]);
+    }
+    rows.push([all.row_issuing_body, `${s.issuing_body} (${b.issuer}, ${b.scheme})`], [all.row_hash, s.hash]);
+    if (s.parent_hash) rows.push([all.row_parent, s.parent_hash]);
+    rows.push([all.row_height, String(s.height)], [all.row_block_hash, s.block_hash], [all.row_proposer, s.proposer]);
+    return { sentence, rows };
+  }
+
+  /** The sentence and rows of a valid QR payload: what it proves, and what it only claims. */
+  function qrView(result, all) {
+    const p = result.payload;
+    const fields = { proposer: p.proposer, height: p.height, hash: p.block_hash, id: p.bundle_id, quantity: p.quantity_wh };
+    const sentence = fill(all[result.proof ? "ok_qr_checked" : "ok_qr"], fields);
+    const rows = [
+      [all.row_kind, all.kind_qr], [all.row_proven, fill(all.qr_proven, fields)],
+      [all.row_claims, fill(all.qr_claims, { ...fields, hash: p.bundle_hash, start: utcTime(p.production_start_s) })],
+    ];
+    if (result.proof) rows.push(...certificateView(result.proof, all).rows.slice(1));
+    return { sentence, rows };
+  }
+
+  function finalityRows(finality, all) {
+    if (!finality) return [];
+    const rows = [[all.row_final, finality.final ? all.yes : all.no],
+      [all.row_attested, `${finality.attested.join(", ") || "-"} (${finality.attested.length} / ${finality.proposers.length}, ${finality.quorum})`]];
+    for (const r of finality.rejected) rows.push([all.row_rejected, `#${r.index} ${r.org || "?"}: ${all["reason_" + r.reason] || r.reason}`]);
+    return rows;
+  }
+
+  function showRows(details, rows) {
+    for (const [name, value] of rows) {
+      const dt = document.createElement("dt");
+      dt.textContent = name;
+      const dd = document.createElement("dd");
+      dd.textContent = value;
+      details.append(dt, dd);
+    }
+  }
+
+  async function readJson(file, all) {
+    if (!file) throw new VerifyError("malformed", { detail: all.no_file || "no file" });
+    try { return JSON.parse(await file.text()); } catch (_) { throw new VerifyError("malformed", { detail: "not JSON" }); }
+  }
+
+  /** The proof-file form (/verify): a proof file (a certificate's may come with a later file),
+   * checked here with the keys the page holds. */
   function wireProofForm() {
     const form = document.querySelector("form[data-proof-form]");
     if (!form) return;
@@ -720,40 +1091,89 @@
       const all = texts();
       details.replaceChildren();
       out.className = "verify-result";
+      delete out.dataset.kind;
       out.textContent = all.running || "…";
       const proofFile = form.querySelector("input[name=proof]").files[0];
+      const laterInput = form.querySelector("input[name=later]");
+      const laterFile = laterInput && laterInput.files[0];
       let result = null;
-      let active = null;
       try {
         if (!window.crypto || !crypto.subtle) throw new VerifyError("no_crypto", {});
-        if (!proofFile) throw new VerifyError("malformed", { detail: all.no_file || "no file" });
-        let proof;
-        try { proof = JSON.parse(await proofFile.text()); } catch (_) { throw new VerifyError("malformed", { detail: "not JSON" }); }
-        active = activeKeys();
-        result = await verifyProofFile(proof, active.keys);
-        const sentence = fill(all["ok_file_" + result.kind] || all.ok_header, result);
+        const proof = await readJson(proofFile, all);
+        const later = laterFile ? await readJson(laterFile, all) : null;
+        const active = activeKeys();
+        result = await verifyProofFile(proof, active.keys, later);
+        const sentence = result.kind === "certificate"
+          ? certificateView(result, all).sentence : fill(all["ok_file_" + result.kind] || all.ok_header, result);
         const extra = finalityText(result.finality, active.source);
         show(out, true, extra ? `${sentence} ${extra}` : sentence, result.finality);
+        out.dataset.kind = result.kind;
       } catch (err) {
         show(out, false, message(err), null);
+        if (err instanceof VerifyError) out.dataset.reason = err.code;
         return;
       }
-      const rows = [[all.row_kind, all["kind_" + result.kind] || result.kind], [all.row_height, String(result.height)],
-        [all.row_proposer, result.proposer]];
-      if (result.kind === "state") rows.push([all.row_value, result.value === null ? all.row_absent : result.value]);
-      if (result.finality) {
-        const f = result.finality;
-        rows.push([all.row_final, f.final ? all.yes : all.no]);
-        rows.push([all.row_attested, `${f.attested.join(", ") || "-"} (${f.attested.length} / ${f.proposers.length}, ${f.quorum})`]);
-        for (const r of f.rejected) rows.push([all.row_rejected, `#${r.index} ${r.org || "?"}: ${all["reason_" + r.reason] || r.reason}`]);
+      delete out.dataset.reason;
+      let rows;
+      if (result.kind === "certificate") {
+        rows = certificateView(result, all).rows;
+      } else {
+        rows = [[all.row_kind, all["kind_" + result.kind] || result.kind], [all.row_height, String(result.height)],
+          [all.row_proposer, result.proposer]];
+        if (result.kind === "state") rows.push([all.row_value, result.value === null ? all.row_absent : result.value]);
       }
-      for (const [name, value] of rows) {
-        const dt = document.createElement("dt");
-        dt.textContent = name;
-        const dd = document.createElement("dd");
-        dd.textContent = value;
-        details.append(dt, dd);
+      showRows(details, [...rows, ...finalityRows(result.finality, all)]);
+    });
+    // a file dropped anywhere on the form's section is checked as if chosen
+    const zone = form.closest("[data-drop-zone]") || form;
+    zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("dragging"); });
+    zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+    zone.addEventListener("drop", (event) => {
+      event.preventDefault();
+      zone.classList.remove("dragging");
+      const dt = event.dataTransfer;
+      if (dt && dt.files && dt.files.length) {
+        form.querySelector("input[name=proof]").files = dt.files;
+        form.requestSubmit();
+        return;
       }
+      const text = dt ? dt.getData("text/plain") : "";
+      const qr = document.querySelector("form[data-qr-form]");
+      if (text && qr) {
+        qr.querySelector("textarea[name=payload]").value = text;
+        qr.requestSubmit();
+      }
+    });
+  }
+
+  /** The QR payload form (/verify): a pasted payload, alone or against a certificate proof file. */
+  function wireQrForm() {
+    const form = document.querySelector("form[data-qr-form]");
+    if (!form) return;
+    const out = document.getElementById(form.dataset.result);
+    const details = document.getElementById(form.dataset.details);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const all = texts();
+      details.replaceChildren();
+      out.className = "verify-result";
+      out.textContent = all.running || "…";
+      const proofFile = form.querySelector("input[name=qr_proof]").files[0];
+      let result;
+      try {
+        if (!window.crypto || !crypto.subtle) throw new VerifyError("no_crypto", {});
+        const proof = proofFile ? await readJson(proofFile, all) : null;
+        result = await verifyQrPayload(form.querySelector("textarea[name=payload]").value, activeKeys().keys, proof);
+      } catch (err) {
+        show(out, false, message(err), null);
+        if (err instanceof VerifyError) out.dataset.reason = err.code;
+        return;
+      }
+      delete out.dataset.reason;
+      const view = qrView(result, all);
+      show(out, true, view.sentence, null);
+      out.dataset.claims = result.proof ? "checked" : "unchecked";
+      showRows(details, view.rows);
     });
   }
 
@@ -761,12 +1181,14 @@
     wireKeysPanel();
     wireButtons();
     wireProofForm();
+    wireQrForm();
   }
 
   window.GridLedgerVerify = {
     VerifyError, canonical, headerHash, verifyStateProof, verifyTxProof, verifyHeader, message,
     nodeKeys: nodeKeysOfPage, genesisKeys: genesisKeysOfPage, toHex, parseKeys, nodeKeyAt, proposersAt,
     verifyFinality, proofFinality, verifyProofFile, quorum,
+    verifyCertificateProof, verifyQrPayload, parseQrPayload, bundleHashOf, bundleStateKey,
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
   else wire();
