@@ -2,8 +2,9 @@
 against itself and against the ledger (certificates included), the home rules, and ``--serve``
 on the real clock.
 
-The window is pinned (``--last-day 2025-06-21``, a sunny-season day in Shenzhen) so the run
-does not depend on the date it happens on.
+The four carbon figures are checked against the energy and the factors behind them. The window
+is pinned (``--last-day 2025-06-21``, a sunny-season day in Shenzhen) so the run does not
+depend on the date it happens on.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import pytest
 from typer.testing import CliRunner
 
 from fixtures_node import PASSPHRASE, free_port
+from gridledger import factors
 from gridledger.cli.main import app
-from gridledger.contracts import certificates, market
+from gridledger.contracts import carbon, certificates, market
 from gridledger.core.keystore import load_key
 from gridledger.node.chainverify import verify_chain
 from gridledger.node.home import init_home, key_path, open_node
@@ -135,6 +137,39 @@ def test_summary_is_consistent(run: tuple[Path, dict[str, Any]]) -> None:
     assert s["certificates"]["hourly_matched_wh"] == s["claimed_wh"]
     assert s["hourly_matched_share"] == s["clean_share"]
     assert s["certificates"]["withdrawn_wh"] == 0
+    check_carbon(s)
+
+
+def check_carbon(s: dict[str, Any]) -> None:
+    """The four carbon figures against the energy behind them and the factors in force: each
+    flat's month is rounded down once, so a total is within a gram per flat of the product."""
+    c = s["carbon"]
+    assert c["period"] == {"start": LAST_DAY[:7], "end": LAST_DAY[:7]}
+    assert (c["gas"], c["sites"], c["fallbacks"]) == ("CO2", HOUSEHOLDS, [])
+    (grid,) = [f["g_per_mwh"] for f in c["factors"] if f["role"] == "grid_average"]
+    (residual,) = [f["g_per_mwh"] for f in c["factors"] if f["role"] != "grid_average"]
+
+    def rounded(grams: int, wh: int, g_per_mwh: int, parts: int) -> bool:
+        return 0 <= wh * g_per_mwh // 1_000_000 - grams < parts
+
+    assert c["consumption_wh"] == s["consumption_wh"]
+    assert c["plants_generation_wh"] == s["generation_wh"]
+    # every claim came from a delivery in its own hour: volume and hourly matching agree
+    assert c["claimed_wh"] == c["matched_hourly_wh"] == c["covered_volume_wh"] == s["claimed_wh"]
+    location = s["scope2_location_gco2e"]
+    assert rounded(location, c["consumption_wh"], grid, HOUSEHOLDS)
+    hourly = s["scope2_market_hourly_gco2e"]
+    unmatched = c["consumption_wh"] - c["matched_hourly_wh"]
+    assert rounded(hourly, unmatched, residual, HOUSEHOLDS)
+    assert s["scope2_market_gco2e"] == hourly
+    assert rounded(s["avoided_gco2e"], c["claimed_wh"], grid, HOUSEHOLDS)
+    assert rounded(c["plants_avoided_g"], c["plants_generation_wh"], grid, PLANTS)
+    assert min(location, hourly, s["avoided_gco2e"]) > 0
+    assert (c["scope2_location_g"], c["scope2_market_volume_g"], c["avoided_g"]) == (
+        location, s["scope2_market_gco2e"], s["avoided_gco2e"],
+    )  # fmt: skip
+    # the clean energy claimed lowers the market-based figure below the residual mix's
+    assert hourly < c["consumption_wh"] * residual // 1_000_000
 
 
 def test_summary_matches_the_ledger(run: tuple[Path, dict[str, Any]]) -> None:
@@ -163,6 +198,14 @@ def test_summary_matches_the_ledger(run: tuple[Path, dict[str, Any]]) -> None:
         assert sum(b.quantity_wh for b in claimed) == s["claimed_wh"]
         assert {b.owner for b in claimed} <= {f"house-{i:03d}" for i in range(1, 13)}
         assert {b.issuer for b in claimed} == {"certifier"}
+        # the regulator put Guangdong's factors from the shipped library in force
+        found = carbon.factor_for(state, "CN-GD", start)
+        assert (found.path, found.set.recorded_by, found.set.gas) == (["CN-GD"], "regulator", "CO2")
+        library = factors.load(found.set.library_version)
+        grid = found.set.grid_average
+        published = factors.lookup(library, "CN-GD", grid.source.year, gas="CO2").factor
+        assert (grid.g_per_mwh, grid.source.factor_id) == (published.value, published.id)
+        assert carbon.region_map(state).provinces["CN-GD"] == "CN-SOUTH"
         # the simulated clock ended where the window did: nothing is left in the future
         assert node.tip.time == end * 1000
     finally:

@@ -26,6 +26,7 @@ from gridledger.contracts import market
 from gridledger.node.home import open_node
 from gridledger.node.node import DB_NAME
 from gridledger.readmodels import market as totals
+from gridledger.readmodels.carbon import CarbonTotals
 from gridledger.readmodels.certificates import CertificateIndex
 from gridledger.readmodels.market import MarketTotals
 from market_node import FEED_IN, GATE_S, HOUR, SELL, MarketChain, market_chain
@@ -130,6 +131,8 @@ def test_a_rebuild_from_genesis_gives_the_same_rows(traded: Traded, tmp_path: Pa
          "stored_version": MarketTotals.version, "height": traded.tip},
         {"name": "certificates", "version": CertificateIndex.version,
          "stored_version": CertificateIndex.version, "height": traded.tip},
+        {"name": "carbon", "version": CarbonTotals.version,
+         "stored_version": CarbonTotals.version, "height": traded.tip},
     ]  # fmt: skip
     assert stored_rows(home) == traded.rows
 

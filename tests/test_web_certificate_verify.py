@@ -229,8 +229,9 @@ def test_the_verify_page_checks_a_dropped_proof_file_and_a_pasted_payload(
     payload = v["qr_payload"]["text"]
     assert paste(payload) == "verified"
     assert qr_result.get_attribute("data-claims") == "unchecked"
+    block_hash = v["proofs"]["claimed"]["block_hash"]  # the payload's certificate
     assert qr_result.inner_text().startswith(
-        "Valid signature: utility-d's node key at height 4 signed block eeff0e23"
+        f"Valid signature: utility-d's node key at height 4 signed block {block_hash}"
     )
     assert "is a claim: check its proof file to prove it" in qr_result.inner_text()
     assert "Claimed, not proven" in page.locator("#qr-details").inner_text()

@@ -23,6 +23,7 @@ from gridledger.api.render import JSONBytes
 from gridledger.api.routes import (
     assets,
     blocks,
+    carbon,
     certificate_files,
     certificates,
     chain,
@@ -107,6 +108,7 @@ def create_app(
         readings,
         market,
         certificates,
+        carbon,
         events,
         ops,
         operator,

@@ -55,6 +55,23 @@ def _prices(p: dict[str, Any]) -> str:
     return f"{p['min']}-{p['max']} (mean {p['mean']})"
 
 
+def _carbon(s: dict[str, Any]) -> str:
+    """The households' scope 2 by both methods and what their clean choice avoided."""
+    c = s["carbon"]
+    if "error" in c:
+        return f"not computed: {c['error']['code']}: {c['error']['message']}"
+
+    def kg(grams: int) -> str:
+        return f"{grams / 1000:,.1f} kg"
+
+    return (
+        f"scope 2 {kg(s['scope2_location_gco2e'])} {c['gas']} location-based, "
+        f"{kg(s['scope2_market_gco2e'])} market-based with annual matching, "
+        f"{kg(s['scope2_market_hourly_gco2e'])} with hourly matching; "
+        f"clean choices avoided {kg(s['avoided_gco2e'])}"
+    )
+
+
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
@@ -97,6 +114,7 @@ def _print_summary(s: dict[str, Any], home: Path) -> None:
             f"{_kwh(s['certified_wh'])} kWh certified, {_kwh(s['claimed_wh'])} kWh claimed "
             f"(24/7 share {_pct(s['hourly_matched_share'])})",
         ),
+        ("carbon", _carbon(s)),
         ("clearing price", f"{_prices(s['clearing_price'])} fen/kWh"),
         (
             "clean energy cost",

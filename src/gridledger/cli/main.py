@@ -6,6 +6,7 @@ gridledger keys ...        create and show account keys
 gridledger tx ...          sign, submit and wait for transactions
 gridledger query ...       read accounts, blocks, transactions and state
 gridledger cert ...        granular energy certificates: transactions, registry views, exports
+gridledger carbon ...      carbon accounting: emission factors, inventories, reports
 gridledger verify          re-execute the stored chain and check every hash and signature
 gridledger verify-proof    check a saved proof file offline, finality included
 gridledger sync            import a peer's blocks this node lacks, checking each one
@@ -27,6 +28,7 @@ from rich.markup import escape
 
 from gridledger.cli import (
     bench,
+    carbon,
     certificates,
     chain,
     custody,
@@ -84,6 +86,7 @@ app.add_typer(ingest.app, name="ingest")
 app.add_typer(bench.app, name="bench")
 app.add_typer(network.app, name="network")
 app.add_typer(certificates.app, name="cert")
+app.add_typer(carbon.app, name="carbon")
 app.command("sync")(chain.sync_command)
 app.command("verify-proof")(proofs.verify_proof_command)
 app.add_typer(chain.readmodels_app, name="readmodels")

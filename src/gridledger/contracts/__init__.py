@@ -5,6 +5,7 @@ Importing this package registers every transaction kind in :data:`KINDS`.
 """
 
 from gridledger.contracts import (
+    carbon,
     certificates,
     chain,
     consortium,
@@ -20,6 +21,7 @@ __all__ = [
     "ROLES",
     "Context",
     "Kind",
+    "carbon",
     "certificates",
     "chain",
     "consortium",

@@ -4,11 +4,14 @@ See :mod:`gridledger.state.readmodels` for how they are kept and rebuilt. Every 
 models listed in :func:`default_models`:
 
 * :mod:`.market`: what each account and plant traded, and each account's pairings;
-* :mod:`.certificates`: every certificate bundle by holder, status, beneficiary and time.
+* :mod:`.certificates`: every certificate bundle by holder, status, beneficiary and time;
+* :mod:`.carbon`: consumption, hourly-matched and claimed energy per site and month, and
+  generation per device and month, what carbon inventories read.
 """
 
 from __future__ import annotations
 
+from gridledger.readmodels.carbon import CarbonTotals
 from gridledger.readmodels.certificates import CertificateIndex
 from gridledger.readmodels.market import MarketTotals
 from gridledger.state.readmodels import ReadModel
@@ -16,4 +19,4 @@ from gridledger.state.readmodels import ReadModel
 
 def default_models() -> list[ReadModel]:
     """A fresh instance of every read model a node keeps."""
-    return [MarketTotals(), CertificateIndex()]
+    return [MarketTotals(), CertificateIndex(), CarbonTotals()]

@@ -30,6 +30,7 @@ import msgspec
 
 from gridledger.core.crypto import SigningKey
 from gridledger.core.types import Receipt, Transaction
+from gridledger.sdk.carbon import Carbon
 from gridledger.sdk.certificates import Certificates
 from gridledger.sdk.errors import (
     ApiError,
@@ -593,6 +594,13 @@ class Client:
         """The certificate registry's endpoints and transactions
         (:class:`gridledger.sdk.certificates.Certificates`)."""
         return Certificates(self)
+
+    # carbon --------------------------------------------------------------------------------
+    @property
+    def carbon(self) -> Carbon:
+        """Carbon accounting's endpoints and transactions
+        (:class:`gridledger.sdk.carbon.Carbon`)."""
+        return Carbon(self)
 
     # events --------------------------------------------------------------------------------
     def events(

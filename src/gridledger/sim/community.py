@@ -23,6 +23,11 @@ Who is who (ids are numbered from 1 and zero-padded):
   key) issues every hour once its meter data is final, an hour after it ends. Certificates of
   the energy a settled pairing delivered go to the household, cancelled and claimed for its
   flat and that hour, with nobody's transaction;
+* the regulator (organisation and account ``regulator``, role ``regulator``) puts carbon
+  accounting's emission factors in force before anything is metered: the region map and, for
+  Guangdong (``CN-GD``, every site's and plant's grid region) and each calendar year of the
+  window, a factor set from the shipped factor library (:mod:`gridledger.sim.carbon`), so
+  every household's footprint and avoided emissions can be computed from the ledger;
 * plant owner ``owner-NN`` (an organisation of its own, role ``producer``) owns plant
   ``pv-NN`` with generation meter ``m-pv-NN``;
 * household ``house-NNN`` (an organisation of its own, role ``consumer``) owns flat
@@ -53,6 +58,7 @@ from gridledger.contracts.market.matching import MECHANISMS
 from gridledger.core.crypto import SigningKey
 from gridledger.core.keystore import load_key, save_key
 from gridledger.core.types import Receipt, Transaction
+from gridledger.factors import load as load_factors
 from gridledger.ingest import Reading, ReadingSubmitter, RetryPolicy
 from gridledger.node.cert_keeper import CertificateKeeper
 from gridledger.node.custody import CUSTODY_NAME, save_custody
@@ -60,6 +66,7 @@ from gridledger.node.home import init_home, key_path, open_node
 from gridledger.node.members import LOCK_NAME, MEMBERS_NAME, Members
 from gridledger.node.node import DB_NAME, GENESIS_NAME, CommittedBlock, Node, wall_clock_ms
 from gridledger.sdk import Client
+from gridledger.sim import carbon
 from gridledger.sim.load import (
     FAMILY_THREE_GENERATIONS,
     RETIRED_COUPLE,
@@ -87,6 +94,10 @@ GRID = "grid"
 GATEWAY = "gw-shekou"
 CERTIFIER = "certifier"
 """The certifier's organisation and account: it issues the plants' certificates."""
+REGULATOR = "regulator"
+"""The regulator's organisation and account: it records the emission factors in force."""
+GRID_REGION = "CN-GD"
+"""Every site's and plant's grid region: Guangdong, on the China Southern grid."""
 SELL_PRICE = 68
 """What the grid charges, fen per kWh: about Shenzhen's first-tier residential tariff."""
 FEED_IN_PRICE = 45
@@ -518,8 +529,19 @@ def _grid_funds(community: Community) -> int:
     return GRID_FUNDS + capacity_kw * config.days * KWH_PER_KW_DAY * config.feed_in_price
 
 
+def _regulate(community: Community) -> list[Action]:
+    """The regulator's region map and factor sets (each calendar year of the window), from the
+    latest shipped factor library."""
+    library = load_factors()
+    actions: list[Action] = [(REGULATOR, "carbon.set_region_map", carbon.region_map_body(library))]
+    for body in carbon.factor_sets(library, GRID_REGION, community.start, community.end):
+        actions.append((REGULATOR, "carbon.record_factor_set", body))
+    return actions
+
+
 def _register(chain: _Chain, community: Community, at_s: int) -> None:
-    """Organisations, accounts, assets, meters, money, tariffs and standing choices."""
+    """Organisations, accounts, the emission factors in force, assets, meters, money, tariffs
+    and standing choices."""
     config = community.config
     orgs: list[Action] = [
         (OPERATOR, "registry.add_organisation",
@@ -535,6 +557,12 @@ def _register(chain: _Chain, community: Community, at_s: int) -> None:
         (OPERATOR, "registry.add_account",
          {"account": CERTIFIER, "org": CERTIFIER,
           "public_key": chain.keys[CERTIFIER].public_key, "roles": ["certifier"]}),
+        (OPERATOR, "registry.add_organisation",
+         {"org": REGULATOR, "name": "Shenzhen ecology and environment bureau",
+          "roles": ["regulator"]}),
+        (OPERATOR, "registry.add_account",
+         {"account": REGULATOR, "org": REGULATOR,
+          "public_key": chain.keys[REGULATOR].public_key, "roles": ["regulator"]}),
         (OPERATOR, "market.set_params", {"mechanism": config.mechanism,
                                          "gate_closure_s": GATE_CLOSURE_S}),
     ]  # fmt: skip
@@ -550,6 +578,7 @@ def _register(chain: _Chain, community: Community, at_s: int) -> None:
               "roles": [role]})
         )  # fmt: skip
     chain.run(at_s, orgs)
+    chain.run(at_s, _regulate(community))
 
     assets: list[Action] = [
         (OPERATOR, "funds.mint", {"to": GRID, "amount": _grid_funds(community)}),
@@ -566,7 +595,7 @@ def _register(chain: _Chain, community: Community, at_s: int) -> None:
                 "capacity_w": p.pv.capacity_w,
                 "commissioned": p.commissioned.isoformat(),
                 "country": "CN",
-                "grid_region": "CN-GD",
+                "grid_region": GRID_REGION,
                 "latitude_udeg": p.latitude_udeg,
                 "longitude_udeg": p.longitude_udeg,
                 "support": "none",
@@ -579,7 +608,7 @@ def _register(chain: _Chain, community: Community, at_s: int) -> None:
                 "site": h.site,
                 "name": f"Flat {h.site}, Shekou",
                 "country": "CN",
-                "grid_region": "CN-GD",
+                "grid_region": GRID_REGION,
                 "max_wh_per_hour": h.profile.max_wh_per_hour,
             })
         )  # fmt: skip
@@ -732,6 +761,7 @@ def run_demo(
         GRID,
         GATEWAY,
         CERTIFIER,
+        REGULATOR,
         *(p.owner for p in community.plants),
         *(h.account for h in community.households),
     ]
@@ -741,6 +771,7 @@ def run_demo(
         GRID,
         GATEWAY,
         CERTIFIER,
+        REGULATOR,
         community.plants[0].owner,
         community.households[0].account,
     ]

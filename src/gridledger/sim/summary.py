@@ -16,10 +16,14 @@ hourly intervals, and adds up:
 * certificates (:mod:`gridledger.contracts.certificates`): the Wh certified per production
   hour (what each issuance still certifies: issued - withdrawn + re-issued) and the Wh
   claimed for the sites with production in each hour, beside the hourly-matched Wh of the
-  24/7 score (per site and hour, the lesser of consumption and claimed).
+  24/7 score (per site and hour, the lesser of consumption and claimed);
+* carbon (:mod:`gridledger.readmodels.carbon_inventory`, over the whole UTC months the window
+  touches): every site's inventory summed into the community's scope 2 by both methods and
+  the emissions the households' clean choices avoided, and the plants' avoided emissions
+  apart (:func:`carbon_summary`).
 
-Units: energy in Wh, money in minor units (fen), prices in minor units per kWh; shares are
-decimals from 0 to 1.
+Units: energy in Wh, money in minor units (fen), prices in minor units per kWh, emissions in
+grams of the factor sets' gas; shares are decimals from 0 to 1.
 """
 
 from __future__ import annotations
@@ -28,8 +32,13 @@ import sqlite3
 import statistics
 from typing import Any
 
+import msgspec
+
 from gridledger.contracts import certificates, funds, market, metering, registry
+from gridledger.core.errors import GridLedgerError
+from gridledger.readmodels import carbon_inventory
 from gridledger.readmodels import market as totals
+from gridledger.readmodels.carbon import month_of
 from gridledger.sim.site import SHEKOU, Site
 from gridledger.state.state import StateReader
 
@@ -221,6 +230,114 @@ def _distribution(values: list[float]) -> dict[str, float | None]:
     }
 
 
+_INVENTORY_SUMS = (
+    "consumption_wh",
+    "claimed_wh",
+    "matched_hourly_wh",
+    "covered_volume_wh",
+    "scope2_location_g",
+    "scope2_market_volume_g",
+    "scope2_market_hourly_g",
+    "avoided_g",
+    "readings",
+    "corrected",
+)
+"""What :func:`carbon_summary` adds up over the sites' inventories."""
+
+
+def carbon_summary(
+    state: StateReader,
+    conn: sqlite3.Connection,
+    sites: list[str],
+    device_records: list[registry.Device],
+    start: int,
+    end: int,
+) -> dict[str, Any]:
+    """The community's carbon figures over the whole UTC months ``start`` .. ``end`` touch,
+    from each site's inventory (:func:`~gridledger.readmodels.carbon_inventory.site_inventory`)
+    and the plants' rows of their owners' inventories.
+
+    The sites' figures are summed (each is rounded down once per site and month, as its own
+    inventory is). ``avoided_g`` is what the households' clean choices avoided (certificates
+    claimed for their sites x the grid-average factor); ``plants_avoided_g`` what the plants'
+    metered generation avoided. Energy a plant delivered to a household is in both, so the two
+    are given apart and never added. ``factors`` lists every factor used, once each, and
+    ``fallbacks`` every region whose factors came from another region.
+
+    Raises:
+        GridLedgerError: an inventory is refused (``carbon.no_factor``: no factor set in
+            force for a site's region and month; ``carbon.mixed_gas``).
+    """
+    first = carbon_inventory.month_text(month_of(start))
+    last = carbon_inventory.month_text(month_of(end - 1))
+    sums = dict.fromkeys(_INVENTORY_SUMS, 0)
+    gases: set[str] = set()
+    used: dict[tuple[str, str, str], carbon_inventory.FactorUse] = {}
+    fallbacks: set[str] = set()
+    for site in sorted(sites):
+        inventory = carbon_inventory.site_inventory(conn, state, site, first, last)
+        for name in _INVENTORY_SUMS:
+            sums[name] += getattr(inventory, name)
+        if inventory.months:
+            gases.add(inventory.gas)
+        for f in inventory.factors:
+            used.setdefault((f.set, f.region, f.role), f)
+        fallbacks.update(inventory.fallbacks)
+    plants_wh = plants_g = 0
+    for org in sorted({d.owner_org for d in device_records}):
+        inventory = carbon_inventory.org_inventory(conn, state, org, first, last)
+        plants_wh += sum(p.generation_wh for p in inventory.plants)
+        plants_g += sum(p.avoided_g for p in inventory.plants)
+        if inventory.plants:
+            gases.add(inventory.gas)
+        for p in inventory.plants:
+            used.setdefault((p.grid.set, p.grid.region, p.grid.role), p.grid)
+        fallbacks.update(inventory.fallbacks)
+    if len(gases) > 1:
+        raise carbon_inventory.MixedGas(
+            f"the community's factor sets are in {' and '.join(sorted(gases))}"
+        )
+    return {
+        "period": {"start": first, "end": last},
+        "gas": next(iter(gases)) if gases else None,
+        "sites": len(sites),
+        **sums,
+        "plants_generation_wh": plants_wh,
+        "plants_avoided_g": plants_g,
+        "factors": [msgspec.to_builtins(used[k]) for k in sorted(used)],
+        "fallbacks": sorted(fallbacks),
+    }
+
+
+def _carbon_fields(
+    state: StateReader,
+    conn: sqlite3.Connection,
+    sites: list[str],
+    device_records: list[registry.Device],
+    start: int,
+    end: int,
+) -> dict[str, Any]:
+    """The summary's four carbon figures and its ``carbon`` block; the figures are None and
+    the block holds the error when the inventories cannot be computed."""
+    try:
+        c = carbon_summary(state, conn, sites, device_records, start, end)
+    except GridLedgerError as exc:
+        return {
+            "scope2_location_gco2e": None,
+            "scope2_market_gco2e": None,
+            "scope2_market_hourly_gco2e": None,
+            "avoided_gco2e": None,
+            "carbon": {"error": {"code": exc.code, "message": exc.message}},
+        }
+    return {
+        "scope2_location_gco2e": c["scope2_location_g"],
+        "scope2_market_gco2e": c["scope2_market_volume_g"],
+        "scope2_market_hourly_gco2e": c["scope2_market_hourly_g"],
+        "avoided_gco2e": c["avoided_g"],
+        "carbon": c,
+    }
+
+
 def ledger_summary(
     state: StateReader, conn: sqlite3.Connection, start: int, end: int, site: Site = SHEKOU
 ) -> dict[str, Any]:
@@ -242,6 +359,14 @@ def ledger_summary(
     pairing's delivery is claimed for its consumer once its hour is issued), and
     ``hourly_matched_share`` the community's 24/7 score: per site and hour the lesser of
     consumption and claimed, over all consumption.
+
+    Carbon, over the UTC months the window touches (:func:`carbon_summary`):
+    ``scope2_location_gco2e`` (consumption x the grid-average factor), ``scope2_market_gco2e``
+    (market-based, certificates matched by volume over the period) and
+    ``scope2_market_hourly_gco2e`` (matched hour by hour), and ``avoided_gco2e`` (what the
+    households' clean choices avoided), in grams of the ``carbon`` block's ``gas``; the block
+    adds the energy behind them, the plants' avoided emissions, the factors used and any
+    fallback. Without factors in force the four are None and ``carbon`` holds the error.
     """
     device_records = registry.list_devices(state).items
     devices = [d.id for d in device_records]
@@ -281,6 +406,7 @@ def ledger_summary(
     figures["claimed_wh"] += certified.claimed_long_wh
     return {
         **figures,
+        **_carbon_fields(state, conn, sites, device_records, start, end),
         "certificates": {
             "certified_wh": figures["certified_wh"],
             "claimed_wh": figures["claimed_wh"],

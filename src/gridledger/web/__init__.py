@@ -26,6 +26,7 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
     """The HTML routes of every view (imported here: only a serving node needs them)."""
     from gridledger.web.views import (  # noqa: PLC0415
         auth,
+        carbon,
         certificates,
         custody,
         explorer,
@@ -35,7 +36,7 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
     )
 
     # custody before operator: /operator/members is its own page, not one of /operator/{what}
-    views = (explorer, participants, certificates, market, auth, custody, operator)
+    views = (explorer, participants, certificates, carbon, market, auth, custody, operator)
     return [m.router(ctx) for m in views]
 
 
