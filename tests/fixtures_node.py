@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+from pydantic import BaseModel
+
 from gridledger.contracts.funds import balance_of
 from gridledger.contracts.genesis import GenesisAccount
 from gridledger.core.crypto import SigningKey, sha256
@@ -26,6 +29,28 @@ from gridledger.node.node import Node
 PASSPHRASE = "test-passphrase"
 CHAIN_ID = "gridledger-test"
 OPENING_BALANCE = 1_000_000
+
+
+def check(model: type[BaseModel] | None, response: httpx.Response, status: int = 200) -> Any:
+    """Assert the status, validate the body (or each item of a list) against the documented
+    model, return the JSON."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    if model is None:
+        return body
+    if isinstance(body, list):
+        for item in body:
+            model.model_validate(item)
+    else:
+        model.model_validate(body)
+    return body
+
+
+def ok(result: Any) -> list[dict[str, Any]]:
+    """The events of a committed transaction that must have succeeded."""
+    assert result.ok, (result.code, result.message)
+    events: list[dict[str, Any]] = result.events
+    return events
 
 
 def derived_key(name: str) -> SigningKey:

@@ -16,15 +16,21 @@ go in before an interval's gate closure, ``market.clear`` after it, readings and
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from typer.testing import CliRunner, Result
 
 from fixtures_node import PASSPHRASE, Chain, derived_key, make_home
-from gridledger.node.home import open_node
+from gridledger.api import ApiServer
+from gridledger.cli.main import app
+from gridledger.core.keystore import save_key
+from gridledger.node.home import key_path, open_node
 from gridledger.node.node import wall_clock_ms
+from gridledger.sdk import Client
 
 HOUR = 3600
 GATE_S = 300
@@ -132,3 +138,55 @@ def market_chain(home: Path, **options: Any) -> Iterator[MarketChain]:
         yield chain
     finally:
         node.close()
+
+
+C = TypeVar("C", bound=MarketChain)
+
+
+@dataclass
+class NodeCli(Generic[C]):
+    """Runs ``gridledger`` commands against the test node with the test home's keys."""
+
+    chain: C
+    env: dict[str, str | None]
+    client: Client
+    group: tuple[str, ...] = ()
+    """The command group :meth:`events` and :meth:`failed` run under (``("cert",)``)."""
+
+    def run(self, *args: str | int | Path, code: int = 0) -> Result:
+        result = CliRunner().invoke(app, [str(a) for a in args], env=self.env)
+        assert result.exit_code == code, (result.output, result.exception)
+        return result
+
+    def json(self, *args: str | int | Path, code: int = 0) -> Any:
+        return json.loads(self.run(*args, "--json", code=code).stdout)
+
+    def events(self, *args: str | int) -> list[dict[str, Any]]:
+        """Run a transaction command that must succeed; return its receipt's events."""
+        committed = self.json(*self.group, *args)
+        assert committed["receipt"]["status"] == "ok", committed
+        events: list[dict[str, Any]] = committed["receipt"]["events"]
+        return events
+
+    def failed(self, *args: str | int) -> str:
+        """Run a transaction command that commits but fails (exit 1); return its code."""
+        committed = self.json(*self.group, *args, code=1)
+        assert committed["receipt"]["status"] == "failed", committed
+        code: str = committed["receipt"]["code"]
+        return code
+
+
+@contextmanager
+def node_cli(chain: C, keys: Iterable[str], group: tuple[str, ...] = ()) -> Iterator[NodeCli[C]]:
+    """``chain``'s API served on 127.0.0.1, the keys of the accounts ``keys`` saved in its home,
+    and a :class:`NodeCli` that runs commands against it."""
+    with ApiServer(chain.node) as server:
+        for name in keys:
+            save_key(key_path(chain.home, name), name, chain.keys[name], PASSPHRASE)
+        env: dict[str, str | None] = {
+            "GRIDLEDGER_PASSPHRASE": PASSPHRASE,
+            "GRIDLEDGER_HOME": str(chain.home),
+            "GRIDLEDGER_NODE": server.url,
+        }
+        with Client(server.url) as client:
+            yield NodeCli(chain, env, client, group)

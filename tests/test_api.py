@@ -15,9 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import BaseModel
 
-from fixtures_node import CHAIN_ID, Chain, derived_key, running_chain
+from fixtures_node import CHAIN_ID, Chain, check, derived_key, running_chain
 from gridledger.api import ApiServer, create_app
 from gridledger.api.schemas import (
     Account,
@@ -58,20 +57,6 @@ pytestmark = [
 ]
 
 HEX64 = "0" * 64
-
-
-def check(model: type[BaseModel] | None, response: httpx.Response, status: int = 200) -> Any:
-    """Assert the status, validate the body against the documented model, return the JSON."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    if model is None:
-        return body
-    if isinstance(body, list):
-        for item in body:
-            model.model_validate(item)
-    else:
-        model.model_validate(body)
-    return body
 
 
 def check_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -32,10 +32,10 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from pydantic import BaseModel
 
 from carbon_api_node import CO2E_SET, MAR, REGULATOR, carbon_chain
 from cert_node import JAN, CertChain
+from fixtures_node import check
 from gridledger import factors
 from gridledger.api import ApiServer, create_app
 from gridledger.api.routes.carbon import (
@@ -78,15 +78,6 @@ MONTHS = {
     ("s-ann", "2025-02"): (4000, 0, 0, 0, 1767, 1767, 1767),
     ("s-ann", "2025-03"): (1000, 0, 0, 0, 530, 609, 609),
 }
-
-
-def check(model: type[BaseModel] | None, response: httpx.Response, status: int = 200) -> Any:
-    """Assert the status, validate the body against the documented model, return the JSON."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    if model is not None:
-        model.model_validate(body)
-    return body
 
 
 def refused(response: httpx.Response, status: int, code: str) -> str:

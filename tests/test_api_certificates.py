@@ -43,9 +43,9 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from pydantic import BaseModel
 
 from cert_node import FEB, JAN, WIND_WH, CertChain, cert_chain
+from fixtures_node import check, ok
 from gridledger.api import ApiServer, create_app
 from gridledger.api.routes.certificates import (
     AcceptanceView,
@@ -75,21 +75,6 @@ pytestmark = [
 
 DAY = 86_400
 GEC_ID = "GEC-2025-01-0001"
-
-
-def check(model: type[BaseModel] | None, response: httpx.Response, status: int = 200) -> Any:
-    """Assert the status, validate the body against the documented model, return the JSON."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    if model is not None:
-        model.model_validate(body)
-    return body
-
-
-def ok(result: Any) -> list[dict[str, Any]]:
-    assert result.ok, (result.code, result.message)
-    events: list[dict[str, Any]] = result.events
-    return events
 
 
 @pytest.fixture(scope="module")

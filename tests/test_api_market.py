@@ -25,9 +25,8 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from pydantic import BaseModel
 
-from fixtures_node import running_chain
+from fixtures_node import check, ok, running_chain
 from gridledger.api import ApiServer, create_app
 from gridledger.api.schemas import (
     AccountPairings,
@@ -71,22 +70,6 @@ class Flow:
     tariffs_height: int
     choices_at: int
     """Block time (Unix seconds) when the standing choices were made."""
-
-
-def check(model: type[BaseModel] | None, response: httpx.Response, status: int = 200) -> Any:
-    """Assert the status, validate the body against the documented model, return the JSON."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    if model is not None:
-        model.model_validate(body)
-    return body
-
-
-def ok(result: Any) -> list[dict[str, Any]]:
-    """The events of a committed transaction that must have succeeded."""
-    assert result.ok, (result.code, result.message)
-    events: list[dict[str, Any]] = result.events
-    return events
 
 
 @pytest.fixture(scope="module")

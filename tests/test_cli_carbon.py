@@ -15,113 +15,60 @@ import datetime as dt
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
 
 from carbon_api_node import REGULATOR, VERIFIER, carbon_chain
 from cert_node import CertChain
-from fixtures_node import PASSPHRASE
 from gridledger import factors
-from gridledger.api import ApiServer
-from gridledger.cli.main import app
-from gridledger.core.keystore import save_key
 from gridledger.documents.carbon_report import CSV_FIELDS
-from gridledger.node.home import key_path
-from gridledger.sdk import Client
-from market_node import PARTIES
+from market_node import PARTIES, NodeCli, node_cli
 from test_certificate_proofs import _content, _texts
 
 PERIOD = ("--org", "homes", "--from", "2025-01", "--to", "2025-03")
 
 
-@dataclass
-class Cli:
-    """Runs ``gridledger`` commands against the test node with the test home's keys."""
+def record_set(
+    region: str,
+    year: int,
+    start: str,
+    end: str,
+    set_id: str,
+    *more: str,
+    regulator: str = REGULATOR,
+) -> tuple[str | int, ...]:
+    """``factors record``'s arguments: the library's set of ``region`` and data ``year`` in
+    force from month ``start`` to ``end`` as ``set_id``, sent by ``regulator``, with the options
+    ``more``."""
+    return ("factors", "record", "--region", region, "--year", year, "--from", start, "--to",
+            end, "--id", set_id, *more, "--regulator", regulator)  # fmt: skip
 
-    chain: CertChain
-    env: dict[str, str | None]
-    client: Client
 
-    def run(self, *args: str | int | Path, code: int = 0) -> Result:
-        result = CliRunner().invoke(app, [str(a) for a in args], env=self.env)
-        assert result.exit_code == code, (result.output, result.exception)
-        return result
-
-    def json(self, *args: str | int | Path, code: int = 0) -> Any:
-        return json.loads(self.run(*args, "--json", code=code).stdout)
-
-    def events(self, *args: str | int) -> list[dict[str, Any]]:
-        """Run a transaction command that must succeed; return its receipt's events."""
-        committed = self.json("carbon", *args)
-        assert committed["receipt"]["status"] == "ok", committed
-        events: list[dict[str, Any]] = committed["receipt"]["events"]
-        return events
-
-    def failed(self, *args: str | int) -> str:
-        """Run a transaction command that commits but fails (exit 1); return its code."""
-        committed = self.json("carbon", *args, code=1)
-        assert committed["receipt"]["status"] == "failed", committed
-        code: str = committed["receipt"]["code"]
-        return code
+Cli = NodeCli[CertChain]
 
 
 @pytest.fixture(scope="module")
 def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     home = tmp_path_factory.mktemp("carbon-cli") / "home"
-    with carbon_chain(home, carbon=False) as chain, ApiServer(chain.node) as server:
-        for name in (*PARTIES, REGULATOR, VERIFIER):
-            save_key(key_path(home, name), name, chain.keys[name], PASSPHRASE)
-        env: dict[str, str | None] = {
-            "GRIDLEDGER_PASSPHRASE": PASSPHRASE,
-            "GRIDLEDGER_HOME": str(home),
-            "GRIDLEDGER_NODE": server.url,
-        }
-        with Client(server.url) as client:
-            yield Cli(chain, env, client)
+    with (
+        carbon_chain(home, carbon=False) as chain,
+        node_cli(chain, (*PARTIES, REGULATOR, VERIFIER), ("carbon",)) as cli,
+    ):
+        yield cli
 
 
 @pytest.fixture(scope="module")
 def recorded(cli: Cli) -> Cli:
     """Every transaction command, as a regulator, households and a verifier would run them."""
     first = cli.events(
-        "factors",
-        "record",
-        "--region",
-        "CN-GD",
-        "--year",
-        2023,
-        "--from",
-        "2025-01",
-        "--to",
-        "2025-03",
-        "--id",
-        "cn-gd-2025q1",
-        "--no-residual",
-        "--regulator",
-        REGULATOR,
+        *record_set("CN-GD", 2023, "2025-01", "2025-03", "cn-gd-2025q1", "--no-residual"),
     )
     assert first == [
         {"type": "carbon.factor_set_recorded", "id": "cn-gd-2025q1", "region": "CN-GD"}
     ]
     cli.events(
-        "factors",
-        "record",
-        "--region",
-        "CN",
-        "--year",
-        2023,
-        "--from",
-        "2025-03",
-        "--to",
-        "2030-01",
-        "--id",
-        "cn-2025",
-        "--regulator",
-        REGULATOR,
+        *record_set("CN", 2023, "2025-03", "2030-01", "cn-2025"),
     )
     provinces = len(cli.client.carbon.factor_sets()["region_map"])
     assert provinces == 0
@@ -178,20 +125,7 @@ def test_transactions_that_fail(recorded: Cli) -> None:
     height = cli.chain.node.tip.height
     assert (
         cli.failed(
-            "factors",
-            "record",
-            "--region",
-            "CN",
-            "--year",
-            2022,
-            "--from",
-            "2026-01",
-            "--to",
-            "2026-02",
-            "--id",
-            "overlapping",
-            "--regulator",
-            REGULATOR,
+            *record_set("CN", 2022, "2026-01", "2026-02", "overlapping"),
         )
         == "carbon.factor_overlap"
     )
@@ -246,79 +180,27 @@ def test_transactions_that_fail(recorded: Cli) -> None:
     # refused before any block: a household is no regulator
     forbidden = cli.json(
         "carbon",
-        "factors",
-        "record",
-        "--region",
-        "CN",
-        "--year",
-        2022,
-        "--from",
-        "2031-01",
-        "--to",
-        "2032-01",
-        "--id",
-        "by-ann",
-        "--regulator",
-        "ann",
+        *record_set("CN", 2022, "2031-01", "2032-01", "by-ann", regulator="ann"),
         code=1,
     )
     assert forbidden["error"]["code"] == "auth.forbidden"
     # Tibet has no factor of its own in the library: record its regional grid's set
     fallback = cli.json(
         "carbon",
-        "factors",
-        "record",
-        "--region",
-        "CN-XZ",
-        "--year",
-        2023,
-        "--from",
-        "2031-01",
-        "--to",
-        "2032-01",
-        "--id",
-        "tibet",
-        "--regulator",
-        REGULATOR,
+        *record_set("CN-XZ", 2023, "2031-01", "2032-01", "tibet"),
         code=1,
     )
     assert fallback["error"]["code"] == "carbon.library_fallback"
     assert "CN-SOUTHWEST" in fallback["error"]["message"]
     missing = cli.json(
         "carbon",
-        "factors",
-        "record",
-        "--region",
-        "CN-GD",
-        "--year",
-        2030,
-        "--from",
-        "2031-01",
-        "--to",
-        "2032-01",
-        "--id",
-        "future",
-        "--regulator",
-        REGULATOR,
+        *record_set("CN-GD", 2030, "2031-01", "2032-01", "future"),
         code=1,
     )
     assert missing["error"]["code"] == "factors.no_factor"
     backwards = cli.json(
         "carbon",
-        "factors",
-        "record",
-        "--region",
-        "CN",
-        "--year",
-        2023,
-        "--from",
-        "2032-01",
-        "--to",
-        "2031-01",
-        "--id",
-        "backwards",
-        "--regulator",
-        REGULATOR,
+        *record_set("CN", 2023, "2032-01", "2031-01", "backwards"),
         code=1,
     )
     assert backwards["error"]["code"] == "carbon.bad_period"
@@ -341,40 +223,12 @@ def test_transactions_that_fail(recorded: Cli) -> None:
     # usage: exit 2, nothing sent
     cli.run(
         "carbon",
-        "factors",
-        "record",
-        "--region",
-        "CN",
-        "--year",
-        2023,
-        "--from",
-        "2025-13",
-        "--to",
-        "2026-01",
-        "--id",
-        "x",
-        "--regulator",
-        REGULATOR,
+        *record_set("CN", 2023, "2025-13", "2026-01", "x"),
         code=2,
     )
     cli.run(
         "carbon",
-        "factors",
-        "record",
-        "--region",
-        "CN",
-        "--year",
-        2023,
-        "--from",
-        "2025-01",
-        "--to",
-        "2026-01",
-        "--id",
-        "x",
-        "--gas",
-        "CH4",
-        "--regulator",
-        REGULATOR,
+        *record_set("CN", 2023, "2025-01", "2026-01", "x", "--gas", "CH4"),
         code=2,
     )
     cli.run(

@@ -14,72 +14,30 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
 from cert_node import CERTIFIER, FEB, CertChain, cert_chain
 from fixtures_node import PASSPHRASE
-from gridledger.api import ApiServer
 from gridledger.cli import certificates as cert_cli
 from gridledger.cli.main import app
-from gridledger.core.keystore import save_key
 from gridledger.documents import energytag
-from gridledger.node.home import key_path
 from gridledger.node.node import DB_NAME
-from gridledger.sdk import Client
-from market_node import HOUR, PARTIES
+from market_node import HOUR, PARTIES, NodeCli, node_cli
 
 DAY = 86_400
 
-
-@dataclass
-class Cli:
-    """Runs ``gridledger`` commands against the test node with the test home's keys."""
-
-    chain: CertChain
-    env: dict[str, str | None]
-    client: Client
-
-    def run(self, *args: str | int, code: int = 0) -> Result:
-        result = CliRunner().invoke(app, [str(a) for a in args], env=self.env)
-        assert result.exit_code == code, (result.output, result.exception)
-        return result
-
-    def json(self, *args: str | int, code: int = 0) -> Any:
-        return json.loads(self.run(*args, "--json", code=code).stdout)
-
-    def events(self, *args: str | int) -> list[dict[str, Any]]:
-        """Run a transaction command that must succeed; return its receipt's events."""
-        committed = self.json("cert", *args)
-        assert committed["receipt"]["status"] == "ok", committed
-        events: list[dict[str, Any]] = committed["receipt"]["events"]
-        return events
-
-    def failed(self, *args: str | int) -> str:
-        """Run a transaction command that commits but fails (exit 1); return its code."""
-        committed = self.json("cert", *args, code=1)
-        assert committed["receipt"]["status"] == "failed", committed
-        code: str = committed["receipt"]["code"]
-        return code
+Cli = NodeCli[CertChain]
 
 
 @pytest.fixture(scope="module")
 def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     home = tmp_path_factory.mktemp("cert-cli") / "home"
-    with cert_chain(home) as chain, ApiServer(chain.node) as server:
-        for name in (*PARTIES, CERTIFIER):
-            save_key(key_path(home, name), name, chain.keys[name], PASSPHRASE)
-        env: dict[str, str | None] = {
-            "GRIDLEDGER_PASSPHRASE": PASSPHRASE,
-            "GRIDLEDGER_HOME": str(home),
-            "GRIDLEDGER_NODE": server.url,
-        }
-        with Client(server.url) as client:
-            yield Cli(chain, env, client)
+    with cert_chain(home) as chain, node_cli(chain, (*PARTIES, CERTIFIER), ("cert",)) as cli:
+        yield cli
 
 
 def iso(seconds: int) -> str:

@@ -12,58 +12,32 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 import pytest
-from typer.testing import CliRunner, Result
 
-from fixtures_node import PASSPHRASE
-from gridledger.api import ApiServer
-from gridledger.cli.main import app
 from gridledger.contracts import market
-from gridledger.core.keystore import save_key
-from gridledger.node.home import key_path
 from gridledger.readmodels import market as totals
-from market_node import FEED_IN, GATE_S, HOUR, PARTIES, SELL, MarketChain, market_chain
+from market_node import (
+    FEED_IN,
+    GATE_S,
+    HOUR,
+    PARTIES,
+    SELL,
+    MarketChain,
+    NodeCli,
+    market_chain,
+    node_cli,
+)
 
-
-@dataclass
-class Cli:
-    """Runs ``gridledger`` commands against the test node with the test home's keys."""
-
-    chain: MarketChain
-    env: dict[str, str | None]
-
-    def run(self, *args: str | int, code: int = 0) -> Result:
-        result = CliRunner().invoke(app, [str(a) for a in args], env=self.env)
-        assert result.exit_code == code, (result.output, result.exception)
-        return result
-
-    def json(self, *args: str | int, code: int = 0) -> Any:
-        return json.loads(self.run(*args, "--json", code=code).stdout)
-
-    def events(self, *args: str | int) -> list[dict[str, Any]]:
-        """Run a transaction command that must succeed; return its receipt's events."""
-        committed = self.json(*args)
-        assert committed["receipt"]["status"] == "ok", committed
-        events: list[dict[str, Any]] = committed["receipt"]["events"]
-        return events
+Cli = NodeCli[MarketChain]
 
 
 @pytest.fixture(scope="module")
 def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     home = tmp_path_factory.mktemp("market-cli") / "home"
-    with market_chain(home) as chain, ApiServer(chain.node) as server:
-        for name in PARTIES:
-            save_key(key_path(home, name), name, chain.keys[name], PASSPHRASE)
-        env: dict[str, str | None] = {
-            "GRIDLEDGER_PASSPHRASE": PASSPHRASE,
-            "GRIDLEDGER_HOME": str(home),
-            "GRIDLEDGER_NODE": server.url,
-        }
-        yield Cli(chain, env)
+    with market_chain(home) as chain, node_cli(chain, PARTIES) as cli:
+        yield cli
 
 
 def iso(seconds: int) -> str:

@@ -22,13 +22,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gridledger.bench.ledger import bench_key
+from gridledger.bench.ledger import bench_key, commit_all
 from gridledger.contracts.genesis import GenesisAccount
 from gridledger.contracts.rules import Rules
 from gridledger.core.errors import GridLedgerError
 from gridledger.core.types import Transaction
 from gridledger.node.home import init_home, open_node
-from gridledger.node.node import CommittedBlock, Node
+from gridledger.node.node import CommittedBlock
 
 PASSPHRASE = "bench"
 CHAIN_ID = "gridledger-bench-ingest"
@@ -53,19 +53,6 @@ def _sign_all(
         tx.signature = key.sign(tx.signing_bytes())
         out.append(tx.encode())
     return out
-
-
-def _commit_all(node: Node, raws: list[bytes], chunk: int = 2000) -> None:
-    """Submit ``raws`` in order and wait until all are committed with ok receipts."""
-    last = b""
-    for i in range(0, len(raws), chunk):
-        for r in node.submit_many(raws[i : i + chunk]):
-            if isinstance(r, GridLedgerError):
-                raise RuntimeError(f"set-up transaction refused: {r.code}: {r.message}")
-            last = r
-    stored = node.wait_receipt(last, timeout=600)
-    if stored is None:
-        raise RuntimeError("set-up transactions were not committed in time")
 
 
 def run_ingest_bench(
@@ -129,8 +116,8 @@ def run_ingest_bench(
             grid.append(("registry.register_meter", {
                 "meter": mid, "kind": "consumption", "site": f"s-{m:06d}", "gateway": gw,
                 "interval_s": 3600}))  # fmt: skip
-    _commit_all(node, _sign_all(keys.__getitem__, "producer", 1, devices))
-    _commit_all(node, _sign_all(keys.__getitem__, "grid", 1, grid))
+    commit_all(node, _sign_all(keys.__getitem__, "producer", 1, devices))
+    commit_all(node, _sign_all(keys.__getitem__, "grid", 1, grid))
 
     # the readings: hourly intervals that ended before now, spread over the gateways' meters
     intervals = -(-readings // meters)

@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,10 @@ import psutil
 from gridledger.contracts.genesis import GenesisAccount
 from gridledger.contracts.rules import Rules
 from gridledger.core.crypto import SigningKey, format_public_key, sha256, verify_raw
+from gridledger.core.errors import GridLedgerError
 from gridledger.core.types import Transaction
 from gridledger.node.home import init_home, open_node
-from gridledger.node.node import CommittedBlock
+from gridledger.node.node import CommittedBlock, Node
 
 PASSPHRASE = "bench"
 MAX_SIGNERS = 10_000
@@ -67,7 +69,106 @@ def verify_rate_one_core(message: bytes, seconds: float = 1.5) -> float:
             return n / (now - start)
 
 
-def _cpu_seconds(proc: psutil.Process) -> tuple[float, float]:
+def commit_all(node: Node, raws: list[bytes], chunk: int = 2000) -> None:
+    """Submit ``raws`` in order and wait until all are committed (set-up work, not timed).
+
+    Raises:
+        RuntimeError: one was refused at admission, or not committed within 10 minutes.
+    """
+    last = b""
+    for i in range(0, len(raws), chunk):
+        for r in node.submit_many(raws[i : i + chunk]):
+            if isinstance(r, GridLedgerError):
+                raise RuntimeError(f"set-up transaction refused: {r.code}: {r.message}")
+            last = r
+    stored = node.wait_receipt(last, timeout=600)
+    if stored is None:
+        raise RuntimeError("set-up transactions were not committed in time")
+
+
+@dataclass
+class CommitRun:
+    """Transactions pushed through a node, from the first submission to the last commit."""
+
+    txs: int
+    """Transactions submitted."""
+    elapsed_s: float = 0.0
+    committed: int = 0
+    failed: int = 0
+    """Committed with a failed receipt."""
+    first_failure: str | None = None
+    """``code: message`` of the first failed receipt."""
+    commit_ms: list[float] = field(default_factory=list)
+    """Each block's build-and-commit time."""
+
+    @property
+    def tx_per_s(self) -> float:
+        return self.committed / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+def commit_timed(
+    node: Node,
+    parts: list[list[bytes]],
+    *,
+    phase: str = "commit",
+    progress: Callable[[str, int, int], None] | None = None,
+    on_block: Callable[[CommittedBlock], None] | None = None,
+    chunk: int = 1000,
+    timeout_s: float | None = None,
+) -> CommitRun:
+    """Submit every part of signed transactions from a thread of its own (a sender's
+    transactions in one part, in nonce order) to a started node, and wait until all are
+    committed or ``timeout_s`` passed (default: 10 minutes, or longer for many).
+
+    Raises:
+        RuntimeError: a transaction was refused at admission.
+    """
+    run = CommitRun(txs=sum(len(p) for p in parts))
+    done = threading.Event()
+
+    def committed(blk: CommittedBlock) -> None:
+        run.commit_ms.append(blk.commit_ms)
+        run.committed += len(blk.tx_hashes)
+        for receipt in blk.receipts:
+            if receipt.status != "ok":
+                run.failed += 1
+                if run.first_failure is None:
+                    run.first_failure = f"{receipt.code}: {receipt.message}"
+        if on_block is not None:
+            on_block(blk)
+        if progress:
+            progress(phase, run.committed, run.txs)
+        if run.committed >= run.txs:
+            done.set()
+
+    refused: list[str] = []
+
+    def feed(part: list[bytes]) -> None:
+        for i in range(0, len(part), chunk):
+            for r in node.submit_many(part[i : i + chunk]):
+                if isinstance(r, GridLedgerError):
+                    refused.append(f"{r.code}: {r.message}")
+
+    node.add_listener(committed)
+    try:
+        start = time.perf_counter()
+        threads = [threading.Thread(target=feed, args=(part,)) for part in parts if part]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if refused:
+            raise RuntimeError(
+                f"{len(refused)} transactions refused at admission, e.g. {refused[0]}"
+            )
+        done.wait(timeout=timeout_s if timeout_s is not None else max(600.0, run.txs / 100))
+        run.elapsed_s = time.perf_counter() - start
+    finally:
+        node.remove_listener(committed)
+    return run
+
+
+def cpu_seconds(proc: psutil.Process) -> tuple[float, float]:
     """CPU time of this process, and of its live children (the admission workers)."""
     own = float(sum(proc.cpu_times()[:2]))
     workers = 0.0
@@ -153,12 +254,8 @@ def run_ledger_bench(
     verify_before = verify_rate_one_core(sample_msg)
 
     me = psutil.Process()
-    commit_ms: list[float] = []
-    committed = 0
-    failed = 0
-    done = threading.Event()
-
     rss = {"node": 0, "workers": 0}
+    blocks = 0
 
     def sample_rss() -> None:
         rss["node"] = max(rss["node"], me.memory_info().rss)
@@ -170,42 +267,21 @@ def run_ledger_bench(
                 continue
         rss["workers"] = max(rss["workers"], workers_now)
 
-    def on_block(blk: CommittedBlock) -> None:
-        nonlocal committed, failed
-        commit_ms.append(blk.commit_ms)
-        if len(commit_ms) % 5 == 1:
+    def on_block(_blk: CommittedBlock) -> None:
+        nonlocal blocks
+        blocks += 1
+        if blocks % 5 == 1:
             sample_rss()
-        committed += len(blk.tx_hashes)
-        failed += sum(1 for s in blk.statuses if s != "ok")
-        if progress:
-            progress("commit", committed, txs)
-        if committed >= txs:
-            done.set()
 
-    node.add_listener(on_block)
     node.start()
-    refused: list[str] = []
-
-    def feed(part: list[bytes]) -> None:
-        chunk = 1000
-        for i in range(0, len(part), chunk):
-            for r in node.submit_many(part[i : i + chunk]):
-                if not isinstance(r, bytes):
-                    refused.append(r.code)
-
-    cpu0 = _cpu_seconds(me)
-    start = time.perf_counter()
-    threads = [threading.Thread(target=feed, args=(part,)) for part in raws]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if refused:
+    cpu0 = cpu_seconds(me)
+    try:
+        run = commit_timed(node, raws, progress=progress, on_block=on_block)
+    except RuntimeError:
         node.close()
-        raise RuntimeError(f"{len(refused)} transfers refused at admission, e.g. {refused[0]}")
-    done.wait(timeout=max(600.0, txs / 100))
-    elapsed = time.perf_counter() - start
-    cpu1 = _cpu_seconds(me)
+        raise
+    elapsed, committed, failed, commit_ms = run.elapsed_s, run.committed, run.failed, run.commit_ms
+    cpu1 = cpu_seconds(me)
     node_cpu, worker_cpu = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
     height = node.tip.height
     # measured before and after the run; the higher figure is the machine's one-core

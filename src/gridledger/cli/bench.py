@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from gridledger.bench.abuse import run_abuse_bench
+from gridledger.bench.certificates import run_certificates_bench
 from gridledger.bench.ingest import run_ingest_bench
 from gridledger.bench.ledger import run_ledger_bench, run_scale_bench
 from gridledger.bench.market import run_market_bench
@@ -335,3 +336,100 @@ def abuse_bench(
 
     _bench("abuse benchmark", {"quiet": "quiet run", "abuse": "under abuse"}, 2, None,
            json_out, run)  # fmt: skip
+
+
+@app.command("certificates")
+def certificates_bench(
+    plants: Annotated[int, typer.Option("--plants", min=1, help="Generation plants.")] = 1000,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=31, help="Days of hourly generation issued.")
+    ] = 30,
+    txs: Annotated[
+        int,
+        typer.Option(
+            "--txs",
+            min=1,
+            help="Transactions in each of the issue, transfer, cancel and "
+            "claim phases (at most plants x days x 24).",
+        ),
+    ] = 24_000,
+    consumers: Annotated[
+        int, typer.Option("--consumers", min=1, help="Consumer accounts, a site each.")
+    ] = 10_000,
+    certifiers: Annotated[
+        int, typer.Option("--certifiers", min=1, help="Certifier accounts signing issues.")
+    ] = 1000,
+    meter_interval: Annotated[
+        int,
+        typer.Option(
+            "--meter-interval",
+            help="Generation meters' interval in s: 3600 (a reading per hour) or 900.",
+        ),
+    ] = 3600,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            file_okay=False,
+            help="A new directory for the benchmark's chain. Default: a temporary one.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=0, help="Signature-check processes. Default: one per core."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Issuing a month of hourly certificates, the committed rates of issue, transfer and
+    claim transactions against one core's Ed25519 rate, and a certificate's proof."""
+    if meter_interval not in (900, 3600):
+        fail("bench.usage", "--meter-interval is 900 or 3600", json_out)
+    if txs > plants * days * 24:
+        fail("bench.usage", f"--txs is at most plants x days x 24 = {plants * days * 24}",
+             json_out)  # fmt: skip
+
+    def run(report: Report) -> dict[str, Any]:
+        return run_certificates_bench(
+            plants=plants, days=days, txs=txs, consumers=consumers, certifiers=certifiers,
+            home=home, workers=workers, meter_interval_s=meter_interval, progress=report,
+        )  # fmt: skip
+
+    phases = {"setup": "setting up plants and readings", "month": "issuing the month",
+              "issue": "issue transactions", "transfer": "transfers", "cancel": "cancels",
+              "claim": "claims", "proofs": "proofs"}  # fmt: skip
+    _bench("certificates benchmark", phases, plants, home, json_out, run)
+
+
+@app.command("carbon")
+def carbon_bench(
+    sites: Annotated[int, typer.Option("--sites", min=1, help="Household sites.")] = 10_000,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=31, help="Days of hourly readings.")
+    ] = 30,
+    orgs: Annotated[int, typer.Option("--orgs", min=1, help="Organisations owning them.")] = 10,
+    queries: Annotated[int, typer.Option("--queries", min=1, help="Inventory queries.")] = 200,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            file_okay=False,
+            help="A new directory for both chains. Default: a temporary one.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=0, help="Signature-check processes. Default: one per core."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Readings per second with carbon accounting on and off, an organisation's year
+    inventory and the month's report of every site."""
+    from gridledger.bench.carbon import run_carbon_bench  # noqa: PLC0415 (like the others')
+
+    def run(report: Report) -> dict[str, Any]:
+        return run_carbon_bench(sites=sites, days=days, orgs=orgs, queries=queries, home=home,
+                                workers=workers, progress=report)  # fmt: skip
+
+    phases = {"sign": "signing readings", "off": "readings, carbon off",
+              "on": "readings, carbon on", "queries": "inventory and report"}  # fmt: skip
+    _bench("carbon benchmark", phases, sites * days * 24, home, json_out, run)

@@ -259,6 +259,11 @@ def _grams(value: int) -> str:
     return f"{value:,} g ({decimal(value, 6)} t)"
 
 
+def _line(text: str) -> None:
+    """Plain text on one line, as long as it is (greppable, never highlighted)."""
+    console.print(escape(text), highlight=False, soft_wrap=True)
+
+
 def _print_inventory(inv: dict[str, Any]) -> None:
     s1 = inv["scope1"]
     rows = [
@@ -300,18 +305,10 @@ def _print_inventory(inv: dict[str, Any]) -> None:
     console.print("[bold]factors used[/]")
     for f in inv["factors"]:
         src = f["source"]
-        console.print(
-            escape(f"{f['role']} for {f['region']}: {f['g_per_mwh']:,} g/MWh {f['gas']}, set "
-                   f"{f['set']} (path {' -> '.join(f['path'])})"),
-            highlight=False,
-            soft_wrap=True,
-        )  # fmt: skip
-        console.print(
-            escape(f"  source: {src['publisher']}; {src['document']}; {src['year']}; "
-                   f"{src['geography']}; {src['factor_id']}"),
-            highlight=False,
-            soft_wrap=True,
-        )  # fmt: skip
+        _line(f"{f['role']} for {f['region']}: {f['g_per_mwh']:,} g/MWh {f['gas']}, set "
+              f"{f['set']} (path {' -> '.join(f['path'])})")  # fmt: skip
+        _line(f"  source: {src['publisher']}; {src['document']}; {src['year']}; "
+              f"{src['geography']}; {src['factor_id']}")  # fmt: skip
 
 
 @app.command("inventory")
@@ -444,6 +441,6 @@ def list_activities(
             f"{a['id']}: {a['site']} {a['month']}, {a['fuel']} {a['quantity']:,} {a['unit']} = "
             f"{a['emissions_g']:,} g {a['gas']} (set {a['factor_set']}), {status}"
         )
-        console.print(escape(line), highlight=False, soft_wrap=True)
+        _line(line)
     if not found["activities"]:
         console.print("none")

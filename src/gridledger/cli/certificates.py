@@ -15,21 +15,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from gridledger.cli.common import (
     HomeOpt,
     JsonOpt,
     NodeOpt,
     call_node,
-    cell,
     console,
-    kv_table,
+    fields_table,
     optional_seconds,
+    print_fields,
     print_json,
+    print_more,
+    rows_table,
     unix_seconds,
-    utc_time,
 )
 from gridledger.cli.signing import Body, BodyOrRead, signed_command
 from gridledger.node.home import DEFAULT_HOME
@@ -68,10 +67,6 @@ LengthOpt = Annotated[
 ]
 
 
-def _time(value: str, option: str) -> int:
-    return unix_seconds(value, option)
-
-
 # transactions --------------------------------------------------------------------------------
 @signed_command(app, "issue", "certificates.issue")
 def issue(
@@ -90,7 +85,7 @@ def issue(
     return {
         "device": device,
         "to": to,
-        "starts": [_time(s, "--start") for s in start],
+        "starts": [unix_seconds(s, "--start") for s in start],
         "length_s": length_s,
     }
 
@@ -153,8 +148,8 @@ def cancel(
         "bundle": bundle,
         "beneficiary": beneficiary,
         "site": site,
-        "period_start_s": _time(period_start, "--period-start"),
-        "period_end_s": _time(period_end, "--period-end"),
+        "period_start_s": unix_seconds(period_start, "--period-start"),
+        "period_end_s": unix_seconds(period_end, "--period-end"),
         "quantity_wh": quantity_wh,
     }
 
@@ -185,7 +180,7 @@ def reissue(
     withdrawn nor what the meters now measure (certificates.reissue; certifier)."""
     return {
         "device": device,
-        "start": _time(start, "--start"),
+        "start": unix_seconds(start, "--start"),
         "to": to,
         "quantity_wh": quantity_wh,
         "reason": reason,
@@ -197,7 +192,7 @@ def reconcile(device: DeviceOpt, start: StartOpt) -> Body:
     """After a meter correction, withdraw what an interval's certificates exceed: active
     bundles first, then locked, then cancelled (certificates.reconcile; certifier or grid
     operator)."""
-    return {"device": device, "start": _time(start, "--start")}
+    return {"device": device, "start": unix_seconds(start, "--start")}
 
 
 @signed_command(app, "expire", "certificates.expire")
@@ -266,7 +261,7 @@ def discharge_storage(
     first in, first out (certificates.discharge_storage; certifier)."""
     return {
         "storage": storage,
-        "start": _time(start, "--start"),
+        "start": unix_seconds(start, "--start"),
         "to": to,
         "losses_wh": losses_wh,
         "length_s": length_s,
@@ -315,31 +310,6 @@ def export_gec(device: DeviceOpt, month: MonthOpt) -> Body:
 
 
 # views ---------------------------------------------------------------------------------------
-def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], title: str = "") -> Table:
-    """A table of ``rows`` with (heading, field) ``columns``; times as UTC."""
-    table = Table(title=title or None, title_justify="left")
-    for heading, _ in columns:
-        table.add_column(heading, no_wrap="(UTC)" in heading or heading == "id")
-    for row in rows:
-        cells = []
-        for heading, name in columns:
-            value = row.get(name)
-            if "(UTC)" in heading and isinstance(value, int):
-                cells.append(utc_time(value))
-            else:
-                cells.append(escape(cell(value)))
-        table.add_row(*cells)
-    return table
-
-
-def _fields(record: dict[str, Any], title: str | None = None) -> None:
-    rows = []
-    for k, v in record.items():
-        text = ", ".join(f"{a}={cell(b)}" for a, b in v.items()) if isinstance(v, dict) else v
-        rows.append((k.replace("_", " "), cell(text)))
-    console.print(kv_table(rows, title))
-
-
 DeviceFilter = Annotated[str | None, typer.Option("--device", help="Only this plant's.")]
 OwnerFilter = Annotated[str | None, typer.Option("--owner", help="Only those it holds.")]
 BeneficiaryFilter = Annotated[
@@ -418,9 +388,8 @@ def list_bundles(
     if json_out:
         print_json(found)
         return
-    console.print(_table(_rows(found["certificates"]), BUNDLE_COLUMNS))
-    if found["next"] is not None:
-        console.print(f"more: --after {escape(found['next'])}")
+    console.print(rows_table(_rows(found["certificates"]), BUNDLE_COLUMNS))
+    print_more(found["next"])
 
 
 @app.command("show")
@@ -431,11 +400,7 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """One bundle: its immutable fields and hash, holder, status, cancellation, claim."""
-    found = call_node(home, node, json_out, lambda c: c.certificates.get(bundle))
-    if json_out:
-        print_json(found)
-        return
-    _fields(found)
+    print_fields(call_node(home, node, json_out, lambda c: c.certificates.get(bundle)), json_out)
 
 
 @app.command("totals")
@@ -457,7 +422,7 @@ def totals(
         print_json(found)
         return
     columns = [("status", "status"), ("bundles", "bundles"), ("quantity_wh", "quantity_wh")]
-    console.print(_table(found["statuses"], columns))
+    console.print(rows_table(found["statuses"], columns))
     console.print(f"total {found['quantity_wh']} Wh")
 
 
@@ -476,11 +441,11 @@ def show_issuances(
     if json_out:
         print_json(found)
         return
-    _fields(found["ledger"], f"device {device}")
+    console.print(fields_table(found["ledger"], f"device {device}"))
     columns = [("start (UTC)", "start_s"), ("s", "length_s"), ("first id", "range_start"),
                ("Wh", "quantity_wh"), ("metered", "metered_wh"), ("withdrawn", "withdrawn_wh"),
                ("reissued", "reissued_wh")]  # fmt: skip
-    console.print(_table(found["issuances"], columns))
+    console.print(rows_table(found["issuances"], columns))
 
 
 @app.command("matching")
@@ -500,11 +465,11 @@ def show_matching(
     if json_out:
         print_json(found)
         return
-    _fields({k: v for k, v in found.items() if k != "hours"})
+    console.print(fields_table({k: v for k, v in found.items() if k != "hours"}))
     if hours:
         columns = [("hour (UTC)", "start_s"), ("consumption_wh", "consumption_wh"),
                    ("claimed_wh", "claimed_wh"), ("matched_wh", "matched_wh")]  # fmt: skip
-        console.print(_table(found["hours"], columns))
+        console.print(rows_table(found["hours"], columns))
 
 
 @app.command("statement")
@@ -524,8 +489,9 @@ def show_statement(
     if json_out:
         print_json(found)
         return
-    _fields({k: v for k, v in found.items() if k != "bundles"}, f"claims of {beneficiary}")
-    console.print(_table(_rows(found["bundles"]), BUNDLE_COLUMNS))
+    claims = {k: v for k, v in found.items() if k != "bundles"}
+    console.print(fields_table(claims, f"claims of {beneficiary}"))
+    console.print(rows_table(_rows(found["bundles"]), BUNDLE_COLUMNS))
 
 
 EXPORT_PAGE = 10_000
@@ -589,11 +555,7 @@ def show_params(
     home: HomeOpt = DEFAULT_HOME, node: NodeOpt = None, json_out: JsonOpt = False
 ) -> None:
     """The scheme's name, longest bundle, expiry and data finality."""
-    found = call_node(home, node, json_out, lambda c: c.certificates.params())
-    if json_out:
-        print_json(found)
-        return
-    _fields(found)
+    print_fields(call_node(home, node, json_out, lambda c: c.certificates.params()), json_out)
 
 
 @app.command("acceptance")
@@ -608,7 +570,7 @@ def show_acceptance(
     if json_out:
         print_json(found)
         return
-    _fields(found["acceptance"], f"account {account}")
+    console.print(fields_table(found["acceptance"], f"account {account}"))
 
 
 @app.command("storage")
@@ -625,7 +587,8 @@ def show_storage(
     if json_out:
         print_json(found)
         return
-    _fields({**found["ledger"], "left_wh": found["left_wh"]}, f"storage {device}")
+    ledger = {**found["ledger"], "left_wh": found["left_wh"]}
+    console.print(fields_table(ledger, f"storage {device}"))
     rows = [
         {**c, "bundles": [f"{s['bundle']} ({s['remaining_wh']}/{s['quantity_wh']})"
                           for s in c["slices"]]}
@@ -633,9 +596,8 @@ def show_storage(
     ]  # fmt: skip
     columns = [("seq", "seq"), ("owner", "owner"), ("charged_wh", "charged_wh"),
                ("remaining_wh", "remaining_wh"), ("bundles (left/charged)", "bundles")]  # fmt: skip
-    console.print(_table(rows, columns))
-    if found["next"] is not None:
-        console.print(f"more: --after {found['next']}")
+    console.print(rows_table(rows, columns))
+    print_more(found["next"])
 
 
 @gec_app.command("show")
@@ -646,11 +608,7 @@ def show_gec(
     json_out: JsonOpt = False,
 ) -> None:
     """A recorded GEC: project, device, month, holder, and its bundle once converted."""
-    found = call_node(home, node, json_out, lambda c: c.certificates.gec(gec))
-    if json_out:
-        print_json(found)
-        return
-    _fields(found)
+    print_fields(call_node(home, node, json_out, lambda c: c.certificates.gec(gec)), json_out)
 
 
 @gec_app.command("list")
@@ -667,9 +625,8 @@ def list_gecs(
         print_json(found)
         return
     names = ("id", "device", "month", "owner", "status", "bundle")
-    console.print(_table(found["gecs"], [(n, n) for n in names]))
-    if found["next"] is not None:
-        console.print(f"more: --after {escape(found['next'])}")
+    console.print(rows_table(found["gecs"], [(n, n) for n in names]))
+    print_more(found["next"])
 
 
 # ``export`` and ``verify`` (PDF and proof files) live in their own module, on this app; an

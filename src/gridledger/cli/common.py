@@ -142,6 +142,50 @@ def kv_table(rows: list[tuple[str, Any]], title: str | None = None) -> Table:
     return table
 
 
+def fields_table(record: dict[str, Any], title: str | None = None) -> Table:
+    """A record as a two-column table: names with spaces for underscores, a nested record as
+    ``name=value, ...`` on one line."""
+    rows = []
+    for k, v in record.items():
+        text = ", ".join(f"{a}={cell(b)}" for a, b in v.items()) if isinstance(v, dict) else v
+        rows.append((k.replace("_", " "), cell(text)))
+    return kv_table(rows, title)
+
+
+def print_fields(record: dict[str, Any], json_out: bool, title: str | None = None) -> None:
+    """A record read from the node: the API's answer with ``--json``, else :func:`fields_table`."""
+    if json_out:
+        print_json(record)
+        return
+    console.print(fields_table(record, title))
+
+
+def rows_table(
+    rows: list[dict[str, Any]], columns: list[tuple[str, str]], title: str = ""
+) -> Table:
+    """A table of ``rows`` with (heading, field) ``columns``; under a heading with ``(UTC)``,
+    Unix seconds show as UTC times. Times and ids never break on a narrow terminal."""
+    table = Table(title=title or None, title_justify="left")
+    for heading, _ in columns:
+        table.add_column(heading, no_wrap="(UTC)" in heading or heading == "id")
+    for row in rows:
+        cells = []
+        for heading, name in columns:
+            value = row.get(name)
+            if "(UTC)" in heading and isinstance(value, int):
+                cells.append(utc_time(value))
+            else:
+                cells.append(escape(cell(value)))
+        table.add_row(*cells)
+    return table
+
+
+def print_more(next_page: Any, option: str = "--after") -> None:
+    """After a page of a list: the option that reads the next page, when there is one."""
+    if next_page is not None:
+        console.print(f"more: {option} {escape(str(next_page))}")
+
+
 def _events_text(events: list[dict[str, Any]]) -> str:
     lines = []
     for event in events:

@@ -8,22 +8,22 @@ seconds or ISO 8601 times (UTC).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from gridledger.cli.common import (
     HomeOpt,
     JsonOpt,
     NodeOpt,
     call_node,
-    cell,
     console,
     kv_table,
     optional_seconds,
+    print_fields,
     print_json,
+    print_more,
+    rows_table,
     unix_seconds,
     utc_time,
 )
@@ -245,37 +245,12 @@ ToTime = Annotated[
 LimitOpt = Annotated[int, typer.Option("--limit", min=1, max=1000, help="Records per page.")]
 
 
-def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], title: str = "") -> Table:
-    """A table of ``rows`` with (heading, field) ``columns``; interval starts as UTC times,
-    which a narrow terminal never breaks."""
-    table = Table(title=title or None, title_justify="left")
-    for heading, _ in columns:
-        table.add_column(heading, no_wrap="(UTC)" in heading)
-    for row in rows:
-        cells = []
-        for heading, name in columns:
-            value = row.get(name)
-            if "(UTC)" in heading and isinstance(value, int):
-                cells.append(utc_time(value))
-            else:
-                cells.append(escape(cell(value)))
-        table.add_row(*cells)
-    return table
-
-
-def _print_fields(record: dict[str, Any], json_out: bool, title: str | None = None) -> None:
-    if json_out:
-        print_json(record)
-        return
-    console.print(kv_table([(k.replace("_", " "), cell(v)) for k, v in record.items()], title))
-
-
 @query_app.command("params")
 def show_params(
     home: HomeOpt = DEFAULT_HOME, node: NodeOpt = None, json_out: JsonOpt = False
 ) -> None:
     """The market's rules: interval, mechanism, gate closure, horizon, data deadline."""
-    _print_fields(call_node(home, node, json_out, lambda c: c.market.params()), json_out)
+    print_fields(call_node(home, node, json_out, lambda c: c.market.params()), json_out)
 
 
 @query_app.command("tariffs")
@@ -283,7 +258,7 @@ def show_tariffs(
     home: HomeOpt = DEFAULT_HOME, node: NodeOpt = None, json_out: JsonOpt = False
 ) -> None:
     """The grid's selling and feed-in prices (fen per kWh) and its account."""
-    _print_fields(call_node(home, node, json_out, lambda c: c.market.tariffs()), json_out)
+    print_fields(call_node(home, node, json_out, lambda c: c.market.tariffs()), json_out)
 
 
 INTERVAL_COLUMNS = [
@@ -319,9 +294,8 @@ def intervals(
         }
         for r in found["intervals"]
     ]
-    console.print(_table(rows, INTERVAL_COLUMNS))
-    if found["next"] is not None:
-        console.print(f"more: --from {found['next']}")
+    console.print(rows_table(rows, INTERVAL_COLUMNS))
+    print_more(found["next"], "--from")
 
 
 ORDER_COLUMNS = [
@@ -364,7 +338,7 @@ def book(
     console.print(kv_table(summary))
     for side, count in (("bids", "bid_count"), ("offers", "offer_count")):
         shown = found[side]
-        console.print(_table(shown, ORDER_COLUMNS, f"{side} ({found[count]})"))
+        console.print(rows_table(shown, ORDER_COLUMNS, f"{side} ({found[count]})"))
         if found[count] > len(shown):
             console.print(f"{found[count] - len(shown)} more {side}: raise --depth")
 
@@ -410,7 +384,7 @@ def pairings(
             raise typer.BadParameter("--from and --to go with --account")
         at = _start(interval)
         found = call_node(home, node, json_out, lambda c: c.market.pairings(at, after, limit))
-        more = None if found["next"] is None else f"--after {found['next']}"
+        next_option = "--after"
     else:
         if after is not None:
             raise typer.BadParameter("--after goes with --interval")
@@ -419,16 +393,15 @@ def pairings(
         found = call_node(
             home, node, json_out, lambda c: c.market.account_pairings(who, first, last, limit)
         )
-        more = None if found["next"] is None else f"--from {found['next']}"
+        next_option = "--from"
     if json_out:
         print_json(found)
         return
     rows = [{**p, "n": int(p["id"].rsplit("-", 1)[1])} for p in found["pairings"]]
     # one interval's pairings all share its start: the table leaves it out
     columns = PAIRING_COLUMNS if interval is None else PAIRING_COLUMNS[1:]
-    console.print(_table(rows, columns))
-    if more is not None:
-        console.print(f"more: {escape(more)}")
+    console.print(rows_table(rows, columns))
+    print_more(found["next"], next_option)
 
 
 @query_app.command("grid")
@@ -447,7 +420,7 @@ def grid(
     names = ("asset", "account", "direction", "energy_wh", "measured_wh", "amount_fen",
              "unpaid_fen")  # fmt: skip
     columns = [(name, name) for name in names]
-    console.print(_table(found["settlements"], columns, f"{found['status']} interval"))
+    console.print(rows_table(found["settlements"], columns, f"{found['status']} interval"))
 
 
 @query_app.command("stats")
@@ -459,7 +432,7 @@ def stats(
 ) -> None:
     """An account's settled totals: energy consumed (clean share), generated, sold; money."""
     found = call_node(home, node, json_out, lambda c: c.market.stats(account))
-    _print_fields(found, json_out)
+    print_fields(found, json_out)
 
 
 @query_app.command("plant")
@@ -474,10 +447,10 @@ def plant(
     if json_out:
         print_json(found)
         return
-    _print_fields({k: v for k, v in found.items() if k != "buyers"}, json_out)
+    print_fields({k: v for k, v in found.items() if k != "buyers"}, json_out)
     columns = [("consumer", "consumer"), ("delivered_wh", "delivered_wh"),
                ("amount_fen", "amount_fen")]  # fmt: skip
-    console.print(_table(found["buyers"], columns, "buyers"))
+    console.print(rows_table(found["buyers"], columns, "buyers"))
 
 
 @query_app.command("preferences")
@@ -496,7 +469,7 @@ def preferences(
                ("price_cap_fen_per_kwh", "price_cap_fen_per_kwh"),
                ("quantity_wh", "quantity_wh"), ("preferred", "preferred"),
                ("since (UTC)", "since_s")]  # fmt: skip
-    console.print(_table(found, columns))
+    console.print(rows_table(found, columns))
 
 
 @query_app.command("arrears")
@@ -512,7 +485,7 @@ def arrears(
         print_json(found)
         return
     columns = [("creditor", "creditor"), ("amount_fen", "amount_fen")]
-    console.print(_table(found["arrears"], columns))
+    console.print(rows_table(found["arrears"], columns))
     console.print(f"total {found['total_fen']} fen")
 
 
@@ -527,4 +500,4 @@ def standing_offers(
         return
     names = ("device", "account", "floor_price_fen_per_kwh", "quantity_wh", "height")
     columns = [(n, n) for n in names]
-    console.print(_table(found, columns))
+    console.print(rows_table(found, columns))

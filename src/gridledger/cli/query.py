@@ -24,6 +24,7 @@ from gridledger.cli.common import (
     node_url,
     optional_seconds,
     print_json,
+    print_more,
     reporting,
     unix_seconds,
     utc_time,
@@ -327,8 +328,7 @@ def _print_page(page: dict[str, Any], field: str, columns: list[str], json_out: 
     for record in page[field]:
         table.add_row(*(escape(cell(record.get(c))) for c in columns))
     console.print(table)
-    if page["next"] is not None:
-        console.print(f"more: --after {escape(str(page['next']))}")
+    print_more(page["next"])
 
 
 def _print_record(record: dict[str, Any], json_out: bool) -> None:
@@ -482,8 +482,7 @@ def readings(
             str(r["height"]),
         )
     console.print(table)
-    if found["next"] is not None:
-        console.print(f"more: --from {found['next']}")
+    print_more(found["next"], "--from")
 
 
 @app.command("totals")

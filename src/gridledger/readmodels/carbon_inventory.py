@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from functools import cache
 from typing import Literal
 
 import msgspec
@@ -221,7 +222,9 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+@cache
 def month_text(month_s: int) -> str:
+    """``YYYY-MM`` of a month's first second (cached: an inventory names thousands)."""
     return dt.datetime.fromtimestamp(month_s, dt.UTC).strftime("%Y-%m")
 
 
@@ -283,8 +286,13 @@ def _grams(wh: int, factor: FactorUse) -> int:
     return wh * factor.g_per_mwh // WH_PER_MWH
 
 
+@cache
 def _year(month_s: int) -> int:
     return dt.datetime.fromtimestamp(month_s, dt.UTC).year
+
+
+_MonthRow = tuple[int, int, int, int, int]
+"""consumption_wh, matched_wh, claimed_wh, readings, corrected of one site-month."""
 
 
 def _site_months(
@@ -298,6 +306,13 @@ def _site_months(
             (site, months[0], months[-1]),
         )
     }
+    return _months_of(factors, site, region, months, rows)
+
+
+def _months_of(
+    factors: _Factors, site: str, region: str, months: list[int], rows: dict[int, _MonthRow]
+) -> list[SiteMonth]:
+    """A site's months from its read-model rows (by month start)."""
     claimed_left: dict[int, int] = {}  # by calendar year: what certificates cover in volume
     for m, row in rows.items():
         year = _year(m)
@@ -426,11 +441,23 @@ def org_inventory(
         raise UnknownSubject(f"no organisation {org!r}")
     months = months_between(start, end)
     factors = _Factors(view)
-    rows: list[SiteMonth] = []
+    # every site-month of the organisation in one query, then site by site in id order
+    by_site: dict[str, tuple[str, dict[int, _MonthRow]]] = {}
     for site, region in conn.execute(
-        "SELECT site, region FROM carbon_sites WHERE org = ? ORDER BY site", (org,)
+        "SELECT site, region FROM carbon_sites WHERE org = ?", (org,)
     ).fetchall():
-        rows.extend(_site_months(conn, factors, _text(site), _text(region), months))
+        by_site[_text(site)] = (_text(region), {})
+    for site, m, c, matched, k, r, corr in conn.execute(
+        "SELECT s.site, m.month_s, m.consumption_wh, m.matched_wh, m.claimed_wh, m.readings, "
+        "m.corrected FROM carbon_sites s JOIN carbon_site_months m ON m.site = s.site "
+        "WHERE s.org = ? AND m.month_s BETWEEN ? AND ?",
+        (org, months[0], months[-1]),
+    ):
+        by_site[_text(site)][1][m] = (c, matched, k, r, corr)
+    rows: list[SiteMonth] = []
+    for site in sorted(by_site):
+        region, months_rows = by_site[site]
+        rows.extend(_months_of(factors, site, region, months, months_rows))
     plants: list[PlantMonth] = []
     for device, region in conn.execute(
         "SELECT device, region FROM carbon_devices WHERE org = ? AND technology != 'storage' "

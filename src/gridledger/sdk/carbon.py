@@ -27,18 +27,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from gridledger import factors
-from gridledger.contracts import KINDS, carbon
-from gridledger.core.errors import GridLedgerError
+from gridledger.contracts import carbon
+from gridledger.sdk.contract import ContractClient, api_path, checked_body, contract_kinds
 from gridledger.sdk.errors import InvalidInput
 
 if TYPE_CHECKING:
     from gridledger.core.crypto import SigningKey
-    from gridledger.sdk.client import Client, Committed
+    from gridledger.sdk.client import Committed
 
-CARBON_KINDS = tuple(sorted(k for k in KINDS if k.startswith("carbon.")))
+CARBON_KINDS = contract_kinds("carbon")
 """Every carbon transaction kind."""
 SET_BASES: tuple[factors.Basis, ...] = ("grid_average", "ets_reporting")
 """The library bases a factor set's location-based factor may come from."""
@@ -52,14 +51,7 @@ def carbon_body(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
         InvalidInput: not a carbon kind, or a body the node would refuse, with its code
             (``tx.invalid_body``, ``carbon.gas_mismatch``, ``carbon.bad_period``, ...).
     """
-    if kind not in CARBON_KINDS:
-        raise InvalidInput("tx.unknown_kind", f"{kind!r} is not one of {', '.join(CARBON_KINDS)}")
-    plain = {k: v for k, v in body.items() if v is not None}
-    try:
-        KINDS[kind].parse_body(plain)
-    except GridLedgerError as exc:
-        raise InvalidInput(exc.code, exc.message) from None
-    return plain
+    return checked_body(CARBON_KINDS, kind, body)
 
 
 # factor sets from the shipped library ------------------------------------------------------------
@@ -173,19 +165,11 @@ def region_map_body(library: factors.Library | None = None) -> dict[str, Any]:
 
 
 # the client ------------------------------------------------------------------------------------
-def _path(*parts: str) -> str:
-    return "/" + "/".join(quote(p, safe="") for p in parts)
-
-
-class Carbon:
+class Carbon(ContractClient):
     """The carbon endpoints and transactions of one node, through ``client``."""
 
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    def _get(self, *parts: str, **params: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self.client._get(_path("v1", "carbon", *parts), **params)
-        return result
+    kinds = CARBON_KINDS
+    path = ("v1", "carbon")
 
     # reads ---------------------------------------------------------------------------------
     def factor_sets(self, region: str | None = None) -> dict[str, Any]:
@@ -224,7 +208,7 @@ class Carbon:
         """The report's bytes in ``format`` (``json``, ``csv``, ``ghg`` or ``pdf``; the PDF in
         ``lang``, ``en`` or ``zh``)."""
         params = {"org": org, "start": start, "end": end, "format": format, "lang": lang}
-        response = self.client._request("GET", _path("v1", "carbon", "report"), params=params)
+        response = self.client._request("GET", api_path("v1", "carbon", "report"), params=params)
         return response.content
 
     def activities(self, org: str) -> dict[str, Any]:
@@ -232,21 +216,6 @@ class Carbon:
         return self._get("activities", org=org)
 
     # transactions --------------------------------------------------------------------------
-    def send(
-        self,
-        key: SigningKey,
-        sender: str,
-        kind: str,
-        body: Mapping[str, Any],
-        wait: float = 10.0,
-        *,
-        nonce: int | None = None,
-    ) -> Committed:
-        """Check ``body`` with :func:`carbon_body`, then sign, submit and wait
-        (:meth:`Client.send`)."""
-        plain = carbon_body(kind, body)
-        return self.client.send(key, sender, kind, plain, wait, nonce=nonce)
-
     def record_factor_set(
         self, key: SigningKey, sender: str, body: Mapping[str, Any], wait: float = 10.0
     ) -> Committed:

@@ -29,19 +29,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
-from gridledger.contracts import KINDS
-from gridledger.core.errors import GridLedgerError
-from gridledger.sdk.errors import InvalidInput
+from gridledger.sdk.contract import ContractClient, api_path, checked_body, contract_kinds
 from gridledger.sdk.tx import sign_tx
 
 if TYPE_CHECKING:
     from gridledger.core.crypto import SigningKey
     from gridledger.core.types import Transaction
-    from gridledger.sdk.client import Client, Committed
+    from gridledger.sdk.client import Committed
 
-CERTIFICATE_KINDS = tuple(sorted(k for k in KINDS if k.startswith("certificates.")))
+CERTIFICATE_KINDS = contract_kinds("certificates")
 """Every certificates transaction kind."""
 
 
@@ -53,16 +50,7 @@ def certificate_body(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
         InvalidInput: not a certificates kind, or a body the node would refuse, with its code
             (``tx.invalid_body``, ``certificates.bad_split``, ...).
     """
-    if kind not in CERTIFICATE_KINDS:
-        raise InvalidInput(
-            "tx.unknown_kind", f"{kind!r} is not one of {', '.join(CERTIFICATE_KINDS)}"
-        )
-    plain = {k: v for k, v in body.items() if v is not None}
-    try:
-        KINDS[kind].parse_body(plain)
-    except GridLedgerError as exc:
-        raise InvalidInput(exc.code, exc.message) from None
-    return plain
+    return checked_body(CERTIFICATE_KINDS, kind, body)
 
 
 def sign_certificate_tx(
@@ -78,19 +66,11 @@ def sign_certificate_tx(
     return sign_tx(key, chain_id, kind, sender, nonce, certificate_body(kind, body))
 
 
-def _path(*parts: str | int) -> str:
-    return "/" + "/".join(quote(str(p), safe="") for p in parts)
-
-
-class Certificates:
+class Certificates(ContractClient):
     """The certificate endpoints and transactions of one node, through ``client``."""
 
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    def _get(self, *parts: str | int, **params: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self.client._get(_path("v1", *parts), **params)
-        return result
+    kinds = CERTIFICATE_KINDS
+    path = ("v1",)
 
     # reads ---------------------------------------------------------------------------------
     def list(
@@ -152,7 +132,7 @@ class Certificates:
         """A page of bundles as EnergyTag CSV text, and the ``after`` of the next page (or
         None); filters as :meth:`list`, ``limit`` up to 10,000."""
         response = self.client._request(
-            "GET", _path("v1", "certificates", "export.csv"), params=filters
+            "GET", api_path("v1", "certificates", "export.csv"), params=filters
         )
         return response.text, response.headers.get("x-next-after")
 
@@ -197,21 +177,6 @@ class Certificates:
         return self._get("devices", device, "gec-exports", month)
 
     # transactions --------------------------------------------------------------------------
-    def send(
-        self,
-        key: SigningKey,
-        sender: str,
-        kind: str,
-        body: Mapping[str, Any],
-        wait: float = 10.0,
-        *,
-        nonce: int | None = None,
-    ) -> Committed:
-        """Check ``body`` with :func:`certificate_body`, then sign, submit and wait
-        (:meth:`Client.send`)."""
-        plain = certificate_body(kind, body)
-        return self.client.send(key, sender, kind, plain, wait, nonce=nonce)
-
     def issue(
         self,
         key: SigningKey,

@@ -27,17 +27,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
-from gridledger.contracts import KINDS
-from gridledger.core.errors import GridLedgerError
-from gridledger.sdk.errors import InvalidInput
+from gridledger.sdk.contract import ContractClient, checked_body, contract_kinds
 
 if TYPE_CHECKING:
     from gridledger.core.crypto import SigningKey
-    from gridledger.sdk.client import Client, Committed
+    from gridledger.sdk.client import Committed
 
-MARKET_KINDS = tuple(sorted(k for k in KINDS if k.startswith("market.")))
+MARKET_KINDS = contract_kinds("market")
 """Every market transaction kind."""
 
 
@@ -49,29 +46,14 @@ def market_body(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
         InvalidInput: not a market kind, or a body the node would refuse, with its code
             (``tx.invalid_body``, ``market.invalid_price``, ...).
     """
-    if kind not in MARKET_KINDS:
-        raise InvalidInput("tx.unknown_kind", f"{kind!r} is not one of {', '.join(MARKET_KINDS)}")
-    plain = {k: v for k, v in body.items() if v is not None}
-    try:
-        KINDS[kind].parse_body(plain)
-    except GridLedgerError as exc:
-        raise InvalidInput(exc.code, exc.message) from None
-    return plain
+    return checked_body(MARKET_KINDS, kind, body)
 
 
-def _path(*parts: str | int) -> str:
-    return "/v1/market/" + "/".join(quote(str(p), safe="") for p in parts)
-
-
-class Market:
+class Market(ContractClient):
     """The market endpoints and transactions of one node, through ``client``."""
 
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    def _get(self, *parts: str | int, **params: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self.client._get(_path(*parts), **params)
-        return result
+    kinds = MARKET_KINDS
+    path = ("v1", "market")
 
     # reads ---------------------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
@@ -177,20 +159,6 @@ class Market:
         return found
 
     # transactions --------------------------------------------------------------------------
-    def send(
-        self,
-        key: SigningKey,
-        sender: str,
-        kind: str,
-        body: Mapping[str, Any],
-        wait: float = 10.0,
-        *,
-        nonce: int | None = None,
-    ) -> Committed:
-        """Check ``body`` with :func:`market_body`, then sign, submit and wait
-        (:meth:`Client.send`)."""
-        return self.client.send(key, sender, kind, market_body(kind, body), wait, nonce=nonce)
-
     def place_bid(
         self,
         key: SigningKey,

@@ -63,6 +63,14 @@ def require_meter(view: StateReader, meter: str) -> registry.Meter:
     return found(registry.get_meter(view, meter), "meter", meter)
 
 
+def require_account(view: StateReader, account: str) -> registry.Account:
+    return found(registry.get_account(view, account), "account", account)
+
+
+def require_organisation(view: StateReader, org: str) -> registry.Organisation:
+    return found(registry.get_organisation(view, org), "organisation", org)
+
+
 def with_meters(view: StateReader, record: registry.Device | registry.Site) -> dict[str, Any]:
     """A device or site as the API sends it: its record and the ids of its meters."""
     kind: registry.AssetKind = "device" if isinstance(record, registry.Device) else "site"

@@ -24,7 +24,7 @@ from starlette.responses import Response
 from gridledger.api.context import ApiContext
 from gridledger.api.errors import InvalidRequest
 from gridledger.api.render import JSONBytes
-from gridledger.api.routes.assets import require_site
+from gridledger.api.routes.assets import require_organisation, require_site
 from gridledger.api.routes.readings import MAX_START
 from gridledger.api.schemas import ERROR_RESPONSES, model_of
 from gridledger.contracts import carbon, registry
@@ -111,11 +111,6 @@ def factor_set_views(view: StateReader, time_s: int, region: str | None) -> list
     return out
 
 
-def _organisation(view: StateReader, org: str) -> None:
-    if registry.get_organisation(view, org) is None:
-        raise NotFound(f"no organisation {org!r}")
-
-
 def router(ctx: ApiContext) -> APIRouter:
     node = ctx.node
     r = APIRouter(prefix="/v1/carbon", tags=["carbon"])
@@ -200,7 +195,7 @@ def router(ctx: ApiContext) -> APIRouter:
         view = node.state.view
         conn = node.readmodels.reader()
         if org is not None:
-            _organisation(view, org)
+            require_organisation(view, org)
             return JSONBytes(carbon_inventory.org_inventory(conn, view, org, start, end))
         assert site is not None
         require_site(view, site)
@@ -251,7 +246,7 @@ def router(ctx: ApiContext) -> APIRouter:
             block_hash=tip.hash().hex(),
             state_root=tip.state_root,
         )
-        _organisation(view, org)
+        require_organisation(view, org)
         found = carbon_report.carbon_report(node.readmodels.reader(), view, org, start, end, block)
         name = f"carbon-{org}-{start}-{end}"
         if format == "json":
@@ -288,7 +283,7 @@ def router(ctx: ApiContext) -> APIRouter:
         each with its emissions, the factor set and path used, and its status: reported,
         confirmed or rejected by a carbon verifier (with the verifier's note)."""
         view = node.state.view
-        _organisation(view, org)
+        require_organisation(view, org)
         found = carbon.activities_of(view, org)
         # every field present: a stored record leaves out its defaults (status "reported")
         return JSONBytes({"org": org, "activities": [msgspec.structs.asdict(a) for a in found]})

@@ -28,7 +28,12 @@ from starlette.responses import Response
 from gridledger.api.context import ApiContext
 from gridledger.api.errors import InvalidRequest
 from gridledger.api.render import JSONBytes
-from gridledger.api.routes.assets import DeviceId, require_device, require_site
+from gridledger.api.routes.assets import (
+    DeviceId,
+    require_account,
+    require_device,
+    require_site,
+)
 from gridledger.api.routes.readings import MAX_START
 from gridledger.api.routes.state import AccountId
 from gridledger.api.schemas import ERROR_RESPONSES, model_of
@@ -271,8 +276,8 @@ def router(ctx: ApiContext) -> APIRouter:
         if device is not None:
             require_device(view, device)
         for account in (owner, beneficiary):
-            if account is not None and registry.get_account(view, account) is None:
-                raise NotFound(f"no account {account!r}")
+            if account is not None:
+                require_account(view, account)
         statuses = None if status is None else (status,)
         return index.BundleFilter(device, owner, beneficiary, statuses, start, end, now_s())
 
@@ -466,8 +471,7 @@ def router(ctx: ApiContext) -> APIRouter:
         than 10,000 claimed bundles is refused: ask for a shorter one."""
         view = node.state.view
         _window(start, end)
-        if registry.get_account(view, beneficiary) is None:
-            raise NotFound(f"no account {beneficiary!r}")
+        require_account(view, beneficiary)
         found = statement(view, beneficiary, start, end, MAX_STATEMENT + 1)
         if len(found.bundles) > MAX_STATEMENT:
             raise InvalidRequest(
@@ -503,8 +507,7 @@ def router(ctx: ApiContext) -> APIRouter:
         """``anyone`` (the default), ``listed`` (only ``senders``: accounts or organisations)
         or ``nobody`` (``certificates.set_acceptance``)."""
         view = node.state.view
-        if registry.get_account(view, account) is None:
-            raise NotFound(f"no account {account!r}")
+        require_account(view, account)
         return JSONBytes({"account": account, "acceptance": acceptance_of(view, account)})
 
     @r.get(

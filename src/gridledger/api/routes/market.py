@@ -22,7 +22,7 @@ from starlette.responses import Response
 from gridledger.api.context import ApiContext
 from gridledger.api.errors import InvalidRequest
 from gridledger.api.render import JSONBytes
-from gridledger.api.routes.assets import DeviceId, require_device
+from gridledger.api.routes.assets import DeviceId, require_account, require_device
 from gridledger.api.routes.readings import MAX_START
 from gridledger.api.routes.state import AccountId
 from gridledger.api.schemas import (
@@ -40,7 +40,7 @@ from gridledger.api.schemas import (
     PlantStats,
     StandingOffers,
 )
-from gridledger.contracts import market, registry
+from gridledger.contracts import market
 from gridledger.core.errors import NotFound
 from gridledger.readmodels import market as totals
 from gridledger.state.state import StateReader
@@ -81,11 +81,6 @@ def _interval(view: StateReader, start: int) -> market.Interval:
             f"(a multiple of {record.interval_s} s, UTC)"
         )
     return record
-
-
-def _account(view: StateReader, account: str) -> None:
-    if registry.get_account(view, account) is None:
-        raise NotFound(f"no account {account!r}")
 
 
 def objects(records: list[market.Order] | list[market.Pairing]) -> list[dict[str, Any]]:
@@ -246,7 +241,7 @@ def router(ctx: ApiContext) -> APIRouter:
         oldest first. A page never splits one interval; ``next`` is the next page's ``from``."""
         view = node.state.view
         _window(from_, to)
-        _account(view, account)
+        require_account(view, account)
         rows, nxt = account_pairings_page(node.readmodels.reader(), view, account, from_, to, limit)
         return JSONBytes({"account": account, "pairings": objects(rows), "next": nxt})
 
@@ -260,7 +255,7 @@ def router(ctx: ApiContext) -> APIRouter:
         """Settled totals: energy consumed, clean and from the grid, and what it cost; energy
         generated, sold and exported, and what it earned. Zeros for an account that has not
         settled anything yet."""
-        _account(node.state.view, account)
+        require_account(node.state.view, account)
         found = totals.account_totals(node.readmodels.reader(), account)
         stats = found or totals.AccountTotals(account=account)
         share = permille_text(stats.clean_share_permille)
@@ -275,7 +270,7 @@ def router(ctx: ApiContext) -> APIRouter:
     def preferences(account: AccountId) -> Response:
         """The account's choice of clean or grid power per site (``market.set_preference``)."""
         view = node.state.view
-        _account(view, account)
+        require_account(view, account)
         return JSONBytes({"account": account, "preferences": market.preferences_of(view, account)})
 
     @r.get(
@@ -287,7 +282,7 @@ def router(ctx: ApiContext) -> APIRouter:
     def arrears(account: AccountId) -> Response:
         """What settlements left the account owing, per creditor (``market.pay_arrears``)."""
         view = node.state.view
-        _account(view, account)
+        require_account(view, account)
         owed = market.arrears_of(view, account)
         total = sum(a.amount_fen for a in owed)
         return JSONBytes({"account": account, "arrears": owed, "total_fen": total})

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from gridledger.api.context import ApiContext
 from gridledger.api.errors import InvalidRequest
 from gridledger.api.render import JSONBytes, decode_stored, finality_view
+from gridledger.api.routes.assets import require_account
 from gridledger.api.schemas import (
     ERROR_RESPONSES,
     Account,
@@ -116,9 +117,7 @@ def router(ctx: ApiContext) -> APIRouter:
     def get_account(account: AccountId) -> Response:
         """The registry record, settlement balance, last committed nonce and the next nonce."""
         view = node.state.view
-        record = registry.get_account(view, account)
-        if record is None:
-            raise NotFound(f"no account {account!r}")
+        record = require_account(view, account)
         return JSONBytes(
             {
                 **msgspec.to_builtins(record),

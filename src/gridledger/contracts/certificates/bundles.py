@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 
 import msgspec
 
@@ -88,8 +89,12 @@ decode = msgspec.json.Decoder(Bundle).decode
 def bundle_hash(bundle: Bundle) -> str:
     """SHA-256 (hex) of the domain and the canonical JSON object of the bundle's
     :data:`IMMUTABLE_FIELDS` (``origin`` and ``parent_hash`` null when absent)."""
-    fields = {f: getattr(bundle, f) for f in IMMUTABLE_FIELDS}
+    fields = dict(zip(IMMUTABLE_FIELDS, _immutable_values(bundle), strict=True))
     return sha256(DOMAIN_CERTIFICATE + canonical(fields)).hex()
+
+
+_immutable_values = operator.attrgetter(*IMMUTABLE_FIELDS)
+"""A bundle's :data:`IMMUTABLE_FIELDS` values, in that order."""
 
 
 def params(view: StateReader) -> SchemeParams:

@@ -33,12 +33,11 @@ from gridledger.contracts.certificates.errors import (
     GecExists,
     NotOwner,
     TransferRefused,
-    UnknownAccount,
     UnknownGec,
 )
 from gridledger.contracts.certificates.index import device_month, hand_out_ids
 from gridledger.contracts.certificates.issuance import device_of, new_bundle
-from gridledger.contracts.certificates.lifecycle import require_accepts
+from gridledger.contracts.certificates.lifecycle import account_of, require_accepts
 from gridledger.contracts.certificates.records import Bundle, Gec, GecExport
 from gridledger.core.errors import Forbidden
 from gridledger.state.state import StateReader, StateWriter
@@ -94,8 +93,7 @@ def apply_record_gec(state: StateWriter, ctx: Context, body: RecordGec) -> None:
         raise GecExists(f"GEC {body.gec} was recorded already")
     device = device_of(state, body.device)
     start, end = _month(ctx, body.month)
-    if registry.get_account(state, body.owner) is None:
-        raise UnknownAccount(f"no account {body.owner!r}")
+    account_of(state, body.owner)
     record = device_month(state, device.id, body.month)
     metered = metering.measured_wh(state, "device", device.id, start, end).energy_wh
     if record.issued_wh + record.gec_wh + GEC_WH > metered:

@@ -27,6 +27,8 @@
 
 from __future__ import annotations
 
+import bisect
+
 import msgspec
 
 from gridledger.contracts import metering, registry
@@ -253,6 +255,10 @@ def _check_month(
     record.issued_wh += wh
 
 
+def _start_of(item: Issuance) -> int:
+    return item.start_s
+
+
 @kind("certificates.issue", Issue, roles=("certifier",))
 def apply_issue(state: StateWriter, ctx: Context, body: Issue) -> None:
     """Issue one bundle per final, metered interval of a device (certifiers)."""
@@ -294,8 +300,7 @@ def apply_issue(state: StateWriter, ctx: Context, body: Issue) -> None:
             start_s=start, length_s=body.length_s, range_start=first, quantity_wh=wh,
             metered_wh=wh,
         )  # fmt: skip
-        day.issuances.append(item)
-        day.issuances.sort(key=lambda i: i.start_s)
+        bisect.insort(day.issuances, item, key=_start_of)
         issued += wh
         if waiting:  # serving deliveries reads the day's issuances
             state.put(keys.issued_day(device.id, day_s), day)

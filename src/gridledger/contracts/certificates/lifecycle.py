@@ -81,11 +81,17 @@ def acceptance_of(view: StateReader, account: str) -> Acceptance:
     return found or Acceptance(mode="anyone", senders=[])
 
 
+def account_of(view: StateReader, account: str) -> registry.Account:
+    """The registered ``account``; :class:`UnknownAccount` when there is none."""
+    found = registry.get_account(view, account)
+    if found is None:
+        raise UnknownAccount(f"no account {account!r}")
+    return found
+
+
 def require_accepts(view: StateReader, to: str, sender: str) -> None:
     """Refuse unless ``to`` is an active account accepting transfers from ``sender``."""
-    receiver = registry.get_account(view, to)
-    if receiver is None:
-        raise UnknownAccount(f"no account {to!r}")
+    receiver = account_of(view, to)
     if receiver.suspended:
         raise TransferRefused(f"account {to} is suspended")
     rule = acceptance_of(view, to)
@@ -140,8 +146,7 @@ class Lock(Body):
 def apply_lock(state: StateWriter, ctx: Context, body: Lock) -> None:
     """Reserve a held bundle (or its first ``quantity_wh``) for an account."""
     bundle = bundles.held_live(state, body.bundle, ctx)
-    if registry.get_account(state, body.for_account) is None:
-        raise UnknownAccount(f"no account {body.for_account!r}")
+    account_of(state, body.for_account)
     part = bundles.take(state, bundle, body.quantity_wh, ctx.height)
     done = bundles.update(state, part, ctx.height, status="locked", locked_for=body.for_account)
     ctx.emit(
@@ -200,9 +205,7 @@ def cancel(
 
 def check_beneficiary(view: StateReader, beneficiary: str, site: str) -> None:
     """Refuse unless the beneficiary is an account and the site one of its organisation's."""
-    account = registry.get_account(view, beneficiary)
-    if account is None:
-        raise UnknownAccount(f"no account {beneficiary!r}")
+    account = account_of(view, beneficiary)
     found = registry.get_site(view, site)
     if found is None:
         raise UnknownSite(f"no registered site {site!r}")
