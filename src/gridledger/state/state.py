@@ -8,7 +8,7 @@ changes to the tree (for the root) and to the store (for disk) in sorted key ord
 from __future__ import annotations
 
 import threading
-from bisect import bisect_left
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator
 from functools import cache
 from itertools import islice
@@ -122,21 +122,34 @@ class KeyIndex:
 class _LayerKeys:
     """The keys of a write layer in sorted order, for prefix scans during execution.
 
-    A layer only ever gains keys (a deletion is stored as a ``None`` value), so the sorted list
-    stays valid as long as the layer is the same dict with the same length: a scan costs a
-    sort only after new keys were written, then a binary search.
+    A layer only ever gains keys (a deletion is stored as a ``None`` value) and a dict keeps
+    its keys in the order they were first written, so the keys written since the last scan are
+    the layer's last ones: a scan after new writes sorts only those and merges them into the
+    sorted list, then searches it. The merged list is a new one, so a scan still being read
+    never sees keys move under it.
     """
 
     def __init__(self) -> None:
         self._layer: dict[bytes, bytes | None] | None = None
-        self._size = -1
+        self._size = 0
         self._keys: list[bytes] = []
 
     def under(self, layer: dict[bytes, bytes | None], prefix: bytes) -> Iterator[bytes]:
-        if layer is not self._layer or len(layer) != self._size:
+        size = len(layer)
+        if layer is not self._layer or size < self._size:
             self._keys = sorted(layer)
             self._layer = layer
-            self._size = len(layer)
+        elif size > self._size:
+            fresh = sorted(islice(layer, self._size, None))
+            if len(fresh) * 16 < len(self._keys):
+                merged = self._keys.copy()
+                for key in fresh:
+                    insort(merged, key)
+            else:  # two sorted runs: the sort merges them in one pass
+                merged = self._keys + fresh
+                merged.sort()
+            self._keys = merged
+        self._size = size
         keys = self._keys
         for i in range(bisect_left(keys, prefix), len(keys)):
             if not keys[i].startswith(prefix):
