@@ -57,12 +57,13 @@ FILES = [
     "state_tree.json",
     "contracts.json",
     "metering.json",
+    "carbon.json",
     "market.json",
     "governance.json",
     "attestations.json",
     "certificates.json",
 ]
-TRANSITION_FILES = ["contracts.json", "metering.json"]
+TRANSITION_FILES = ["contracts.json", "metering.json", "carbon.json"]
 """Files of contract transitions: pre-state, transaction, receipt and post-state (or error)."""
 
 # RFC 8032 section 7.1, TESTS 1-3: (secret key, public key, message, signature), from the RFC.

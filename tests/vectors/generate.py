@@ -969,6 +969,98 @@ def metering_vectors() -> dict[str, Any]:
     }
 
 
+# carbon ------------------------------------------------------------------------------------------
+def _source(factor_id: str, year: int, geography: str) -> dict[str, Any]:
+    return {"factor_id": factor_id, "publisher": "Ministry of Ecology and Environment",
+            "document": "MEE/NBS announcement", "year": year, "geography": geography}  # fmt: skip
+
+
+def _factor_set(
+    set_id: str, region: str, start_s: int, end_s: int, **changes: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": set_id, "region": region, "start_s": start_s, "end_s": end_s,
+        "library_version": "2026.1", "gas": "CO2",
+        "grid_average": {"g_per_mwh": 530_600, "gas": "CO2", "boundary": "combustion",
+                         "source": _source("cn-2023-grid", 2023, "CN")},
+        "fuels": [{"fuel": "natural_gas", "unit": "GJ", "g_per_unit": 56_100, "gas": "CO2",
+                   "source": _source("ipcc-2006-natural-gas", 2006, "world")}],
+    }  # fmt: skip
+    body.update(changes)
+    return body
+
+
+JAN_2025, FEB_2025, JAN_2026 = T_S, T_S + 31 * 86_400, T_S + 365 * 86_400
+CARBON_SETUP: list[tuple[str, str, dict[str, Any]]] = [
+    ("operator", "registry.grant_role", {"account": "operator", "role": "regulator"}),
+    ("operator", "carbon.record_factor_set", _factor_set("cn-2025", "CN", JAN_2025, JAN_2026)),
+]
+
+
+def _carbon_setup() -> list[Transaction]:
+    return [signed_tx(sender, n + 1, kind, body) for n, (sender, kind, body) in
+            enumerate(CARBON_SETUP)]  # fmt: skip
+
+
+def carbon_pre_state() -> State:
+    """The genesis state of genesis.json with the carbon setup block (height 1) on it."""
+    state = committed_genesis(vector_genesis())
+    receipts = execute_block(state, [prepare(t) for t in _carbon_setup()], 1, BLOCK_TIME_MS)
+    assert all(r.ok for r in receipts), [r.message for r in receipts]
+    state.compute_root()
+    state.finish_block()
+    return state
+
+
+def _carbon_cases() -> list[tuple[str, Transaction]]:
+    def case(sender: str, kind: str, body: dict[str, Any]) -> Transaction:
+        return signed_tx(sender, CASE_NONCE, kind, body)
+
+    record = "carbon.record_factor_set"
+    life_cycle = {"g_per_mwh": 600_000, "gas": "CO2", "boundary": "life_cycle",
+                  "source": _source("cn-2023-lca", 2023, "CN")}  # fmt: skip
+    co2e = {"g_per_mwh": 600_000, "gas": "CO2e", "boundary": "combustion",
+            "source": _source("cn-2023-co2e", 2023, "CN")}  # fmt: skip
+    return [
+        ("factor set of a province", case("operator", record, _factor_set(
+            "cn-gd-2025", "CN-GD", JAN_2025, FEB_2025,
+            grid_average={"g_per_mwh": 441_900, "gas": "CO2", "boundary": "combustion",
+                          "source": _source("cn-gd-2023-grid", 2023, "CN-GD")}))),
+        ("factor set overlapping the region's", case("operator", record, _factor_set(
+            "cn-2025b", "CN", FEB_2025, JAN_2026 + 31 * 86_400))),
+        ("factor set id used before", case("operator", record, _factor_set(
+            "cn-2025", "CN-JS", JAN_2025, FEB_2025))),
+        ("factor set in another gas than its factor", case("operator", record, _factor_set(
+            "cn-gd-co2e", "CN-GD", JAN_2025, FEB_2025, grid_average=co2e))),
+        ("life-cycle grid factor", case("operator", record, _factor_set(
+            "cn-gd-lca", "CN-GD", JAN_2025, FEB_2025, grid_average=life_cycle))),
+        ("period not whole months", case("operator", record, _factor_set(
+            "cn-gd-mid", "CN-GD", JAN_2025 + 86_400, FEB_2025))),
+        ("factor set by a non-regulator", case("house-a", record, _factor_set(
+            "cn-gd-x", "CN-GD", JAN_2025, FEB_2025))),
+        ("region map", case("operator", "carbon.set_region_map",
+                            {"provinces": {"CN-GD": "CN-SOUTH", "CN-JS": "CN-EAST"}})),
+        ("region map across countries", case("operator", "carbon.set_region_map",
+                                             {"provinces": {"CN-GD": "HK-SOUTH"}})),
+    ]  # fmt: skip
+
+
+def carbon_vectors() -> dict[str, Any]:
+    pre_state = carbon_pre_state()
+    return {
+        "description": "Carbon transitions: factor sets (recorded, and refused for an overlap, a "
+        "used id, mixed gases, a life-cycle factor, a period of part of a month, a sender "
+        "without the regulator role) and the region map. 'pre' is genesis.json's genesis state "
+        "with the block 'setup' (height 1, time 'block_time') on it. " + TRANSITIONS,
+        "setup": [text(t.encode()) for t in _carbon_setup()],
+        "height": 2,
+        "block_time": BLOCK_TIME_MS,
+        "pre": state_text(pre_state.committed),
+        "pre_root": pre_state.root.hex(),
+        "cases": _transitions(carbon_pre_state, _carbon_cases(), 2, BLOCK_TIME_MS),
+    }
+
+
 # market ------------------------------------------------------------------------------------------
 M_START = T_S + 2 * HOUR
 """The market interval of the vectors: 2025-01-01T02:00:00Z, hourly, gate closure 5 minutes
@@ -1835,6 +1927,7 @@ GENERATORS = {
     "state_tree.json": state_tree_vectors,
     "contracts.json": contract_vectors,
     "metering.json": metering_vectors,
+    "carbon.json": carbon_vectors,
     "market.json": market_vectors,
     "governance.json": governance_vectors,
     "attestations.json": attestation_vectors,
