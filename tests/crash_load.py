@@ -30,7 +30,9 @@ def acknowledge(event: CommittedBlock) -> None:
 
 
 def main(home: Path) -> None:
-    node = open_node(home, PASSPHRASE, verify_workers=0, block_interval_ms=20, block_max_txs=64)
+    node = open_node(
+        home, PASSPHRASE, verify_workers=0, block_interval_ms=20, block_max_txs=64, prune_keep=16
+    )
     node.add_listener(acknowledge)
     node.start()
     sys.stdout.write(f"READY {node.tip.height}\n")

@@ -798,9 +798,31 @@ class ApiSuite:
             verify_state_proof({**proof, "value_hex": b'{"energy_wh":1}'.hex(), "value": None})
         with pytest.raises(ProofError):
             verify_state_proof({**proof, "key": f"metering/reading/m-gen/{base + 900:010d}"})
-        absent = check(ReadingProof, http.get(f"/v1/meters/m-gen/readings/{base + 60}/proof"))
-        assert absent["value_hex"] is None
-        assert verify_state_proof(absent, node_key=assets.chain.node_key()) is None
+        # the reading is in its block's log, and that block's seal in the state
+        log = proof["log"]
+        assert log["seal_key"] == f"metering/log/{log['height']:020d}"
+        assert 0 <= log["index"] < log["count"]
+        for tampered in (
+            {**log, "index": (log["index"] + 1) % log["count"]} if log["count"] > 1 else None,
+            {**log, "count": log["count"] + 1},
+            {**log, "seal_key": f"metering/log/{log['height'] + 1:020d}"},
+            {**log, "audit_path": [*log["audit_path"], "00" * 32]},
+        ):
+            if tampered is not None:
+                with pytest.raises(ProofError):
+                    verify_state_proof({**proof, "log": tampered})
+        with pytest.raises(ProofError):  # a log proof never shows a reading absent
+            verify_state_proof({**proof, "value_hex": None, "value": None})
+        absent = http.get(f"/v1/meters/m-gen/readings/{base + 60}/proof")
+        assert absent.status_code == 404
+        assert absent.json()["error"]["code"] == "not_found"
+        # as of the block before the reading's, the log did not hold it yet
+        before = http.get(f"/v1/meters/m-gen/readings/{base}/proof?height={log['height'] - 1}")
+        assert before.status_code == 404
+        then = check(ReadingProof, http.get(
+            f"/v1/meters/m-gen/readings/{base}/proof?height={log['height']}"))  # fmt: skip
+        assert then["height"] == log["height"]
+        assert verify_state_proof(then, node_key=assets.chain.node_key()) == value
 
     @pytest.mark.parametrize(
         ("url", "status", "code"),

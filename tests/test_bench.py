@@ -143,3 +143,32 @@ def test_network_bench_command_compares_two_orgs_with_the_embedded_node() -> Non
         assert node["lost_positions"] >= 0
         assert node["skipped"] == 0
     assert result["etcd"]["raft_writes_per_block"] > 0
+
+
+def test_state_bench_command_reports_rates_memory_restart_and_old_proofs() -> None:
+    """A small run: every reading committed; the restarted node served its status at the
+    tip; fifty readings proven as of an old height and verified against its header, later
+    ones shown absent there; every figure and target the command promises is printed."""
+    out = subprocess.run(
+        [*_cli(), "bench", "state", "--readings", "20000", "--meters", "200", "--json"],
+        capture_output=True, text=True, check=True, timeout=300,
+    )  # fmt: skip
+    result = json.loads(out.stdout)
+    assert (result["readings"], result["meters"]) == (20000, 200)
+    assert result["accepted"] == 20000
+    assert result["window_readings"] == 2000
+    for key in ("readings_per_s", "early_readings_per_s", "late_readings_per_s",
+                "late_vs_early_ratio", "rss_mb_running", "rss_mb_after_restart", "restart_s",
+                "old_proof_ms", "db_mb", "blocks"):  # fmt: skip
+        assert result[key] > 0, key
+    ratio = result["late_readings_per_s"] / result["early_readings_per_s"]
+    assert result["late_vs_early_ratio"] == pytest.approx(ratio, abs=0.01)
+    assert 0 < result["old_height"] < result["height"]
+    assert result["old_proofs_verified"] == 50
+    assert result["later_keys_absent"] == 5
+    assert result["restart_s"] < 60
+    assert set(result["targets"]) == {
+        "rss_mb_running", "rss_mb_after_restart", "restart_s", "late_vs_early_ratio",
+    }  # fmt: skip
+    for target in result["targets"].values():
+        assert isinstance(target["met"], bool)

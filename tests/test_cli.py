@@ -183,6 +183,14 @@ def test_transactions_and_queries(node: NodeProcess) -> None:
     assert proven["signature_checked"] is True
     shown = run("query", "state", "funds/balance/alice", "--proof", "--home", home).stdout
     assert "valid against block" in shown
+    # the balance as it was when the mint committed, proved against that block's header
+    then = run_json("query", "state", "funds/balance/alice", "--proof", "--height",
+                    str(minted["height"]), "--home", home)  # fmt: skip
+    assert (then["value"], then["height"], then["proof_valid"]) == (5000, minted["height"], True)
+    assert then["state_root"] != proven["state_root"]
+    ahead = run_json("query", "state", "funds/balance/alice", "--proof", "--height", "999999",
+                     "--home", home, code=1)  # fmt: skip
+    assert ahead["error"]["code"] == "state.height_not_retained"
     assert run("query", "state", "funds/balance/alice", "--home", home).stdout.strip() == "3800"
     absent = run_json("query", "state", "funds/balance/nobody", "--home", home, code=1)
     assert absent["error"]["code"] == "not_found"

@@ -62,6 +62,7 @@ FILES = [
     "governance.json",
     "attestations.json",
     "certificates.json",
+    "readings_log.json",
 ]
 TRANSITION_FILES = ["contracts.json", "metering.json", "carbon.json"]
 """Files of contract transitions: pre-state, transaction, receipt and post-state (or error)."""
@@ -771,3 +772,49 @@ def test_attestation_vectors_cover_every_reason() -> None:
     assert errors == {"other_chain", "proposer_not_allowed", "bad_block_signature", "genesis"}
     proofs = {c["expect"].get("error") for c in v["proofs"]} - {None}
     assert proofs == {"final_without_quorum", "bad_block_signature", "malformed"}
+
+
+# the readings log (formats.md §5a) -------------------------------------------------------------
+def test_readings_log_seals_and_genesis() -> None:
+    """Each block's seal is the count and RFC 6962 root of its entries in key order; the
+    state with those seals has the stated root; a genesis that keeps readings in the log says
+    so in one state entry and in its document (so its hash differs from one that does not)."""
+    from gridledger.contracts.genesis import load as load_genesis
+    from gridledger.node.transition import genesis_writes
+    from gridledger.state.state import log_entry, log_seal
+
+    doc = vector("readings_log.json")
+    genesis = load_genesis(json.dumps(doc["genesis"]["document"]).encode())
+    assert genesis.readings_log is True
+    assert genesis.hash().hex() == doc["genesis"]["hash"]
+    assert [k.decode() for k in genesis_writes(genesis) if k.startswith(b"chain/layout/")] == (
+        doc["genesis"]["layout_entry"]
+    )
+    without = msgspec.structs.replace(genesis, readings_log=None)
+    assert b"readings_log" not in without.encode()
+    for blk in doc["blocks"]:
+        entries = [(k.encode(), v.encode()) for k, v in blk["entries"]]
+        assert entries == sorted(entries)
+        assert [log_entry(k, v).hex() for k, v in entries] == blk["entry_hex"]
+        assert log_seal(entries).decode() == blk["seal"]
+        assert doc["state"][blk["seal_key"]] == blk["seal"]
+    tree = SparseMerkleTree.from_items(state_bytes(doc["state"]).items())
+    assert tree.root.hex() == doc["state_root"]
+
+
+@pytest.mark.parametrize("case", cases("readings_log.json"), ids=lambda c: c["name"])
+def test_readings_log_proofs(case: dict[str, Any]) -> None:
+    """Each log proof, genuine or tampered, is judged as the vector says."""
+    from gridledger.sdk import ProofError, verify_log_entry
+    from gridledger.state.tree import InvalidStateProof
+
+    root = bytes.fromhex(vector("readings_log.json")["state_root"])
+    value = None if case["value_hex"] is None else bytes.fromhex(case["value_hex"])
+    try:
+        seal_key, seal = verify_log_entry(case["key"].encode(), value, case["log"])
+        verify_proof(root, seal_key, seal, StateProof.from_json(case["proof"]))
+    except (ProofError, InvalidStateProof):
+        valid = False
+    else:
+        valid = True
+    assert valid is case["expect"]["valid"]

@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 from certificate_vectors import certificate_vectors
+from log_vectors import log_vectors
 
 from gridledger.contracts import chain, consortium
 from gridledger.contracts.genesis import Genesis, GenesisAccount, GenesisOrganisation
@@ -1932,6 +1933,7 @@ GENERATORS = {
     "governance.json": governance_vectors,
     "attestations.json": attestation_vectors,
     "certificates.json": certificate_vectors,
+    "readings_log.json": log_vectors,
 }
 
 

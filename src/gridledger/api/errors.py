@@ -180,6 +180,7 @@ class InvalidForm(GridLedgerError):
 
 _BY_CODE = {
     "not_found": 404,
+    "state.height_not_retained": 404,
     "api.not_found": 404,
     "api.method_not_allowed": 405,
     "auth.forbidden": 403,

@@ -306,6 +306,20 @@ class StateProofLevels(_Strict):
     terminal: dict[str, str] | None
 
 
+class LogEntryProof(_Strict):
+    """Where a key of the readings log sits (``docs/formats.md`` §5a): the block that appended
+    it, its index among that block's entries in key order, their count, the RFC 6962 audit
+    path to the block's log root, and the block's seal (``seal_key`` = ``seal``, which
+    ``proof`` proves against the header's state root)."""
+
+    height: int
+    index: int
+    count: int
+    audit_path: list[str]
+    seal_key: str
+    seal_hex: str
+
+
 class StateProofView(_Strict):
     key: str
     value_hex: str | None = Field(description="The committed value, hex; null when absent.")
@@ -314,7 +328,13 @@ class StateProofView(_Strict):
     block_hash: str = Field(pattern=HEX64)
     header: BlockHeader
     signature: str
-    proof: StateProofLevels
+    proof: StateProofLevels = Field(
+        description="The state proof of ``key``, or with ``log`` of its block's seal."
+    )
+    log: LogEntryProof | None = Field(
+        default=None,
+        description="Present for a key of the readings log: ``proof`` then proves the seal.",
+    )
     final: bool = Field(default=True, description=FINAL)
     attestations: list[Attestation] = Field(default_factory=list, description=ATTESTATIONS)
 
@@ -352,6 +372,14 @@ class Status(BaseModel):
     genesis_hash: str
     halted: str | None
     final_height: int = Field(description="The highest final block (the tip when embedded).")
+    oldest_provable_height: int = Field(
+        default=0,
+        description="The lowest height whose state this node proves (``?height=`` on proof "
+        "endpoints): 0 on an archive node, the start of its kept window on a pruned one.",
+    )
+    prune_keep: int | None = Field(
+        default=None, description="Heights a pruned node keeps; null on an archive node."
+    )
     network: dict[str, Any] | None = Field(
         default=None,
         description="In a consortium network: this node's place in the ordering log (position), "

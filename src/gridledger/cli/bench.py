@@ -16,6 +16,7 @@ from gridledger.bench.ingest import run_ingest_bench
 from gridledger.bench.ledger import run_ledger_bench, run_scale_bench
 from gridledger.bench.market import run_market_bench
 from gridledger.bench.network import run_network_bench
+from gridledger.bench.state import run_state_bench
 from gridledger.cli.common import JsonOpt, console, fail, progress_bar
 from gridledger.contracts.market.matching import MECHANISMS
 
@@ -166,6 +167,43 @@ def ingest(
 
     phases = {"sign": "signing batches", "commit": "committing readings"}
     _bench("ingest benchmark", phases, readings, home, json_out, run)
+
+
+@app.command("state")
+def state_bench(
+    readings: Annotated[
+        int, typer.Option("--readings", min=1, help="Meter readings to commit.")
+    ] = 10_000_000,
+    meters: Annotated[int, typer.Option("--meters", min=1, help="Meters registered.")] = 100_000,
+    gateways: Annotated[
+        int, typer.Option("--gateways", min=1, help="Gateway accounts reporting them.")
+    ] = 100,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            file_okay=False,
+            help="A new directory to keep the chain in. Default: a temporary one.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=0, help="Admission processes. Default: one per core."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A large state on disk: readings per second early and late, peak memory, restart time
+    and memory, and proofs of an old height (the default 10^7 readings take tens of minutes
+    and several GB of disk)."""
+
+    def run(report: Report) -> dict[str, Any]:
+        return run_state_bench(
+            readings=readings, meters=meters, gateways=gateways, home=home, workers=workers,
+            progress=report,
+        )  # fmt: skip
+
+    phases = {"sign": "signing batches", "commit": "committing readings"}
+    _bench("state benchmark", phases, readings, home, json_out, run)
 
 
 def _sizes(value: str) -> tuple[int, ...]:

@@ -201,6 +201,17 @@ def node(
             "home's keys/; never an operator account).",
         ),
     ] = None,
+    prune_keep: Annotated[
+        int | None,
+        typer.Option(
+            "--prune-keep",
+            min=16,
+            help="Keep the state of the last N heights provable (?height= on proof endpoints) "
+            "and prune older versions in the background. Default: keep every height (an "
+            "archive node).",
+            show_default=False,
+        ),
+    ] = None,
     tls_cert: Annotated[
         Path | None,
         typer.Option(
@@ -271,7 +282,9 @@ def node(
     with reporting():
         if (home / NETWORK_NAME).is_file():
             # one organisation of a consortium: blocks are ordered by its etcd cluster
-            network = open_network_node(home, secret, verify_workers=workers, tune_gc=True)
+            network = open_network_node(
+                home, secret, verify_workers=workers, tune_gc=True, prune_keep=prune_keep
+            )
             chain = network.node
         else:
             chain = open_node(
@@ -281,6 +294,7 @@ def node(
                 block_interval_ms=block_interval_ms,
                 # the node is this process's main job: keep the collector off the state tree
                 tune_gc=True,
+                prune_keep=prune_keep,
             )
     market_keeper = (
         None if keeper is None or signer is None else MarketKeeper(chain, keeper, signer)

@@ -206,6 +206,15 @@ def state(
         bool, typer.Option("--proof", help="Fetch a Merkle proof and check it locally.")
     ] = False,
     keys_path: proofs.KeysOpt = None,
+    height: Annotated[
+        int | None,
+        typer.Option(
+            "--height",
+            min=0,
+            help="With --proof: the value as of this height, proved against its header (a "
+            "height the node keeps).",
+        ),
+    ] = None,
     home: HomeOpt = DEFAULT_HOME,
     node: NodeOpt = None,
     json_out: JsonOpt = False,
@@ -214,9 +223,11 @@ def state(
     with --keys, its signature, attestations and final claim)."""
     if keys_path is not None and not proof:
         raise typer.BadParameter("--keys checks a proof: add --proof", param_hint="--keys")
+    if height is not None and not proof:
+        raise typer.BadParameter("--height asks for a proof: add --proof", param_hint="--height")
     if keys_path is not None:
         _state_with_keys(key, proofs.read_keys(keys_path, json_out), keys_path, home, node,
-                         json_out)  # fmt: skip
+                         json_out, height)  # fmt: skip
         return
     if not proof:
         value = _fetch(home, node, json_out, "state", key)
@@ -228,7 +239,7 @@ def state(
         else:
             typer.echo(f"0x{value['value_hex']}")
         return
-    found = _fetch(home, node, json_out, "state_proof", key)
+    found = _fetch(home, node, json_out, "state_proof", key, height)
     header = found["header"]
     node_key = _trusted_node_key(home, header["chain_id"], header["proposer"])
     with reporting(json_out):
@@ -267,11 +278,17 @@ def state(
 
 
 def _state_with_keys(
-    key: str, keys: ConsortiumKeys, keys_path: Path, home: Path, node: str | None, json_out: bool
+    key: str,
+    keys: ConsortiumKeys,
+    keys_path: Path,
+    home: Path,
+    node: str | None,
+    json_out: bool,
+    height: int | None,
 ) -> None:
     """``query state --proof --keys``: the proof, the block signature by the proposer's key at
     that height, the attestations and the node's final claim, checked with the keys file."""
-    found = _fetch(home, node, json_out, "state_proof", key)
+    found = _fetch(home, node, json_out, "state_proof", key, height)
     with reporting(json_out):
         verify_state_proof(found, keys=keys)
         result = proof_finality(found, keys)

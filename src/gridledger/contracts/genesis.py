@@ -10,7 +10,7 @@ from typing import Annotated
 
 import msgspec
 
-from gridledger.contracts import chain, consortium, funds, registry
+from gridledger.contracts import chain, consortium, funds, layout, registry
 from gridledger.contracts.base import KINDS
 from gridledger.contracts.rules import Rules
 from gridledger.core.crypto import sha256
@@ -62,13 +62,21 @@ class Genesis(msgspec.Struct, forbid_unknown_fields=True):
     currency: Currency = msgspec.field(default_factory=Currency)
     rules: Rules = msgspec.field(default_factory=Rules)
     """The chain rules from height 1 until the first upgrade (see ``contracts/rules.py``)."""
+    readings_log: bool | None = None
+    """Keep meter readings in the append-only log, one seal per block in the state tree,
+    instead of a tree leaf per reading (``docs/formats.md`` §5a). ``gridledger init`` sets it
+    for every new chain; absent (left out of the document, so older documents keep their
+    hash), readings are leaves as on the chains created before."""
 
     def encode(self) -> bytes:
-        """Canonical JSON; an organisation without ``network`` has no such member."""
+        """Canonical JSON; an organisation without ``network`` has no such member, and a
+        document without ``readings_log`` none either."""
         doc = msgspec.to_builtins(self)
         for org in doc["organisations"]:
             if org.get("network") is None:
                 org.pop("network", None)
+        if doc.get("readings_log") is None:
+            doc.pop("readings_log", None)
         return canonical(doc)
 
     def hash(self) -> bytes:
@@ -113,6 +121,8 @@ def apply_genesis(state: StateWriter, genesis: Genesis) -> None:
         raise ValueError("genesis balances exceed the 64-bit range")
     if supply:
         state.set_int(funds.SUPPLY_KEY, supply)
+    if genesis.readings_log:
+        layout.keep_readings_in_log(state)
     rules = resolved_rules(genesis)
     try:
         chain.check_rules(state, rules)

@@ -303,6 +303,13 @@ class NotFound(GridLedgerError):
     default_message = "no such record"
 
 
+class HeightNotRetained(GridLedgerError):
+    """A proof asked for a height this node does not keep (pruned, or not reached yet)."""
+
+    code = "state.height_not_retained"
+    default_message = "this node does not keep the state of that height"
+
+
 def all_error_classes() -> list[type[GridLedgerError]]:
     """Every error class defined so far (the core's and the contracts'), for docs and tests."""
     seen: list[type[GridLedgerError]] = []

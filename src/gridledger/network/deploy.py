@@ -161,6 +161,7 @@ def init_network(
             *accounts,
         ],
         rules=rules or Rules(),
+        readings_log=True,
     )
     genesis.rules = resolved_rules(genesis)
     genesis_bytes = genesis.encode()

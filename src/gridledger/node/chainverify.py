@@ -14,7 +14,9 @@ same code a node importing that block would refuse it with).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,10 +35,13 @@ from gridledger.core.errors import (
 )
 from gridledger.core.types import Block, BlockHeader, Transaction, decode_tx
 from gridledger.node.node import DB_NAME, GENESIS_NAME, wall_clock_ms
-from gridledger.node.transition import apply_block, genesis_header, genesis_state
+from gridledger.node.transition import apply_block, genesis_header, genesis_writes
 from gridledger.node.verifier import Verifier
-from gridledger.state.state import State
+from gridledger.state.disk import STATE_SCHEMA, DiskState
+from gridledger.state.disktree import TreeCorrupt
+from gridledger.state.state import DiskCommitted, State
 from gridledger.state.store import BlockStore, StoreCorrupt, StoredBlock
+from gridledger.state.tree import key_path, leaf_hash_of
 
 
 @dataclass
@@ -66,12 +71,34 @@ def verify_chain(
     verifier = Verifier(workers)
     try:
         # one snapshot for the whole check, so a node may keep committing while it runs
-        with store.read_snapshot():
-            return _verify(home, store, verifier, progress, wall_clock_ms() if now_ms is None
-                           else now_ms)  # fmt: skip
+        with (
+            tempfile.TemporaryDirectory(prefix=".verify-", dir=home) as scratch,
+            store.read_snapshot(),
+        ):
+            conn = _scratch_db(Path(scratch) / "state.sqlite")
+            try:
+                return _verify(home, store, verifier, progress, wall_clock_ms() if now_ms
+                               is None else now_ms, conn)  # fmt: skip
+            finally:
+                conn.close()
     finally:
         verifier.close()
         store.close()
+
+
+def _scratch_db(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=OFF")
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.executescript(STATE_SCHEMA)
+    return conn
+
+
+def _write(state: State, conn: sqlite3.Connection, height: int) -> None:
+    conn.execute("BEGIN")
+    state.write_block(conn, height)
+    conn.execute("COMMIT")
+    state.finish_block()
 
 
 def _bad(height: int, txs: int, exc: GridLedgerError | StoreCorrupt) -> VerifyReport:
@@ -86,6 +113,7 @@ def _verify(
     verifier: Verifier,
     progress: Callable[[int, int], None] | None,
     now_ms: int,
+    scratch: sqlite3.Connection,
 ) -> VerifyReport:
     tip = store.tip_height()
     if tip < 0:
@@ -102,11 +130,14 @@ def _verify(
         return VerifyReport(
             False, -1, 0, 0, "genesis.json differs from the stored genesis", BlockStoredBadly.code
         )
-    state = genesis_state(genesis)
-    genesis_changes: dict[bytes, bytes | None] = dict(state.committed)
+    state = State(disk=DiskState(lambda: scratch, cache_values=50_000, cache_nodes=50_000))
+    genesis_changes: dict[bytes, bytes | None] = dict(genesis_writes(genesis))
+    for key, value in genesis_changes.items():
+        state.set(key, value or b"")
+    state.compute_root()
+    _write(state, scratch, 0)
     parent: BlockHeader | None = None
     txs_checked = 0
-    located: dict[bytes, tuple[int, int]] = {}
     height = -1
     for blk in store.iter_blocks(0):
         if blk.height != height + 1:
@@ -134,7 +165,7 @@ def _verify(
                 )
             else:
                 txs_checked += _import(store, state, verifier, parent, header, blk, now_ms,
-                                       located)  # fmt: skip
+                                       scratch)  # fmt: skip
         except (GridLedgerError, StoreCorrupt) as exc:
             return _bad(blk.height, txs_checked, exc)
         parent = header
@@ -144,21 +175,18 @@ def _verify(
         return VerifyReport(
             False, height, txs_checked, height + 1, "blocks are missing", BlockMissing.code
         )
-    indexed = 0
-    for tx_hash, at_height, at_index in store.iter_tx_index():
-        indexed += 1
-        if located.get(tx_hash) != (at_height, at_index):
-            return VerifyReport(False, tip, txs_checked, at_height,
-                                f"tx index entry {tx_hash.hex()} is wrong",
-                                BlockStoredBadly.code)  # fmt: skip
-    if indexed != len(located):
+    if store.tx_count() != txs_checked:
+        for tx_hash, at_height, _ in store.iter_tx_index():
+            if at_height > tip:
+                return VerifyReport(False, tip, txs_checked, at_height,
+                                    f"tx index entry {tx_hash.hex()} is wrong",
+                                    BlockStoredBadly.code)  # fmt: skip
         return VerifyReport(
             False, tip, txs_checked, tip, "tx index misses transactions", BlockStoredBadly.code
         )
-    if store.load_state() != state.committed:
-        return VerifyReport(False, tip, txs_checked, tip,
-                            "stored state differs from re-executed state",
-                            BlockStoredBadly.code)  # fmt: skip
+    problem = _stored_state_problem(store, state, parent)
+    if problem is not None:
+        return VerifyReport(False, tip, txs_checked, tip, problem, BlockStoredBadly.code)
     return VerifyReport(True, tip, txs_checked)
 
 
@@ -188,7 +216,7 @@ def _import(
     header: BlockHeader,
     blk: StoredBlock,
     now_ms: int,
-    located: dict[bytes, tuple[int, int]],
+    scratch: sqlite3.Connection,
 ) -> int:
     """Import one stored block through :func:`apply_block`, then check what was stored."""
     stored = blk.txs()
@@ -214,7 +242,50 @@ def _import(
     except InvalidBlock:
         state.discard_block()
         raise
-    state.finish_block()
     for i, p in enumerate(prepared):
-        located[p.hash] = (blk.height, i)
+        if store.locate_tx(p.hash) != (blk.height, i):
+            state.discard_block()
+            raise BlockStoredBadly(f"tx index entry of tx {i} ({p.hash.hex()}) is wrong")
+    _write(state, scratch, blk.height)
     return len(prepared)
+
+
+def _stored_state_problem(store: BlockStore, state: State, tip: BlockHeader | None) -> str | None:
+    """What is wrong with the node's stored state (values and tree), if anything: it must
+    hold exactly the re-executed values, and its tree must hash every one of them up to the
+    tip's state root."""
+    stored = DiskState(store.reader, cache_values=1000, cache_nodes=50_000)
+    stored.log_prefixes = () if state.log is None else state.log.prefixes
+    if tip is not None:
+        stored.replay(store.diffs(stored.checkpoint, tip.height))
+    if tip is not None and stored.root.hex() != tip.state_root:
+        return "stored state tree does not hash to the tip's state root"
+    mine = _pairs(state)
+    for key, value in stored.items():
+        if next(mine, None) != (key, value):
+            return f"stored state differs from re-executed state at key {key!r}"
+    if next(mine, None) is not None:
+        return "stored state misses keys of the re-executed state"
+    leaves = 0
+    try:
+        for key, leaf_hash in stored.tree.iter_leaves():
+            leaves += 1
+            found = stored.get(key)
+            if found is None or leaf_of(key, found) != leaf_hash:
+                return f"stored state tree disagrees with the value of {key!r}"
+    except TreeCorrupt as exc:
+        return str(exc)
+    logged = sum(stored.count(p) for p in (state.log.prefixes if state.log else ()))
+    if leaves != stored.count() - logged:
+        return "stored state tree does not hold every stored value"
+    return None
+
+
+def _pairs(state: State) -> Iterator[tuple[bytes, bytes]]:
+    backend = state.backend
+    assert isinstance(backend, DiskCommitted)
+    return backend.disk.items()
+
+
+def leaf_of(key: bytes, value: bytes) -> bytes:
+    return leaf_hash_of(key_path(key), value)

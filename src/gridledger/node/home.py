@@ -74,6 +74,7 @@ def init_home(
             *(accounts or []),
         ],
         rules=rules or Rules(),
+        readings_log=True,
     )
     # Write the resolved kinds and proposers into the document: a later version of this
     # software that knows more kinds must not change what this chain allows without an upgrade.

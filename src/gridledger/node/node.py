@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from typing import Any, overload
 
 import msgspec
 
-from gridledger.contracts import chain, registry
+from gridledger.contracts import chain, layout, registry
 from gridledger.contracts.base import get_kind
 from gridledger.contracts.genesis import Genesis
 from gridledger.contracts.genesis import load as load_genesis
@@ -32,11 +33,13 @@ from gridledger.core.errors import (
     BadSignature,
     DuplicateTransaction,
     GridLedgerError,
+    HeightNotRetained,
     InvalidTransaction,
     MempoolFull,
     NodeError,
     NodeHalted,
     NonceReplayed,
+    NotFound,
     OversizeTransaction,
 )
 from gridledger.core.types import Block, BlockHeader, Receipt, Transaction, decode_tx
@@ -50,13 +53,14 @@ from gridledger.node.transition import (
     BlockResult,
     apply_block,
     genesis_header,
-    genesis_state,
+    genesis_writes,
     propose_block,
 )
 from gridledger.node.verifier import INLINE_BELOW, Verifier
 from gridledger.readmodels import default_models
+from gridledger.state.disk import DiskState
 from gridledger.state.readmodels import BlockFacts, ReadModel, ReadModels
-from gridledger.state.state import State
+from gridledger.state.state import LogProof, State, log_proof
 from gridledger.state.store import BlockStore, StoredBlock
 from gridledger.state.tree import StateProof
 
@@ -120,7 +124,27 @@ class NodeConfig:
     walk again and again. For processes whose main job is the node (CLI, benchmarks)."""
     readmodels: list[ReadModel] | None = None
     """The read models to keep beside the chain; every default one when None."""
+    prune_keep: int | None = None
+    """Keep the state of the last this many heights provable and prune older versions in the
+    background; None keeps every version (an archive node)."""
+    cache_values: int = 200_000
+    """Committed state values kept decoded in memory (the rest is read from disk)."""
+    cache_nodes: int = 200_000
+    """State tree nodes kept decoded in memory."""
+    checkpoint_every: int = 32
+    """Write the state tables every this many blocks (a key changed by several blocks in
+    between is written once; a restart replays at most this many blocks' diffs)."""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+STATE_LAYOUT = "state_layout"
+LAYOUT_DISK = b"disk-1"
+"""The state lives in the state tables (``state/disk.py``); homes without it are converted."""
+STATE_FLOOR = "state_floor"
+"""The lowest height whose state the tables can show (a converted home's conversion height)."""
+DISK_FULL = "disk full"
+DISK_RETRY_S = 2.0
+"""How often a node whose disk is full tries its block again."""
 
 
 class _TreeWriting:
@@ -174,6 +198,9 @@ class Node:
         """Accounts whose registry record changed while this node ran, and the height it last
         did: a transaction admitted after that needs no second look at its sender's key."""
         self.quotas = AdmissionQuotas()
+        self._pruner: threading.Thread | None = None
+        self._closing = threading.Event()
+        self._pruned_to = 0
         self._open_chain(genesis, genesis_bytes)
         # A genesis can hold a million accounts: keep only what the node needs from it.
         del genesis, genesis_bytes
@@ -185,11 +212,14 @@ class Node:
 
     # start-up and recovery -----------------------------------------------------------------
     def _open_chain(self, genesis: Genesis, genesis_bytes: bytes) -> None:
+        """Open the state on disk at the last committed block (reading none of it), writing
+        genesis first on a new chain; a home from before the state moved to disk is converted
+        once."""
         tip = self.store.tip_height()
+        self.state = self._disk_state()
         if tip < 0:
-            state = genesis_state(genesis)
-            changes: dict[bytes, bytes | None] = dict(state.committed)
-            root = state.root
+            changes: dict[bytes, bytes | None] = dict(genesis_writes(genesis))
+            root = self.state.backend.stage(changes)
             header = genesis_header(genesis, root)
             self.store.commit_block(
                 0,
@@ -198,16 +228,28 @@ class Node:
                 "",
                 [],
                 changes,
-                meta={"genesis": genesis_bytes, "chain_id": self.chain_id.encode()},
+                meta={
+                    "genesis": genesis_bytes,
+                    "chain_id": self.chain_id.encode(),
+                    STATE_LAYOUT: LAYOUT_DISK,
+                },
+                also=lambda conn: self.disk.write(conn, 0, changes, force=True),
             )
-            self.state = state
+            self.state.backend.commit(0, changes)
             tip = 0
             log.info("genesis written", extra={"chain_id": self.chain_id, "root": root.hex()})
         else:
             stored = self.store.get_meta("genesis")
             if stored != genesis_bytes:
                 raise NodeError("genesis.json does not match the chain in this home")
-            self.state = State(self.store.load_state())
+            if self.store.get_meta(STATE_LAYOUT) != LAYOUT_DISK:
+                self._convert_state(tip)
+        self.state.log = layout.append_log(self.state.view)
+        self.disk.log_prefixes = () if self.state.log is None else self.state.log.prefixes
+        # the blocks after the last checkpoint: at most a checkpoint interval of them
+        replayed = self.disk.replay(self.store.diffs(self.disk.checkpoint, tip))
+        if replayed:
+            log.info("state brought up to the tip", extra={"blocks": replayed})
         blk = self.store.block(tip)
         assert blk is not None
         self.tip = msgspec.json.decode(blk.header, type=BlockHeader)
@@ -220,6 +262,41 @@ class Node:
         self.quotas.update(chain.quotas(self.state.view))
         self.metrics.height.set(tip)
         log.info("chain opened", extra={"height": tip, "chain_id": self.chain_id})
+
+    def _disk_state(self) -> State:
+        cfg = self.config
+        self.disk = DiskState(
+            self.store.reader,
+            cache_values=cfg.cache_values,
+            cache_nodes=cfg.cache_nodes,
+            checkpoint_every=cfg.checkpoint_every,
+        )
+        self.disk.diffs = self.store.diffs
+        return State(disk=self.disk)
+
+    def _convert_state(self, tip: int) -> None:
+        """Write the state of a home whose state lived only in its diffs and snapshot (before
+        it moved to disk) into the state tables, as of ``tip``, once."""
+        values = self.store.load_state()
+        changes: dict[bytes, bytes | None] = dict(sorted(values.items()))
+        del values
+        self.state.backend.stage(changes)
+        conn = self.store.write_connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.disk.write(conn, tip, changes, force=True)
+            conn.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [(STATE_LAYOUT, LAYOUT_DISK), (STATE_FLOOR, str(tip).encode())],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:  # a failed COMMIT (disk full) rolled back already
+                conn.execute("ROLLBACK")
+            self.state.discard_block()
+            raise
+        self.state.backend.commit(tip, changes)
+        log.info("state moved to disk", extra={"height": tip, "keys": len(changes)})
 
     @property
     def max_tx_bytes(self) -> int:
@@ -418,6 +495,9 @@ class Node:
 
     def close(self) -> None:
         self.stop()
+        self._closing.set()
+        if self._pruner is not None:
+            self._pruner.join(timeout=30)
         self.store.close()
 
     def _run(self) -> None:
@@ -428,16 +508,82 @@ class Node:
             )
             if not batch:
                 continue
-            try:
-                self.produce_block(batch)
-            except Exception as exc:
-                # The block was not committed and state is unchanged. Stop producing so an
-                # operator can look (disk full, I/O error); the batch gets no receipts, so its
-                # senders (who wait for receipts) know to submit again after a restart.
-                self.halted = f"{type(exc).__name__}: {exc}"
-                log.exception("block production halted", extra={"height": self.tip.height + 1})
-                self._running = False
-                return
+            while self._running:
+                try:
+                    self.produce_block(batch)
+                except sqlite3.OperationalError as exc:
+                    if not _disk_full(exc):
+                        self._halt(exc)
+                        return
+                    # Nothing was written (the block's transaction rolled back) and state is
+                    # unchanged: wait for room and offer the same batch again.
+                    if self.halted is None:
+                        log.error(
+                            "disk full: no block can be written; waiting for space",
+                            extra={"height": self.tip.height + 1, "db": str(self.store.path)},
+                        )
+                    self.halted = (
+                        f"{DISK_FULL}: block {self.tip.height + 1} could not be written to "
+                        f"{self.store.path} ({exc}); the node resumes when there is room"
+                    )
+                    time.sleep(DISK_RETRY_S)
+                    continue
+                except Exception as exc:
+                    self._halt(exc)
+                    return
+                if self.halted is not None and self.halted.startswith(DISK_FULL):
+                    log.warning("disk has room again: producing blocks")
+                    self.halted = None
+                break
+
+    def _halt(self, exc: Exception) -> None:
+        # The block was not committed and state is unchanged. Stop producing so an operator
+        # can look (an I/O error); the batch gets no receipts, so its senders (who wait for
+        # receipts) know to submit again after a restart.
+        self.halted = f"{type(exc).__name__}: {exc}"
+        log.exception("block production halted", extra={"height": self.tip.height + 1})
+        self._running = False
+
+    # retention ---------------------------------------------------------------------------------
+    def _prune_due(self) -> None:
+        """On a pruned node, start a background pass when the kept window moved on enough."""
+        keep = self.config.prune_keep
+        if keep is None:
+            return
+        horizon = self.tip.height - keep + 1
+        if horizon - self._pruned_to < max(keep // 4, PRUNE_EVERY):
+            return
+        if self._pruner is not None and self._pruner.is_alive():
+            return
+        self._pruner = threading.Thread(
+            target=self.prune, args=(horizon,), name="state-pruner", daemon=True
+        )
+        self._pruner.start()
+
+    def prune(self, horizon: int) -> int:
+        """Remove state versions that no height ``>= horizon`` needs, in small transactions
+        on a connection of its own (blocks keep committing between them); rows removed."""
+        disk = self.disk
+        conn = self.store.extra_connection()
+        removed = 0
+        try:
+            while not self._closing.is_set():
+                done = disk.prune(conn, horizon)
+                removed += done
+                if not done:
+                    break
+            for lo, hi in _path_chunks():
+                if self._closing.is_set():
+                    break
+                removed += disk.prune_nodes(conn, horizon, lo, hi)
+            else:
+                self._pruned_to = horizon
+        except sqlite3.Error:
+            log.exception("state pruning stopped; it runs again after later blocks")
+        finally:
+            conn.close()
+        log.info("state pruned", extra={"below": horizon, "rows": removed})
+        return removed
 
     @overload
     def produce_block(self, batch: list[Prepared]) -> CommittedBlock: ...
@@ -542,9 +688,15 @@ class Node:
         rows = [(p.hash, p.raw, rb) for p, rb in zip(txs, result.receipt_bytes, strict=True)]
         try:
             facts = BlockFacts(header.height, header.time, result.changes)
+            fold = self.readmodels.folder(facts)
+
+            def also(conn: sqlite3.Connection) -> None:
+                self.state.write_block(conn, header.height)
+                fold(conn)
+
             self.store.commit_block(
                 header.height, header.hash(), header.encode(), block.signature, rows,
-                result.changes, also=self.readmodels.folder(facts),
+                result.changes, also=also,
             )  # fmt: skip
         except BaseException:
             self.state.discard_block()
@@ -595,6 +747,7 @@ class Node:
             "block committed",
             extra={"height": header.height, "txs": len(txs), "commit_ms": round(commit_ms, 2)},
         )
+        self._prune_due()
         with self._commit_cond:
             self._commit_cond.notify_all()
         for listener in self._listeners:  # replaced, never changed in place
@@ -638,6 +791,8 @@ class Node:
         tip = self.tip
         return {
             "final_height": self.final_height,
+            "oldest_provable_height": self.oldest_retained(),
+            "prune_keep": self.config.prune_keep,
             "chain_id": self.chain_id,
             "height": tip.height,
             "tip_hash": self.tip_hash.hex(),
@@ -650,13 +805,81 @@ class Node:
             "network": None if self.network_status is None else self.network_status(),
         }
 
-    def prove_state(self, key: bytes) -> tuple[BlockHeader, bytes | None, StateProof]:
-        """The committed value of ``key`` (or ``None``) with its proof against the tip header."""
-        with self._tree_lock:
-            header = self.tip
-            value = self.state.committed.get(key)
-            proof = self.state.tree.prove(key)
+    def prove_state(
+        self, key: bytes, height: int | None = None
+    ) -> tuple[BlockHeader, bytes | None, StateProof]:
+        """The value of ``key`` (or ``None``) with its proof against the tip header, or as of
+        a retained ``height`` against that height's header.
+
+        Raises:
+            HeightNotRetained: ``height`` is above the tip or below what this node keeps.
+        """
+        if height is None or height == self.tip.height:
+            with self._tree_lock:
+                header = self.tip
+                value, proof = self.state.prove(key)
+            return header, value, proof
+        oldest = self.oldest_retained()
+        if height < oldest or height > self.tip.height:
+            raise HeightNotRetained(
+                f"height {height} is not kept here: this node proves heights {oldest} to "
+                f"{self.tip.height}"
+                + (
+                    ""
+                    if self.config.prune_keep is None
+                    else f" (it keeps the last {self.config.prune_keep})"
+                )
+            )
+        blk = self.store.block(height)
+        if blk is None:
+            raise HeightNotRetained(f"block {height} is not stored")
+        header = msgspec.json.decode(blk.header, type=BlockHeader)
+        with self.store.read_snapshot():
+            value, proof = self.state.prove(key, height)
         return header, value, proof
+
+    def in_log(self, key: bytes) -> bool:
+        """Whether ``key`` is kept in the append-only readings log (not a tree leaf)."""
+        log = self.state.log
+        return log is not None and log.holds(key)
+
+    def prove_log_entry(
+        self, key: bytes, height: int | None = None
+    ) -> tuple[BlockHeader, bytes, LogProof, bytes, bytes, StateProof]:
+        """A key of the readings log with its proof: its block's log audit path and the state
+        proof of that block's seal against the tip header (or a retained ``height``'s).
+
+        Returns ``(header, value, log proof, seal key, seal, seal's state proof)``.
+
+        Raises:
+            NotFound: the log holds no such key (as of ``height``); the log proves what it
+                holds, never what it lacks.
+            HeightNotRetained: ``height`` is not kept.
+        """
+        log = self.state.log
+        assert log is not None
+        created = self.disk.created_at(key)
+        if created is None or (height is not None and created > height):
+            raise NotFound(f"the readings log holds no {key.decode(errors='replace')!r}")
+        seal_key = log.seal_key(created)
+        header, seal, seal_proof = self.prove_state(seal_key, height)
+        if seal is None:
+            raise NotFound(f"block {created} has no seal as of height {header.height}")
+        entries = [
+            (k, v)
+            for k, v in self.store.state_changes(created).items()
+            if v is not None and log.holds(k)
+        ]
+        proof = log_proof(entries, key, created)
+        return header, entries[proof.index][1], proof, seal_key, seal, seal_proof
+
+    def oldest_retained(self) -> int:
+        """The lowest height whose state this node can still prove (0 for an archive node)."""
+        keep = self.config.prune_keep
+        floor = max(int(self.store.get_meta(STATE_FLOOR) or b"0"), self.disk.horizon())
+        if keep is None:
+            return floor
+        return max(floor, self.tip.height - keep + 1, 0)
 
     def prove_tx(self, tx_hash: bytes) -> tuple[StoredBlock, int, list[bytes]] | None:
         """The block holding ``tx_hash``, its index, and the RFC 6962 audit path to tx_root."""
@@ -701,3 +924,24 @@ class Node:
                 return None
             with self._commit_cond:
                 self._commit_cond.wait(min(left, 0.5))
+
+
+PRUNE_EVERY = 16
+"""A pruned node prunes when its kept window moved on by this many heights (or a quarter of it)."""
+
+
+def _disk_full(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code == 13 or "full" in str(exc).lower()  # SQLITE_FULL
+
+
+def _path_chunks() -> list[tuple[bytes, bytes | None]]:
+    """Tree paths in 257 ranges (the root, then by their first two nibbles), so one pruning
+    transaction holds the write lock only briefly."""
+    out: list[tuple[bytes, bytes | None]] = [(b"", b"\x00")]
+    for a in range(16):
+        for b in range(16):
+            lo = bytes((a,)) if b == 0 else bytes((a, b))
+            hi = bytes((a, b + 1)) if b < 15 else (bytes((a + 1,)) if a < 15 else None)
+            out.append((lo, hi))
+    return out

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from gridledger.contracts import chain, consortium, registry
+from gridledger.contracts import chain, consortium, layout, registry
 from gridledger.contracts.genesis import Genesis, apply_genesis
 from gridledger.contracts.rules import Rules
 from gridledger.core import merkle
@@ -86,9 +86,14 @@ def genesis_state(genesis: Genesis) -> State:
     The writes are collected first and the tree is built from them in one pass, which is far
     cheaper than inserting a large genesis (a million accounts) key by key.
     """
+    return State(dict(genesis_writes(genesis)))
+
+
+def genesis_writes(genesis: Genesis) -> dict[bytes, bytes]:
+    """The genesis document's state writes, in key order."""
     scratch = Scratch(CommittedView({}))
     apply_genesis(scratch, genesis)
-    return State({k: v for k, v in sorted(scratch.writes().items()) if v is not None})
+    return {k: v for k, v in sorted(scratch.writes().items()) if v is not None}
 
 
 def genesis_header(genesis: Genesis, state_root: bytes) -> BlockHeader:
@@ -305,8 +310,10 @@ def apply_body(
     (``state.finish_block()``) once the block is durable, or drops them
     (``state.discard_block()``).
     """
+    state.log = layout.append_log(state.view)
     receipts = execute_block(state, txs, height, time_ms, rules)
     receipt_raw = [canonical(r) for r in receipts]
+    state.seal_log(height)
     changes = state.block_changes()
     state_root = state.compute_root()
     return BlockResult(

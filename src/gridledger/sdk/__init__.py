@@ -41,6 +41,7 @@ from gridledger.sdk.proofs import (
     proof_finality,
     verify_finality,
     verify_header_signature,
+    verify_log_entry,
     verify_state_proof,
     verify_tx_proof,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "submit_readings",
     "verify_finality",
     "verify_header_signature",
+    "verify_log_entry",
     "verify_state_proof",
     "verify_tx_proof",
 ]

@@ -427,9 +427,11 @@ class Client:
         result: dict[str, Any] = self._get(f"/v1/state/{_key_path(key)}")
         return result
 
-    def state_proof(self, key: str) -> dict[str, Any]:
-        """A state value (or absence) with its proof (``sdk.proofs.verify_state_proof``)."""
-        result: dict[str, Any] = self._get(f"/v1/state/{_key_path(key)}/proof")
+    def state_proof(self, key: str, height: int | None = None) -> dict[str, Any]:
+        """A state value (or absence) with its proof (``sdk.proofs.verify_state_proof``),
+        at the tip or as of a ``height`` the node keeps."""
+        params = {} if height is None else {"height": int(height)}
+        result: dict[str, Any] = self._get(f"/v1/state/{_key_path(key)}/proof", **params)
         return result
 
     def account(self, account: str) -> dict[str, Any]:
@@ -576,10 +578,12 @@ class Client:
         result: dict[str, Any] = self._get("/v1/totals", **params)
         return result
 
-    def reading_proof(self, meter: str, start: int) -> dict[str, Any]:
-        """A reading (or its absence) with its state proof (``proofs.verify_state_proof``)."""
+    def reading_proof(self, meter: str, start: int, height: int | None = None) -> dict[str, Any]:
+        """A reading (or its absence) with its state proof (``proofs.verify_state_proof``),
+        at the tip or as of a ``height`` the node keeps."""
         path = f"/v1/meters/{quote(meter, safe='')}/readings/{int(start)}/proof"
-        result: dict[str, Any] = self._get(path)
+        params = {} if height is None else {"height": int(height)}
+        result: dict[str, Any] = self._get(path, **params)
         return result
 
     # the clean-power market ----------------------------------------------------------------

@@ -26,8 +26,10 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from gridledger.contracts.metering import keys as metering_keys
 from gridledger.core import crypto
 from gridledger.core.crypto import sha256
+from gridledger.core.encoding import canonical
 from gridledger.core.merkle import InvalidInclusionProof, verify_inclusion
 from gridledger.core.types import Attestation, BlockHeader, Transaction
 from gridledger.sdk.consortium_keys import ConsortiumKeys, as_keys
@@ -437,11 +439,55 @@ def verify_state_proof(
         if proof["value"] != shown:
             raise ProofError("the value shown differs from the proven bytes")
     hdr = _checked_header(proof, header, node_key, keys)
+    proven_key, proven_value = key, value
+    if proof.get("log") is not None:
+        proven_key, proven_value = verify_log_entry(key, value, _field(proof, "log", dict))
     try:
         state_proof = StateProof.from_json(_field(proof, "proof", dict))
-        verify_proof(_hex(hdr.state_root, "state_root"), key, value, state_proof)
+        verify_proof(_hex(hdr.state_root, "state_root"), proven_key, proven_value, state_proof)
     except InvalidStateProof as exc:
         raise ProofError(f"state proof: {exc}") from None
     except ValueError as exc:  # malformed hex inside the proof's levels
         raise ProofError(f"state proof is malformed: {exc}") from None
     return value
+
+
+def verify_log_entry(
+    key: bytes, value: bytes | None, log: Mapping[str, Any]
+) -> tuple[bytes, bytes]:
+    """Check a readings-log entry against its block's seal (``docs/formats.md`` §5a); the
+    seal's key and bytes, which the state proof must then prove.
+
+    The log proves that a key holds a value, never that it is absent.
+    """
+    if value is None:
+        raise ProofError("a log proof proves a value: value_hex must be given")
+    height = _field(log, "height", int)
+    index = _field(log, "index", int)
+    count = _field(log, "count", int)
+    seal_key = _field(log, "seal_key", str)
+    if seal_key.encode() != metering_keys.log_seal(height):
+        raise ProofError(f"the seal key {seal_key!r} is not that of block {height}")
+    seal = _hex(_field(log, "seal_hex", str), "seal_hex")
+    try:
+        sealed = msgspec.json.decode(seal, type=_Seal)
+    except msgspec.MsgspecError as exc:
+        raise ProofError(f"the seal does not decode: {exc}") from None
+    if canonical(sealed) != seal:
+        raise ProofError("the seal is not in canonical form")
+    if sealed.count != count:
+        raise ProofError(f"the seal holds {sealed.count} entries, the proof says {count}")
+    path = [_hex(h, "audit_path") for h in _field(log, "audit_path", list)]
+    if any(len(h) != 32 for h in path):
+        raise ProofError("audit path hashes are 32 bytes")
+    entry = len(key).to_bytes(2, "big") + key + value
+    try:
+        verify_inclusion(entry, index, count, path, _hex(sealed.root, "seal root"))
+    except InvalidInclusionProof as exc:
+        raise ProofError(f"log proof: {exc}") from None
+    return seal_key.encode(), seal
+
+
+class _Seal(msgspec.Struct, forbid_unknown_fields=True):
+    count: int
+    root: str

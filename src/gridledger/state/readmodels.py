@@ -110,7 +110,8 @@ class ReadModels:
                 conn.execute("DELETE FROM meta WHERE key = ?", (META_PREFIX + model.name,))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # a failed COMMIT (disk full) rolled back already
+                    conn.execute("ROLLBACK")
                 raise
             folded = self._replay(model, 0)
         return folded
@@ -132,7 +133,8 @@ class ReadModels:
                 _mark(conn, model, batch[-1].height)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # a failed COMMIT (disk full) rolled back already
+                    conn.execute("ROLLBACK")
                 raise
             batch.clear()
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import cache
 from itertools import islice
 from typing import Any, TypeVar
@@ -17,8 +18,10 @@ from typing import Any, TypeVar
 import msgspec
 from sortedcontainers import SortedList
 
+from gridledger.core import merkle
 from gridledger.core.encoding import canonical, decode_json
-from gridledger.state.tree import SparseMerkleTree
+from gridledger.state.disk import DiskState
+from gridledger.state.tree import SparseMerkleTree, StateProof
 
 _DELETED = None
 
@@ -42,6 +45,10 @@ class StateReader:
 
     def get(self, key: bytes) -> bytes | None:
         raise NotImplementedError
+
+    def prefetch(self, keys: Iterable[bytes]) -> None:
+        """A hint that ``keys`` are about to be read: a state on disk reads them in one go
+        (many keys a block is likely to find absent, such as new readings)."""
 
     def get_json(self, key: bytes) -> Any:
         raw = self.get(key)
@@ -259,20 +266,238 @@ class Scratch(StateWriter):
         return _overlay(self._base.scan(prefix), written)
 
 
-class State(StateWriter):
-    """In-memory state with a block layer and a transaction layer over the committed values."""
+@dataclass(frozen=True)
+class AppendLog:
+    """Keys kept out of the state tree, committed block by block instead (the readings log).
 
-    def __init__(self, committed: dict[bytes, bytes] | None = None) -> None:
-        self.committed: dict[bytes, bytes] = committed if committed is not None else {}
+    A key under one of ``prefixes`` is written once and never changed or deleted. Instead of a
+    leaf per key, each block that appends such keys gets one state entry under
+    ``seal_key(height)``: the count and RFC 6962 root of the block's entries in key order
+    (``entry`` gives an entry's bytes). The values stay readable like any other (``get``,
+    scans) and a key's proof is its audit path in its block's log plus the state proof of that
+    block's seal (``docs/formats.md`` §5a).
+    """
+
+    prefixes: tuple[bytes, ...]
+    seal_key: Callable[[int], bytes]
+
+    def holds(self, key: bytes) -> bool:
+        return key.startswith(self.prefixes)
+
+
+def log_entry(key: bytes, value: bytes) -> bytes:
+    """A log entry's bytes: the key's length (2 bytes, big-endian), the key, the value."""
+    return len(key).to_bytes(2, "big") + key + value
+
+
+def log_seal(entries: list[tuple[bytes, bytes]]) -> bytes:
+    """The seal of a block's entries (in key order): canonical ``{"count", "root"}``."""
+    hashes = [merkle.leaf_hash(log_entry(k, v)) for k, v in entries]
+    root = merkle.root_from_leaf_hashes(hashes)
+    return canonical({"count": len(entries), "root": root.hex()})
+
+
+class LogProof(msgspec.Struct, frozen=True):
+    """Where a log entry sits: its block, its index among the block's entries, their count,
+    and the audit path (RFC 6962) from the entry to the block's log root."""
+
+    height: int
+    index: int
+    count: int
+    audit_path: list[str]
+
+
+def log_proof(entries: list[tuple[bytes, bytes]], key: bytes, height: int) -> LogProof:
+    """The proof of ``key`` among a block's log ``entries`` (in key order)."""
+    keys = [k for k, _ in entries]
+    index = bisect_left(keys, key)
+    if index == len(keys) or keys[index] != key:
+        raise KeyError(key)
+    hashes = [merkle.leaf_hash(log_entry(k, v)) for k, v in entries]
+    path = merkle.inclusion_proof(hashes, index)
+    return LogProof(height, index, len(entries), [h.hex() for h in path])
+
+
+class MemoryCommitted:
+    """Committed state held in memory: a dict, its tree and a sorted key index (genesis
+    building, dry runs and tests; a node keeps its state on disk, :mod:`.disk`)."""
+
+    def __init__(self, committed: dict[bytes, bytes]) -> None:
+        self.values = committed
+        self.tree = SparseMerkleTree.from_items(committed.items())
+        self.index = KeyIndex(committed)
+        self.view = CommittedView(committed, self.index)
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.values.get(key)
+
+    def scan_range(
+        self,
+        prefix: bytes,
+        start: bytes = b"",
+        end: bytes | None = None,
+        limit: int | None = None,
+        *,
+        reverse: bool = False,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        return self.view.scan_range(prefix, start, end, limit, reverse=reverse)
+
+    @property
+    def root(self) -> bytes:
+        return self.tree.root
+
+    def stage(self, changes: Mapping[bytes, bytes | None]) -> bytes:
+        return self.tree.update(changes)
+
+    def commit(self, height: int, changes: Mapping[bytes, bytes | None]) -> None:  # noqa: ARG002
+        committed = self.values
+        added: list[bytes] = []
+        removed: list[bytes] = []
+        for k, v in changes.items():
+            if v is None:
+                if committed.pop(k, None) is not None:
+                    removed.append(k)
+            else:
+                if k not in committed:
+                    added.append(k)
+                committed[k] = v
+        if added or removed:
+            self.index.update(added, removed)
+
+    def discard_staged(self, changes: Mapping[bytes, bytes | None]) -> None:
+        # The root depends only on the set of pairs: putting the committed values of the same
+        # keys back returns it to the committed root at the cost of the block's own update.
+        committed = self.values
+        self.tree.update({k: committed.get(k) for k in changes})
+
+    def prove(self, key: bytes, height: int | None = None) -> tuple[bytes | None, StateProof]:
+        if height is not None:
+            raise ValueError("an in-memory state keeps only its last block")
+        return self.values.get(key), self.tree.prove(key)
+
+
+class DiskCommitted:
+    """Committed state on disk (:class:`~gridledger.state.disk.DiskState`) behind the same
+    face as :class:`MemoryCommitted`."""
+
+    def __init__(self, disk: DiskState) -> None:
+        self.disk = disk
+        self.view = DiskView(disk)
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.disk.get(key)
+
+    def prefetch(self, keys: Iterable[bytes]) -> None:
+        self.disk.prefetch(keys)
+
+    def scan_range(
+        self,
+        prefix: bytes,
+        start: bytes = b"",
+        end: bytes | None = None,
+        limit: int | None = None,
+        *,
+        reverse: bool = False,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        return self.disk.scan_range(prefix, start, end, limit, reverse=reverse)
+
+    @property
+    def root(self) -> bytes:
+        return self.disk.root
+
+    def stage(self, changes: Mapping[bytes, bytes | None]) -> bytes:
+        return self.disk.stage(changes)
+
+    def commit(self, height: int, changes: Mapping[bytes, bytes | None]) -> None:
+        self.disk.commit(height, changes)
+
+    def discard_staged(self, changes: Mapping[bytes, bytes | None]) -> None:  # noqa: ARG002
+        self.disk.discard()
+
+    def prove(self, key: bytes, height: int | None = None) -> tuple[bytes | None, StateProof]:
+        return self.disk.prove(key, height)
+
+
+class DiskView(StateReader):
+    """The committed state on disk, for queries on any thread: each scan is one statement, so
+    it sees one committed block."""
+
+    def __init__(self, disk: DiskState) -> None:
+        self._disk = disk
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._disk.get(key)
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        return self._disk.scan_range(prefix)
+
+    def scan_range(
+        self,
+        prefix: bytes,
+        start: bytes = b"",
+        end: bytes | None = None,
+        limit: int | None = None,
+        *,
+        reverse: bool = False,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        return self._disk.scan_range(prefix, start, end, limit, reverse=reverse)
+
+    def count(self, prefix: bytes) -> int:
+        return self._disk.count(prefix)
+
+
+class _CommittedMapping(Mapping[bytes, bytes]):
+    """The committed values as a read-only mapping (streams from disk for a disk state)."""
+
+    def __init__(self, backend: MemoryCommitted | DiskCommitted) -> None:
+        self._backend = backend
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value = self._backend.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[bytes]:
+        return (k for k, _ in self._backend.scan_range(b""))
+
+    def __len__(self) -> int:
+        b = self._backend
+        return len(b.values) if isinstance(b, MemoryCommitted) else b.disk.count()
+
+
+class State(StateWriter):
+    """A block layer and a transaction layer over the committed state (in memory, or on disk
+    for a node: :meth:`on_disk`)."""
+
+    def __init__(
+        self, committed: dict[bytes, bytes] | None = None, *, disk: DiskState | None = None
+    ) -> None:
+        self.backend: MemoryCommitted | DiskCommitted = (
+            DiskCommitted(disk)
+            if disk is not None
+            else MemoryCommitted(committed if committed is not None else {})
+        )
         self._block: dict[bytes, bytes | None] = {}
         self._tx: dict[bytes, bytes | None] | None = None
         self._block_keys = _LayerKeys()
         self._tx_keys = _LayerKeys()
-        self.tree = SparseMerkleTree.from_items(self.committed.items())
-        self._tree_changed = False
+        self._staged = False
         """Whether the tree holds the block layer's changes (see :meth:`discard_block`)."""
-        self.index = KeyIndex(self.committed)
-        self.view = CommittedView(self.committed, self.index)
+        self.view: StateReader = self.backend.view
+        self._height = -1
+        """The height of the block being built (set when it is sealed or written)."""
+        self._split: tuple[Mapping[bytes, bytes | None], Mapping[bytes, bytes]] | None = None
+        """The block's tree changes and log entries, once :meth:`seal_log` set them apart."""
+        self.log: AppendLog | None = None
+        """The keys kept in the append-only log instead of the tree (set from the chain's
+        layout before a block runs; ``None``: every key is a leaf)."""
+
+    @property
+    def committed(self) -> Mapping[bytes, bytes]:
+        """The committed values (a plain dict for an in-memory state)."""
+        b = self.backend
+        return b.values if isinstance(b, MemoryCommitted) else _CommittedMapping(b)
 
     # reading and writing -------------------------------------------------------------------
     def get(self, key: bytes) -> bytes | None:
@@ -280,7 +505,13 @@ class State(StateWriter):
             return self._tx[key]
         if key in self._block:
             return self._block[key]
-        return self.committed.get(key)
+        return self.backend.get(key)
+
+    def prefetch(self, keys: Iterable[bytes]) -> None:
+        backend = self.backend
+        if isinstance(backend, DiskCommitted):
+            tx, block = self._tx or {}, self._block
+            backend.prefetch([k for k in keys if k not in tx and k not in block])
 
     def set(self, key: bytes, value: bytes) -> None:
         layer = self._tx if self._tx is not None else self._block
@@ -295,7 +526,7 @@ class State(StateWriter):
         for layer, keys in ((self._block, self._block_keys), (self._tx, self._tx_keys)):
             if layer:
                 written.update({k: layer[k] for k in keys.under(layer, prefix)})
-        return _overlay(self.view.scan_range(prefix), written)
+        return _overlay(self.backend.scan_range(prefix), written)
 
     # transactions within a block -------------------------------------------------------------
     def begin(self) -> None:
@@ -314,47 +545,96 @@ class State(StateWriter):
         """The block's net changes, in sorted key order (deterministic for storage)."""
         return {k: self._block[k] for k in sorted(self._block)}
 
-    def compute_root(self) -> bytes:
-        """Fold the block's changes into the tree and return the new state root.
+    def seal_log(self, height: int) -> None:
+        """Set the block's log entries apart and write their seal (if the block appended any)
+        as a state entry; without a log every change goes to the tree.
 
-        The committed dict is not touched until :meth:`finish_block`, so a failed commit can be
-        undone with :meth:`discard_block` (the tree is rebuilt from the committed values).
+        Raises:
+            ValueError: a log key was deleted (contracts only ever append; a second write of
+                a key already in the log fails when the block is written).
         """
-        self._tree_changed = True
-        return self.tree.update(self._block)
+        log = self.log
+        block = self._block
+        self._height = height
+        if log is None:
+            self._split = (block, {})
+            return
+        prefixes = log.prefixes
+        kept: dict[bytes, bytes | None] = {}
+        appended: dict[bytes, bytes] = {}
+        for k in sorted(block):
+            v = block[k]
+            if k.startswith(prefixes):
+                if v is None:
+                    raise ValueError(f"log key {k!r} was deleted: log entries are only appended")
+                appended[k] = v
+            else:
+                kept[k] = v
+        if appended:
+            seal = log.seal_key(height)
+            block[seal] = kept[seal] = log_seal(list(appended.items()))
+        self._split = (kept, appended)
+
+    def _tree_changes(self) -> Mapping[bytes, bytes | None]:
+        if self._split is None:
+            return self._block
+        return self._split[0]
+
+    def compute_root(self) -> bytes:
+        """Fold the block's changes (but its log entries, see :meth:`seal_log`) into the tree
+        and return the new state root.
+
+        The committed values are not touched until :meth:`finish_block`, so a failed commit
+        can be undone with :meth:`discard_block`.
+        """
+        self._staged = True
+        return self.backend.stage(self._tree_changes())
+
+    def write_block(self, conn: Any, height: int) -> None:
+        """Write the block's state (values, undo rows, tree nodes) in the block's SQLite
+        transaction (a disk state; an in-memory one has nothing to write)."""
+        self._height = height
+        if isinstance(self.backend, DiskCommitted):
+            disk = self.backend.disk
+            log = self.log
+            disk.log_prefixes = () if log is None else log.prefixes
+            if self._split is None:
+                disk.write(conn, height, self.block_changes())
+                return
+            kept, appended = self._split
+            disk.write(conn, height, kept, appended)
 
     def finish_block(self) -> None:
-        committed = self.committed
-        added: list[bytes] = []
-        removed: list[bytes] = []
-        for k, v in self._block.items():
-            if v is None:
-                if committed.pop(k, None) is not None:
-                    removed.append(k)
-            else:
-                if k not in committed:
-                    added.append(k)
-                committed[k] = v
-        if added or removed:
-            self.index.update(added, removed)
+        self.backend.commit(self._height, self._block)
         self._block = {}
-        self._tree_changed = False
+        self._split = None
+        self._staged = False
 
     def discard_block(self) -> None:
-        """Forget the block's changes (a failed commit, or a block refused after execution).
-
-        If the tree took the changes already, the committed values of the same keys are put
-        back: the root depends only on the set of pairs, so it returns to the committed root
-        at the cost of the block's own update, not of a rebuild.
-        """
-        touched = self._block
+        """Forget the block's changes (a failed commit, or a block refused after execution)."""
+        touched = self._tree_changes()
         self._block = {}
+        self._split = None
         self._tx = None
-        if self._tree_changed:
-            committed = self.committed
-            self.tree.update({k: committed.get(k) for k in touched})
-            self._tree_changed = False
+        if self._staged:
+            self.backend.discard_staged(touched)
+            self._staged = False
 
     @property
     def root(self) -> bytes:
-        return self.tree.root
+        return self.backend.root
+
+    def prove(self, key: bytes, height: int | None = None) -> tuple[bytes | None, StateProof]:
+        """The committed value of ``key`` and its proof (``height``: as of a retained height)."""
+        return self.backend.prove(key, height)
+
+    @property
+    def tree(self) -> SparseMerkleTree:
+        """The in-memory tree of an in-memory state."""
+        assert isinstance(self.backend, MemoryCommitted)
+        return self.backend.tree
+
+    @property
+    def index(self) -> KeyIndex:
+        assert isinstance(self.backend, MemoryCommitted)
+        return self.backend.index

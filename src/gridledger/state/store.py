@@ -7,12 +7,15 @@ many small ones):
                  MessagePack ``[[canonical tx, canonical receipt], ...]`` in block order
 * ``tx_index``   transaction hash -> (height, index), for look-ups by hash
 * ``state_diff`` height -> MessagePack ``[[key, value or nil], ...]``: the block's state writes
-* ``state_snapshot`` key -> value as of ``meta.snapshot_height`` (folded from the diffs)
-* ``meta``       genesis document, chain id, snapshot height
+  (what read models are rebuilt from)
+* the state itself, its history and its tree: ``state/disk.py``
+* ``state_snapshot`` only in homes from before the state moved to disk (read once, when such a
+  home is converted)
+* ``meta``       genesis document, chain id, state layout
 
-A block, its transactions, receipts and state changes are written in one SQLite transaction
-with ``synchronous=FULL``, so after a crash (even SIGKILL or power loss) a block is either all
-there or not at all, and the node resumes at the last committed block.
+A block, its transactions, receipts, state values and tree nodes are written in one SQLite
+transaction with ``synchronous=FULL``, so after a crash (even SIGKILL or power loss) a block is
+either all there or not at all, and the node resumes at the last committed block.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ from pathlib import Path
 
 import msgspec
 
-SCHEMA = """
+from gridledger.state.disk import STATE_SCHEMA
+
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (
     height INTEGER PRIMARY KEY,
@@ -53,6 +59,8 @@ CREATE TABLE IF NOT EXISTS attestations (
     PRIMARY KEY (height, org)
 ) WITHOUT ROWID;
 """
+    + STATE_SCHEMA
+)
 
 _pack = msgspec.msgpack.Encoder().encode
 _unpack_pairs = msgspec.msgpack.Decoder(list[tuple[bytes, bytes]]).decode
@@ -126,6 +134,10 @@ class BlockStore:
             self._local.conn = conn
         return conn
 
+    def reader(self) -> sqlite3.Connection:
+        """This thread's read connection (what the state on disk reads through)."""
+        return self._read
+
     def close(self) -> None:
         self._write.close()
         conn = getattr(self._local, "conn", None)
@@ -183,7 +195,8 @@ class BlockStore:
                 also(conn)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # a failed COMMIT (disk full) rolled back already
+                conn.execute("ROLLBACK")
             raise
 
     def add_attestations(
@@ -206,7 +219,8 @@ class BlockStore:
                 )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # a failed COMMIT (disk full) rolled back already
+                conn.execute("ROLLBACK")
             raise
 
     def attestations(self, height: int) -> list[bytes]:
@@ -221,43 +235,14 @@ class BlockStore:
         value = self.get_meta("final_height")
         return 0 if value is None else int(value)
 
-    def compact(self) -> int:
-        """Fold the state diffs since the last snapshot into the snapshot; returns keys folded.
-
-        History stays in ``state_diff``; the snapshot only makes start-up read less.
-        """
-        tip = self.tip_height()
-        since = self.snapshot_height()
-        if tip <= since:
-            return 0
-        latest: dict[bytes, bytes | None] = {}
-        for _, changes in self._diffs(since, tip):
-            latest.update(changes)
-        conn = self._write
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.executemany(
-                "INSERT OR REPLACE INTO state_snapshot (key, value) VALUES (?, ?)",
-                [(k, v) for k, v in latest.items() if v is not None],
-            )
-            conn.executemany(
-                "DELETE FROM state_snapshot WHERE key = ?",
-                [(k,) for k, v in latest.items() if v is None],
-            )
-            conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('snapshot_height', ?)",
-                (str(tip).encode(),),
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return len(latest)
-
     # reading ---------------------------------------------------------------------------------
     def snapshot_height(self) -> int:
         raw = self.get_meta("snapshot_height")
         return -1 if raw is None else int(raw)
+
+    def diffs(self, after: int, upto: int) -> Iterator[tuple[int, dict[bytes, bytes | None]]]:
+        """The state diffs of the blocks ``after < height <= upto``, in height order."""
+        return self._diffs(after, upto)
 
     def _diffs(self, after: int, upto: int) -> Iterator[tuple[int, dict[bytes, bytes | None]]]:
         rows = self._read.execute(
@@ -272,7 +257,9 @@ class BlockStore:
                 raise StoreCorrupt(f"state diff of block {height} does not decode: {exc}") from None
 
     def load_state(self) -> dict[bytes, bytes]:
-        """The state after the last committed block: the snapshot plus later diffs."""
+        """The state after the last committed block, replayed from the snapshot (homes from
+        before the state moved to disk) and the diffs, all in memory: only for converting such
+        a home, once, and for tests."""
         since = self.snapshot_height()
         state = {
             bytes(k): bytes(v)
@@ -285,6 +272,10 @@ class BlockStore:
                 else:
                     state[k] = v
         return state
+
+    def extra_connection(self) -> sqlite3.Connection:
+        """A connection of its own (background work such as pruning); the caller closes it."""
+        return self._connect()
 
     def write_connection(self) -> sqlite3.Connection:
         """The writer's connection, for the read models' own tables (never while a node is
@@ -367,6 +358,9 @@ class BlockStore:
         """Reads of this thread inside the block all see one committed snapshot (WAL), however
         many blocks a running node commits meanwhile."""
         conn = self._read
+        if conn.in_transaction:  # already inside one: it goes on
+            yield
+            return
         conn.execute("BEGIN")
         try:
             conn.execute("SELECT 1 FROM meta LIMIT 1").fetchall()  # starts the snapshot

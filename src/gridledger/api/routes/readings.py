@@ -23,7 +23,7 @@ from gridledger.api.routes.assets import (
     require_meter,
     require_site,
 )
-from gridledger.api.routes.state import proof_view
+from gridledger.api.routes.state import ProofHeight, proof_view
 from gridledger.api.schemas import ERROR_RESPONSES, ReadingPage, ReadingProof, Totals
 from gridledger.contracts import metering, registry
 from gridledger.state.state import StateReader
@@ -135,15 +135,17 @@ def router(ctx: ApiContext) -> APIRouter:
     def reading_proof(
         meter: MeterId,
         start: Annotated[int, Path(ge=0, le=MAX_START, description="Interval start, Unix s.")],
+        height: ProofHeight = None,
     ) -> Response:
-        """The state proof of the reading's key against the tip header: the reading as
-        stored, or (value null) proof that the meter has none for ``start``.
+        """The state proof of the reading's key against the tip header (or the header of a
+        retained ``height``): the reading as stored, or (value null) proof that the meter had
+        none for ``start``.
 
         Check it without a node with :func:`gridledger.sdk.proofs.verify_state_proof`.
         """
         require_meter(node.state.view, meter)
         key = metering.keys.reading(meter, start).decode()
-        return JSONBytes({**proof_view(node, key), "meter": meter, "start_s": start})
+        return JSONBytes({**proof_view(node, key, height), "meter": meter, "start_s": start})
 
     @r.get("/totals", response_model=Totals, responses=ERROR_RESPONSES, summary="Energy totals")
     def totals(

@@ -52,10 +52,32 @@ def _decoded(value: bytes) -> tuple[object, bool]:
         return None, False
 
 
-def proof_view(node: Node, key: str) -> dict[str, Any]:
-    """The committed value of ``key`` (or its absence) with its proof against the tip header,
-    and that header with its hash and signature (``StateProofView``)."""
-    header, value, proof = node.prove_state(_key(key))
+ProofHeight = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        description="Prove the value as of this height (one the node keeps: every height on "
+        "an archive node, the last N on a pruned one); the tip when left out.",
+    ),
+]
+
+
+def proof_view(node: Node, key: str, height: int | None = None) -> dict[str, Any]:
+    """The value of ``key`` (or its absence) with its proof against the tip header, or as of
+    a retained ``height`` against that height's header, and that header with its hash and
+    signature (``StateProofView``)."""
+    raw_key = _key(key)
+    log: dict[str, Any] | None = None
+    value: bytes | None
+    if node.in_log(raw_key):
+        header, value, entry, seal_key, seal, proof = node.prove_log_entry(raw_key, height)
+        log = {
+            **msgspec.to_builtins(entry),
+            "seal_key": seal_key.decode(),
+            "seal_hex": seal.hex(),
+        }
+    else:
+        header, value, proof = node.prove_state(raw_key, height)
     blk = node.store.block(header.height)
     if blk is None:
         raise NotFound(f"block {header.height} is not stored")
@@ -69,6 +91,7 @@ def proof_view(node: Node, key: str) -> dict[str, Any]:
         "header": decode_stored(blk.header, f"header of block {blk.height}"),
         "signature": blk.signature,
         "proof": proof.to_json(),
+        **({} if log is None else {"log": log}),
         **finality_view(node, header.height),
     }
 
@@ -84,12 +107,14 @@ def router(ctx: ApiContext) -> APIRouter:
         responses=ERROR_RESPONSES,
         summary="A state value with its Merkle proof",
     )
-    def state_proof(key: StateKey) -> Response:
-        """The committed value (or its absence) with a proof against the tip header.
+    def state_proof(key: StateKey, height: ProofHeight = None) -> Response:
+        """The committed value (or its absence) with a proof against the tip header, or as
+        of ``height`` against that block's header (``state.height_not_retained`` when the node
+        no longer keeps it).
 
         Check it without a node with :func:`gridledger.sdk.proofs.verify_state_proof`.
         """
-        return JSONBytes(proof_view(node, key))
+        return JSONBytes(proof_view(node, key, height))
 
     @r.get(
         "/state/{key:path}",

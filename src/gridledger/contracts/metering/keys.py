@@ -4,7 +4,9 @@
   interval, never overwritten;
 * ``metering/correction/<meter>/<start>``: a grid operator's :class:`~.records.Correction`
   beside the reading of the same meter and start (which stays as it was);
-* ``metering/params``: the plausibility :class:`~.records.Params`.
+* ``metering/params``: the plausibility :class:`~.records.Params`;
+* ``metering/log/<height>``: on a chain that keeps readings in the log, the seal (count and
+  root) of the readings a block appended (``contracts/layout.py``).
 
 ``<start>`` is the interval start in Unix seconds (UTC), zero-padded to 10 digits, so a meter's
 keys sort in time order and a window of readings is one range of keys.
@@ -34,7 +36,17 @@ def reading(meter: str, start_s: int) -> bytes:
 
 def readings(meter: str) -> bytes:
     """Prefix of one meter's readings."""
-    return b"metering/reading/" + meter.encode() + b"/"
+    return all_readings() + meter.encode() + b"/"
+
+
+def all_readings() -> bytes:
+    """Prefix of every reading."""
+    return b"metering/reading/"
+
+
+def log_seal(height: int) -> bytes:
+    """The seal of the readings the block at ``height`` appended to the log."""
+    return b"metering/log/%020d" % height
 
 
 def correction(meter: str, start_s: int) -> bytes:

@@ -198,6 +198,8 @@ def apply_submit(state: StateWriter, ctx: Context, body: Submit) -> None:
     ``metering.batch_refused`` event (counts by code, and the first refused reading) instead
     of one event per reading, so a refused batch costs the chain little beyond its own bytes.
     """
+    # one look-up for the whole batch of whether each reading was reported already
+    state.prefetch(keys.reading(r.meter, r.start) for r in body.readings)
     limits = _Limits(state, ctx.time_ms)
     limit_cache: dict[tuple[str, int], int] = {}
     seen: set[tuple[str, int]] = set()

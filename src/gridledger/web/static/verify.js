@@ -476,8 +476,40 @@
     }
     const { header, finality } = await checkedHeader(proof, nodeKeys);
     const tree = parseStateProof(proof.proof);
-    await verifyStateTree(fromHex(header.state_root, "state_root", 32), utf8.encode(proof.key), value, tree);
+    let key = utf8.encode(proof.key);
+    let proven = value;
+    if (proof.log !== null && proof.log !== undefined) {
+      // a key of the readings log: its block's log, then that block's seal in the state
+      [key, proven] = await logEntrySeal(key, value, proof.log);
+    }
+    await verifyStateTree(fromHex(header.state_root, "state_root", 32), key, proven, tree);
     return { height: header.height, proposer: header.proposer, value: value === null ? null : toHex(value), finality };
+  }
+
+  /** A readings-log entry checked against its block's seal (sdk/proofs.py verify_log_entry,
+   * formats.md §5a); resolves to the seal's key and bytes for the state proof. */
+  async function logEntrySeal(key, value, log) {
+    if (value === null) throw new VerifyError("state_proof", {}); // the log never proves absence
+    if (log === null || typeof log !== "object") throw new VerifyError("malformed", { detail: "log" });
+    const { height, index, count } = log;
+    if (![height, index, count].every((n) => Number.isInteger(n) && n >= 0)) {
+      throw new VerifyError("malformed", { detail: "log" });
+    }
+    if (log.seal_key !== "metering/log/" + String(height).padStart(20, "0")) {
+      throw new VerifyError("state_proof", {});
+    }
+    const seal = fromHex(log.seal_hex, "seal_hex");
+    const sealed = decodedJson(seal);
+    if (sealed === undefined || sealed === null || typeof sealed !== "object"
+        || canonical(sealed) !== new TextDecoder().decode(seal)
+        || !sameFields(sealed, ["count", "root"]) || sealed.count !== count) {
+      throw new VerifyError("state_proof", {});
+    }
+    if (!Array.isArray(log.audit_path)) throw new VerifyError("malformed", { detail: "audit_path" });
+    const path = log.audit_path.map((p) => fromHex(p, "audit_path", 32));
+    const length = new Uint8Array([key.length >> 8, key.length & 0xff]);
+    await verifyInclusion(concat(length, key, value), index, count, path, fromHex(sealed.root, "seal root", 32));
+    return [utf8.encode(log.seal_key), seal];
   }
 
   /** Check a transaction inclusion proof (GET /v1/txs/{hash}/proof). Resolves to {height, proposer, index}. */

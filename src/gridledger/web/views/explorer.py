@@ -104,7 +104,14 @@ def block_row(blk: StoredBlock) -> dict[str, Any]:
 
 def state_proof(node: Node, key: str) -> dict[str, Any]:
     """The committed value of ``key`` with its sparse Merkle proof, for a record page."""
-    header, value, proof = node.prove_state(key.encode())
+    raw_key = key.encode()
+    log: dict[str, Any] | None = None
+    value: bytes | None
+    if node.in_log(raw_key):
+        header, value, entry, seal_key, seal, proof = node.prove_log_entry(raw_key)
+        log = {**msgspec.to_builtins(entry), "seal_key": seal_key.decode(), "seal_hex": seal.hex()}
+    else:
+        header, value, proof = node.prove_state(raw_key)
     text = None
     if value is not None:
         try:
@@ -119,7 +126,7 @@ def state_proof(node: Node, key: str) -> dict[str, Any]:
         "height": header.height,
         "state_root": header.state_root,
         "depth": len(proof.levels),
-        "json": _pretty(proof.to_json()),
+        "json": _pretty(proof.to_json() if log is None else {"log": log, "seal": proof.to_json()}),
     }
 
 
@@ -204,7 +211,7 @@ def router(ctx: ApiContext) -> APIRouter:
         """
         now = time.monotonic()
         if now - cache.get("orgs_at", -ORG_COUNT_TTL_S) >= ORG_COUNT_TTL_S:
-            cache["org_count"] = len(node.state.index.range(registry.keys.organisations()))
+            cache["org_count"] = sum(1 for _ in node.state.view.scan(registry.keys.organisations()))
             cache["orgs_at"] = now
         view = node.state.view
         signers = [registry.get_organisation(view, org) for org in trusted_keys()]
