@@ -88,6 +88,7 @@ def test_bid_offer_clear_settle(m: Market) -> None:
             "clearing_price": 67,
             "volume_wh": 5000,
             "pairings": 3,
+            "escrow_released": escrow_minor(4000, 50),
         }
     ]
     pairs = market.pairings(m.state, H1)
@@ -99,9 +100,14 @@ def test_bid_offer_clear_settle(m: Market) -> None:
     # both parties see the same pairing under the same id
     assert m.pairings_of("owner-b") == m.pairings_of("bob")[1:]
     assert len({p.id for p in pairs}) == 3
-    # escrow stays locked until settlement, also for carol's bid that found no offer
+    # what the pairings can cost stays locked until settlement; carol's bid found no offer,
+    # so clearing gave all of hers back
     assert m.escrow("alice") == 240
-    assert m.escrow("carol") == escrow_minor(4000, 50)
+    assert m.escrow("bob") == escrow_minor(2000, 70)
+    assert (m.escrow("carol"), m.balance("carol")) == (0, HOUSE_FUNDS)
+    assert [o.escrow_fen for o in market.interval_orders(m.state, H1) if o.side == "bid"] == [
+        240, escrow_minor(2000, 70), 0,
+    ]  # fmt: skip
     assert m.money() == supply
 
     m.readings(H1, {"pv-a": 3000, "pv-b": 5000, "s-alice": 2500, "s-bob": 2500, "s-carol": 1000})
