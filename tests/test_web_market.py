@@ -10,7 +10,7 @@ import httpx
 
 from gridledger.contracts import market
 from gridledger.core.keystore import load_key
-from gridledger.node.home import key_path
+from gridledger.node.home import key_path, local_time
 from gridledger.sdk import Client
 from gridledger.web.render import kwh
 from gridledger.web.views.market import DAY_S, latest_day, now_s, open_interval
@@ -30,9 +30,9 @@ def test_clearing_prices_and_volumes_match_the_ledger(page: Any, web_site: WebSi
         price if price is not None else "-"
     )
     assert row.locator('[data-field="volume"]').inner_text() == kwh(latest.volume_wh, 3)
-    day = latest_day(view)
+    day = latest_day(view, local_time(web_site.home))
     assert day is not None
-    shown = market.intervals(view, day - DAY_S, day + DAY_S)  # two UTC days by default
+    shown = market.intervals(view, day - DAY_S, day + DAY_S)  # two local days by default
     assert page.locator('table[data-table="intervals"] tbody tr').count() == len(shown)
     tariffs = market.tariffs(view)
     assert tariffs is not None

@@ -18,7 +18,7 @@ import httpx
 from gridledger.contracts import funds, market
 from gridledger.core.crypto import SigningKey
 from gridledger.core.keystore import load_key
-from gridledger.node.home import key_path
+from gridledger.node.home import key_path, local_time
 from gridledger.readmodels import market as totals
 from gridledger.web.render import kwh, money, permille
 from gridledger.web.views.market import DAY_S, latest_day
@@ -131,7 +131,7 @@ def test_consumer_figures_match_the_ledger(page: Any, web_site: WebSite) -> None
     assert _field(page, "clean_share") == permille(stats.clean_share_permille)
     assert _field(page, "arrears") == money(0)
     # the latest day's pairings, one row each
-    day = latest_day(view)
+    day = latest_day(view, local_time(web_site.home))
     assert day is not None
     conn = web_site.node.readmodels.reader()
     today = [
@@ -172,7 +172,7 @@ def test_producer_figures_match_the_ledger(page: Any, web_site: WebSite) -> None
         row = page.locator(f'[data-plant="pv-01"] tr[data-consumer="{buyer.consumer}"]')
         assert row.locator('[data-field="delivered_wh"]').inner_text() == kwh(buyer.delivered_wh, 3)
         assert row.locator('[data-field="amount_fen"]').inner_text() == money(buyer.amount_fen)
-    day = latest_day(view)
+    day = latest_day(view, local_time(web_site.home))
     assert day is not None
     sold = sum(
         p.delivered_wh or 0

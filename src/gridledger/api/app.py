@@ -38,11 +38,21 @@ from gridledger.api.routes import (
 )
 from gridledger.api.site import HostCheck, Site
 from gridledger.api.waiting import CommitWaiters
+from gridledger.core.localtime import LocalTime
 from gridledger.node.custody import Custody, CustodyError
+from gridledger.node.home import local_time
 from gridledger.node.members import Members, MembersError
 from gridledger.node.node import Node
 
 log = logging.getLogger("gridledger.api")
+
+
+def _local_time(node: Node) -> LocalTime:
+    """The time zone the node's genesis names (UTC if none, or if it has no home on disk)."""
+    try:
+        return local_time(node.config.home)
+    except (OSError, ValueError):
+        return LocalTime()
 
 
 def _version() -> str:
@@ -93,7 +103,10 @@ def create_app(
         default_response_class=JSONBytes,
         lifespan=lifespan,
     )
-    ctx = ApiContext(node, waiters, max_batch, max_batch_bytes, BodyBudget(body_limits), auth)
+    ctx = ApiContext(
+        node, waiters, max_batch, max_batch_bytes, BodyBudget(body_limits), auth,
+        local=_local_time(node),
+    )  # fmt: skip
     app.state.ctx = ctx
     app.state.auth = auth
     install_error_handlers(app)

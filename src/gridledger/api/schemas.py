@@ -352,6 +352,11 @@ class Status(BaseModel):
     genesis_hash: str
     halted: str | None
     final_height: int = Field(description="The highest final block (the tip when embedded).")
+    time_zone: str = Field(
+        default="UTC",
+        description="The IANA time zone the chain's genesis names for people (pages, charts, "
+        "summaries show days and hours in it); every time in the API stays Unix UTC.",
+    )
     network: dict[str, Any] | None = Field(
         default=None,
         description="In a consortium network: this node's place in the ordering log (position), "

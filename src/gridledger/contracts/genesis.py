@@ -15,6 +15,7 @@ from gridledger.contracts.base import KINDS
 from gridledger.contracts.rules import Rules
 from gridledger.core.crypto import sha256
 from gridledger.core.encoding import INT_MAX, canonical
+from gridledger.core.localtime import check_zone
 from gridledger.state.state import StateWriter
 
 
@@ -62,13 +63,24 @@ class Genesis(msgspec.Struct, forbid_unknown_fields=True):
     currency: Currency = msgspec.field(default_factory=Currency)
     rules: Rules = msgspec.field(default_factory=Rules)
     """The chain rules from height 1 until the first upgrade (see ``contracts/rules.py``)."""
+    time_zone: str | None = None
+    """The IANA time zone of the people the chain serves (``Asia/Shanghai``): pages, charts,
+    summaries and exports show days and hours in it. No rule depends on it; absent (and left
+    out of the document, so older documents keep their hash) means UTC."""
+
+    def __post_init__(self) -> None:
+        if self.time_zone is not None:
+            check_zone(self.time_zone)
 
     def encode(self) -> bytes:
-        """Canonical JSON; an organisation without ``network`` has no such member."""
+        """Canonical JSON; an organisation without ``network`` has no such member, a document
+        without ``time_zone`` no such member either."""
         doc = msgspec.to_builtins(self)
         for org in doc["organisations"]:
             if org.get("network") is None:
                 org.pop("network", None)
+        if doc.get("time_zone") is None:
+            doc.pop("time_zone", None)
         return canonical(doc)
 
     def hash(self) -> bytes:

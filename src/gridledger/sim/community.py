@@ -813,6 +813,7 @@ def _run(
         org_name="Shekou community network operator",
         genesis_time=setup_s * 1000,
         api=api,
+        time_zone=community.site.tz,
     )
     (home / MARKER_NAME).write_text(json.dumps({"scenario": _scenario(community)}, indent=2))
     members = [
