@@ -8,6 +8,7 @@ that money (balances + escrow) always equals the supply.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import msgspec
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gridledger.contracts import funds, market
+from gridledger.contracts.market import keys as market_keys
 from gridledger.contracts.market.matching import Order, cost_minor, escrow_minor
 from gridledger.core.errors import InvalidTransaction
 from gridledger.readmodels import market as totals_of
@@ -632,3 +634,39 @@ def test_the_read_model_follows_a_block_that_clears_and_settles_at_once(m: Marke
     assert m.pairings_of("owner-a") == m.pairings_of("alice")
     assert (m.account_totals("alice").clean_wh, m.plant_totals("pv-a").sold_wh) == (700, 700)
     assert m.rows() == reference_rows(m.state)
+
+
+def test_a_month_of_grid_bills_adds_up_to_tariff_times_energy() -> None:
+    """Hourly grid bills round down to whole fen but carry what they leave to the asset's next
+    bill: over a month (720 bills a site) the grid is paid its tariff times the energy to
+    within one fen, where rounding every bill apart would lose a fen in most of them."""
+    m = Market()
+    # alice bids every hour below the plant's floor, so nothing pairs: all her consumption is
+    # a grid import and all of pv-a's generation a grid export
+    m.ok("alice", "market.set_preference", {"site": "s-alice", "choice": "clean", "price_cap": 35})
+    m.ok("owner-a", "market.set_standing_offer", {"device": "pv-a", "floor_price": 40})
+    rng = random.Random(15)
+    hours = 30 * 24
+    used = [rng.randint(80, 900) for _ in range(hours)]
+    made = [rng.choice((0, 0, rng.randint(1, 9_000))) for _ in range(hours)]
+    billed = {"s-alice": 0, "pv-a": 0}
+    for n in range(hours):
+        start = H1 + n * HOUR
+        m.clear(start)
+        m.readings(start, {"s-alice": used[n], "pv-a": made[n]})
+        m.settle(start)
+        bills = {g.asset: g for g in market.grid_settlements(m.state, start)}
+        assert bills["s-alice"].energy_wh == used[n]
+        billed["s-alice"] += bills["s-alice"].amount_fen
+        billed["pv-a"] += bills["pv-a"].amount_fen
+    exact_import = sum(used) * SELL  # thousandths of a fen
+    exact_export = sum(made) * FEED_IN
+    assert billed["s-alice"] == exact_import // 1000
+    assert billed["pv-a"] == exact_export // 1000
+    # what is left below a fen waits for the next bill
+    assert m.state.get_int(market_keys.grid_carry("import", "s-alice")) == exact_import % 1000
+    # rounding each bill apart would have under-collected by more than a percent
+    apart = sum(cost_minor(wh, SELL) for wh in used)
+    assert exact_import // 1000 - apart > exact_import // 1000 // 100
+    assert m.balance("alice") == HOUSE_FUNDS - billed["s-alice"]
+    assert m.money() == funds.total_supply(m.state)
