@@ -108,6 +108,13 @@ def test_grid_page_shows_tariffs_intervals_and_totals(page: Any, web_site: WebSi
     assert page.locator("[data-market-maker]").get_attribute("data-market-maker") == (
         tariffs.grid_account
     )
+    # the households the grid supplies: the same count as the demo's summary, grid-choosing
+    # ones included
+    households = page.locator('[data-total="households"]')
+    summary = web_site.summary["households"]
+    assert int(households.inner_text()) == summary["total"] == 12
+    assert int(households.get_attribute("data-clean")) == summary["clean"]
+    assert int(households.get_attribute("data-grid")) == summary["grid"] > 0
     settled = [i.settlement for i in market.intervals(view) if i.settlement is not None]
     starts = [i.start_s for i in market.intervals(view) if i.settlement is not None]
     # two days: only the hours plants offered into were cleared and settled

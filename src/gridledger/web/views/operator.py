@@ -356,6 +356,7 @@ def router(ctx: ApiContext) -> APIRouter:
                 "older": oldest if oldest and market.intervals(view, 0, oldest, 1) else None,
                 "before": before,
                 "totals": totals.get(view),
+                "households": market.household_choices(view),
             }
 
         return page(request, "grid", build)
