@@ -389,3 +389,32 @@ def test_chinese_explorer_on_a_phone(browser: Any, web_site: WebSite) -> None:
         assert "请求无效" in page.get_by_role("heading", level=1).inner_text()
     finally:
         context.close()
+
+
+def test_api_docs_and_the_icon_need_no_other_site(page: Any, web_site: WebSite) -> None:
+    """Swagger UI at /docs comes from the node itself: with every other host refused, it
+    still lists the API's operations; pages name an icon the node serves."""
+    asked: list[str] = []
+
+    def only_the_node(route: Any) -> None:
+        url = route.request.url
+        if url.startswith(web_site.url):
+            route.continue_()
+        else:
+            asked.append(url)
+            route.abort()
+
+    page.route("**/*", only_the_node)
+    page.goto("/docs")
+    page.locator(".opblock").first.wait_for()
+    assert page.locator(".opblock").count() > 50
+    assert page.get_by_text("/v1/status").first.is_visible()
+    assert asked == []
+    shot(page, "api-docs")
+    page.goto("/")
+    icon = page.locator('link[rel="icon"]').get_attribute("href")
+    assert icon == "/static/favicon.svg"
+    for path in (icon, "/favicon.ico"):
+        response = httpx.get(web_site.url + path)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("image/svg+xml")

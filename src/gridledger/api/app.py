@@ -13,7 +13,11 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from gridledger.api.auth import Auth, Clock, CookieJar, members_error
 from gridledger.api.context import MAX_BATCH, MAX_BATCH_BYTES, ApiContext
@@ -53,6 +57,22 @@ def _local_time(node: Node) -> LocalTime:
         return local_time(node.config.home)
     except (OSError, ValueError):
         return LocalTime()
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the copy installed with the node (``swagger-ui-bundle-v2``),
+    so the API's documentation works without reaching any other site."""
+    app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="GridLedger API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
 
 
 def _version() -> str:
@@ -98,7 +118,7 @@ def create_app(
         version=_version(),
         summary="Submit signed transactions; read blocks, state and proofs; follow new blocks.",
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served below from the node's own copy of Swagger UI
         redoc_url=None,
         default_response_class=JSONBytes,
         lifespan=lifespan,
@@ -128,6 +148,7 @@ def create_app(
         certificate_files,
     ):
         app.include_router(module.router(ctx))
+    _offline_docs(app)
     if web:
         # imported here: the web interface's templates load only where pages are served
         from gridledger.web import routers, static_files  # noqa: PLC0415
