@@ -144,7 +144,9 @@ def test_consumer_figures_match_the_ledger(page: Any, web_site: WebSite) -> None
     assert rows.count() == len(today)
     first = today[0]
     row = page.locator(f'tr[data-id="{first.id}"]')
-    assert row.locator('[data-field="delivered_wh"]').inner_text() == str(first.delivered_wh)
+    delivered_cell = row.locator('[data-field="delivered_wh"]')
+    assert delivered_cell.get_attribute("data-wh") == str(first.delivered_wh)
+    assert delivered_cell.inner_text() == kwh(first.delivered_wh, 3)
     # clean share per day: the delivered energy of that day's pairings
     row = page.locator(f'table[data-table="daily"] tr[data-day="{day}"]')
     delivered = sum(p.delivered_wh or 0 for p in today)
@@ -180,7 +182,7 @@ def test_producer_figures_match_the_ledger(page: Any, web_site: WebSite) -> None
         if p.device == "pv-01"
     )
     cells = page.locator('[data-plant="pv-01"] table[data-table="hours"] [data-field="sold"]')
-    assert sum(int(c) for c in cells.all_inner_texts()) == sold
+    assert sum(int(c.get_attribute("data-wh")) for c in cells.all()) == sold
     shot(page, "producer-owner-01")
 
 

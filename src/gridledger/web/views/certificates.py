@@ -246,10 +246,10 @@ def _hour_chart(t: Translator, hours: list[dict[str, Any]], local: LocalTime) ->
         t("cert.household.chart_desc"),
         [local.format(h["start"], "%H") for h in hours],
         [
-            Series(t("cert.matched"), [h["matched"] for h in hours], "var(--clean)"),
+            Series(t("cert.matched"), [h["matched"] / 1000 for h in hours], "var(--clean)"),
             Series(
                 t("cert.unmatched"),
-                [max(h["consumed"] - h["matched"], 0) for h in hours],
+                [max(h["consumed"] - h["matched"], 0) / 1000 for h in hours],
                 "var(--grid)",
             ),
         ],

@@ -102,8 +102,8 @@ def _charts(t: Translator, records: list[market.Interval], local: LocalTime) -> 
     prices = [r.clearing_price_fen_per_kwh for r in records]
     sell = [None if r.tariffs is None else r.tariffs.sell_price_fen_per_kwh for r in records]
     feed = [None if r.tariffs is None else r.tariffs.feed_in_price_fen_per_kwh for r in records]
-    volume = [r.volume_wh or 0 for r in records]
-    delivered = [0 if r.settlement is None else r.settlement.delivered_wh for r in records]
+    volume = [(r.volume_wh or 0) / 1000 for r in records]
+    delivered = [0 if r.settlement is None else r.settlement.delivered_wh / 1000 for r in records]
     return {
         "price": lines(
             t("market.chart.price"),

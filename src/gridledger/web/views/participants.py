@@ -306,9 +306,13 @@ def router(ctx: ApiContext) -> APIRouter:
                     labels,
                     [
                         Series(
-                            t("consumer.clean"), [row["clean"] for row in daily], "var(--clean)"
+                            t("consumer.clean"),
+                            [row["clean"] / 1000 for row in daily],
+                            "var(--clean)",
                         ),
-                        Series(t("consumer.grid"), [row["grid"] for row in daily], "var(--grid)"),
+                        Series(
+                            t("consumer.grid"), [row["grid"] / 1000 for row in daily], "var(--grid)"
+                        ),
                     ],
                     stacked=True,
                 ),
@@ -430,10 +434,18 @@ def router(ctx: ApiContext) -> APIRouter:
                     t("producer.chart.desc"),
                     [local.format(h["start"], "%H:%M") for h in hours],
                     [
-                        Series(t("producer.generated"), [h["generated"] for h in hours], "#e0a100"),
-                        Series(t("producer.sold"), [h["sold"] for h in hours], "var(--clean)"),
                         Series(
-                            t("producer.exported"), [h["exported"] for h in hours], "var(--grid)"
+                            t("producer.generated"),
+                            [h["generated"] / 1000 for h in hours],
+                            "#e0a100",
+                        ),
+                        Series(
+                            t("producer.sold"), [h["sold"] / 1000 for h in hours], "var(--clean)"
+                        ),
+                        Series(
+                            t("producer.exported"),
+                            [h["exported"] / 1000 for h in hours],
+                            "var(--grid)",
                         ),
                     ],
                 )
