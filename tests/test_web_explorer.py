@@ -18,11 +18,15 @@ import pytest
 from gridledger.contracts import funds, metering, registry
 from gridledger.contracts.chain import nonce_key
 from gridledger.core.crypto import sha256
+from gridledger.core.encoding import decode_json
+from gridledger.core.localtime import LocalTime
 from gridledger.readmodels import market as totals
-from gridledger.web.render import money
+from gridledger.web.render import money, utc
+from gridledger.web.views.explorer import body_times
 from web_support import PASSPHRASE, WebSite, shot
 
 RENDER_BUDGET_MS = 300.0
+SHANGHAI = LocalTime("Asia/Shanghai")
 VERIFIED = re.compile(r"^Verified")
 
 
@@ -418,3 +422,29 @@ def test_api_docs_and_the_icon_need_no_other_site(page: Any, web_site: WebSite) 
         response = httpx.get(web_site.url + path)
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_a_transaction_body_shows_its_times_as_dates(web_site: WebSite) -> None:
+    body = {"interval": 1796594400, "quantity_wh": 1500, "length_s": 3600,
+            "readings": [{"meter": "m", "start": 1796590800, "length_s": 3600}],
+            "valid_until_ms": 1796594400123, "price": 1796594400 // 10**6}  # fmt: skip
+    assert body_times(body) == [
+        ("interval", 1796594400),
+        ("readings[0].start", 1796590800),
+        ("valid_until_ms", 1796594400),
+    ]
+    node = web_site.node
+    for height in range(1, node.tip.height + 1):
+        offers = [
+            stx
+            for stx in node.store.block(height).txs()
+            if decode_json(stx.raw)["kind"] == "market.place_offer"
+        ]
+        if offers:
+            break
+    tx = decode_json(offers[0].raw)
+    page = httpx.get(f"{web_site.url}/txs/{sha256(offers[0].raw).hex()}").text
+    start = tx["body"]["interval"]
+    shown = SHANGHAI.format(start)
+    assert '<dd data-path="interval"><time datetime=' in page
+    assert f'title="{utc(start)} UTC">{shown}</time>' in page

@@ -68,6 +68,35 @@ def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 
+_TIME_KEYS = frozenset({"interval", "start", "end", "since", "time", "at", "expires"})
+TIMES_SHOWN = 20
+"""Times of a transaction body shown as dates at most."""
+
+
+def body_times(value: Any, path: str = "") -> list[tuple[str, int]]:
+    """``(path, Unix seconds)`` of the times in a transaction body, in order: integers under a
+    key that names a time (``interval``, ``start``, ``*_s``, ``*_ms``) within 2001-2286, so
+    pages can show them as dates."""
+    out: list[tuple[str, int]] = []
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack and len(out) < TIMES_SHOWN:
+        where, item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(
+                (f"{where}.{k}" if where else str(k), v) for k, v in reversed(item.items())
+            )
+        elif isinstance(item, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in reversed(list(enumerate(item))))
+        elif isinstance(item, int) and not isinstance(item, bool):
+            key = where.rsplit(".", 1)[-1].split("[", 1)[0]
+            seconds = item // 1000 if key.endswith("_ms") else item
+            durations = ("length_s", "interval_s", "gate_closure_s", "horizon_s", "deadline_s")
+            named = key in _TIME_KEYS or key.endswith(("_s", "_ms"))
+            if named and not key.endswith(durations) and 10**9 <= seconds < 10**10:
+                out.append((where, seconds))
+    return out
+
+
 def _digits(text: str) -> int | None:
     """A non-negative decimal number, or ``None`` for anything else (``-1``, ``1e3``, ``٣``)."""
     return int(text) if text.isascii() and text.isdigit() else None
@@ -378,6 +407,7 @@ def router(ctx: ApiContext) -> APIRouter:
             receipt=receipt,
             body=body[:BODY_SHOWN],
             body_cut=len(body) > BODY_SHOWN,
+            body_times=body_times(tx["body"]),
             events=[_pretty(e) for e in events[:EVENTS_SHOWN]],
             event_count=len(events),
             block=block_row(blk),
