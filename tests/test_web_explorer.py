@@ -74,7 +74,6 @@ BAD = [
     ("/sites/no-such-site", 404),
     ("/meters/no-such-meter", 404),
     ("/meters/m-pv-01?before=soon", 400),
-    ("/search?q=", 400),
     ("/search?q=999999999999", 404),
     ("/search?q=" + "f" * 64, 404),
     ("/search?q=%E4%B8%8D%E5%AD%98%E5%9C%A8", 404),
@@ -109,12 +108,32 @@ def test_search_finds_each_kind_of_record(web_site: WebSite) -> None:
         "m-flat-003": "/meters/m-flat-003",
         "flat-004": "/sites/flat-004",
     }
+    # hashes as pages show them shortened, the chain id, a day and an hour of the market
+    cases[tx_hash[:10] + "…"] = f"/txs/{tx_hash}"
+    cases[blk.hash.hex()[:12]] = f"/blocks/{blk.height}"
+    cases[web_site.node.chain_id] = "/"
+    cases["2025-06-21"] = "/market?day=2025-06-21"
+    noon = SHANGHAI.parse_day("2025-06-21") + 12 * 3600
+    cases["2025-06-21 12:00"] = f"/market/{noon}"
     with httpx.Client(base_url=web_site.url) as http:
         for query, target in cases.items():
             found = http.get("/search", params={"q": query})
             assert found.status_code == 303, query
             assert found.headers["location"] == target
             assert http.get(target).status_code == 200
+        # too short a prefix, or an hour without an interval: nothing found
+        for query in (tx_hash[:4], "2025-06-21 03:00", "2025-13-40"):
+            assert http.get("/search", params={"q": query}).status_code == 404, query
+        # an empty search goes back to the page it was typed on
+        empty = http.get(
+            "/search", params={"q": " "}, headers={"referer": f"{web_site.url}/market"}
+        )
+        assert (empty.status_code, empty.headers["location"]) == (303, "/market")
+        elsewhere = http.get("/search?q=", headers={"referer": "http://other.example/x"})
+        assert elsewhere.headers["location"] == "/"
+    # the market page of a day shows that day's intervals
+    day = httpx.get(f"{web_site.url}/market?day=2025-06-21").text
+    assert f'data-start="{noon}"' in day
 
 
 def test_every_page_renders_within_budget(web_site: WebSite) -> None:
@@ -204,6 +223,25 @@ def test_search_box_leads_to_the_record(page: Any, web_site: WebSite) -> None:
     page.keyboard.press("Enter")
     page.wait_for_url("**/search?q=no-such-thing")
     assert "Nothing on the ledger matches" in page.get_by_role("alert").inner_text()
+    # an empty search stays on the page it was typed on
+    page.goto("/market")
+    page.get_by_role("searchbox", name="Search the ledger").fill("  ")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    assert page.url.endswith("/market")
+    assert page.get_by_role("heading", level=1).is_visible()
+
+
+def test_a_households_producer_page_says_it_is_no_producer(web_site: WebSite) -> None:
+    with httpx.Client(base_url=web_site.url) as http:
+        page = http.get("/producer/house-001")
+        assert page.status_code == 404
+        assert "house-001 is on the ledger, but it is not a producer" in page.text
+        assert 'href="/consumer/house-001" data-role="consumer"' in page.text
+        chinese = http.get("/consumer/owner-01?lang=zh-CN").text
+        assert "owner-01 在账本上，但不是用户" in chinese
+        assert 'href="/producer/owner-01"' in chinese
+        assert "Nothing on the ledger matches" in http.get("/producer/nobody?lang=en").text
 
 
 def test_account_page_matches_the_ledger_and_verifies(page: Any, web_site: WebSite) -> None:

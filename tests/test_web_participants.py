@@ -198,7 +198,7 @@ def test_chinese_pages_and_translated_not_found(page: Any, web_site: WebSite) ->
     shot(page, "producer-zh-phone")
     with httpx.Client(base_url=web_site.url) as http:
         for lang, text in (("en", "Nothing on the ledger matches"), ("zh-CN", "账本")):
-            for path in ("/consumer/nobody", "/producer/house-001", "/consumer/Bad%20Id"):
+            for path in ("/consumer/nobody", "/producer/nobody", "/consumer/Bad%20Id"):
                 answer = http.get(path, params={"lang": lang})
                 assert answer.status_code == 404
                 assert text in answer.text

@@ -76,9 +76,15 @@ def clamp(value: str | None, low: int, high: int, default: int) -> int:
     return min(max(number, low), high)
 
 
-def not_found(request: Request, node: Node, nav: str, what: str) -> HTMLResponse:
-    """The translated 404 page."""
-    return render(request, node, "participants/not_found.html", nav, status_code=404, what=what)
+def not_found(
+    request: Request, node: Node, nav: str, what: str, roles: list[str] | None = None
+) -> HTMLResponse:
+    """The translated 404 page; ``roles``: ``what`` is an account, but without the role this
+    page is for, and these are the roles it has."""
+    return render(
+        request, node, "participants/not_found.html", nav, status_code=404, what=what,
+        roles=roles,
+    )  # fmt: skip
 
 
 def _book(view: StateReader, start: int) -> dict[str, Any]:
@@ -137,6 +143,12 @@ def router(ctx: ApiContext) -> APIRouter:
         days = clamp(request.query_params.get("days"), 1, MAX_DAYS, DEFAULT_DAYS)
         local = ctx.local
         last = latest_day(view, local)
+        chosen = request.query_params.get("day", "")
+        if chosen:
+            try:
+                last, days = local.parse_day(chosen), 1
+            except ValueError:
+                return not_found(request, node, "market", chosen[:32])
         records: list[market.Interval] = []
         if last is not None:
             first = local.days_back(last, days)[0]

@@ -82,6 +82,14 @@ def _account(view: StateReader, account: str, role: str) -> registry.Account | N
     return record
 
 
+def _not_a(request: Request, node: Node, role: str, account: str) -> Response:
+    """The 404 page of ``role``'s dashboard for ``account``: saying so when the account is on
+    the ledger with other roles (a household's producer page), with links to its pages."""
+    record = registry.get_account(node.state.view, account) if ACCOUNT_ID.match(account) else None
+    roles = None if record is None else sorted(record.roles)
+    return not_found(request, node, role, account, roles=roles)
+
+
 def _assets(
     view: StateReader, what: registry.AssetKind, org: str | None = None
 ) -> list[registry.Device] | list[registry.Site]:
@@ -262,7 +270,7 @@ def router(ctx: ApiContext) -> APIRouter:
         view = node.state.view
         record = _account(view, account, "consumer")
         if record is None:
-            return not_found(request, node, "consumer", account)
+            return _not_a(request, node, "consumer", account)
         t = Translator(pick_lang(request))
         prefs = {p.site: p for p in market.preferences_of(view, account)}
         sites: list[dict[str, Any]] = []
@@ -371,7 +379,7 @@ def router(ctx: ApiContext) -> APIRouter:
         view = node.state.view
         record = _account(view, account, "consumer")
         if record is None:
-            return not_found(request, node, "consumer", account)
+            return _not_a(request, node, "consumer", account)
         auth.check_origin(request)
         viewer = auth.viewer(request)
         if viewer is None:
@@ -417,7 +425,7 @@ def router(ctx: ApiContext) -> APIRouter:
         view = node.state.view
         record = _account(view, account, "producer")
         if record is None:
-            return not_found(request, node, "producer", account)
+            return _not_a(request, node, "producer", account)
         t = Translator(pick_lang(request))
         local = ctx.local
         last = latest_day(view, local)
