@@ -14,7 +14,9 @@ import time
 from typing import Any
 
 import httpx
+from typer.testing import CliRunner
 
+from gridledger.cli.main import app
 from gridledger.contracts import funds, market
 from gridledger.core.crypto import SigningKey
 from gridledger.core.keystore import load_key
@@ -25,7 +27,7 @@ from gridledger.web.views.market import DAY_S, latest_day
 from web_support import PASSPHRASE, WebSite, password_of, shot
 
 TIMING = re.compile(r"render;dur=(\d+(?:\.\d+)?)")
-HASH_IN_URL = re.compile(r".*\?tx=[0-9a-f]{64}$")
+HASH_IN_URL = re.compile(r".*[?&]tx=[0-9a-f]{64}$")
 
 
 def _choice(site: WebSite, account: str) -> str:
@@ -77,11 +79,20 @@ def test_one_click_clean_power_signed_by_the_node(page: Any, web_site: WebSite) 
 def test_browser_signing_with_the_members_own_key(page: Any, web_site: WebSite) -> None:
     account = "house-001"  # the demo saves this household's key in the home
     key = load_key(key_path(web_site.home, account), PASSPHRASE)
+    # what the member pastes is what `gridledger keys export` prints
+    exported = CliRunner().invoke(
+        app,
+        ["keys", "export", account, "--home", str(web_site.home)],
+        env={"GRIDLEDGER_PASSPHRASE": PASSPHRASE},
+    )
+    assert exported.exit_code == 0, exported.output
+    seed = exported.stdout.strip()
+    assert seed == key.seed.hex()
     page.goto(f"/consumer/{account}?sign=browser")
     start = _choice(web_site, account)
     other = "grid" if start == "clean" else "clean"
     page.get_by_text("Your key (for signing in this browser)").click()
-    page.get_by_label("Private key (64 hex digits)").fill(key.seed.hex())
+    page.get_by_label("Private key (64 hex digits)").fill(seed)
     page.get_by_role("button", name="Use this key").click()
     assert page.get_by_text("Key ready for this tab.").is_visible()
     label = {"clean": "Choose clean power", "grid": "Switch to grid power"}
@@ -89,10 +100,12 @@ def test_browser_signing_with_the_members_own_key(page: Any, web_site: WebSite) 
     page.wait_for_url(HASH_IN_URL)
     assert page.locator('[data-outcome="ok"]').is_visible()
     assert _choice(web_site, account) == other
-    # and back to where it was, still signed in the browser (the seed stays in the tab)
-    page.goto(f"/consumer/{account}?sign=browser")
+    # the page stays in browser-signing mode: back to where it was with the key of the tab
+    assert "sign=browser" in page.url
+    assert page.locator('form[data-sign="browser"]').count() >= 1
+    first = page.url
     page.get_by_role("button", name=label[start]).click()
-    page.wait_for_url(HASH_IN_URL)
+    page.wait_for_url(lambda url: url != first and HASH_IN_URL.match(url) is not None)
     assert _choice(web_site, account) == start
     shot(page, "consumer-browser-signed")
 
@@ -108,10 +121,13 @@ def test_a_wrong_key_is_refused_before_anything_is_sent(page: Any, web_site: Web
     assert page.get_by_text("A key is 64 hexadecimal digits").is_visible()
     page.get_by_label("Private key (64 hex digits)").fill(SigningKey.generate().seed.hex())
     page.get_by_role("button", name="Use this key").click()
-    page.locator('[data-site] button[type="submit"]').first.click()
+    # checked at once against the account's public key, and not kept
     error = page.locator('[data-outcome="error"]')
     error.wait_for()
     assert "does not belong to house-002" in error.inner_text()
+    assert page.evaluate("sessionStorage.getItem('gridledger.seed.house-002')") is None
+    page.locator('[data-site] button[type="submit"]').first.click()
+    assert "Paste your account's key first" in page.locator("#sign-status").inner_text()
     shot(page, "consumer-wrong-key")
     time.sleep(0.2)
     view = web_site.node.state.view

@@ -2,7 +2,7 @@
 
 gridledger init            create a node home: genesis, node and operator keys
 gridledger node            run the node and its HTTP API
-gridledger keys ...        create and show account keys
+gridledger keys ...        create, show, list and export account keys
 gridledger tx ...          sign, submit and wait for transactions
 gridledger query ...       read accounts, blocks, transactions and state
 gridledger cert ...        granular energy certificates: transactions, registry views, exports
