@@ -134,6 +134,8 @@ def test_search_finds_each_kind_of_record(web_site: WebSite) -> None:
     # the market page of a day shows that day's intervals
     day = httpx.get(f"{web_site.url}/market?day=2025-06-21").text
     assert f'data-start="{noon}"' in day
+    # with a day picker showing that day
+    assert 'name="day" type="date" required value="2025-06-21"' in day
 
 
 def test_every_page_renders_within_budget(web_site: WebSite) -> None:

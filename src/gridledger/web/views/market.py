@@ -169,6 +169,8 @@ def router(ctx: ApiContext) -> APIRouter:
             tariffs=market.tariffs(view),
             days=days,
             max_days=MAX_DAYS,
+            chosen_day=local.format(last, "%Y-%m-%d") if last is not None else "",
+            today=local.format(now_s(node), "%Y-%m-%d"),
             records=records,
             latest=records[-1] if records else None,
             charts=_charts(t, records, local) if records else None,
