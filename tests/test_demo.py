@@ -400,3 +400,5 @@ def test_the_served_community_lives_on(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err.decode()
+    # the community waited for the API before its gateway sent anything: no retries logged
+    assert "unreachable" not in err.decode()

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from gridledger.core.types import Transaction
 from gridledger.ingest import Reading, ReadingSubmitter, RetryPolicy
 from gridledger.node.node import wall_clock_ms
-from gridledger.sdk import Client
+from gridledger.sdk import Client, SdkError
 from gridledger.sim.community import (
     DAY_S,
     GATE_CLOSURE_S,
@@ -193,8 +193,22 @@ class LiveCommunity:
         if self._thread is not None:
             self._thread.join(timeout=30)
 
+    def _wait_for_api(self, client: Client) -> bool:
+        """Wait (quietly) until the node's API answers, as it does once the server is up;
+        False if stopped first."""
+        while not self._stop.is_set():
+            try:
+                client.health()
+            except SdkError:
+                self._stop.wait(0.2)
+            else:
+                return True
+        return False
+
     def _run(self) -> None:
         with Client(self.api_url, timeout=60.0) as client:
+            if not self._wait_for_api(client):
+                return
             gateway = ReadingSubmitter(
                 client,
                 self.keys[GATEWAY],
