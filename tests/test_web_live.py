@@ -36,6 +36,16 @@ LAYOUTS = {
 }
 
 
+TALLEST_BAR = """() => {
+  const bars = [...document.querySelectorAll('[data-plant="pv-01"] svg rect')];
+  const bar = bars.reduce((a, b) => (+b.getAttribute("height") > +a.getAttribute("height") ? b : a));
+  bar.scrollIntoView({ block: "center", inline: "center" });
+  const box = bar.getBoundingClientRect();
+  return { x: box.x + box.width / 2, y: box.y + box.height / 2,
+           title: bar.querySelector("title").textContent };
+}"""
+
+
 @dataclass
 class Live:
     url: str
@@ -116,6 +126,12 @@ def test_pages_follow_the_living_community(browser: Any, live: Live, layout: str
         )
         assert page.locator("html").get_attribute("lang") == lang
         _no_sideways_scroll(page)
+        # the tallest bar's label and value show as a tooltip under the pointer
+        bar = page.evaluate(TALLEST_BAR)
+        page.mouse.move(bar["x"], bar["y"])
+        tip = page.locator(".chart-tip")
+        tip.wait_for()
+        assert tip.inner_text() == bar["title"]
         shot(page, f"live-producer-{layout}")
 
         # a household that chose clean power: new pairings appear
