@@ -38,7 +38,8 @@ LAYOUTS = {
 
 TALLEST_BAR = """() => {
   const bars = [...document.querySelectorAll('[data-plant="pv-01"] svg rect')];
-  const bar = bars.reduce((a, b) => (+b.getAttribute("height") > +a.getAttribute("height") ? b : a));
+  const tall = (el) => +el.getAttribute("height");
+  const bar = bars.reduce((a, b) => (tall(b) > tall(a) ? b : a));
   bar.scrollIntoView({ block: "center", inline: "center" });
   const box = bar.getBoundingClientRect();
   return { x: box.x + box.width / 2, y: box.y + box.height / 2,
