@@ -8,7 +8,6 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from starlette.testclient import TestClient
 
 from fixtures_node import PASSPHRASE
 from gridledger.api.app import create_app
@@ -62,6 +61,9 @@ def test_init_takes_a_time_zone_and_refuses_an_unknown_one(tmp_path: Path) -> No
 
 
 def test_status_and_pages_use_the_zone(tmp_path: Path) -> None:
+    # imported here, like the API suite does: the import itself warns about httpx
+    from starlette.testclient import TestClient
+
     home = tmp_path / "home"
     init_home(home, PASSPHRASE, chain_id="sz", time_zone="Asia/Shanghai")
     node = open_node(home, PASSPHRASE, verify_workers=0)
