@@ -17,11 +17,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gridledger.contracts import funds, market
+from gridledger.contracts.genesis import load as load_genesis
 from gridledger.contracts.market import keys as market_keys
 from gridledger.contracts.market.matching import Order, cost_minor, escrow_minor
 from gridledger.core.errors import InvalidTransaction
 from gridledger.readmodels import market as totals_of
-from ledger_support import GRID, GW1, Ledger, site_body, unchecked
+from ledger_support import GRID, GW1, Ledger, asset_genesis, site_body, unchecked
 from market_reference import reference_clear, reference_deliver
 from market_support import (
     FEED_IN,
@@ -670,3 +671,36 @@ def test_a_month_of_grid_bills_adds_up_to_tariff_times_energy() -> None:
     assert exact_import // 1000 - apart > exact_import // 1000 // 100
     assert m.balance("alice") == HOUSE_FUNDS - billed["s-alice"]
     assert m.money() == funds.total_supply(m.state)
+
+
+def test_a_chain_made_before_market_rules_2_keeps_the_first_rules() -> None:
+    """A genesis document without market_rules (made before the versions) keeps its hash and
+    runs the first rules, so its history re-executes as it was made: escrow held until
+    settlement, each grid bill rounded down on its own."""
+    old = Market(market_rules=1)
+    assert b"market_rules" not in asset_genesis_v1().encode()
+    assert load_genesis(asset_genesis_v1().encode()).market_rules == 1
+    assert market.rules_version(old.state) == 1
+    assert market.rules_version(Market().state) == market.RULES_VERSION == 2
+    old.ok(
+        "alice", "market.set_preference", {"site": "s-alice", "choice": "clean", "price_cap": 35}
+    )
+    old.ok("owner-a", "market.set_standing_offer", {"device": "pv-a", "floor_price": 40})
+    bills = 0
+    for n, used in enumerate((333, 333, 333)):
+        start = H1 + n * HOUR
+        cleared = old.clear(start)
+        assert "escrow_released" not in cleared.events[-1]
+        assert old.escrow("alice") > 0  # held until settlement under the first rules
+        old.readings(start, {"s-alice": used, "pv-a": 0})
+        old.settle(start)
+        (bill,) = [g for g in market.grid_settlements(old.state, start) if g.asset == "s-alice"]
+        bills += bill.amount_fen
+    assert bills == 3 * cost_minor(333, SELL)
+    assert old.escrow("alice") == 0
+
+
+def asset_genesis_v1() -> Any:
+    genesis = asset_genesis()
+    genesis.market_rules = 1
+    return genesis

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import msgspec
 
-from gridledger.contracts import chain, consortium, funds, registry
+from gridledger.contracts import chain, consortium, funds, market, registry
 from gridledger.contracts.base import KINDS
 from gridledger.contracts.rules import Rules
 from gridledger.core.crypto import sha256
@@ -63,6 +63,10 @@ class Genesis(msgspec.Struct, forbid_unknown_fields=True):
     currency: Currency = msgspec.field(default_factory=Currency)
     rules: Rules = msgspec.field(default_factory=Rules)
     """The chain rules from height 1 until the first upgrade (see ``contracts/rules.py``)."""
+    market_rules: Annotated[int, msgspec.Meta(ge=1, le=market.RULES_VERSION)] = market.RULES_VERSION
+    """The version of the market's rules the chain runs (``market.RULES_VERSION``): new
+    documents name the latest; a document without it (made before versions) runs version 1,
+    and leaves it out, so it keeps its hash."""
     time_zone: str | None = None
     """The IANA time zone of the people the chain serves (``Asia/Shanghai``): pages, charts,
     summaries and exports show days and hours in it. No rule depends on it; absent (and left
@@ -81,6 +85,8 @@ class Genesis(msgspec.Struct, forbid_unknown_fields=True):
                 org.pop("network", None)
         if doc.get("time_zone") is None:
             doc.pop("time_zone", None)
+        if doc.get("market_rules") == 1:
+            doc.pop("market_rules", None)
         return canonical(doc)
 
     def hash(self) -> bytes:
@@ -88,7 +94,11 @@ class Genesis(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def load(data: bytes) -> Genesis:
-    return msgspec.json.decode(data, type=Genesis)
+    doc = msgspec.json.decode(data)
+    if isinstance(doc, dict):
+        # a document made before market rules had versions runs the first ones
+        doc.setdefault("market_rules", 1)
+    return msgspec.convert(doc, type=Genesis)
 
 
 def resolved_rules(genesis: Genesis) -> Rules:
@@ -131,3 +141,4 @@ def apply_genesis(state: StateWriter, genesis: Genesis) -> None:
     except chain.InvalidRules as exc:
         raise ValueError(f"genesis rules: {exc.message}") from None
     chain.write_genesis(state, genesis.hash().hex(), rules)
+    market.set_rules_version(state, genesis.market_rules)

@@ -12,7 +12,8 @@ smallest ids. A choice whose account, asset or meter no longer qualifies, or a b
 cannot fund, is skipped and reported (``market.standing_bid_skipped``,
 ``market.standing_offer_skipped``).
 
-**Escrow.** A bid keeps in escrow only what its pairings can cost (its paired Wh at its own
+**Escrow** (market rules 2 on, :data:`~.parameters.RULES_VERSION`). A bid keeps in escrow
+only what its pairings can cost (its paired Wh at its own
 price, rounded up, :func:`~.matching.escrow_minor`); the rest, all of it for a bid that got no
 pairing, goes back to the balance at clearing, so money is never held for energy nobody
 offered.
@@ -31,7 +32,7 @@ from gridledger.contracts.market import keys
 from gridledger.contracts.market.intervals import IntervalRef, gate_closure_s, interval_for
 from gridledger.contracts.market.matching import Match, clear, escrow_minor
 from gridledger.contracts.market.orders import ASSET_OF, metered, put_order
-from gridledger.contracts.market.parameters import require_tariffs
+from gridledger.contracts.market.parameters import require_tariffs, rules_version
 from gridledger.contracts.market.records import (
     IntervalTariffs,
     Order,
@@ -225,7 +226,8 @@ def apply_clear(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
     offers = [o for o in orders if o.side == "offer"]
     result = clear(bids, offers, rules.mechanism)
     _write_pairings(state, start, bids, offers, result.matches)
-    released = _release_unmatched(state, start, bids, result.matches)
+    version = rules_version(state)
+    released = _release_unmatched(state, start, bids, result.matches) if version > 1 else 0
     cleared = msgspec.structs.replace(
         record,
         status="cleared",
@@ -246,6 +248,8 @@ def apply_clear(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
         ),
     )
     state.put(keys.interval(start), cleared)
+    # rules 1 report what they always did
+    extra = {"escrow_released": released} if version > 1 else {}
     ctx.emit(
         "market.cleared",
         interval=start,
@@ -253,5 +257,5 @@ def apply_clear(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
         clearing_price=result.clearing_price_fen_per_kwh,
         volume_wh=result.volume_wh,
         pairings=len(result.matches),
-        escrow_released=released,
+        **extra,
     )

@@ -1,6 +1,8 @@
 """Every state key of the market. Nothing else builds them: other code calls these.
 
 * ``market/params``: the operator's :class:`~.records.Params`;
+* ``market/rules_version``: the version of the market's rules the chain started with (from its
+  genesis ``market_rules``), decimal; absent means 1;
 * ``market/tariffs``: the grid operator's :class:`~.records.Tariffs`;
 * ``market/seq``: the last order number, decimal;
 * ``market/order/<start>/<seq>``: an :class:`~.records.Order`;
@@ -140,6 +142,10 @@ def grid_settlements(start_s: int) -> bytes:
 
 def grid_settlement(start_s: int, direction: Direction, asset: str) -> bytes:
     return grid_settlements(start_s) + direction.encode() + b"/" + asset.encode()
+
+
+def rules_version() -> bytes:
+    return b"market/rules_version"
 
 
 def grid_carry(direction: Direction, asset: str) -> bytes:
