@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= .gridledger-demo
+# The demo's API port: make run PORT=8700
+PORT ?= 8645
 # The demo chain's keystore passphrase; set your own for anything beyond a local trial.
 export GRIDLEDGER_PASSPHRASE ?= gridledger-local-demo
 
@@ -24,7 +26,7 @@ install: $(VENV)/.installed
 # The demo community on a new chain, then its API until Ctrl-C; --reset replaces the demo chain
 # an earlier `make run` left in $(DEMO_HOME) (and nothing else).
 run: install
-	$(BIN)/gridledger demo --home $(DEMO_HOME) --reset --serve
+	$(BIN)/gridledger demo --home $(DEMO_HOME) --port $(PORT) --reset --serve
 
 test: install
 	$(BIN)/ruff check src tests

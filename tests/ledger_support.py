@@ -115,8 +115,8 @@ def nonces(state: State) -> dict[bytes, bytes]:
 class Ledger:
     """A genesis state plus the bookkeeping to sign and run transactions block by block."""
 
-    def __init__(self, block_time_ms: int = BLOCK_TIME_MS) -> None:
-        self.state = committed_genesis_state(asset_genesis())
+    def __init__(self, block_time_ms: int = BLOCK_TIME_MS, genesis: Any | None = None) -> None:
+        self.state = committed_genesis_state(genesis or asset_genesis())
         self.block_time_ms = block_time_ms
         self.height = 0
         self._nonces: dict[str, int] = {}

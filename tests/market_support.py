@@ -20,7 +20,16 @@ from gridledger.contracts import funds, market
 from gridledger.core.types import Receipt
 from gridledger.readmodels import market as totals
 from gridledger.state.readmodels import BlockFacts
-from ledger_support import BLOCK_TIME_MS, BLOCK_TIME_S, GRID, GW1, Ledger, device_body, site_body
+from ledger_support import (
+    BLOCK_TIME_MS,
+    BLOCK_TIME_S,
+    GRID,
+    GW1,
+    Ledger,
+    asset_genesis,
+    device_body,
+    site_body,
+)
 from support import OPERATOR, key
 
 HOUR = 3600
@@ -41,13 +50,16 @@ def at(seconds: int) -> int:
 class Market(Ledger):
     """The ledger with plants, homes, meters, funds and tariffs in place."""
 
-    def __init__(self, mechanism: str = "pay_as_clear") -> None:
+    def __init__(self, mechanism: str = "pay_as_clear", market_rules: int | None = None) -> None:
         # the market's read model, folded block by block as a node folds it
         self.model = totals.MarketTotals()
         self.tables = sqlite3.connect(":memory:")
         for ddl in self.model.tables:
             self.tables.execute(ddl)
-        super().__init__(BLOCK_TIME_MS)
+        genesis = asset_genesis()
+        if market_rules is not None:
+            genesis.market_rules = market_rules
+        super().__init__(BLOCK_TIME_MS, genesis)
         for device, (org, owner, capacity) in PLANTS.items():
             self.add_party(org, owner, "producer")
             self.ok(owner, "registry.register_device", device_body(device, capacity_w=capacity))

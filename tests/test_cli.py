@@ -26,6 +26,7 @@ from typer.testing import CliRunner, Result
 from fixtures_node import PASSPHRASE, free_port
 from gridledger.cli.logs import JsonFormatter
 from gridledger.cli.main import app
+from gridledger.core.crypto import SigningKey
 from gridledger.core.keystore import load_key
 from gridledger.sdk import sign_tx
 
@@ -489,3 +490,22 @@ def test_json_log_lines_keep_extra_fields() -> None:
     except ValueError:
         record.exc_info = sys.exc_info()
     assert "ValueError: boom" in json.loads(JsonFormatter().format(record))["exc"]
+
+
+def test_keys_export_prints_the_key_a_browser_takes(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    created = run_json("keys", "new", "ann", "--home", home)
+    exported = run_json("keys", "export", "ann", "--home", home)
+    assert exported["public_key"] == created["public_key"]
+    seed = exported["private_key"]
+    assert SigningKey.from_seed(bytes.fromhex(seed)).public_key == created["public_key"]
+    plain = run("keys", "export", "ann", "--home", home)
+    assert plain.stdout.strip() == seed
+    refused = CliRunner().invoke(
+        app, ["keys", "export", "ann", "--home", str(home), "--json"],
+        env={**ENV, "GRIDLEDGER_PASSPHRASE": "not the passphrase"},
+    )  # fmt: skip
+    assert refused.exit_code == 1
+    assert seed not in refused.output
+    missing = run_json("keys", "export", "bob", "--home", home, code=1)
+    assert missing["error"]["code"] == "keys.not_found"

@@ -97,7 +97,8 @@ def test_a_market_from_the_command_line(cli: Cli) -> None:
     chain.clock.set(h1 - GATE_S)
     cleared = cli.events("tx", "market", "clear", "--from", "ann", "--interval", h1)
     assert cleared == [{"type": "market.cleared", "interval": h1, "mechanism": "pay_as_clear",
-                        "clearing_price": 47, "volume_wh": 5100, "pairings": 4}]  # fmt: skip
+                        "clearing_price": 47, "volume_wh": 5100, "pairings": 4,
+                        "escrow_released": 0}]  # fmt: skip
     pending = cli.json("query", "market", "pairings", "--interval", h1)
     assert [p["delivered_wh"] for p in pending["pairings"]] == [None] * 4
 

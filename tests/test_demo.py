@@ -72,6 +72,19 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]
     return home, demo(*SMALL, "--seed", "7", "--home", home)
 
 
+def offered_hours() -> list[int]:
+    """The interval starts of the run's day that some plant's forecast offers energy in."""
+    start, _ = window(1, dt.date.fromisoformat(LAST_DAY))
+    community = build_community(
+        DemoConfig(plants=PLANTS, households=HOUSEHOLDS, days=1, seed=7), start
+    )
+    return [
+        start + h * 3600
+        for h in range(24)
+        if any(community.forecast[p.device][h] for p in community.plants)
+    ]
+
+
 def check_energy(f: dict[str, Any]) -> None:
     """Every Wh consumed came from a plant or the grid; every Wh generated went to a household
     or into the grid."""
@@ -87,7 +100,11 @@ def test_summary_is_consistent(run: tuple[Path, dict[str, Any]]) -> None:
     assert s["clean_share"] > 0
     assert s["clean_share"] == round(s["delivered_wh"] / s["consumption_wh"], 4)
     assert s["pairings"] > 0
-    assert s["intervals"] == {"total": 24, "cleared": 24, "settled": 24, "missing_data": 0}
+    # only the hours some plant offered into are cleared (and all of them settled): at night
+    # there is nothing to clear
+    sunny = len(offered_hours())
+    assert 8 <= sunny < 24
+    assert s["intervals"] == {"total": 24, "cleared": sunny, "settled": sunny, "missing_data": 0}
     assert len(s["days"]) == 1
     day = s["days"][0]
     assert day["date"] == LAST_DAY
@@ -185,8 +202,11 @@ def test_summary_matches_the_ledger(run: tuple[Path, dict[str, Any]]) -> None:
         for name, value in again.items():
             assert s[name] == value, name
         records = market.intervals(state, start, end)
-        assert [r.start_s for r in records] == list(range(start, end, 3600))
+        assert [r.start_s for r in records] == offered_hours()
         assert {r.status for r in records} == {"settled"}
+        # no escrow is held for any interval: every bid paid or gave its escrow back
+        assert s["money"]["escrow"] == 0
+        assert all(r.pairings for r in records)
         assert node.tip.height == s["chain"]["height"]
         # certificates: what the summary counts is on the ledger, held by the households
         claimed = [
@@ -278,7 +298,7 @@ def test_reset_and_serve_on_the_real_clock(tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err.decode()
     summary = json.loads(out)
-    assert summary["intervals"]["settled"] == 24
+    assert 8 <= summary["intervals"]["settled"] == summary["intervals"]["cleared"] < 24
     assert summary["chain"]["chain_id"] != "earlier-demo"
     # the demo's sign-in passwords and operator token are printed once, kept only as hashes
     logins = summary.pop("logins")
@@ -318,3 +338,67 @@ def test_community_is_seeded_and_plausible() -> None:
         for hour in (*range(5), *range(20, 24)):
             assert one.generation[p.device][hour] == one.forecast[p.device][hour] == 0
         assert sum(one.forecast[p.device]) > 0
+
+
+def _serving(proc: subprocess.Popen[bytes], url: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert proc.poll() is None, proc.communicate()[1].decode()
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the demo did not start serving"
+        time.sleep(0.2)
+
+
+def test_the_served_community_lives_on(tmp_path: Path) -> None:
+    """Served without --last-day, the community runs up to now and goes on living at
+    ``--speed``: readings through the gateway, offers, clearing and settlement of hours
+    after the start, no interval cleared with nothing to clear, no escrow held for bids
+    that found nothing."""
+    home = tmp_path / "live"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [*gridledger_command(), "demo", "--plants", "2", "--households", "4", "--days", "1",
+         "--home", str(home), "--port", str(port), "--reset", "--serve", "--speed", "3600",
+         "--json"],
+        env={**os.environ, "GRIDLEDGER_PASSPHRASE": PASSPHRASE},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _serving(proc, url)
+        served_s = time.time_ns() // 1_000_000_000
+        with Client(url) as client:
+            # an hour a second: within a day of community life some hours after the start
+            # have been offered into, cleared and settled (at night nothing is)
+            deadline = time.monotonic() + 90
+            live: list[dict[str, Any]] = []
+            while len(live) < 3:
+                assert time.monotonic() < deadline, "no hour after the start was settled"
+                time.sleep(1)
+                found = httpx.get(
+                    f"{url}/v1/market/intervals", params={"from": served_s, "limit": 500}
+                ).json()["intervals"]
+                live = [i for i in found if i["status"] == "settled"]
+            readings = client.readings("m-flat-001", start=served_s)["readings"]
+            assert len(readings) >= 3
+            assert client.status()["tip_time"] > (served_s + 3 * 3600) * 1000
+            page = httpx.get(f"{url}/v1/market/intervals", params={"limit": 500}).json()
+            everything = page["intervals"]
+            for record in everything:
+                if record["status"] == "open":
+                    continue
+                assert record["offers"] > 0, record  # nothing cleared without offers
+                book = httpx.get(f"{url}/v1/market/intervals/{record['start_s']}").json()
+                if record["pairings"] == 0:
+                    assert all(b["escrow_fen"] == 0 for b in book["bids"]), book
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()
+    # the community waited for the API before its gateway sent anything: no retries logged
+    assert "unreachable" not in err.decode()

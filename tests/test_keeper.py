@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gridledger.contracts import market
+from gridledger.contracts import funds, market
 from gridledger.node.keeper import MarketKeeper, due_actions
 from market_node import FEED_IN, GATE_S, HOUR, SELL, MarketChain, market_chain
 
@@ -64,3 +64,46 @@ def test_the_keeper_clears_and_settles_when_due(tmp_path: Path) -> None:
         assert settled.settlement is not None
         assert settled.settlement.delivered_wh == 5_000
         assert keeper.tick() == []
+
+
+def test_the_keeper_leaves_intervals_with_nothing_to_clear(tmp_path: Path) -> None:
+    """Standing bids with nobody offering are not cleared (no empty cleared interval, no
+    escrow); a bid of its own with nothing to match is cleared, and its escrow comes back."""
+    with market_chain(tmp_path / "home") as chain:
+        keeper = MarketKeeper(chain.node, "grid", chain.keys["grid"], period_s=60)
+        chain.commit("grid", "market.set_tariffs", {"sell_price": SELL, "feed_in_price": FEED_IN})
+        chain.commit("ann", "market.set_preference", {"site": "s-ann", "choice": "clean"})
+        hour = chain.hour
+        chain.commit(
+            "ben",
+            "market.place_bid",
+            {"interval": hour + HOUR, "site": "s-ben", "quantity_wh": 2_000, "price": 60},
+        )
+        assert funds.escrow_of(chain.node.state.view, "ben") == 120
+        chain.clock.set(hour - GATE_S)
+        assert keeper.tick() == []  # ann's standing bid alone: nothing to match
+        chain.clock.set(hour + HOUR - GATE_S)
+        height = chain.node.tip.height
+        assert keeper.tick() == [("market.clear", hour + HOUR)]
+        _wait_committed(chain, height + 1)
+        view = chain.node.state.view
+        assert market.get_interval(view, hour) is None
+        record = market.get_interval(view, hour + HOUR)
+        assert record is not None
+        assert (record.status, record.pairings, record.bids) == ("cleared", 0, 2)
+        assert funds.escrow_of(view, "ben") == funds.escrow_of(view, "ann") == 0
+        assert keeper.tick() == []
+
+        # an offer makes the next hour worth clearing: the standing bid meets it
+        chain.commit(
+            "sun",
+            "market.place_offer",
+            {"interval": hour + 2 * HOUR, "device": "pv-1", "quantity_wh": 3_000, "price": 40},
+        )
+        chain.clock.set(hour + 2 * HOUR - GATE_S)
+        height = chain.node.tip.height
+        assert keeper.tick() == [("market.clear", hour + 2 * HOUR)]
+        _wait_committed(chain, height + 1)
+        record = market.get_interval(chain.node.state.view, hour + 2 * HOUR)
+        assert record is not None
+        assert (record.status, record.volume_wh) == ("cleared", 3_000)

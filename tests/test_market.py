@@ -8,6 +8,7 @@ that money (balances + escrow) always equals the supply.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import msgspec
@@ -16,10 +17,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gridledger.contracts import funds, market
+from gridledger.contracts.genesis import load as load_genesis
+from gridledger.contracts.market import keys as market_keys
 from gridledger.contracts.market.matching import Order, cost_minor, escrow_minor
 from gridledger.core.errors import InvalidTransaction
 from gridledger.readmodels import market as totals_of
-from ledger_support import GRID, GW1, Ledger, site_body, unchecked
+from ledger_support import GRID, GW1, Ledger, asset_genesis, site_body, unchecked
 from market_reference import reference_clear, reference_deliver
 from market_support import (
     FEED_IN,
@@ -88,6 +91,7 @@ def test_bid_offer_clear_settle(m: Market) -> None:
             "clearing_price": 67,
             "volume_wh": 5000,
             "pairings": 3,
+            "escrow_released": escrow_minor(4000, 50),
         }
     ]
     pairs = market.pairings(m.state, H1)
@@ -99,9 +103,14 @@ def test_bid_offer_clear_settle(m: Market) -> None:
     # both parties see the same pairing under the same id
     assert m.pairings_of("owner-b") == m.pairings_of("bob")[1:]
     assert len({p.id for p in pairs}) == 3
-    # escrow stays locked until settlement, also for carol's bid that found no offer
+    # what the pairings can cost stays locked until settlement; carol's bid found no offer,
+    # so clearing gave all of hers back
     assert m.escrow("alice") == 240
-    assert m.escrow("carol") == escrow_minor(4000, 50)
+    assert m.escrow("bob") == escrow_minor(2000, 70)
+    assert (m.escrow("carol"), m.balance("carol")) == (0, HOUSE_FUNDS)
+    assert [o.escrow_fen for o in market.interval_orders(m.state, H1) if o.side == "bid"] == [
+        240, escrow_minor(2000, 70), 0,
+    ]  # fmt: skip
     assert m.money() == supply
 
     m.readings(H1, {"pv-a": 3000, "pv-b": 5000, "s-alice": 2500, "s-bob": 2500, "s-carol": 1000})
@@ -626,3 +635,72 @@ def test_the_read_model_follows_a_block_that_clears_and_settles_at_once(m: Marke
     assert m.pairings_of("owner-a") == m.pairings_of("alice")
     assert (m.account_totals("alice").clean_wh, m.plant_totals("pv-a").sold_wh) == (700, 700)
     assert m.rows() == reference_rows(m.state)
+
+
+def test_a_month_of_grid_bills_adds_up_to_tariff_times_energy() -> None:
+    """Hourly grid bills round down to whole fen but carry what they leave to the asset's next
+    bill: over a month (720 bills a site) the grid is paid its tariff times the energy to
+    within one fen, where rounding every bill apart would lose a fen in most of them."""
+    m = Market()
+    # alice bids every hour below the plant's floor, so nothing pairs: all her consumption is
+    # a grid import and all of pv-a's generation a grid export
+    m.ok("alice", "market.set_preference", {"site": "s-alice", "choice": "clean", "price_cap": 35})
+    m.ok("owner-a", "market.set_standing_offer", {"device": "pv-a", "floor_price": 40})
+    rng = random.Random(15)
+    hours = 30 * 24
+    used = [rng.randint(80, 900) for _ in range(hours)]
+    made = [rng.choice((0, 0, rng.randint(1, 9_000))) for _ in range(hours)]
+    billed = {"s-alice": 0, "pv-a": 0}
+    for n in range(hours):
+        start = H1 + n * HOUR
+        m.clear(start)
+        m.readings(start, {"s-alice": used[n], "pv-a": made[n]})
+        m.settle(start)
+        bills = {g.asset: g for g in market.grid_settlements(m.state, start)}
+        assert bills["s-alice"].energy_wh == used[n]
+        billed["s-alice"] += bills["s-alice"].amount_fen
+        billed["pv-a"] += bills["pv-a"].amount_fen
+    exact_import = sum(used) * SELL  # thousandths of a fen
+    exact_export = sum(made) * FEED_IN
+    assert billed["s-alice"] == exact_import // 1000
+    assert billed["pv-a"] == exact_export // 1000
+    # what is left below a fen waits for the next bill
+    assert m.state.get_int(market_keys.grid_carry("import", "s-alice")) == exact_import % 1000
+    # rounding each bill apart would have under-collected by more than a percent
+    apart = sum(cost_minor(wh, SELL) for wh in used)
+    assert exact_import // 1000 - apart > exact_import // 1000 // 100
+    assert m.balance("alice") == HOUSE_FUNDS - billed["s-alice"]
+    assert m.money() == funds.total_supply(m.state)
+
+
+def test_a_chain_made_before_market_rules_2_keeps_the_first_rules() -> None:
+    """A genesis document without market_rules (made before the versions) keeps its hash and
+    runs the first rules, so its history re-executes as it was made: escrow held until
+    settlement, each grid bill rounded down on its own."""
+    old = Market(market_rules=1)
+    assert b"market_rules" not in asset_genesis_v1().encode()
+    assert load_genesis(asset_genesis_v1().encode()).market_rules == 1
+    assert market.rules_version(old.state) == 1
+    assert market.rules_version(Market().state) == market.RULES_VERSION == 2
+    old.ok(
+        "alice", "market.set_preference", {"site": "s-alice", "choice": "clean", "price_cap": 35}
+    )
+    old.ok("owner-a", "market.set_standing_offer", {"device": "pv-a", "floor_price": 40})
+    bills = 0
+    for n, used in enumerate((333, 333, 333)):
+        start = H1 + n * HOUR
+        cleared = old.clear(start)
+        assert "escrow_released" not in cleared.events[-1]
+        assert old.escrow("alice") > 0  # held until settlement under the first rules
+        old.readings(start, {"s-alice": used, "pv-a": 0})
+        old.settle(start)
+        (bill,) = [g for g in market.grid_settlements(old.state, start) if g.asset == "s-alice"]
+        bills += bill.amount_fen
+    assert bills == 3 * cost_minor(333, SELL)
+    assert old.escrow("alice") == 0
+
+
+def asset_genesis_v1() -> Any:
+    genesis = asset_genesis()
+    genesis.market_rules = 1
+    return genesis

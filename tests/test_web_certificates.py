@@ -22,7 +22,7 @@ import httpx
 from gridledger.contracts import certificates, registry
 from gridledger.core.keystore import load_key
 from gridledger.node.cert_keeper import CertificateKeeper, issuance_queue
-from gridledger.node.home import key_path
+from gridledger.node.home import key_path, local_time
 from gridledger.readmodels import certificates as index
 from gridledger.sdk.tx import sign_tx
 from gridledger.web.render import kwh, permille
@@ -41,7 +41,7 @@ def _field(page: Any, name: str, within: str = "") -> str:
 
 def _period(web_site: WebSite) -> tuple[int, int]:
     """The household page's default period: the latest days of market data."""
-    last = latest_day(web_site.node.state.view)
+    last = latest_day(web_site.node.state.view, local_time(web_site.home))
     assert last is not None
     return last - (DEFAULT_DAYS - 1) * DAY_S, last + DAY_S
 
@@ -168,7 +168,7 @@ def test_the_certifiers_queue_empties_when_its_keeper_issues(page: Any, web_site
     form = page.locator('form[data-form="filter"]')
     form.get_by_label("Plant").select_option("pv-01")
     form.get_by_label("Status").select_option("active")
-    form.get_by_label("Production day (UTC)").fill(f"{LAST_DAY + dt.timedelta(days=1)}")
+    form.get_by_label("Production day").fill(f"{LAST_DAY + dt.timedelta(days=1)}")
     form.get_by_role("button", name="Show").click()
     page.wait_for_url(re.compile(r".*/certificates\?device=pv-01&.*status=active.*day=2025-06-22"))
     rows = page.locator('table[data-table="bundles"] tbody tr')

@@ -18,11 +18,15 @@ import pytest
 from gridledger.contracts import funds, metering, registry
 from gridledger.contracts.chain import nonce_key
 from gridledger.core.crypto import sha256
+from gridledger.core.encoding import decode_json
+from gridledger.core.localtime import LocalTime
 from gridledger.readmodels import market as totals
-from gridledger.web.render import money
+from gridledger.web.render import money, utc
+from gridledger.web.views.explorer import body_times
 from web_support import PASSPHRASE, WebSite, shot
 
 RENDER_BUDGET_MS = 300.0
+SHANGHAI = LocalTime("Asia/Shanghai")
 VERIFIED = re.compile(r"^Verified")
 
 
@@ -70,7 +74,6 @@ BAD = [
     ("/sites/no-such-site", 404),
     ("/meters/no-such-meter", 404),
     ("/meters/m-pv-01?before=soon", 400),
-    ("/search?q=", 400),
     ("/search?q=999999999999", 404),
     ("/search?q=" + "f" * 64, 404),
     ("/search?q=%E4%B8%8D%E5%AD%98%E5%9C%A8", 404),
@@ -105,12 +108,34 @@ def test_search_finds_each_kind_of_record(web_site: WebSite) -> None:
         "m-flat-003": "/meters/m-flat-003",
         "flat-004": "/sites/flat-004",
     }
+    # hashes as pages show them shortened, the chain id, a day and an hour of the market
+    cases[tx_hash[:10] + "…"] = f"/txs/{tx_hash}"
+    cases[blk.hash.hex()[:12]] = f"/blocks/{blk.height}"
+    cases[web_site.node.chain_id] = "/"
+    cases["2025-06-21"] = "/market?day=2025-06-21"
+    noon = SHANGHAI.parse_day("2025-06-21") + 12 * 3600
+    cases["2025-06-21 12:00"] = f"/market/{noon}"
     with httpx.Client(base_url=web_site.url) as http:
         for query, target in cases.items():
             found = http.get("/search", params={"q": query})
             assert found.status_code == 303, query
             assert found.headers["location"] == target
             assert http.get(target).status_code == 200
+        # too short a prefix, or an hour without an interval: nothing found
+        for query in (tx_hash[:4], "2025-06-21 03:00", "2025-13-40"):
+            assert http.get("/search", params={"q": query}).status_code == 404, query
+        # an empty search goes back to the page it was typed on
+        empty = http.get(
+            "/search", params={"q": " "}, headers={"referer": f"{web_site.url}/market"}
+        )
+        assert (empty.status_code, empty.headers["location"]) == (303, "/market")
+        elsewhere = http.get("/search?q=", headers={"referer": "http://other.example/x"})
+        assert elsewhere.headers["location"] == "/"
+    # the market page of a day shows that day's intervals
+    day = httpx.get(f"{web_site.url}/market?day=2025-06-21").text
+    assert f'data-start="{noon}"' in day
+    # with a day picker showing that day
+    assert 'name="day" type="date" required value="2025-06-21"' in day
 
 
 def test_every_page_renders_within_budget(web_site: WebSite) -> None:
@@ -200,6 +225,25 @@ def test_search_box_leads_to_the_record(page: Any, web_site: WebSite) -> None:
     page.keyboard.press("Enter")
     page.wait_for_url("**/search?q=no-such-thing")
     assert "Nothing on the ledger matches" in page.get_by_role("alert").inner_text()
+    # an empty search stays on the page it was typed on
+    page.goto("/market")
+    page.get_by_role("searchbox", name="Search the ledger").fill("  ")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    assert page.url.endswith("/market")
+    assert page.get_by_role("heading", level=1).is_visible()
+
+
+def test_a_households_producer_page_says_it_is_no_producer(web_site: WebSite) -> None:
+    with httpx.Client(base_url=web_site.url) as http:
+        page = http.get("/producer/house-001")
+        assert page.status_code == 404
+        assert "house-001 is on the ledger, but it is not a producer" in page.text
+        assert 'href="/consumer/house-001" data-role="consumer"' in page.text
+        chinese = http.get("/consumer/owner-01?lang=zh-CN").text
+        assert "owner-01 在账本上，但不是用户" in chinese
+        assert 'href="/producer/owner-01"' in chinese
+        assert "Nothing on the ledger matches" in http.get("/producer/nobody?lang=en").text
 
 
 def test_account_page_matches_the_ledger_and_verifies(page: Any, web_site: WebSite) -> None:
@@ -389,3 +433,58 @@ def test_chinese_explorer_on_a_phone(browser: Any, web_site: WebSite) -> None:
         assert "请求无效" in page.get_by_role("heading", level=1).inner_text()
     finally:
         context.close()
+
+
+def test_api_docs_and_the_icon_need_no_other_site(page: Any, web_site: WebSite) -> None:
+    """Swagger UI at /docs comes from the node itself: with every other host refused, it
+    still lists the API's operations; pages name an icon the node serves."""
+    asked: list[str] = []
+
+    def only_the_node(route: Any) -> None:
+        url = route.request.url
+        if url.startswith(web_site.url):
+            route.continue_()
+        else:
+            asked.append(url)
+            route.abort()
+
+    page.route("**/*", only_the_node)
+    page.goto("/docs")
+    page.locator(".opblock").first.wait_for()
+    assert page.locator(".opblock").count() > 50
+    assert page.get_by_text("/v1/status").first.is_visible()
+    assert asked == []
+    shot(page, "api-docs")
+    page.goto("/")
+    icon = page.locator('link[rel="icon"]').get_attribute("href")
+    assert icon == "/static/favicon.svg"
+    for path in (icon, "/favicon.ico"):
+        response = httpx.get(web_site.url + path)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_a_transaction_body_shows_its_times_as_dates(web_site: WebSite) -> None:
+    body = {"interval": 1796594400, "quantity_wh": 1500, "length_s": 3600,
+            "readings": [{"meter": "m", "start": 1796590800, "length_s": 3600}],
+            "valid_until_ms": 1796594400123, "price": 1796594400 // 10**6}  # fmt: skip
+    assert body_times(body) == [
+        ("interval", 1796594400),
+        ("readings[0].start", 1796590800),
+        ("valid_until_ms", 1796594400),
+    ]
+    node = web_site.node
+    for height in range(1, node.tip.height + 1):
+        offers = [
+            stx
+            for stx in node.store.block(height).txs()
+            if decode_json(stx.raw)["kind"] == "market.place_offer"
+        ]
+        if offers:
+            break
+    tx = decode_json(offers[0].raw)
+    page = httpx.get(f"{web_site.url}/txs/{sha256(offers[0].raw).hex()}").text
+    start = tx["body"]["interval"]
+    shown = SHANGHAI.format(start)
+    assert '<dd data-path="interval"><time datetime=' in page
+    assert f'title="{utc(start)} UTC">{shown}</time>' in page

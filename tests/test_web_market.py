@@ -10,7 +10,7 @@ import httpx
 
 from gridledger.contracts import market
 from gridledger.core.keystore import load_key
-from gridledger.node.home import key_path
+from gridledger.node.home import key_path, local_time
 from gridledger.sdk import Client
 from gridledger.web.render import kwh
 from gridledger.web.views.market import DAY_S, latest_day, now_s, open_interval
@@ -30,9 +30,9 @@ def test_clearing_prices_and_volumes_match_the_ledger(page: Any, web_site: WebSi
         price if price is not None else "-"
     )
     assert row.locator('[data-field="volume"]').inner_text() == kwh(latest.volume_wh, 3)
-    day = latest_day(view)
+    day = latest_day(view, local_time(web_site.home))
     assert day is not None
-    shown = market.intervals(view, day - DAY_S, day + DAY_S)  # two UTC days by default
+    shown = market.intervals(view, day - DAY_S, day + DAY_S)  # two local days by default
     assert page.locator('table[data-table="intervals"] tbody tr').count() == len(shown)
     tariffs = market.tariffs(view)
     assert tariffs is not None
@@ -94,3 +94,18 @@ def test_market_pages_bad_input_and_timing(web_site: WebSite) -> None:
             timing = TIMING.match(answer.headers["server-timing"])
             assert timing is not None
             assert float(timing.group(1)) < 300, (path, answer.headers["server-timing"])
+
+
+def test_a_days_market_page_and_the_demo_summary_give_the_same_figures(
+    web_site: WebSite,
+) -> None:
+    """The summary's days are the community's local days, and so are the pages': the clean
+    energy the market page lists for a day adds up to what the summary says for that day."""
+    with httpx.Client(base_url=web_site.url) as http:
+        for day in web_site.summary["days"]:
+            page = http.get("/market", params={"day": day["date"], "lang": "en"}).text
+            cells = re.findall(r'data-field="delivered">([\d,.]+)</td>', page)
+            assert cells, day["date"]
+            delivered_wh = sum(round(float(c.replace(",", "")) * 1000) for c in cells)
+            assert delivered_wh == day["delivered_wh"] > 0, day["date"]
+            assert len(cells) == len(re.findall(r'<tr data-start="', page))

@@ -14,18 +14,20 @@ import time
 from typing import Any
 
 import httpx
+from typer.testing import CliRunner
 
+from gridledger.cli.main import app
 from gridledger.contracts import funds, market
 from gridledger.core.crypto import SigningKey
 from gridledger.core.keystore import load_key
-from gridledger.node.home import key_path
+from gridledger.node.home import key_path, local_time
 from gridledger.readmodels import market as totals
 from gridledger.web.render import kwh, money, permille
 from gridledger.web.views.market import DAY_S, latest_day
 from web_support import PASSPHRASE, WebSite, password_of, shot
 
 TIMING = re.compile(r"render;dur=(\d+(?:\.\d+)?)")
-HASH_IN_URL = re.compile(r".*\?tx=[0-9a-f]{64}$")
+HASH_IN_URL = re.compile(r".*[?&]tx=[0-9a-f]{64}$")
 
 
 def _choice(site: WebSite, account: str) -> str:
@@ -77,11 +79,20 @@ def test_one_click_clean_power_signed_by_the_node(page: Any, web_site: WebSite) 
 def test_browser_signing_with_the_members_own_key(page: Any, web_site: WebSite) -> None:
     account = "house-001"  # the demo saves this household's key in the home
     key = load_key(key_path(web_site.home, account), PASSPHRASE)
+    # what the member pastes is what `gridledger keys export` prints
+    exported = CliRunner().invoke(
+        app,
+        ["keys", "export", account, "--home", str(web_site.home)],
+        env={"GRIDLEDGER_PASSPHRASE": PASSPHRASE},
+    )
+    assert exported.exit_code == 0, exported.output
+    seed = exported.stdout.strip()
+    assert seed == key.seed.hex()
     page.goto(f"/consumer/{account}?sign=browser")
     start = _choice(web_site, account)
     other = "grid" if start == "clean" else "clean"
     page.get_by_text("Your key (for signing in this browser)").click()
-    page.get_by_label("Private key (64 hex digits)").fill(key.seed.hex())
+    page.get_by_label("Private key (64 hex digits)").fill(seed)
     page.get_by_role("button", name="Use this key").click()
     assert page.get_by_text("Key ready for this tab.").is_visible()
     label = {"clean": "Choose clean power", "grid": "Switch to grid power"}
@@ -89,10 +100,12 @@ def test_browser_signing_with_the_members_own_key(page: Any, web_site: WebSite) 
     page.wait_for_url(HASH_IN_URL)
     assert page.locator('[data-outcome="ok"]').is_visible()
     assert _choice(web_site, account) == other
-    # and back to where it was, still signed in the browser (the seed stays in the tab)
-    page.goto(f"/consumer/{account}?sign=browser")
+    # the page stays in browser-signing mode: back to where it was with the key of the tab
+    assert "sign=browser" in page.url
+    assert page.locator('form[data-sign="browser"]').count() >= 1
+    first = page.url
     page.get_by_role("button", name=label[start]).click()
-    page.wait_for_url(HASH_IN_URL)
+    page.wait_for_url(lambda url: url != first and HASH_IN_URL.match(url) is not None)
     assert _choice(web_site, account) == start
     shot(page, "consumer-browser-signed")
 
@@ -108,10 +121,13 @@ def test_a_wrong_key_is_refused_before_anything_is_sent(page: Any, web_site: Web
     assert page.get_by_text("A key is 64 hexadecimal digits").is_visible()
     page.get_by_label("Private key (64 hex digits)").fill(SigningKey.generate().seed.hex())
     page.get_by_role("button", name="Use this key").click()
-    page.locator('[data-site] button[type="submit"]').first.click()
+    # checked at once against the account's public key, and not kept
     error = page.locator('[data-outcome="error"]')
     error.wait_for()
     assert "does not belong to house-002" in error.inner_text()
+    assert page.evaluate("sessionStorage.getItem('gridledger.seed.house-002')") is None
+    page.locator('[data-site] button[type="submit"]').first.click()
+    assert "Paste your account's key first" in page.locator("#sign-status").inner_text()
     shot(page, "consumer-wrong-key")
     time.sleep(0.2)
     view = web_site.node.state.view
@@ -131,7 +147,7 @@ def test_consumer_figures_match_the_ledger(page: Any, web_site: WebSite) -> None
     assert _field(page, "clean_share") == permille(stats.clean_share_permille)
     assert _field(page, "arrears") == money(0)
     # the latest day's pairings, one row each
-    day = latest_day(view)
+    day = latest_day(view, local_time(web_site.home))
     assert day is not None
     conn = web_site.node.readmodels.reader()
     today = [
@@ -144,7 +160,9 @@ def test_consumer_figures_match_the_ledger(page: Any, web_site: WebSite) -> None
     assert rows.count() == len(today)
     first = today[0]
     row = page.locator(f'tr[data-id="{first.id}"]')
-    assert row.locator('[data-field="delivered_wh"]').inner_text() == str(first.delivered_wh)
+    delivered_cell = row.locator('[data-field="delivered_wh"]')
+    assert delivered_cell.get_attribute("data-wh") == str(first.delivered_wh)
+    assert delivered_cell.inner_text() == kwh(first.delivered_wh, 3)
     # clean share per day: the delivered energy of that day's pairings
     row = page.locator(f'table[data-table="daily"] tr[data-day="{day}"]')
     delivered = sum(p.delivered_wh or 0 for p in today)
@@ -172,7 +190,7 @@ def test_producer_figures_match_the_ledger(page: Any, web_site: WebSite) -> None
         row = page.locator(f'[data-plant="pv-01"] tr[data-consumer="{buyer.consumer}"]')
         assert row.locator('[data-field="delivered_wh"]').inner_text() == kwh(buyer.delivered_wh, 3)
         assert row.locator('[data-field="amount_fen"]').inner_text() == money(buyer.amount_fen)
-    day = latest_day(view)
+    day = latest_day(view, local_time(web_site.home))
     assert day is not None
     sold = sum(
         p.delivered_wh or 0
@@ -180,7 +198,7 @@ def test_producer_figures_match_the_ledger(page: Any, web_site: WebSite) -> None
         if p.device == "pv-01"
     )
     cells = page.locator('[data-plant="pv-01"] table[data-table="hours"] [data-field="sold"]')
-    assert sum(int(c) for c in cells.all_inner_texts()) == sold
+    assert sum(int(c.get_attribute("data-wh")) for c in cells.all()) == sold
     shot(page, "producer-owner-01")
 
 
@@ -196,7 +214,7 @@ def test_chinese_pages_and_translated_not_found(page: Any, web_site: WebSite) ->
     shot(page, "producer-zh-phone")
     with httpx.Client(base_url=web_site.url) as http:
         for lang, text in (("en", "Nothing on the ledger matches"), ("zh-CN", "账本")):
-            for path in ("/consumer/nobody", "/producer/house-001", "/consumer/Bad%20Id"):
+            for path in ("/consumer/nobody", "/producer/nobody", "/consumer/Bad%20Id"):
                 answer = http.get(path, params={"lang": lang})
                 assert answer.status_code == 404
                 assert text in answer.text

@@ -13,7 +13,11 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from gridledger.api.auth import Auth, Clock, CookieJar, members_error
 from gridledger.api.context import MAX_BATCH, MAX_BATCH_BYTES, ApiContext
@@ -38,11 +42,37 @@ from gridledger.api.routes import (
 )
 from gridledger.api.site import HostCheck, Site
 from gridledger.api.waiting import CommitWaiters
+from gridledger.core.localtime import LocalTime
 from gridledger.node.custody import Custody, CustodyError
+from gridledger.node.home import local_time
 from gridledger.node.members import Members, MembersError
 from gridledger.node.node import Node
 
 log = logging.getLogger("gridledger.api")
+
+
+def _local_time(node: Node) -> LocalTime:
+    """The time zone the node's genesis names (UTC if none, or if it has no home on disk)."""
+    try:
+        return local_time(node.config.home)
+    except (OSError, ValueError):
+        return LocalTime()
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the copy installed with the node (``swagger-ui-bundle-v2``),
+    so the API's documentation works without reaching any other site."""
+    app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="GridLedger API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
 
 
 def _version() -> str:
@@ -88,12 +118,15 @@ def create_app(
         version=_version(),
         summary="Submit signed transactions; read blocks, state and proofs; follow new blocks.",
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served below from the node's own copy of Swagger UI
         redoc_url=None,
         default_response_class=JSONBytes,
         lifespan=lifespan,
     )
-    ctx = ApiContext(node, waiters, max_batch, max_batch_bytes, BodyBudget(body_limits), auth)
+    ctx = ApiContext(
+        node, waiters, max_batch, max_batch_bytes, BodyBudget(body_limits), auth,
+        local=_local_time(node),
+    )  # fmt: skip
     app.state.ctx = ctx
     app.state.auth = auth
     install_error_handlers(app)
@@ -115,6 +148,7 @@ def create_app(
         certificate_files,
     ):
         app.include_router(module.router(ctx))
+    _offline_docs(app)
     if web:
         # imported here: the web interface's templates load only where pages are served
         from gridledger.web import routers, static_files  # noqa: PLC0415

@@ -10,6 +10,7 @@ from fastapi import Path
 from gridledger.api.limits import BodyBudget
 from gridledger.api.schemas import HEX64
 from gridledger.api.waiting import CommitWaiters
+from gridledger.core.localtime import LocalTime
 from gridledger.node.node import Node
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ class ApiContext:
     """Request bodies in flight, shared by every route that reads one."""
     auth: Auth | None = None
     """Sessions, members and custody: who may ask the node to sign or to manage members."""
+    local: LocalTime = field(default_factory=LocalTime)
+    """The chain's time zone (its genesis ``time_zone``), for the pages."""
 
 
 def hash_bytes(tx_hash: str) -> bytes:

@@ -380,6 +380,11 @@ class Status(BaseModel):
     prune_keep: int | None = Field(
         default=None, description="Heights a pruned node keeps; null on an archive node."
     )
+    time_zone: str = Field(
+        default="UTC",
+        description="The IANA time zone the chain's genesis names for people (pages, charts, "
+        "summaries show days and hours in it); every time in the API stays Unix UTC.",
+    )
     network: dict[str, Any] | None = Field(
         default=None,
         description="In a consortium network: this node's place in the ordering log (position), "

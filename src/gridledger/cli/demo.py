@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import socket
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -29,6 +29,9 @@ from gridledger.cli.common import (
     reporting,
 )
 from gridledger.contracts.market.matching import MECHANISMS
+
+if TYPE_CHECKING:
+    from gridledger.sim.community import Continuation
 
 log = logging.getLogger("gridledger.cli")
 
@@ -184,36 +187,48 @@ def _print_summary(s: dict[str, Any], home: Path) -> None:
         console.print("these are shown once; the home keeps only their hashes")
 
 
-def _serve(home: Path, secret: str, port: int) -> None:
-    """Serve the demo chain's API on the real clock until SIGINT or SIGTERM, with the grid
-    company's account keeping the market (clearing and settling when due) and the certifier's
-    account keeping its certificates (issuing each hour once final)."""
-    from gridledger.cli.serving import keeper_key, serve_until_stopped  # noqa: PLC0415
+def _serve(home: Path, secret: str, port: int, carry_on: Continuation | None, speed: int) -> None:
+    """Serve the demo chain's API until SIGINT or SIGTERM, with the grid company's account
+    keeping the market (clearing and settling when due), the certifier's account keeping its
+    certificates (issuing each hour once final) and, given ``carry_on``, the community going
+    on living: on the real clock, or one ``speed`` times faster that the node takes as its
+    own."""
+    from gridledger.cli.serving import Companion, keeper_key, serve_until_stopped  # noqa: PLC0415
     from gridledger.node.cert_keeper import CertificateKeeper, KeeperError  # noqa: PLC0415
     from gridledger.node.home import open_node  # noqa: PLC0415
     from gridledger.node.keeper import MarketKeeper  # noqa: PLC0415
+    from gridledger.node.node import wall_clock_ms  # noqa: PLC0415
     from gridledger.sim.community import CERTIFIER, GRID  # noqa: PLC0415
+    from gridledger.sim.live import LiveCommunity, SpeedClock  # noqa: PLC0415
 
     signer = keeper_key(home, GRID, secret)
     certifier = keeper_key(home, CERTIFIER, secret, "certificate keeper")
+    clock = SpeedClock(wall_clock_ms(), speed)
     with reporting():
-        chain = open_node(home, secret, tune_gc=True)
+        chain = open_node(home, secret, tune_gc=True, clock=clock)
     try:
         cert_keeper = CertificateKeeper(chain, CERTIFIER, certifier)
     except KeeperError as exc:
         chain.close()
         fail(exc.code, exc.message)
-    keeper = MarketKeeper(chain, GRID, signer)
+    # the keepers look often enough to see every few minutes of the community's clock
+    period_s = max(0.1, min(2.0, 60.0 / speed))
+    keeper = MarketKeeper(chain, GRID, signer, period_s=period_s)
+    companions: list[Companion] = []
+    if carry_on is not None:
+        companions.append(LiveCommunity(carry_on, f"http://{HOST}:{port}", clock, speed=speed))
 
     def started() -> None:
+        pace = "on the real clock" if speed == 1 else f"{speed} times faster than the real clock"
+        living = f"the community lives on {pace}; " if carry_on is not None else ""
         err_console.print(
-            f"serving the demo chain at http://localhost:{port} (API docs at /docs; sign in at "
-            "/login with a password printed above); Ctrl-C stops it"
+            f"serving the demo chain at http://localhost:{port} ({living}API docs at /docs; "
+            "sign in at /login with a password printed above); Ctrl-C stops it"
         )
 
     serve_until_stopped(
         chain, HOST, port, log_level="warning", access_log=False, keeper=keeper,
-        cert_keeper=cert_keeper, started=started,
+        cert_keeper=cert_keeper, started=started, companions=companions,
     )  # fmt: skip
 
 
@@ -254,8 +269,22 @@ def demo(
     ] = False,
     serve: Annotated[
         bool,
-        typer.Option("--serve", help="Afterwards, serve the chain's API until Ctrl-C."),
+        typer.Option(
+            "--serve",
+            help="Run the community up to now, then serve the chain's API until Ctrl-C while "
+            "the community goes on living.",
+        ),
     ] = False,
+    speed: Annotated[
+        int,
+        typer.Option(
+            "--speed",
+            min=1,
+            max=3600,
+            help="With --serve: the community's clock (and the node's) runs this many times "
+            "faster than the real clock (60: an hour a minute).",
+        ),
+    ] = 1,
     json_out: JsonOpt = False,
 ) -> None:
     """Run the Shekou community (PV plants, households, a clean-power market) on a new chain.
@@ -278,7 +307,12 @@ def demo(
             json_out,
         )
     # imported here: the simulation needs pvlib and pandas, which are slow to import
-    from gridledger.sim.community import DemoConfig, DemoError, run_demo  # noqa: PLC0415
+    from gridledger.sim.community import (  # noqa: PLC0415
+        DemoConfig,
+        DemoError,
+        run_demo,
+        run_demo_to_now,
+    )
 
     logs.configure("warning")
     config = DemoConfig(
@@ -300,11 +334,19 @@ def demo(
                 tasks[phase] = progress.add_task(labels.get(phase, phase), total=total)
             progress.update(tasks[phase], completed=done, total=total)
 
+        # served without a --last-day, the community runs up to now and then lives on
+        live = serve and last is None
+        carry_on: Continuation | None = None
         try:
             with reporting(json_out):
-                summary = run_demo(
-                    config, home, secret, api=f"{HOST}:{port}", reset=reset, progress=report
-                )
+                if live:
+                    summary, carry_on = run_demo_to_now(
+                        config, home, secret, api=f"{HOST}:{port}", reset=reset, progress=report
+                    )
+                else:
+                    summary = run_demo(
+                        config, home, secret, api=f"{HOST}:{port}", reset=reset, progress=report
+                    )
         except DemoError as exc:
             fail(exc.code, exc.message, json_out)
     if json_out:
@@ -315,4 +357,4 @@ def demo(
             console.print(f"\nserve it:  gridledger node --home {home}")
             console.print(f"check it:  gridledger verify --home {home}")
     if serve:
-        _serve(home, secret, port)
+        _serve(home, secret, port, carry_on, speed)

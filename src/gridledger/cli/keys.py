@@ -12,6 +12,7 @@ from gridledger.cli.common import (
     HomeOpt,
     JsonOpt,
     console,
+    err_console,
     fail,
     kv_table,
     passphrase,
@@ -20,7 +21,7 @@ from gridledger.cli.common import (
 )
 from gridledger.contracts.registry import ID_RE
 from gridledger.core.crypto import SigningKey
-from gridledger.core.keystore import KeystoreError, read_public_key, save_key
+from gridledger.core.keystore import KeystoreError, load_key, read_public_key, save_key
 from gridledger.node.home import DEFAULT_HOME, key_path
 
 app = typer.Typer(
@@ -104,3 +105,20 @@ def list_keys(home: HomeOpt = DEFAULT_HOME, json_out: JsonOpt = False) -> None:
     for row in rows:
         table.add_row(row["name"], row["public_key"])
     console.print(table)
+
+
+@app.command("export")
+def export(name: NameArg, home: HomeOpt = DEFAULT_HOME, json_out: JsonOpt = False) -> None:
+    """Print the private key of NAME (its 32-byte seed, 64 hex digits) to paste into the web
+    page's "Your key" box and sign in the browser. Anyone holding it can act as NAME: keep it
+    to yourself, never paste it into a page of another site."""
+    path = existing_key(home, name, json_out)
+    with reporting(json_out):
+        key = load_key(path, passphrase())
+    if json_out:
+        print_json({"name": name, "public_key": key.public_key, "private_key": key.seed.hex()})
+        return
+    err_console.print(
+        f"private key of {name} ({key.public_key}); anyone holding it can act as {name}:"
+    )
+    typer.echo(key.seed.hex())

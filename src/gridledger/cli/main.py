@@ -2,7 +2,7 @@
 
 gridledger init            create a node home: genesis, node and operator keys
 gridledger node            run the node and its HTTP API
-gridledger keys ...        create and show account keys
+gridledger keys ...        create, show, list and export account keys
 gridledger tx ...          sign, submit and wait for transactions
 gridledger query ...       read accounts, blocks, transactions and state
 gridledger cert ...        granular energy certificates: transactions, registry views, exports
@@ -56,6 +56,7 @@ from gridledger.cli.common import (
 )
 from gridledger.cli.serving import keeper_key, serve_until_stopped
 from gridledger.contracts.registry import check_id
+from gridledger.core.localtime import check_zone
 from gridledger.node.cert_keeper import CertificateKeeper, KeeperError
 from gridledger.node.chainverify import verify_chain
 from gridledger.node.home import (
@@ -135,17 +136,30 @@ def init(
         str, typer.Option("--org-name", help="The organisation's display name.")
     ] = "Network operator",
     api: Annotated[str, typer.Option("--api", help="HOST:PORT for the API.")] = DEFAULT_API,
+    time_zone: Annotated[
+        str,
+        typer.Option(
+            "--time-zone",
+            help="The IANA time zone of the people the chain serves (Asia/Shanghai): its pages "
+            "show days and hours in it.",
+        ),
+    ] = "UTC",
     json_out: JsonOpt = False,
 ) -> None:
     """Create a new chain in HOME: genesis.json, node.json, the node key and the operator key."""
     if chain_id is not None and not _CHAIN_ID.match(chain_id):
         raise typer.BadParameter("1-64 characters of A-Z a-z 0-9 . _ -", param_hint="--chain-id")
+    try:
+        check_zone(time_zone)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--time-zone") from None
     parse_host_port(api)
     with reporting(json_out):
         check_id(org, "organisation id")
         genesis = init_home(
-            home, passphrase(confirm=True), chain_id=chain_id, org=org, org_name=org_name, api=api
-        )
+            home, passphrase(confirm=True), chain_id=chain_id, org=org, org_name=org_name,
+            api=api, time_zone=None if time_zone == "UTC" else time_zone,
+        )  # fmt: skip
     operator = genesis.accounts[0].id
     info = {
         "home": str(home),
@@ -156,6 +170,7 @@ def init(
         "operator_key": str(key_path(home, operator)),
         "node_key": str(key_path(home, "node")),
         "api": api,
+        "time_zone": time_zone,
     }
     if json_out:
         print_json(info)

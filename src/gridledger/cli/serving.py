@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from gridledger.cli.common import fail
 from gridledger.core.crypto import SigningKey
@@ -23,6 +23,14 @@ if TYPE_CHECKING:
     from gridledger.network.runner import NetworkNode
 
 log = logging.getLogger("gridledger.cli")
+
+
+class Companion(Protocol):
+    """Something that runs beside a served node (the demo's living community)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 def keeper_key(
@@ -51,11 +59,13 @@ def serve_until_stopped(
     tls: Tls | None = None,
     names: tuple[str, ...] = (),
     network: NetworkNode | None = None,
+    companions: Sequence[Companion] = (),
 ) -> None:
     """Start ``chain`` (and its keepers), serve its API, and close everything on a signal.
 
     In a consortium network, ``network`` runs the chain (reads the ordering log, proposes,
-    attests) instead of the embedded block thread."""
+    attests) instead of the embedded block thread. ``companions`` start after the keepers and
+    stop before them."""
     # imported here: the web stack is only needed when serving, and is slow to import
     from gridledger.api.server import serve  # noqa: PLC0415
 
@@ -76,6 +86,8 @@ def serve_until_stopped(
             keeper.start()
         if cert_keeper is not None:
             cert_keeper.start()
+        for companion in companions:
+            companion.start()
         if started is not None:
             started()
         if not received:
@@ -89,6 +101,8 @@ def serve_until_stopped(
                 names=names,
             )
     finally:
+        for companion in companions:
+            companion.stop()
         if cert_keeper is not None:
             cert_keeper.stop()
         if keeper is not None:

@@ -10,11 +10,12 @@ from typing import Annotated
 
 import msgspec
 
-from gridledger.contracts import chain, consortium, funds, layout, registry
+from gridledger.contracts import chain, consortium, funds, layout, market, registry
 from gridledger.contracts.base import KINDS
 from gridledger.contracts.rules import Rules
 from gridledger.core.crypto import sha256
 from gridledger.core.encoding import INT_MAX, canonical
+from gridledger.core.localtime import check_zone
 from gridledger.state.state import StateWriter
 
 
@@ -67,16 +68,32 @@ class Genesis(msgspec.Struct, forbid_unknown_fields=True):
     instead of a tree leaf per reading (``docs/formats.md`` §5a). ``gridledger init`` sets it
     for every new chain; absent (left out of the document, so older documents keep their
     hash), readings are leaves as on the chains created before."""
+    market_rules: Annotated[int, msgspec.Meta(ge=1, le=market.RULES_VERSION)] = market.RULES_VERSION
+    """The version of the market's rules the chain runs (``market.RULES_VERSION``): new
+    documents name the latest; a document without it (made before versions) runs version 1,
+    and leaves it out, so it keeps its hash."""
+    time_zone: str | None = None
+    """The IANA time zone of the people the chain serves (``Asia/Shanghai``): pages, charts,
+    summaries and exports show days and hours in it. No rule depends on it; absent (and left
+    out of the document, so older documents keep their hash) means UTC."""
+
+    def __post_init__(self) -> None:
+        if self.time_zone is not None:
+            check_zone(self.time_zone)
 
     def encode(self) -> bytes:
-        """Canonical JSON; an organisation without ``network`` has no such member, and a
-        document without ``readings_log`` none either."""
+        """Canonical JSON; an organisation without ``network`` has no such member, a document
+        without ``time_zone`` or ``readings_log`` no such member either."""
         doc = msgspec.to_builtins(self)
         for org in doc["organisations"]:
             if org.get("network") is None:
                 org.pop("network", None)
         if doc.get("readings_log") is None:
             doc.pop("readings_log", None)
+        if doc.get("time_zone") is None:
+            doc.pop("time_zone", None)
+        if doc.get("market_rules") == 1:
+            doc.pop("market_rules", None)
         return canonical(doc)
 
     def hash(self) -> bytes:
@@ -84,7 +101,11 @@ class Genesis(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def load(data: bytes) -> Genesis:
-    return msgspec.json.decode(data, type=Genesis)
+    doc = msgspec.json.decode(data)
+    if isinstance(doc, dict):
+        # a document made before market rules had versions runs the first ones
+        doc.setdefault("market_rules", 1)
+    return msgspec.convert(doc, type=Genesis)
 
 
 def resolved_rules(genesis: Genesis) -> Rules:
@@ -129,3 +150,4 @@ def apply_genesis(state: StateWriter, genesis: Genesis) -> None:
     except chain.InvalidRules as exc:
         raise ValueError(f"genesis rules: {exc.message}") from None
     chain.write_genesis(state, genesis.hash().hex(), rules)
+    market.set_rules_version(state, genesis.market_rules)

@@ -21,9 +21,11 @@ from gridledger.contracts.genesis import (
     GenesisOrganisation,
     resolved_rules,
 )
+from gridledger.contracts.genesis import load as load_genesis
 from gridledger.contracts.rules import Rules
 from gridledger.core.crypto import SigningKey
 from gridledger.core.keystore import load_key, save_key
+from gridledger.core.localtime import DEFAULT_ZONE, LocalTime
 from gridledger.node.node import GENESIS_NAME, Node, NodeConfig, wall_clock_ms
 from gridledger.node.ordering import OrderingBackend
 
@@ -50,8 +52,10 @@ def init_home(
     accounts: list[GenesisAccount] | None = None,
     rules: Rules | None = None,
     api: str = DEFAULT_API,
+    time_zone: str | None = None,
 ) -> Genesis:
-    """Create a home with a genesis of one organisation, its operator and node keys."""
+    """Create a home with a genesis of one organisation, its operator and node keys
+    (``time_zone``: the IANA zone its pages show time in, UTC if None)."""
     if (home / GENESIS_NAME).exists():
         raise HomeError(f"{home} already holds a chain (genesis.json exists)")
     home.mkdir(parents=True, exist_ok=True)
@@ -75,6 +79,7 @@ def init_home(
         ],
         rules=rules or Rules(),
         readings_log=True,
+        time_zone=time_zone,
     )
     # Write the resolved kinds and proposers into the document: a later version of this
     # software that knows more kinds must not change what this chain allows without an upgrade.
@@ -82,6 +87,12 @@ def init_home(
     (home / GENESIS_NAME).write_bytes(genesis.encode())
     (home / "node.json").write_text(json.dumps({"org": org, "api": api}, indent=2))
     return genesis
+
+
+def local_time(home: Path) -> LocalTime:
+    """The time zone the chain in ``home`` names in its genesis (UTC if none), for people."""
+    genesis = load_genesis((home / GENESIS_NAME).read_bytes())
+    return LocalTime(genesis.time_zone or DEFAULT_ZONE)
 
 
 def read_settings(home: Path) -> dict[str, Any]:

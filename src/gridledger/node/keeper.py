@@ -4,8 +4,11 @@ Clearing and settlement are ordinary transactions whose outcome depends only on 
 any account may send them and the result is the same whoever does. A node started with a keeper
 account (``gridledger node --keeper operator``) sends them on time with that account's key:
 
-* **clear** an interval once its gate closure has passed, if it has orders, or if a standing
-  choice made before its gate closure will place some;
+* **clear** an interval once its gate closure has passed, if there is something to clear:
+  bids and offers to match (its own orders or those standing choices made before its gate
+  closure will place), or bids of its own whose escrow clearing gives back. An interval
+  nobody offers into, or nobody bids in, is left alone: no empty cleared interval, no money
+  held for it;
 * **settle** a cleared interval once it has ended and its meter data is final (or the data
   deadline has passed), checked on the committed state with the contract's own rule
   (:func:`gridledger.contracts.market.settlement_ready`).
@@ -31,11 +34,39 @@ from gridledger.state.state import StateReader
 log = logging.getLogger("gridledger.keeper")
 
 
-def _earliest_choice(view: StateReader) -> int | None:
-    """When the oldest standing choice that places orders was made (Unix s), if any."""
-    times = [p.since_s for p in market.preferences(view) if p.choice == "clean"]
-    times += [o.since_s for o in market.standing_offers(view)]
+def _earliest(times: list[int]) -> int | None:
     return min(times) if times else None
+
+
+def _worth_clearing(
+    view: StateReader,
+    start: int,
+    gate_s: int,
+    standing_bid_s: int | None,
+    standing_offer_s: int | None,
+    has_orders: bool,
+) -> bool:
+    """Whether clearing ``start`` matches something or gives escrow back: bids (its own, or
+    a standing choice made before its gate closure ``gate_s``) and offers alike, or bids of
+    its own alone."""
+    sides = {o.side for o in market.interval_orders(view, start)} if has_orders else set()
+    bids = "bid" in sides or (standing_bid_s is not None and standing_bid_s < gate_s)
+    offers = "offer" in sides or (standing_offer_s is not None and standing_offer_s < gate_s)
+    return (bids and offers) or "bid" in sides
+
+
+def worth_clearing(view: StateReader, start: int) -> bool:
+    """Whether the keeper would clear interval ``start`` once its gate closure has passed:
+    it has bids and offers to match, or bids of its own whose escrow clearing gives back."""
+    record = market.get_interval(view, start)
+    if record is not None and record.status != "open":
+        return False
+    standing_bids = [p.since_s for p in market.preferences(view) if p.choice == "clean"]
+    standing_offers = [o.since_s for o in market.standing_offers(view)]
+    gate = start - market.params(view).gate_closure_s
+    return _worth_clearing(
+        view, start, gate, _earliest(standing_bids), _earliest(standing_offers), record is not None
+    )
 
 
 def due_actions(
@@ -50,15 +81,16 @@ def due_actions(
     last = (now_s + gate) // step * step  # the latest interval whose gate closure has passed
     first = last - lookback_s // step * step
     records = {r.start_s: r for r in market.intervals(view, first, last + 1, limit=100_000)}
-    earliest = _earliest_choice(view)
+    standing_bid_s = _earliest([p.since_s for p in market.preferences(view) if p.choice == "clean"])
+    standing_offer_s = _earliest([o.since_s for o in market.standing_offers(view)])
     out: list[tuple[str, int]] = []
     for start in range(first, last + 1, step):
         record = records.get(start)
-        if record is None:
-            if earliest is not None and earliest < start - gate:
+        if record is None or record.status == "open":
+            if _worth_clearing(
+                view, start, start - gate, standing_bid_s, standing_offer_s, record is not None
+            ):
                 out.append(("market.clear", start))
-        elif record.status == "open":
-            out.append(("market.clear", start))
         elif (
             record.status == "cleared"
             and now_s >= start + record.interval_s

@@ -54,6 +54,7 @@ from typing import Any
 
 import msgspec
 
+from gridledger.contracts import market
 from gridledger.contracts.market.matching import MECHANISMS
 from gridledger.core.crypto import SigningKey
 from gridledger.core.keystore import load_key, save_key
@@ -63,6 +64,7 @@ from gridledger.ingest import Reading, ReadingSubmitter, RetryPolicy
 from gridledger.node.cert_keeper import CertificateKeeper
 from gridledger.node.custody import CUSTODY_NAME, save_custody
 from gridledger.node.home import init_home, key_path, open_node
+from gridledger.node.keeper import worth_clearing
 from gridledger.node.members import LOCK_NAME, MEMBERS_NAME, Members
 from gridledger.node.node import DB_NAME, GENESIS_NAME, CommittedBlock, Node, wall_clock_ms
 from gridledger.sdk import Client
@@ -705,6 +707,22 @@ def _gateway_client(node: Node) -> Iterator[Client]:
         yield client
 
 
+@dataclasses.dataclass
+class Continuation:
+    """Where a run that goes on living (:func:`run_demo_to_now`) left the community: what the
+    live community (:mod:`gridledger.sim.live`) needs to carry on."""
+
+    community: Community
+    keys: dict[str, SigningKey]
+    """The community's keys (the plant owners' offer, the gateway signs readings)."""
+    now_ms: int
+    """The scenario's clock when the run stopped: the real time it was started at."""
+    offered_days: int
+    """Days of the window (from its first) whose day-ahead offers are on the chain."""
+    readings_from_s: int
+    """The first hour whose meter readings are not on the chain yet, Unix seconds."""
+
+
 def run_demo(
     config: DemoConfig,
     home: Path,
@@ -734,13 +752,53 @@ def run_demo(
     Raises:
         DemoError: the home is in the way, the window has not ended, or a step failed.
     """
+    summary, _ = _run(config, home, passphrase, api, reset, progress, now_ms, live=False)
+    return summary
+
+
+def run_demo_to_now(
+    config: DemoConfig,
+    home: Path,
+    passphrase: str,
+    *,
+    api: str = "127.0.0.1:8645",
+    reset: bool = False,
+    progress: Progress | None = None,
+    now_ms: int | None = None,
+) -> tuple[dict[str, Any], Continuation]:
+    """Like :func:`run_demo`, for a community that goes on living once served: the window is
+    ``config.days`` local days ending with today, run up to the real time ``now_ms`` (today's
+    offers placed, every ended hour metered, cleared and settled); the summary covers the
+    hours that have ended. Returns it with what the live community needs to carry on."""
+    summary, carry_on = _run(config, home, passphrase, api, reset, progress, now_ms, live=True)
+    assert carry_on is not None
+    return summary, carry_on
+
+
+def _run(
+    config: DemoConfig,
+    home: Path,
+    passphrase: str,
+    api: str,
+    reset: bool,
+    progress: Progress | None,
+    now_ms: int | None,
+    *,
+    live: bool,
+) -> tuple[dict[str, Any], Continuation | None]:
     report = progress or (lambda _phase, _done, _total: None)
     config.check()
     t0 = time.perf_counter()
     now_ms = wall_clock_ms() if now_ms is None else now_ms
-    last_day = config.last_day or default_last_day(now_ms // 1000)
-    start, end = window(config.days, last_day)
-    if end * 1000 > now_ms:
+    if live:
+        last_day = SHEKOU.local(now_ms // 1000).date()
+        start, end = window(config.days, last_day)
+        until_s = now_ms // 1000
+    else:
+        last_day = config.last_day or default_last_day(now_ms // 1000)
+        start, end = window(config.days, last_day)
+        until_s = end
+    if end * 1000 > now_ms and not live:
         raise DemoError("demo.invalid", f"the last day {last_day} has not ended yet")
     prepare_home(home, reset)
     community = build_community(config, start, progress=report)
@@ -755,6 +813,7 @@ def run_demo(
         org_name="Shekou community network operator",
         genesis_time=setup_s * 1000,
         api=api,
+        time_zone=community.site.tz,
     )
     (home / MARKER_NAME).write_text(json.dumps({"scenario": _scenario(community)}, indent=2))
     members = [
@@ -800,13 +859,21 @@ def run_demo(
                 retry=RetryPolicy(attempts=3, first_delay_s=0.2),
             )
             done = 0
-            report("hours", 0, community.hours)
+            offered_days = 1
+            readings_from = community.start
+            hours = (until_s - community.start) // HOUR_S if live else community.hours
+            report("hours", 0, hours)
             for at_s, _, step, arg in _schedule(community):
+                if at_s > until_s:
+                    break
                 interval = community.start + arg * HOUR_S
                 if step == "offers":
                     chain.run(at_s, _offers(community, arg))
+                    offered_days = arg + 1
                 elif step == "clear":
-                    chain.run(at_s, [(OPERATOR, "market.clear", {"interval": interval})])
+                    # as the market keeper does: only an interval with something to clear
+                    if worth_clearing(node.state.view, interval):
+                        chain.run(at_s, [(OPERATOR, "market.clear", {"interval": interval})])
                 elif step == "certify":
                     _certify(chain, keeper, at_s)
                 elif step == "readings":
@@ -815,6 +882,7 @@ def run_demo(
                         Reading(meter=m, start=interval, length_s=HOUR_S, energy_wh=wh)
                         for m, wh in community.meter_readings(arg)
                     ]
+                    readings_from = interval + HOUR_S
                     for outcome in gateway.submit(batch):
                         tally.submitted += 1
                         if outcome.status == "accepted":
@@ -826,12 +894,16 @@ def run_demo(
                             code = outcome.code or "?"
                             tally.refusals[code] = tally.refusals.get(code, 0) + 1
                 else:
-                    chain.run(at_s, [(OPERATOR, "market.settle", {"interval": interval})])
+                    record = market.get_interval(node.state.view, interval)
+                    if record is not None and record.status == "cleared":
+                        chain.run(at_s, [(OPERATOR, "market.settle", {"interval": interval})])
                     done += 1
-                    report("hours", done, community.hours)
+                    report("hours", done, hours)
+        clock.advance_to(max(clock(), until_s * 1000))
         t_chain = time.perf_counter()
+        summary_end = min(end, until_s // HOUR_S * HOUR_S)
         summary = ledger_summary(
-            node.state.view, node.readmodels.reader(), start, end, community.site
+            node.state.view, node.readmodels.reader(), start, summary_end, community.site
         )
         summary["community"] = _scenario(community)
         summary["readings"] = {
@@ -869,7 +941,8 @@ def run_demo(
     )
     # printed once, never written to the home: members.json keeps only hashes
     summary["logins"] = logins
-    return summary
+    carry_on = Continuation(community, keys, clock(), offered_days, readings_from) if live else None
+    return summary, carry_on
 
 
 def _demo_password() -> str:

@@ -416,9 +416,7 @@ def ledger_summary(
             "withdrawn_wh": certified.withdrawn_wh,
         },
         "households": {
-            "total": len(sites),
-            "clean": len(clean_sites),
-            "grid": sum(s in choices and choices[s].choice == "grid" for s in sites),
+            **market.household_choices(state),
             "clean_share": _distribution(shares),
         },
         "plants": {

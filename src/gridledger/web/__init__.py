@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from gridledger.api.context import ApiContext
@@ -37,7 +38,18 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
 
     # custody before operator: /operator/members is its own page, not one of /operator/{what}
     views = (explorer, participants, certificates, carbon, market, auth, custody, operator)
-    return [m.router(ctx) for m in views]
+    return [m.router(ctx) for m in views] + [_favicon()]
+
+
+def _favicon() -> APIRouter:
+    """``/favicon.ico``, which browsers ask for by themselves: the page icon."""
+    r = APIRouter(include_in_schema=False)
+
+    @r.get("/favicon.ico")
+    def favicon() -> FileResponse:
+        return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
+
+    return r
 
 
 def static_files() -> StaticFiles:

@@ -1,5 +1,10 @@
-"""Charts as inline SVG, drawn on the server: no script or external library, readable offline,
-with a title and description for screen readers (pages also show the numbers in a table).
+"""Charts as inline SVG, drawn on the server: no external library, readable offline, with a
+title and description for screen readers (pages also show the numbers in a table).
+
+Every bar and every point of a line carries its label and value as a ``<title>``, which
+``app.js`` shows as a tooltip on hover or tap. On a phone the stylesheet keeps a chart at
+least 500 px wide (it scrolls sideways in its own box), draws its text larger and hides every
+other label of the time axis (class ``minor``), so axes stay legible at 375 px.
 
 Values are plain numbers (Wh, minor units, per mille); the caller labels the axes in the page's
 language. Coordinates are rounded to 0.1 so the markup stays small.
@@ -41,7 +46,9 @@ def _scale(top: float) -> float:
 def _fmt(value: float) -> str:
     if value >= 1000:
         return f"{value:,.0f}"
-    return f"{value:g}"
+    if value >= 10 or value == int(value):
+        return f"{value:,.1f}".rstrip("0").rstrip(".")
+    return f"{value:.3g}"
 
 
 def _frame(title: str, desc: str, labels: Sequence[str], top: float) -> list[str]:
@@ -65,8 +72,9 @@ def _frame(title: str, desc: str, labels: Sequence[str], top: float) -> list[str
     for i, label in enumerate(labels):
         if i % every == 0:
             x = PAD_L + step * (i + 0.5)
+            minor = ' class="minor"' if (i // every) % 2 else ""
             parts.append(
-                f'<text x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle" font-size="11" '
+                f'<text{minor} x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle" font-size="11" '
                 f'fill="#5b6675">{escape(label)}</text>'
             )
     return parts
@@ -125,6 +133,14 @@ def lines(title: str, desc: str, labels: Sequence[str], series: Sequence[Series]
                 parts.append(
                     f'<polyline points="{run.strip()}" fill="none" stroke="{s.color}" '
                     'stroke-width="2"/>'
+                )
+        for i, point in enumerate(path):
+            if point:
+                cx, cy = point.split(",")
+                parts.append(
+                    f'<circle cx="{cx}" cy="{cy}" r="3" fill="{s.color}"><title>'
+                    f"{escape(labels[i])} {escape(s.name)}: {_fmt(float(s.values[i] or 0))}"
+                    "</title></circle>"
                 )
     parts.append("</svg>")
     return "".join(parts)

@@ -2,11 +2,12 @@
 
 Every page gets ``t`` (the translator), ``lang``, ``langs``, ``path`` (for the language switch),
 ``chain`` (chain id and height), ``nav`` (the current section), ``viewer`` (the member or
-operator signed in, or none) and ``csrf()`` (the CSRF token its forms carry; called only by
-pages with a form, so a visitor who sees none gets no cookie). Pages may not be framed by
-other sites (``frame-ancestors 'none'``) and send no referrer elsewhere. The response carries a
-``Server-Timing: render;dur=<ms>`` header: what the server spent building the page, which the
-page benchmark and tests read.
+operator signed in, or none), ``local`` (the chain's time zone: the ``local`` and ``when``
+filters show times in it, ``when`` with UTC on hover) and ``csrf()`` (the CSRF token its
+forms carry; called only by pages with a form, so a visitor who sees none gets no cookie).
+Pages may not be framed by other sites (``frame-ancestors 'none'``) and send no referrer
+elsewhere. The response carries a ``Server-Timing: render;dur=<ms>`` header: what the server
+spent building the page, which the page benchmark and tests read.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ import datetime as dt
 import time
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gridledger.core.localtime import UTC, LocalTime
 from gridledger.node.node import Node
 from gridledger.web.i18n import LANG_NAMES, LANGS, Translator, pick_lang
 
@@ -68,6 +72,38 @@ def utc_ms(ms: int | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     return "-" if ms is None else utc(ms // 1000, fmt)
 
 
+def _local_of(context: Context) -> LocalTime:
+    found = context.get("local")
+    return found if isinstance(found, LocalTime) else UTC
+
+
+@pass_context
+def local(context: Context, seconds: int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Unix seconds as the chain's local time (its genesis ``time_zone``)."""
+    return "-" if seconds is None else _local_of(context).format(seconds, fmt)
+
+
+@pass_context
+def local_ms(context: Context, ms: int | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    return "-" if ms is None else _local_of(context).format(ms // 1000, fmt)
+
+
+@pass_context
+def when(context: Context, seconds: int | None, fmt: str = "%Y-%m-%d %H:%M") -> Markup:
+    """Unix seconds as a ``<time>`` in the chain's local time, UTC on hover."""
+    if seconds is None:
+        return Markup("-")
+    at = utc(seconds, "%Y-%m-%dT%H:%M:%SZ")
+    return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
+        at, utc(seconds, fmt), _local_of(context).format(seconds, fmt)
+    )
+
+
+@pass_context
+def when_ms(context: Context, ms: int | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> Markup:
+    return Markup("-") if ms is None else when(context, ms // 1000, fmt)
+
+
 def short(value: str | None, keep: int = 10) -> str:
     """A long hash or key shortened for display (the full value goes in ``title``)."""
     if value is None:
@@ -86,7 +122,10 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters.update(kwh=kwh, money=money, utc=utc, utc_ms=utc_ms, short=short, permille=permille)
+_env.filters.update(
+    kwh=kwh, money=money, utc=utc, utc_ms=utc_ms, local=local, local_ms=local_ms, when=when,
+    when_ms=when_ms, short=short, permille=permille,
+)  # fmt: skip
 
 
 def warm() -> int:
@@ -107,6 +146,8 @@ def render(
     tip = node.tip
     auth = getattr(request.app.state, "auth", None) if "app" in request.scope else None
     viewer = None if auth is None else auth.viewer(request)
+    ctx = getattr(request.app.state, "ctx", None) if "app" in request.scope else None
+    local_time = UTC if ctx is None else ctx.local
     html = _env.get_template(template).render(
         viewer=viewer,
         csrf=(lambda: "") if auth is None else (lambda: auth.csrf_token(request)),
@@ -116,6 +157,7 @@ def render(
         path=request.url.path,
         query=str(request.url.query),
         chain={"id": node.chain_id, "height": tip.height, "time": tip.time},
+        local=local_time,
         nav=nav,
         **page,
     )

@@ -18,8 +18,9 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @r.get("/v1/status", response_model=Status, summary="Node status")
     def status() -> Response:
-        """Chain id, tip height, hash, time and state root, pending transactions, organisation."""
-        return JSONBytes(node.status())
+        """Chain id, tip height, hash, time and state root, pending transactions, organisation,
+        and the time zone the chain's pages show time in (times in the API are Unix UTC)."""
+        return JSONBytes({**node.status(), "time_zone": ctx.local.name})
 
     @r.get(
         "/healthz",

@@ -68,12 +68,21 @@ from gridledger.contracts.market.orders import (
     SetPreference,
     SetStandingOffer,
 )
-from gridledger.contracts.market.parameters import SetParams, SetTariffs, params, tariffs
+from gridledger.contracts.market.parameters import (
+    RULES_VERSION,
+    SetParams,
+    SetTariffs,
+    params,
+    rules_version,
+    set_rules_version,
+    tariffs,
+)
 from gridledger.contracts.market.queries import (
     arrears_of,
     get_pairing,
     grid_settlement,
     grid_settlements,
+    household_choices,
     interval_orders,
     intervals,
     latest_cleared,
@@ -117,6 +126,7 @@ __all__ = [
     "MAX_PREFERRED",
     "MAX_PRICE_FEN_PER_KWH",
     "MECHANISMS",
+    "RULES_VERSION",
     "AlreadyCleared",
     "AlreadySettled",
     "Arrear",
@@ -174,6 +184,7 @@ __all__ = [
     "get_pairing",
     "grid_settlement",
     "grid_settlements",
+    "household_choices",
     "interval_orders",
     "intervals",
     "keys",
@@ -184,6 +195,8 @@ __all__ = [
     "params",
     "preferences",
     "preferences_of",
+    "rules_version",
+    "set_rules_version",
     "settlement_ready",
     "standing_offer",
     "standing_offers",

@@ -11,6 +11,12 @@ interval to interval, so time priority among them rotates instead of always favo
 smallest ids. A choice whose account, asset or meter no longer qualifies, or a bid its balance
 cannot fund, is skipped and reported (``market.standing_bid_skipped``,
 ``market.standing_offer_skipped``).
+
+**Escrow** (market rules 2 on, :data:`~.parameters.RULES_VERSION`). A bid keeps in escrow
+only what its pairings can cost (its paired Wh at its own
+price, rounded up, :func:`~.matching.escrow_minor`); the rest, all of it for a bid that got no
+pairing, goes back to the balance at clearing, so money is never held for energy nobody
+offered.
 """
 
 from __future__ import annotations
@@ -24,9 +30,9 @@ from gridledger.contracts import funds
 from gridledger.contracts.base import Context, kind
 from gridledger.contracts.market import keys
 from gridledger.contracts.market.intervals import IntervalRef, gate_closure_s, interval_for
-from gridledger.contracts.market.matching import Match, clear
+from gridledger.contracts.market.matching import Match, clear, escrow_minor
 from gridledger.contracts.market.orders import ASSET_OF, metered, put_order
-from gridledger.contracts.market.parameters import require_tariffs
+from gridledger.contracts.market.parameters import require_tariffs, rules_version
 from gridledger.contracts.market.records import (
     IntervalTariffs,
     Order,
@@ -177,6 +183,32 @@ def _write_pairings(
         set_(prefix + keys.pairing_number(n), canonical(pairing))
 
 
+def _release_unmatched(
+    state: StateWriter, start_s: int, bids: list[_Clearable | Order], matches: list[Match]
+) -> int:
+    """Give back the escrow each bid holds beyond what its pairings can cost; returns the fen
+    released. Each pairing costs at most its Wh at the bid's price (no mechanism pairs a bid
+    above its price), so what stays covers settlement."""
+    paired = [0] * len(bids)
+    for m in matches:
+        paired[m.bid] += m.energy_wh
+    released = 0
+    for bid, paired_wh in zip(bids, paired, strict=True):
+        if paired_wh >= bid.energy_wh:
+            continue
+        order = bid if isinstance(bid, Order) else state.get_record(
+            keys.order(start_s, bid.seq), Order
+        )  # fmt: skip
+        assert order is not None, "a scanned order exists"
+        keep = escrow_minor(paired_wh, order.price_fen_per_kwh)
+        if order.escrow_fen <= keep:
+            continue
+        funds.release(state, order.account, order.escrow_fen - keep)
+        released += order.escrow_fen - keep
+        state.put(keys.order(start_s, order.seq), msgspec.structs.replace(order, escrow_fen=keep))
+    return released
+
+
 @kind("market.clear", IntervalRef)
 def apply_clear(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
     """Clear an interval after its gate closure: standing orders, matching, pairings."""
@@ -194,6 +226,8 @@ def apply_clear(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
     offers = [o for o in orders if o.side == "offer"]
     result = clear(bids, offers, rules.mechanism)
     _write_pairings(state, start, bids, offers, result.matches)
+    version = rules_version(state)
+    released = _release_unmatched(state, start, bids, result.matches) if version > 1 else 0
     cleared = msgspec.structs.replace(
         record,
         status="cleared",
@@ -214,6 +248,8 @@ def apply_clear(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
         ),
     )
     state.put(keys.interval(start), cleared)
+    # rules 1 report what they always did
+    extra = {"escrow_released": released} if version > 1 else {}
     ctx.emit(
         "market.cleared",
         interval=start,
@@ -221,4 +257,5 @@ def apply_clear(state: StateWriter, ctx: Context, body: IntervalRef) -> None:
         clearing_price=result.clearing_price_fen_per_kwh,
         volume_wh=result.volume_wh,
         pairings=len(result.matches),
+        **extra,
     )

@@ -1,6 +1,8 @@
 """Every state key of the market. Nothing else builds them: other code calls these.
 
 * ``market/params``: the operator's :class:`~.records.Params`;
+* ``market/rules_version``: the version of the market's rules the chain started with (from its
+  genesis ``market_rules``), decimal; absent means 1;
 * ``market/tariffs``: the grid operator's :class:`~.records.Tariffs`;
 * ``market/seq``: the last order number, decimal;
 * ``market/order/<start>/<seq>``: an :class:`~.records.Order`;
@@ -12,7 +14,9 @@
 * ``market/grid/<start>/<direction>/<asset>``: a :class:`~.records.GridSettlement`,
   ``direction`` ``import`` (a site's) or ``export`` (a device's): a site and a device may share
   an id;
-* ``market/arrears/<debtor>/<creditor>``: fen owed after a settlement, decimal.
+* ``market/arrears/<debtor>/<creditor>``: fen owed after a settlement, decimal;
+* ``market/carry/<direction>/<asset>``: what a site's or device's grid bills left below one
+  fen, in thousandths of a fen (0-999), decimal; absent means 0.
 
 ``<start>`` is an interval start in Unix seconds (UTC) zero-padded to 10 digits, ``<seq>`` 12
 digits and ``<n>`` 8, so keys sort in time and clearing order and a window of intervals is one
@@ -138,6 +142,14 @@ def grid_settlements(start_s: int) -> bytes:
 
 def grid_settlement(start_s: int, direction: Direction, asset: str) -> bytes:
     return grid_settlements(start_s) + direction.encode() + b"/" + asset.encode()
+
+
+def rules_version() -> bytes:
+    return b"market/rules_version"
+
+
+def grid_carry(direction: Direction, asset: str) -> bytes:
+    return b"market/carry/" + direction.encode() + b"/" + asset.encode()
 
 
 def arrears_of(debtor: str) -> bytes:

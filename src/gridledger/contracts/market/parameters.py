@@ -58,6 +58,30 @@ def check_price(price: int, what: str = "price") -> None:
         raise InvalidPrice(f"{what} {price} must be fen per kWh from 1 to {MAX_PRICE_FEN_PER_KWH}")
 
 
+RULES_VERSION = 2
+"""The market's rules this software starts new chains with (genesis ``market_rules``):
+
+1. the first rules: a bid's escrow is held until settlement, and every grid bill is rounded
+   down on its own;
+2. clearing gives back the escrow a bid holds beyond what its pairings can cost, and grid bills
+   carry what they leave below a fen to the asset's next bill.
+
+A chain keeps the version it started with, so its history re-executes as it was made."""
+
+
+def rules_version(view: StateReader) -> int:
+    """The version of the market's rules this chain runs (1 when its genesis names none)."""
+    return view.get_int(keys.rules_version()) or 1
+
+
+def set_rules_version(state: StateWriter, version: int) -> None:
+    """Record the genesis ``market_rules`` (only versions after the first are written)."""
+    if not 1 <= version <= RULES_VERSION:
+        raise ValueError(f"market rules version {version} is unknown (1 to {RULES_VERSION})")
+    if version > 1:
+        state.set_int(keys.rules_version(), version)
+
+
 def check_preferred(preferred: list[str]) -> None:
     if len(preferred) > MAX_PREFERRED or len(set(preferred)) != len(preferred):
         raise InvalidPreference(

@@ -22,6 +22,7 @@ from gridledger.contracts.market.records import (
     Preference,
     StandingOffer,
 )
+from gridledger.contracts.registry import list_sites
 from gridledger.state.state import StateReader, decode_record
 
 
@@ -92,6 +93,18 @@ def preferences_of(view: StateReader, account: str) -> list[Preference]:
 def preferences(view: StateReader) -> list[Preference]:
     """Every consumer's standing choices, by account and site."""
     return [decode_record(v, Preference) for _, v in view.scan(keys.preferences())]
+
+
+def household_choices(view: StateReader) -> dict[str, int]:
+    """Consumption sites (households) by standing choice: ``total``, ``clean`` (the market
+    bids for them), ``grid`` (plain grid supply by choice) and ``none`` (no choice made: plain
+    grid supply too). The grid company supplies all of them; pages and summaries count them
+    with this one function so they agree."""
+    sites = [s.id for s in list_sites(view).items]
+    choice = {p.site: p.choice for p in preferences(view)}
+    clean = sum(choice.get(s) == "clean" for s in sites)
+    grid = sum(choice.get(s) == "grid" for s in sites)
+    return {"total": len(sites), "clean": clean, "grid": grid, "none": len(sites) - clean - grid}
 
 
 def standing_offers(view: StateReader) -> list[StandingOffer]:

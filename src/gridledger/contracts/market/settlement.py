@@ -7,6 +7,12 @@ Settlement reads what each order's meters measured over the interval
 price, releases the rest of every escrow, and settles what the pairings did not cover with the
 grid at the interval's tariffs: a site's shortfall as an import, a plant's surplus as an export.
 A payer whose balance falls short pays what it holds; the rest becomes arrears.
+
+**Grid bills carry their remainder** (market rules 2 on). Each grid settlement (a bill) is
+rounded down to whole fen, and what it left (``energy_wh * price % 1000``, thousandths of a
+fen) is carried to the asset's next bill in the same direction (:func:`grid_bill`). So
+however many hourly bills a month holds, they add up to the tariff times the energy to within
+one fen, instead of losing up to a fen on every bill.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from gridledger.contracts.market.intervals import IntervalRef, interval_for
 from gridledger.contracts.market.keys import Direction
 from gridledger.contracts.market.matching import Pairing as Paired
 from gridledger.contracts.market.matching import cost_minor, deliver
+from gridledger.contracts.market.parameters import rules_version
 from gridledger.contracts.market.records import (
     GridSettlement,
     Interval,
@@ -124,6 +131,21 @@ def _bump(totals: dict[str, int], key: str, amount: int) -> None:
     totals[key] = totals.get(key, 0) + amount
 
 
+def grid_bill(
+    state: StateWriter, direction: Direction, asset: str, energy_wh: int, price: int
+) -> int:
+    """Whole fen a grid bill of ``energy_wh`` at ``price`` fen per kWh comes to, with the
+    asset's carried remainder added; the new remainder is carried to its next bill."""
+    key = keys.grid_carry(direction, asset)
+    carried = state.get_int(key)
+    amount, left = divmod(energy_wh * price + carried, 1000)
+    if left:
+        state.set_int(key, left)
+    elif carried:
+        state.delete(key)
+    return amount
+
+
 def _settle_with_grid(
     state: StateWriter,
     start_s: int,
@@ -135,6 +157,7 @@ def _settle_with_grid(
 
     Returns the Wh imported and exported, the fen due for each, and the fen left unpaid."""
     grid = tariffs.grid_account
+    carry = rules_version(state) > 1
     out = [0, 0, 0, 0, 0]
     direction: dict[Side, Direction] = {"bid": "import", "offer": "export"}
     price = {"bid": tariffs.sell_price_fen_per_kwh, "offer": tariffs.feed_in_price_fen_per_kwh}
@@ -144,7 +167,11 @@ def _settle_with_grid(
         for asset in sorted(accounts):
             account = accounts[asset]
             energy = shortfall[side][asset]
-            amount = cost_minor(energy, price[side])
+            amount = (
+                grid_bill(state, direction[side], asset, energy, price[side])
+                if carry
+                else cost_minor(energy, price[side])
+            )
             payer, payee = (account, grid) if side == "bid" else (grid, account)
             unpaid = _pay(state, payer, payee, amount)
             record = GridSettlement(

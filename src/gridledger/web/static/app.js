@@ -16,3 +16,27 @@
   });
   window.addEventListener("beforeunload", () => source.close());
 })();
+
+// Chart tooltips: a bar's or a point's <title> (label and value) next to the pointer, on
+// hover with a mouse and on tap on a phone, where browsers show no title by themselves.
+(function chartTips() {
+  let tip = null;
+  function show(event) {
+    const target = event.target.closest && event.target.closest(".chart rect, .chart circle");
+    const title = target && target.querySelector(":scope > title");
+    if (!title) { if (tip) tip.hidden = true; return; }
+    if (!tip) {
+      tip = document.createElement("div");
+      tip.className = "chart-tip";
+      tip.setAttribute("role", "status");
+      document.body.appendChild(tip);
+    }
+    tip.textContent = title.textContent;
+    tip.hidden = false;
+    const x = Math.min(event.clientX + 12, window.innerWidth - tip.offsetWidth - 4);
+    tip.style.left = Math.max(4, x) + "px";
+    tip.style.top = Math.max(4, event.clientY - 36) + "px";
+  }
+  document.addEventListener("pointermove", show);
+  document.addEventListener("pointerdown", show);
+})();

@@ -25,6 +25,21 @@
     return new Date(ms).toISOString().slice(0, 19).replace("T", " ");
   }
 
+  // the chain's time zone (its genesis names it; the page carries it), UTC on hover
+  const zone = document.body.dataset.timeZone || "UTC";
+  const localFormat = new Intl.DateTimeFormat("sv-SE", {
+    timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+  });
+
+  function timeCell(td, ms) {
+    const time = document.createElement("time");
+    time.dateTime = new Date(ms).toISOString();
+    time.title = utcMs(ms) + " UTC";
+    time.textContent = localFormat.format(new Date(ms));
+    td.appendChild(time);
+  }
+
   function cell(row, className) {
     const td = document.createElement("td");
     if (className) td.className = className;
@@ -83,7 +98,7 @@
     row.className = "new";
     link(cell(row, "num"), `/blocks/${block.height}`, String(block.height));
     link(cell(row), `/blocks/${block.height}`, short(block.hash, 12), block.hash, true);
-    cell(row).textContent = utcMs(block.time);
+    timeCell(cell(row), block.time);
     cell(row, "num").textContent = String(block.tx_count);
     const proposer = cell(row, "hide-small");
     blocksBody.insertBefore(row, blocksBody.firstChild);

@@ -1,5 +1,6 @@
 // The consumer page: one-click choice of clean or grid power, signed in this browser.
-// The seed of the account's key is kept in sessionStorage only (this tab, until it closes).
+// The seed of the account's key is kept in sessionStorage only (this tab, until it closes);
+// it is checked against the account's public key as soon as it is pasted.
 "use strict";
 
 (function consumerPage() {
@@ -28,6 +29,14 @@
       event.preventDefault();
       const seed = seedInput.value.trim().toLowerCase();
       if (!/^[0-9a-f]{64}$/.test(seed)) { say(texts.bad_seed, "bad"); seedInput.focus(); return; }
+      if (!window.GridLedgerSign.supported()) { say(texts.no_webcrypto, "bad"); return; }
+      let key;
+      try { key = await window.GridLedgerSign.importSeed(seed); } catch (_) {
+        say(texts.no_webcrypto, "bad"); return;
+      }
+      if (key.publicKey !== keyForm.dataset.publicKey) {
+        say(texts.wrong_key, "bad"); seedInput.select(); return;
+      }
       sessionStorage.setItem(storageKey(account), seed);
       seedInput.value = "";
       say(texts.key_saved, "ok");
@@ -61,8 +70,10 @@
         const result = await window.GridLedgerSign.submit(key, chainId, account, form.dataset.kind, body, 10);
         if (result.status === 200 || result.status === 202) {
           if (result.status === 202) say(texts.timeout, "");
-          const hash = result.json.hash;
-          window.location.assign(window.location.pathname + "?tx=" + hash);
+          // reload with the outcome, staying in this signing mode (?sign=browser stays)
+          const next = new URL(window.location.href);
+          next.searchParams.set("tx", result.json.hash);
+          window.location.assign(next.pathname + next.search);
           return;
         }
         const err = result.json.error || {};

@@ -24,7 +24,6 @@ block's time. Every page does bounded work: :data:`PAGE` bundles, :data:`MAX_DAY
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any, get_args
 from urllib.parse import quote, urlencode
@@ -35,13 +34,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from gridledger.api.context import ApiContext
 from gridledger.contracts import certificates, registry
 from gridledger.contracts.certificates import Bundle, Status
+from gridledger.core.localtime import LocalTime
 from gridledger.node.cert_keeper import issuable_devices, issuance_queue
 from gridledger.node.node import Node
 from gridledger.readmodels import certificates as index
 from gridledger.state.state import StateReader
 from gridledger.web.charts import Series, bars
 from gridledger.web.i18n import Translator, pick_lang
-from gridledger.web.render import render, utc
+from gridledger.web.render import render
 from gridledger.web.views.market import DAY_S, clamp, latest_day, not_found, now_s
 
 NAV = "certificates"
@@ -113,16 +113,17 @@ def _share(part: int, whole: int) -> int | None:
     return part * 1000 // whole if whole else None
 
 
-def _day(text: str) -> int:
-    """A ``YYYY-MM-DD`` (UTC) as the start of that day, Unix seconds."""
+def _day(text: str, local: LocalTime) -> int:
+    """A ``YYYY-MM-DD`` (the chain's local day) as the start of that day, Unix seconds."""
     try:
-        day = dt.date.fromisoformat(text)
+        return local.parse_day(text)
     except ValueError:
         raise BadFilter("cert.filter.bad_day", text[:32]) from None
-    return int(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp())
 
 
-def _filters(request: Request, time_s: int) -> tuple[index.BundleFilter, dict[str, str]]:
+def _filters(
+    request: Request, time_s: int, local: LocalTime
+) -> tuple[index.BundleFilter, dict[str, str]]:
     """The registry's filter from the query (raises :class:`BadFilter`), and the query's
     values to show in the form."""
     q = request.query_params
@@ -134,8 +135,8 @@ def _filters(request: Request, time_s: int) -> tuple[index.BundleFilter, dict[st
         raise BadFilter("cert.filter.bad_status", shown["status"][:32])
     start = end = None
     if shown["day"]:
-        start = _day(shown["day"])
-        end = start + DAY_S
+        start = _day(shown["day"], local)
+        end = local.next_day(start)
     statuses: tuple[Status, ...] | None = None
     if shown["status"]:
         statuses = tuple(s for s in STATUSES if s == shown["status"])
@@ -184,7 +185,12 @@ def find(
 
 
 def _matching(
-    view: StateReader, sites: list[registry.Site], start: int, end: int, days: list[int]
+    view: StateReader,
+    sites: list[registry.Site],
+    start: int,
+    end: int,
+    days: list[int],
+    local: LocalTime,
 ) -> dict[str, Any]:
     """Hourly and volume matching over the household's sites: totals, per site, per day, and
     the last day hour by hour."""
@@ -208,7 +214,7 @@ def _matching(
             }
         )
         for h in m.hours:
-            row = daily.get(h.start_s - h.start_s % DAY_S)
+            row = daily.get(local.day_of(h.start_s))
             if row is not None:
                 row["consumed"] += h.consumption_wh
                 row["claimed"] += h.claimed_wh
@@ -234,16 +240,16 @@ def _matching(
     }
 
 
-def _hour_chart(t: Translator, hours: list[dict[str, Any]]) -> str:
+def _hour_chart(t: Translator, hours: list[dict[str, Any]], local: LocalTime) -> str:
     return bars(
         t("cert.household.chart"),
         t("cert.household.chart_desc"),
-        [utc(h["start"], "%H") for h in hours],
+        [local.format(h["start"], "%H") for h in hours],
         [
-            Series(t("cert.matched"), [h["matched"] for h in hours], "var(--clean)"),
+            Series(t("cert.matched"), [h["matched"] / 1000 for h in hours], "var(--clean)"),
             Series(
                 t("cert.unmatched"),
-                [max(h["consumed"] - h["matched"], 0) for h in hours],
+                [max(h["consumed"] - h["matched"], 0) / 1000 for h in hours],
                 "var(--grid)",
             ),
         ],
@@ -280,7 +286,7 @@ def router(ctx: ApiContext) -> APIRouter:
         }
         empty = {"device": "", "owner": "", "status": "", "day": ""}
         try:
-            f, shown = _filters(request, time_s)
+            f, shown = _filters(request, time_s, ctx.local)
             found, nxt = find(node, view, f, request.query_params.get("after"), PAGE)
         except BadFilter as exc:
             return bad(request, exc, shown=empty, rows=[], totals=[], next_query=None, **common)
@@ -303,13 +309,14 @@ def router(ctx: ApiContext) -> APIRouter:
         t = Translator(pick_lang(request))
         time_s = node.tip.time // 1000
         n_days = clamp(request.query_params.get("days"), 1, MAX_DAYS, DEFAULT_DAYS)
-        last = latest_day(view)
+        local = ctx.local
+        last = latest_day(view, local)
         if last is None:
-            last = time_s - time_s % DAY_S
-        days = [last - DAY_S * k for k in range(n_days - 1, -1, -1)]
-        start, end = days[0], last + DAY_S
+            last = local.day_of(time_s)
+        days = local.days_back(last, n_days)
+        start, end = days[0], local.next_day(last)
         sites = registry.list_sites(view, owner_org=record.org).items
-        matched = _matching(view, sites, start, end, days)
+        matched = _matching(view, sites, start, end, days, local)
         stated = certificates.statement(view, account, start, end, limit=PAGE + 1)
         claimed = [bundle_row(b, time_s, t.lang) for b in stated.bundles[:PAGE]]
         held_filter = index.BundleFilter(owner=account, statuses=HELD, time_s=time_s)
@@ -317,7 +324,7 @@ def router(ctx: ApiContext) -> APIRouter:
         held_rows = [bundle_row(b, time_s, t.lang) for b in held]
         chart = None
         if any(h["consumed"] for h in matched["hours"]):
-            chart = _hour_chart(t, matched["hours"])
+            chart = _hour_chart(t, matched["hours"], local)
         return render(
             request, node, "certificates/household.html", NAV,
             account=record, days=n_days, max_days=MAX_DAYS, start=start, end=end, last=last,

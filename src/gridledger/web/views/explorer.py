@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 from fastapi import APIRouter, Request
@@ -26,13 +30,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gridledger.api.context import ApiContext
 from gridledger.api.render import decode_stored
-from gridledger.contracts import chain, consortium, funds, metering, registry
+from gridledger.contracts import chain, consortium, funds, market, metering, registry
 from gridledger.contracts.base import Record
 from gridledger.contracts.genesis import load as load_genesis
 from gridledger.core.crypto import sha256
-from gridledger.node.node import Node
+from gridledger.core.localtime import LocalTime
+from gridledger.node.node import DB_NAME, Node
 from gridledger.readmodels import market as totals
 from gridledger.sdk.consortium_keys import keys_from_genesis
+from gridledger.state.state import StateReader
 from gridledger.state.store import StoredBlock, StoredTx
 from gridledger.web.i18n import Translator, pick_lang
 from gridledger.web.render import render
@@ -66,6 +72,102 @@ class _GenesisOrgs(msgspec.Struct):
 
 def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+_TIME_KEYS = frozenset({"interval", "start", "end", "since", "time", "at", "expires"})
+TIMES_SHOWN = 20
+"""Times of a transaction body shown as dates at most."""
+
+
+def body_times(value: Any, path: str = "") -> list[tuple[str, int]]:
+    """``(path, Unix seconds)`` of the times in a transaction body, in order: integers under a
+    key that names a time (``interval``, ``start``, ``*_s``, ``*_ms``) within 2001-2286, so
+    pages can show them as dates."""
+    out: list[tuple[str, int]] = []
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack and len(out) < TIMES_SHOWN:
+        where, item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(
+                (f"{where}.{k}" if where else str(k), v) for k, v in reversed(item.items())
+            )
+        elif isinstance(item, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in reversed(list(enumerate(item))))
+        elif isinstance(item, int) and not isinstance(item, bool):
+            key = where.rsplit(".", 1)[-1].split("[", 1)[0]
+            seconds = item // 1000 if key.endswith("_ms") else item
+            durations = ("length_s", "interval_s", "gate_closure_s", "horizon_s", "deadline_s")
+            named = key in _TIME_KEYS or key.endswith(("_s", "_ms"))
+            if named and not key.endswith(durations) and 10**9 <= seconds < 10**10:
+                out.append((where, seconds))
+    return out
+
+
+HEX_PREFIX = re.compile(r"^[0-9a-f]{6,63}$")
+"""A hash as pages show it shortened: at least 6 hex digits (pages show 10 or 12)."""
+_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})$")
+_HOUR = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{1,2})(?::(\d{2}))?$")
+
+
+class HashPrefixes:
+    """Transactions and blocks by a prefix of their hash, read from the chain's SQLite file on
+    a read-only connection of its own (the node's store looks up whole hashes only)."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def find(self, prefix: str) -> str | None:
+        """The page of the one transaction or block whose hash starts with ``prefix`` (hex);
+        None if none does or several do."""
+        low = bytes.fromhex(prefix.ljust(64, "0"))
+        high = bytes.fromhex(prefix.ljust(64, "f"))
+        try:
+            with self._lock:
+                if self._conn is None:
+                    uri = f"file:{self.db}?mode=ro"
+                    self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                txs = self._conn.execute(
+                    "SELECT hash FROM tx_index WHERE hash BETWEEN ? AND ? LIMIT 2", (low, high)
+                ).fetchall()
+                blocks = self._conn.execute(
+                    "SELECT height FROM blocks WHERE hash BETWEEN ? AND ? LIMIT 2", (low, high)
+                ).fetchall()
+        except sqlite3.Error:
+            return None
+        if len(txs) + len(blocks) != 1:
+            return None
+        return f"/txs/{bytes(txs[0][0]).hex()}" if txs else f"/blocks/{blocks[0][0]}"
+
+
+def _same_site_back(request: Request) -> str:
+    """The path of the page a request came from on this site, or the explorer's home."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc or not referer.path.startswith("/"):
+        return "/"
+    return referer.path + (f"?{referer.query}" if referer.query else "")
+
+
+def _search_time(query: str, local: LocalTime, view: StateReader) -> str | None:
+    """A date (``2026-12-07``: that day's market) or an hour (``2026-12-07 12:00``: that
+    market interval) in the chain's time zone, as the page to go to."""
+    day = _DAY.match(query)
+    hour = _HOUR.match(query)
+    try:
+        if day:
+            local.parse_day(day.group(1))
+            return f"/market?day={day.group(1)}"
+        if hour:
+            start = local.parse_day(hour.group(1)) + int(hour.group(2)) * 3600
+            start += int(hour.group(3) or 0) * 60
+        else:
+            return None
+    except ValueError:
+        return None
+    length = market.params(view).interval_s
+    start -= start % length
+    return f"/market/{start}" if market.get_interval(view, start) is not None else None
 
 
 def _digits(text: str) -> int | None:
@@ -157,6 +259,7 @@ def router(ctx: ApiContext) -> APIRouter:
     r = APIRouter(include_in_schema=False)
     node = ctx.node
     store = node.store
+    hashes = HashPrefixes(node.config.home / DB_NAME)
     cache: dict[str, Any] = {}
 
     def trusted_keys() -> dict[str, str]:
@@ -283,7 +386,13 @@ def router(ctx: ApiContext) -> APIRouter:
     def search(request: Request, q: str = "") -> Response:
         query = q.strip()
         if not query:
-            return error(request, 400, "explorer.search.empty")
+            # nothing typed: back to the page the search box was on
+            return RedirectResponse(_same_site_back(request), status_code=303)
+        if query == node.chain_id:
+            return RedirectResponse("/", status_code=303)
+        found = _search_time(query, ctx.local, node.state.view)
+        if found is not None:
+            return RedirectResponse(found, status_code=303)
         height = _digits(query)
         if height is not None:
             if height <= node.tip.height:
@@ -297,6 +406,11 @@ def router(ctx: ApiContext) -> APIRouter:
             if blk is not None:
                 return RedirectResponse(f"/blocks/{blk.height}", status_code=303)
             return error(request, 404, "explorer.what.hash", hash=lowered)
+        prefix = lowered.removesuffix("…").removesuffix("...")
+        if HEX_PREFIX.match(prefix):
+            target = hashes.find(prefix)
+            if target is not None:
+                return RedirectResponse(target, status_code=303)
         if registry.ID_RE.match(lowered):
             view = node.state.view
             for what, key in (
@@ -385,6 +499,7 @@ def router(ctx: ApiContext) -> APIRouter:
             receipt=receipt,
             body=body[:BODY_SHOWN],
             body_cut=len(body) > BODY_SHOWN,
+            body_times=body_times(tx["body"]),
             events=[_pretty(e) for e in events[:EVENTS_SHOWN]],
             event_count=len(events),
             block=block_row(blk),

@@ -19,11 +19,12 @@ from fastapi.responses import HTMLResponse
 
 from gridledger.api.context import ApiContext
 from gridledger.contracts import market
+from gridledger.core.localtime import UTC, LocalTime
 from gridledger.node.node import Node
 from gridledger.state.state import StateReader
 from gridledger.web.charts import Series, bars, lines
 from gridledger.web.i18n import Translator, pick_lang
-from gridledger.web.render import render, utc
+from gridledger.web.render import render
 
 DAY_S = 86_400
 MAX_DAYS = 7
@@ -35,20 +36,20 @@ PAIRINGS_PAGE = 100
 MAX_START = 9_999_999_999
 
 
-def day_of(seconds: int) -> int:
-    """The start of the UTC day holding ``seconds``."""
-    return seconds - seconds % DAY_S
+def day_of(seconds: int, local: LocalTime = UTC) -> int:
+    """The start of the local day holding ``seconds`` (the chain's time zone)."""
+    return local.day_of(seconds)
 
 
-def latest_day(view: StateReader) -> int | None:
-    """The UTC day of the latest cleared interval: the market's "today" with data."""
+def latest_day(view: StateReader, local: LocalTime = UTC) -> int | None:
+    """The local day of the latest cleared interval: the market's "today" with data."""
     record = market.latest_cleared(view)
-    return None if record is None else day_of(record.start_s)
+    return None if record is None else local.day_of(record.start_s)
 
 
-def days_back(last_day: int, days: int) -> list[int]:
-    """``days`` UTC day starts ending with ``last_day``, oldest first."""
-    return [last_day - DAY_S * k for k in range(days - 1, -1, -1)]
+def days_back(last_day: int, days: int, local: LocalTime = UTC) -> list[int]:
+    """``days`` local day starts ending with ``last_day``, oldest first."""
+    return local.days_back(last_day, days)
 
 
 def now_s(node: Node) -> int:
@@ -75,9 +76,15 @@ def clamp(value: str | None, low: int, high: int, default: int) -> int:
     return min(max(number, low), high)
 
 
-def not_found(request: Request, node: Node, nav: str, what: str) -> HTMLResponse:
-    """The translated 404 page."""
-    return render(request, node, "participants/not_found.html", nav, status_code=404, what=what)
+def not_found(
+    request: Request, node: Node, nav: str, what: str, roles: list[str] | None = None
+) -> HTMLResponse:
+    """The translated 404 page; ``roles``: ``what`` is an account, but without the role this
+    page is for, and these are the roles it has."""
+    return render(
+        request, node, "participants/not_found.html", nav, status_code=404, what=what,
+        roles=roles,
+    )  # fmt: skip
 
 
 def _book(view: StateReader, start: int) -> dict[str, Any]:
@@ -91,18 +98,18 @@ def _book(view: StateReader, start: int) -> dict[str, Any]:
     }
 
 
-def _hours(records: list[market.Interval]) -> Iterator[str]:
+def _hours(records: list[market.Interval], local: LocalTime) -> Iterator[str]:
     for record in records:
-        yield utc(record.start_s, "%d %H:%M")
+        yield local.format(record.start_s, "%d %H:%M")
 
 
-def _charts(t: Translator, records: list[market.Interval]) -> dict[str, str]:
-    labels = list(_hours(records))
+def _charts(t: Translator, records: list[market.Interval], local: LocalTime) -> dict[str, str]:
+    labels = list(_hours(records, local))
     prices = [r.clearing_price_fen_per_kwh for r in records]
     sell = [None if r.tariffs is None else r.tariffs.sell_price_fen_per_kwh for r in records]
     feed = [None if r.tariffs is None else r.tariffs.feed_in_price_fen_per_kwh for r in records]
-    volume = [r.volume_wh or 0 for r in records]
-    delivered = [0 if r.settlement is None else r.settlement.delivered_wh for r in records]
+    volume = [(r.volume_wh or 0) / 1000 for r in records]
+    delivered = [0 if r.settlement is None else r.settlement.delivered_wh / 1000 for r in records]
     return {
         "price": lines(
             t("market.chart.price"),
@@ -134,13 +141,21 @@ def router(ctx: ApiContext) -> APIRouter:
     def overview(request: Request) -> HTMLResponse:
         view = node.state.view
         days = clamp(request.query_params.get("days"), 1, MAX_DAYS, DEFAULT_DAYS)
-        last = latest_day(view)
+        local = ctx.local
+        last = latest_day(view, local)
+        chosen = request.query_params.get("day", "")
+        if chosen:
+            try:
+                last, days = local.parse_day(chosen), 1
+            except ValueError:
+                return not_found(request, node, "market", chosen[:32])
         records: list[market.Interval] = []
         if last is not None:
-            first = last - DAY_S * (days - 1)
+            first = local.days_back(last, days)[0]
+            end = local.next_day(last)
             records = [
                 rec
-                for rec in market.intervals(view, first, last + DAY_S, limit=days * 24 * 4)
+                for rec in market.intervals(view, first, end, limit=days * 24 * 4)
                 if rec.status != "open"
             ]
         t = Translator(pick_lang(request))
@@ -154,9 +169,11 @@ def router(ctx: ApiContext) -> APIRouter:
             tariffs=market.tariffs(view),
             days=days,
             max_days=MAX_DAYS,
+            chosen_day=local.format(last, "%Y-%m-%d") if last is not None else "",
+            today=local.format(now_s(node), "%Y-%m-%d"),
             records=records,
             latest=records[-1] if records else None,
-            charts=_charts(t, records) if records else None,
+            charts=_charts(t, records, local) if records else None,
             book=_book(view, upcoming),
             standing_clean=sum(p.choice == "clean" for p in market.preferences(view)),
             standing_offers=len(market.standing_offers(view)),

@@ -30,6 +30,7 @@ from gridledger.api.context import ApiContext
 from gridledger.contracts import funds, market, metering, registry
 from gridledger.contracts.base import Page
 from gridledger.core.encoding import decode_json
+from gridledger.core.localtime import LocalTime
 from gridledger.node.node import Node
 from gridledger.state.state import StateReader
 from gridledger.web import charts
@@ -352,10 +353,11 @@ def router(ctx: ApiContext) -> APIRouter:
                 "gateways": groups,
                 "gateways_truncated": truncated,
                 "intervals": rows,
-                "chart": _grid_chart(request, rows),
+                "chart": _grid_chart(request, rows, ctx.local),
                 "older": oldest if oldest and market.intervals(view, 0, oldest, 1) else None,
                 "before": before,
                 "totals": totals.get(view),
+                "households": market.household_choices(view),
             }
 
         return page(request, "grid", build)
@@ -380,13 +382,13 @@ def router(ctx: ApiContext) -> APIRouter:
     return r
 
 
-def _grid_chart(request: Request, rows: list[market.Interval]) -> str:
+def _grid_chart(request: Request, rows: list[market.Interval], local: LocalTime) -> str:
     """Grid import and export per interval (oldest first) as an inline SVG."""
     from gridledger.web.i18n import Translator, pick_lang  # noqa: PLC0415
 
     t = Translator(pick_lang(request))
     shown = [(r.start_s, r.settlement) for r in reversed(rows) if r.settlement is not None]
-    labels = [f"{start % 86_400 // 3600:02d}:00" for start, _ in shown]
+    labels = [local.format(start, "%H:%M") for start, _ in shown]
     imports = [s.grid_import_wh / 1000 for _, s in shown]
     exports = [s.grid_export_wh / 1000 for _, s in shown]
     return charts.bars(

@@ -45,15 +45,16 @@ from gridledger.api.errors import (
 from gridledger.contracts import funds, market, metering, registry
 from gridledger.core.encoding import decode_json
 from gridledger.core.errors import GridLedgerError
+from gridledger.core.localtime import LocalTime
 from gridledger.node.node import Node
 from gridledger.readmodels import market as totals
 from gridledger.sdk.tx import sign_tx
 from gridledger.state.state import StateReader
 from gridledger.web.charts import Series, bars, lines
 from gridledger.web.i18n import Translator, pick_lang
-from gridledger.web.render import render, utc
+from gridledger.web.render import render
 from gridledger.web.views.auth import read_form, refused
-from gridledger.web.views.market import DAY_S, clamp, day_of, days_back, latest_day, not_found
+from gridledger.web.views.market import clamp, days_back, latest_day, not_found
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,14 @@ def _account(view: StateReader, account: str, role: str) -> registry.Account | N
     if record is None or role not in record.roles:
         return None
     return record
+
+
+def _not_a(request: Request, node: Node, role: str, account: str) -> Response:
+    """The 404 page of ``role``'s dashboard for ``account``: saying so when the account is on
+    the ledger with other roles (a household's producer page), with links to its pages."""
+    record = registry.get_account(node.state.view, account) if ACCOUNT_ID.match(account) else None
+    roles = None if record is None else sorted(record.roles)
+    return not_found(request, node, role, account, roles=roles)
 
 
 def _assets(
@@ -151,16 +160,22 @@ def _outcome(node: Node, account: str, tx_hash: str | None) -> dict[str, Any] | 
 
 
 def _consumer_days(
-    node: Node, view: StateReader, account: str, sites: list[str], days: list[int]
+    node: Node,
+    view: StateReader,
+    account: str,
+    sites: list[str],
+    days: list[int],
+    local: LocalTime,
 ) -> list[dict[str, Any]]:
-    """Per UTC day: consumption (metered), clean power delivered, grid power, payments."""
-    first, end = days[0], days[-1] + DAY_S
+    """Per local day: consumption (metered), clean power delivered, grid power, payments."""
+    first, end = days[0], local.next_day(days[-1])
+    day_of = local.day_of
     rows: dict[int, dict[str, Any]] = {
         d: {"day": d, "consumed": 0, "clean": 0, "clean_paid": 0, "grid_paid": 0} for d in days
     }
     for site in sites:
         for hour, wh in _meter_wh(view, "site", site, first, end).items():
-            rows[hour - hour % DAY_S]["consumed"] += wh
+            rows[day_of(hour)]["consumed"] += wh
     for p in totals.account_pairings(
         node.readmodels.reader(), view, account, first, end, limit=100_000
     ):
@@ -182,10 +197,11 @@ def _consumer_days(
 
 
 def _plant_hours(
-    node: Node, view: StateReader, account: str, device: str, day: int
+    node: Node, view: StateReader, account: str, device: str, day: int, local: LocalTime
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Per hour of ``day``: a plant's generation, energy sold (delivered) and grid export."""
-    end = day + DAY_S
+    """Per hour of local ``day``: a plant's generation, energy sold (delivered) and grid
+    export."""
+    end = local.next_day(day)
     generated = _meter_wh(view, "device", device, day, end)
     sold: dict[int, int] = {}
     revenue = {"clean": 0, "feed_in": 0}
@@ -254,7 +270,7 @@ def router(ctx: ApiContext) -> APIRouter:
         view = node.state.view
         record = _account(view, account, "consumer")
         if record is None:
-            return not_found(request, node, "consumer", account)
+            return _not_a(request, node, "consumer", account)
         t = Translator(pick_lang(request))
         prefs = {p.site: p for p in market.preferences_of(view, account)}
         sites: list[dict[str, Any]] = []
@@ -273,21 +289,24 @@ def router(ctx: ApiContext) -> APIRouter:
                 }
             )
         n_days = clamp(request.query_params.get("days"), 1, MAX_DAYS, DEFAULT_DAYS)
-        last = latest_day(view)
+        local = ctx.local
+        last = latest_day(view, local)
         daily: list[dict[str, Any]] = []
         today: list[market.Pairing] = []
         chart = None
         if last is not None:
             sites_of = [s["id"] for s in sites]
-            daily = _consumer_days(node, view, account, sites_of, days_back(last, n_days))
+            daily = _consumer_days(
+                node, view, account, sites_of, days_back(last, n_days, local), local
+            )
             today = [
                 p
                 for p in totals.account_pairings(
-                    node.readmodels.reader(), view, account, last, last + DAY_S, limit=1000
+                    node.readmodels.reader(), view, account, last, local.next_day(last), limit=1000
                 )
                 if p.consumer == account
             ]
-            labels = [utc(row["day"], "%m-%d") for row in daily]
+            labels = [local.format(row["day"], "%m-%d") for row in daily]
             chart = {
                 "energy": bars(
                     t("consumer.chart.energy"),
@@ -295,9 +314,13 @@ def router(ctx: ApiContext) -> APIRouter:
                     labels,
                     [
                         Series(
-                            t("consumer.clean"), [row["clean"] for row in daily], "var(--clean)"
+                            t("consumer.clean"),
+                            [row["clean"] / 1000 for row in daily],
+                            "var(--clean)",
                         ),
-                        Series(t("consumer.grid"), [row["grid"] for row in daily], "var(--grid)"),
+                        Series(
+                            t("consumer.grid"), [row["grid"] / 1000 for row in daily], "var(--grid)"
+                        ),
                     ],
                     stacked=True,
                 ),
@@ -356,7 +379,7 @@ def router(ctx: ApiContext) -> APIRouter:
         view = node.state.view
         record = _account(view, account, "consumer")
         if record is None:
-            return not_found(request, node, "consumer", account)
+            return _not_a(request, node, "consumer", account)
         auth.check_origin(request)
         viewer = auth.viewer(request)
         if viewer is None:
@@ -402,26 +425,35 @@ def router(ctx: ApiContext) -> APIRouter:
         view = node.state.view
         record = _account(view, account, "producer")
         if record is None:
-            return not_found(request, node, "producer", account)
+            return _not_a(request, node, "producer", account)
         t = Translator(pick_lang(request))
-        last = latest_day(view)
+        local = ctx.local
+        last = latest_day(view, local)
         plants = []
         for device in _assets(view, "device", record.org):
             hours: list[dict[str, Any]] = []
             revenue = {"clean": 0, "feed_in": 0}
             chart = None
             if last is not None:
-                hours, revenue = _plant_hours(node, view, account, device.id, last)
+                hours, revenue = _plant_hours(node, view, account, device.id, last, local)
             if hours:
                 chart = bars(
                     t("producer.chart.title", plant=device.id),
                     t("producer.chart.desc"),
-                    [utc(h["start"], "%H:%M") for h in hours],
+                    [local.format(h["start"], "%H:%M") for h in hours],
                     [
-                        Series(t("producer.generated"), [h["generated"] for h in hours], "#e0a100"),
-                        Series(t("producer.sold"), [h["sold"] for h in hours], "var(--clean)"),
                         Series(
-                            t("producer.exported"), [h["exported"] for h in hours], "var(--grid)"
+                            t("producer.generated"),
+                            [h["generated"] / 1000 for h in hours],
+                            "#e0a100",
+                        ),
+                        Series(
+                            t("producer.sold"), [h["sold"] / 1000 for h in hours], "var(--clean)"
+                        ),
+                        Series(
+                            t("producer.exported"),
+                            [h["exported"] / 1000 for h in hours],
+                            "var(--grid)",
                         ),
                     ],
                 )
