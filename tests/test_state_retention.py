@@ -20,14 +20,23 @@ from typing import Any
 
 import pytest
 
-from gridledger.contracts import funds
+from gridledger.contracts import funds, registry
+from gridledger.core.crypto import SigningKey
 from gridledger.core.errors import HeightNotRetained, NodeHalted
 from gridledger.node.chainverify import verify_chain
-from gridledger.node.home import init_home, open_node
+from gridledger.node.home import init_home, key_path, load_key, open_node
 from gridledger.node.node import DB_NAME, STATE_LAYOUT, Node
 from gridledger.state import store as store_module
 from gridledger.state.tree import verify_proof
-from support import CHAIN_ID, GENESIS_TIME_MS, PASSPHRASE, household_accounts, households, transfer
+from support import (
+    CHAIN_ID,
+    GENESIS_TIME_MS,
+    PASSPHRASE,
+    household_accounts,
+    households,
+    signed,
+    transfer,
+)
 
 HOUSES = households(4)
 WAIT_S = 20.0
@@ -271,3 +280,63 @@ def test_a_full_disk_stops_blocks_cleanly_and_they_resume_with_room(
         again.close()
     report = verify_chain(home, workers=0)
     assert report.ok, report.problem
+
+
+def test_accounts_of_an_organisation_come_from_an_index(template: Path, tmp_path: Path) -> None:
+    """An organisation's accounts are found through the index of accounts by organisation,
+    the same before and after a checkpoint, page by page; the query plan says so."""
+    home = _home(template, tmp_path / "home")
+    operator = load_key(key_path(home, "operator"), PASSPHRASE)
+    node = _open(home, checkpoint_every=4)
+    node.start()
+    try:
+        view = node.state.view
+        before = registry.list_accounts(view, org="operator").items
+        assert {a.id for a in before} >= set(HOUSES)
+        raws = []
+        for i in range(12):
+            org = ("operator", "households")[i % 2]
+            body = {"account": f"extra-{i:02d}", "org": org,
+                    "public_key": SigningKey.generate().public_key}  # fmt: skip
+            raws.append(
+                signed(
+                    "operator",
+                    node.next_nonce("operator") + i,
+                    "registry.add_account",
+                    body,
+                    signer=operator,
+                ).encode()
+            )
+        target = node.tip.height + 1
+        assert all(isinstance(r, bytes) for r in node.submit_many(raws))
+        deadline = time.monotonic() + WAIT_S
+        while (node.pending or node.tip.height < target) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for _ in range(2):  # in the overlay, then written at a checkpoint
+            everyone = registry.list_accounts(view).items
+            for org in ("operator", "households"):
+                expected = [a for a in everyone if a.org == org]
+                assert registry.list_accounts(view, org=org).items == expected
+                paged, after = [], None
+                while True:
+                    page = registry.list_accounts(view, after, 3, org=org)
+                    paged += page.items
+                    if page.next is None:
+                        break
+                    after = page.next
+                assert paged == expected
+            _blocks(node, 4)
+        assert node.disk.checkpoint >= target
+        conn = sqlite3.connect(node.store.path)
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT key, value FROM state_values WHERE key >= x'"
+            + registry.keys.accounts().hex()
+            + "' AND key < x'"
+            + (registry.keys.accounts()[:-1] + b"0").hex()
+            + "' AND "
+            "json_extract(CAST(value AS TEXT), '$.org') = 'operator' AND key >= x'' ORDER BY key"
+        ).fetchall()
+        conn.close()
+        assert "USING INDEX state_by_" in str(plan), plan
+    finally:
+        node.close()

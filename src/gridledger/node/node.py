@@ -246,6 +246,8 @@ class Node:
                 self._convert_state(tip)
         self.state.log = layout.append_log(self.state.view)
         self.disk.log_prefixes = () if self.state.log is None else self.state.log.prefixes
+        for prefix, field_name in layout.FIELD_INDEXES:
+            self.disk.ensure_index(self.store.write_connection(), prefix, field_name)
         # the blocks after the last checkpoint: at most a checkpoint interval of them
         replayed = self.disk.replay(self.store.diffs(self.disk.checkpoint, tip))
         if replayed:

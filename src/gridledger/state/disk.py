@@ -27,9 +27,11 @@ in small transactions between blocks.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from hashlib import sha256
 from typing import Any
 
 from sortedcontainers import SortedList
@@ -111,6 +113,7 @@ class DiskState:
         proofs at heights between checkpoints replay."""
         """Keys of the append-only log: values like any other, never tree leaves."""
         self._writing = False
+        self.field_indexes: set[tuple[bytes, str]] = set()
         row = conn().execute("SELECT max(height) FROM state_checkpoints").fetchone()
         self.checkpoint = -1 if row is None or row[0] is None else int(row[0])
         """The height of the last checkpoint written (-1: none yet)."""
@@ -270,6 +273,49 @@ class DiskState:
         """The lowest height whose state can still be read back (0 until pruning ran)."""
         row = self._conn().execute("SELECT horizon FROM state_retention").fetchone()
         return 0 if row is None else int(row[0])
+
+    # indexes of record fields ----------------------------------------------------------------
+    def ensure_index(self, conn: sqlite3.Connection, prefix: bytes, field: str) -> None:
+        """Keep an index of ``field`` of the JSON records under ``prefix`` (a partial expression
+        index SQLite maintains with every checkpoint; built once when first asked for)."""
+        hi = _after_prefix(prefix)
+        if hi is None or not field.isidentifier():
+            raise ValueError("an index needs a bounded prefix and a plain field name")
+        name = "state_by_" + sha256(prefix + b"\x00" + field.encode()).hexdigest()[:16]
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {name} ON state_values "
+            f"(json_extract(CAST(value AS TEXT), '$.{field}'), key) "
+            f"WHERE key >= x'{prefix.hex()}' AND key < x'{hi.hex()}'"
+        )
+        self.field_indexes.add((prefix, field))
+
+    def scan_where(
+        self, prefix: bytes, field: str, value: str, start: bytes = b"", limit: int | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Pairs under ``prefix`` (rest of key from ``start``) whose record's ``field`` is
+        ``value``, sorted, through the index (:meth:`ensure_index`), the overlay merged in."""
+        hi = _after_prefix(prefix)
+        assert hi is not None
+        assert (prefix, field) in self.field_indexes
+        lo = prefix + start
+        changed = self._overlay_range(lo, hi)
+        sql = (
+            f"SELECT key, value FROM state_values WHERE key >= x'{prefix.hex()}' "  # noqa: S608
+            f"AND key < x'{hi.hex()}' AND json_extract(CAST(value AS TEXT), '$.{field}') = ? "
+            "AND key >= ? ORDER BY key"
+        )
+        args: list[Any] = [value, lo]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit + len(changed))
+        found = {bytes(k): bytes(v) for k, v in self._conn().execute(sql, args)}
+        for k, v in changed.items():  # the overlay decides for the keys it holds
+            if v is not None and _field_of(v, field) == value:
+                found[k] = v
+            else:
+                found.pop(k, None)
+        out = sorted(found.items())
+        return iter(out if limit is None else out[:limit])
 
     # proofs ----------------------------------------------------------------------------------
     @property
@@ -500,6 +546,14 @@ class DiskState:
                 conn.execute("ROLLBACK")
             raise
         return removed
+
+
+def _field_of(raw: bytes, field: str) -> object:
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None
+    return doc.get(field) if isinstance(doc, dict) else None
 
 
 def _after_prefix(prefix: bytes) -> bytes | None:

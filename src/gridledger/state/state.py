@@ -67,6 +67,16 @@ class StateReader:
         """Current (key, value) pairs under ``prefix`` in sorted key order (queries only)."""
         raise NotImplementedError
 
+    def scan_where(
+        self, prefix: bytes, field: str, value: str, start: bytes = b"", limit: int | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Pairs under ``prefix`` (rest of key from ``start``) whose JSON record has ``field``
+        equal to ``value``, sorted, at most ``limit``. A state on disk answers through an index
+        when one is kept for ``(prefix, field)`` (:data:`gridledger.contracts.layout.
+        FIELD_INDEXES`), never by reading the other records."""
+        found = ((k, v) for k, v in self.scan_range(prefix, start) if _field_of(v, field) == value)
+        return islice(found, limit)
+
     def scan_range(
         self,
         prefix: bytes,
@@ -86,6 +96,14 @@ class StateReader:
         if reverse:
             pairs = list(pairs)[::-1]
         return islice(pairs, limit)
+
+
+def _field_of(raw: bytes, field: str) -> object:
+    try:
+        doc = decode_json(raw)
+    except ValueError:
+        return None
+    return doc.get(field) if isinstance(doc, dict) else None
 
 
 class KeyIndex:
@@ -444,6 +462,13 @@ class DiskView(StateReader):
 
     def count(self, prefix: bytes) -> int:
         return self._disk.count(prefix)
+
+    def scan_where(
+        self, prefix: bytes, field: str, value: str, start: bytes = b"", limit: int | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        if (prefix, field) in self._disk.field_indexes:
+            return self._disk.scan_where(prefix, field, value, start, limit)
+        return super().scan_where(prefix, field, value, start, limit)
 
 
 class _CommittedMapping(Mapping[bytes, bytes]):

@@ -122,6 +122,19 @@ def list_accounts(
 
     if org is None and role is None:
         return page_of(view, keys.accounts(), Account, after, limit)
+    if org is not None:
+        # an organisation's accounts through the index of accounts by organisation
+        prefix = keys.accounts()
+        start = b"" if after is None else after.encode() + b"\x00"
+        items: list[Account] = []
+        for _, raw in view.scan_where(prefix, "org", org, start):
+            record = decode_record(raw, Account)
+            if not keep(record):
+                continue
+            if limit is not None and len(items) == limit:
+                return Page(items, items[-1].id)
+            items.append(record)
+        return Page(items, None)
     return page_of(view, keys.accounts(), Account, after, limit, keep)
 
 
