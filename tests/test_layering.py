@@ -24,6 +24,7 @@ KEYSPACES = (
     "chain/",
     "nonce/",
     "certificates/",
+    "credits/",
 )
 TEMPLATES = (".html", ".json", ".js", ".css", ".svg")
 
