@@ -25,6 +25,7 @@ KEYSPACES = (
     "nonce/",
     "certificates/",
     "credits/",
+    "allowances/",
 )
 TEMPLATES = (".html", ".json", ".js", ".css", ".svg")
 

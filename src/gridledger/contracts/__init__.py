@@ -5,6 +5,7 @@ Importing this package registers every transaction kind in :data:`KINDS`.
 """
 
 from gridledger.contracts import (
+    allowances,
     carbon,
     certificates,
     chain,
@@ -22,6 +23,7 @@ __all__ = [
     "ROLES",
     "Context",
     "Kind",
+    "allowances",
     "carbon",
     "certificates",
     "chain",
