@@ -142,28 +142,20 @@ def test_compliance_status(http: httpx.Client, client: Client, chain: CertChain)
     assert refused.value.code == "allowances.bad_quantity"
 
 
+def retire(beneficiary: str, reason: str) -> tuple[str, ...]:
+    """``gridledger credits retire`` of SERIAL by sun for January 2025."""
+    return ("credits", "retire", "--from", "sun", "--serial", SERIAL,
+            "--beneficiary", beneficiary, "--reason", reason,
+            "--claim-first-day", "2025-01-01", "--claim-last-day", "2025-01-31")  # fmt: skip
+
+
 def test_the_cli_retires_and_surrenders(
     chain: CertChain, client: Client, http: httpx.Client
 ) -> None:
-    with node_cli(chain, PARTIES) as cli:
+    with node_cli(chain, (*PARTIES, REGULATOR)) as cli:
         shown = json.loads(cli.run("credits", "serial", SERIAL).stdout)
         assert [(b["serial"], b["status"]) for b in shown["blocks"]] == [(SERIAL, "active")]
-        events = cli.events(
-            "credits",
-            "retire",
-            "--from",
-            "sun",
-            "--serial",
-            SERIAL,
-            "--beneficiary",
-            "Shekou community",
-            "--reason",
-            "2025 events",
-            "--claim-first-day",
-            "2025-01-01",
-            "--claim-last-day",
-            "2025-01-31",
-        )
+        events = cli.events(*retire("Shekou community", "2025 events"))
         assert events[0]["type"] == "credits.retired"
         (retirement,) = client.credits.retirements(beneficiary="Shekou community")["retirements"]
         assert (retirement["serial"], retirement["claim_start_s"], retirement["claim_end_s"]) == (
@@ -174,22 +166,7 @@ def test_the_cli_retires_and_surrenders(
         assert client.credits.retirement(retirement["id"]) == retirement
         listed = check(RetirementList, http.get("/v1/credits/retirements"))
         assert listed["retirements"] == [retirement]
-        code = cli.failed(
-            "credits",
-            "retire",
-            "--from",
-            "sun",
-            "--serial",
-            SERIAL,
-            "--beneficiary",
-            "x",
-            "--reason",
-            "again",
-            "--claim-first-day",
-            "2025-01-01",
-            "--claim-last-day",
-            "2025-01-31",
-        )
+        code = cli.failed(*retire("x", "again"))
         assert code == "credits.already_retired"
         cli.events(
             "allowances", "surrender", "--from", "ben", "--period", "ets-2025q1", "--quantity", "2"
@@ -200,3 +177,6 @@ def test_the_cli_retires_and_surrenders(
             2,
             0,
         )
+        cli.events("credits", "set-params", "--from", REGULATOR, "--buffer-ppm", "30000")
+        refused = cli.run("credits", "set-params", "--from", "ben", "--buffer-ppm", "1", code=1)
+        assert "auth.forbidden" in refused.output

@@ -6,6 +6,7 @@ gridledger credits retirements [--beneficiary B] [--project P]
 gridledger credits register --id P --device D --name N --methodology M --baseline B --plan R
 gridledger credits verify --project P --id ID --first-month M --last-month M [--note N]
 gridledger credits issue --project P --period ID [--quantity T] [--first U]
+gridledger credits set-params --buffer-ppm N
 gridledger credits transfer|split|retire|cancel --serial S ...
 gridledger allowances periods | period ID | compliance --period ID [--holder A]
 gridledger allowances open|allocate|record-emissions|transfer|surrender|surrender-credits ...
@@ -19,6 +20,8 @@ allowances are whole tonnes, emissions grams.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -63,6 +66,10 @@ def _day(value: str, option: str, after: bool = False) -> int:
     return int(at.timestamp()) + (86_400 if after else 0)
 
 
+def _show(home: Path, node: str | None, call: Callable[[Client], Any]) -> None:
+    print_json(call_node(home, node, True, call))
+
+
 # views ------------------------------------------------------------------------------------------
 @app.command("projects")
 def projects(
@@ -71,7 +78,7 @@ def projects(
     node: NodeOpt = None,
 ) -> None:
     """Every registered project (of --org)."""
-    print_json(call_node(home, node, True, lambda c: c.credits.projects(org)))
+    _show(home, node, lambda c: c.credits.projects(org))
 
 
 @app.command("project")
@@ -87,7 +94,7 @@ def project(
         found["blocks"] = c.credits.blocks(project_id)["blocks"]
         return found
 
-    print_json(call_node(home, node, True, both))
+    _show(home, node, both)
 
 
 @app.command("holdings")
@@ -97,7 +104,7 @@ def holdings(
     node: NodeOpt = None,
 ) -> None:
     """The credit blocks an account holds."""
-    print_json(call_node(home, node, True, lambda c: c.credits.holdings(account)))
+    _show(home, node, lambda c: c.credits.holdings(account))
 
 
 @app.command("serial")
@@ -107,7 +114,7 @@ def serial(
     node: NodeOpt = None,
 ) -> None:
     """The blocks now holding the units a serial names."""
-    print_json(call_node(home, node, True, lambda c: c.credits.serial(value)))
+    _show(home, node, lambda c: c.credits.serial(value))
 
 
 @app.command("retirements")
@@ -118,8 +125,7 @@ def retirements(
     node: NodeOpt = None,
 ) -> None:
     """Retirements in the order recorded (of a beneficiary, of a project)."""
-    print_json(call_node(home, node, True,
-                         lambda c: c.credits.retirements(beneficiary, project_id)))  # fmt: skip
+    _show(home, node, lambda c: c.credits.retirements(beneficiary, project_id))
 
 
 # transactions ----------------------------------------------------------------------------------
@@ -135,6 +141,19 @@ def register(
     """Register --from's organisation's plant as a credit project (credits.register_project)."""
     return {"id": project_id, "name": name, "device": device, "methodology": methodology,
             "baseline": baseline, "monitoring_plan": plan}  # fmt: skip
+
+
+@signed_command(app, "set-params", "credits.set_params")
+def set_params(
+    buffer_ppm: Annotated[
+        int,
+        typer.Option(
+            "--buffer-ppm", min=0, max=500_000, help="The buffer pool's share of each issuance."
+        ),
+    ],
+) -> Body:
+    """Set the buffer pool's share of later issuances (credits.set_params; regulator)."""
+    return {"buffer_ppm": buffer_ppm}
 
 
 @signed_command(app, "verify", "credits.verify_period")
@@ -214,7 +233,7 @@ def cancel(
 @allowances_app.command("periods")
 def periods(home: HomeOpt = DEFAULT_HOME, node: NodeOpt = None) -> None:
     """Every compliance period."""
-    print_json(call_node(home, node, True, lambda c: c.allowances.periods()))
+    _show(home, node, lambda c: c.allowances.periods())
 
 
 @allowances_app.command("period")
@@ -224,7 +243,7 @@ def period(
     node: NodeOpt = None,
 ) -> None:
     """A compliance period and the allowances of its vintage each account holds."""
-    print_json(call_node(home, node, True, lambda c: c.allowances.period(period_id)))
+    _show(home, node, lambda c: c.allowances.period(period_id))
 
 
 @allowances_app.command("compliance")
@@ -235,7 +254,7 @@ def compliance(
     node: NodeOpt = None,
 ) -> None:
     """Each holder's compliance status for a period at the latest block."""
-    print_json(call_node(home, node, True, lambda c: c.allowances.compliance(period_id, holder)))
+    _show(home, node, lambda c: c.allowances.compliance(period_id, holder))
 
 
 @signed_command(allowances_app, "open", "allowances.open_period")

@@ -90,6 +90,11 @@ def block_view(block: credits.SerialBlock) -> dict[str, Any]:
     return row
 
 
+def block_list(found: list[credits.SerialBlock]) -> Response:
+    """A :class:`BlockList` answer."""
+    return JSONBytes({"blocks": [block_view(b) for b in found]})
+
+
 def router(ctx: ApiContext) -> APIRouter:
     node = ctx.node
     r = APIRouter(tags=["credits"])
@@ -145,9 +150,7 @@ def router(ctx: ApiContext) -> APIRouter:
         view = node.state.view
         if credits.get_project(view, project) is None:
             raise NotFound(f"no project {project!r}")
-        return JSONBytes(
-            {"blocks": [block_view(b) for b in credits.blocks_of_project(view, project)]}
-        )
+        return block_list(credits.blocks_of_project(view, project))
 
     @r.get(
         "/v1/credits/holdings",
@@ -159,9 +162,7 @@ def router(ctx: ApiContext) -> APIRouter:
         account: Annotated[str, Query(pattern=ID, description="The account's id.")],
     ) -> Response:
         """The active blocks ``account`` holds, by project and serial."""
-        return JSONBytes(
-            {"blocks": [block_view(b) for b in credits.held_by(node.state.view, account)]}
-        )
+        return block_list(credits.held_by(node.state.view, account))
 
     @r.get(
         "/v1/credits/serials/{serial}",
@@ -177,7 +178,7 @@ def router(ctx: ApiContext) -> APIRouter:
         found = credits.lookup_serial(node.state.view, serial)
         if not found:
             raise NotFound(f"no credits have serial {serial}")
-        return JSONBytes({"blocks": [block_view(b) for b in found]})
+        return block_list(found)
 
     @r.get(
         "/v1/credits/retirements",
