@@ -14,6 +14,7 @@ import pytest
 
 from carbon_support import (
     AUGUST,
+    CERTIFIER,
     CONSUMER,
     DAY,
     JULY,
@@ -23,6 +24,7 @@ from carbon_support import (
     PRODUCER,
     REGULATOR,
     VERIFIER,
+    factor_set_body,
 )
 from credits_support import (
     DAY_WH,
@@ -341,3 +343,34 @@ def test_every_credits_code_is_its_own() -> None:
     codes = [c.code for c in all_error_classes() if c.code.startswith("credits.")]
     assert len(codes) == len(set(codes)) >= 20
     assert issubclass(SerialOverlap, InvalidTransaction)
+
+
+# certificates and credits never count the same energy --------------------------------------
+def test_certified_energy_earns_no_credit_and_credited_months_no_certificates() -> None:
+    led = CreditLedger().guangdong()
+    led.plant()  # pv-1, house-00's 10 kW PV with the 15-minute meter m-gen
+    noon = MAY + 14 * DAY + 12 * 3600
+    led.generate("m-gen", noon, [2000] * 4)
+    led.generate("m-gen", noon + 3600, [1500] * 4)
+    led.issue("pv-1", [noon])
+    led.ok(PRODUCER, "credits.register_project", project_body("pv", device="pv-1"))
+    led.verify("2025-05", MAY, JUNE, project="pv")
+    (month,) = credits.periods_of(led.state, "pv")[0].months
+    assert (month.measured_wh, month.certified_wh, month.credited_wh) == (14_000, 8_000, 6_000)
+    issue = {"device": "pv-1", "to": PRODUCER, "starts": [noon + 3600]}
+    led.refuse(CERTIFIER, "certificates.issue", issue, "certificates.credited_month")
+    gec = {"gec": "gec-1", "project": "p", "device": "pv-1", "month": "2025-05",
+           "tradable": True, "owner": PRODUCER}  # fmt: skip
+    led.refuse(CERTIFIER, "certificates.record_gec", gec, "certificates.credited_month")
+    led.generate("m-gen", JUNE + 12 * 3600, [1000] * 4)
+    led.issue("pv-1", [JUNE + 12 * 3600])  # June was not credited
+
+
+def test_a_period_whose_factor_sets_mix_gases_is_refused(led: CreditLedger) -> None:
+    co2e = factor_set_body("cn-gd-2025-08", "CN-GD", AUGUST, AUGUST + 31 * DAY, gas="CO2e",
+                           fuels=[])  # fmt: skip
+    co2e["grid_average"] = {**co2e["grid_average"], "gas": "CO2e"}
+    led.record_set(co2e)
+    body = {"project": PROJECT, "id": "q3", "start_s": JULY, "end_s": AUGUST + 31 * DAY}
+    led.refuse(VERIFIER, "credits.verify_period", body, "credits.mixed_gas",
+               block_time_ms=(AUGUST + 31 * DAY) * 1000)  # fmt: skip

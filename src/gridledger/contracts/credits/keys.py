@@ -7,6 +7,9 @@
 * ``credits/projects``: how many projects were registered (the last number handed out);
 * ``credits/device/<device>``: the id of the project a device is registered in (one each);
 * ``credits/period/<project>/<id>``: a verified :class:`~.records.MonitoringPeriod`;
+* ``credits/credited/<device>/<YYYY-MM>``: ``<project>/<period>`` of the verified period
+  that counted the device's month, so the certificates contract issues no certificate for
+  energy credits already stand for;
 * ``credits/block/<number>/<first>``: a :class:`~.records.SerialBlock` of the project with
   that number, by its first unit (12 digits), so a project's blocks scan in serial order;
 * ``credits/held/<account>/<number>/<first>``: ``1`` while the account holds that active
@@ -57,6 +60,10 @@ def period(project_id: str, period_id: str) -> bytes:
 
 def periods_of(project_id: str) -> bytes:
     return b"credits/period/" + project_id.encode() + b"/"
+
+
+def credited_month(device_id: str, month: str) -> bytes:
+    return b"credits/credited/" + device_id.encode() + b"/" + month.encode()
 
 
 def block(number: int, first: int) -> bytes:

@@ -14,7 +14,9 @@
   both), times the grid-average factor of the carbon factor set in force for the plant's
   region (:func:`~gridledger.contracts.carbon.factor_for`, with its fallback), rounded down
   once per month: ``credited_wh * g_per_mwh // 1,000,000``. ``verified_t`` is the sum's whole
-  tonnes, rounded down.
+  tonnes, rounded down. The months are marked credited for the device
+  (``credits/credited/<device>/<month>``): from then on the certificates contract issues
+  neither certificates nor GECs for them.
 """
 
 from __future__ import annotations
@@ -242,6 +244,9 @@ def apply_verify_period(state: StateWriter, ctx: Context, body: VerifyPeriod) ->
             verifier=ctx.sender, height=ctx.height, note=body.note,
         ),
     )  # fmt: skip
+    marker = f"{project.id}/{body.id}".encode()
+    for counted in months:
+        state.set(keys.credited_month(project.device, counted.month), marker)
     project.verified_t += verified
     state.put(keys.project(project.id), project)
     ctx.emit("credits.period_verified", project=project.id, id=body.id, verified_t=verified)
