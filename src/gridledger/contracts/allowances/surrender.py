@@ -99,7 +99,6 @@ def apply_surrender(state: StateWriter, ctx: Context, body: Surrender) -> None:
         raise BankingNotAllowed(f"{vintage.id}'s allowances may not be banked")
     _within(compliance, body.quantity_t)
     debit(state, vintage.id, ctx.sender, body.quantity_t)
-    vintage = require_period(state, vintage.id)  # re-read: it may be the period itself
     vintage.surrendered_t += body.quantity_t
     state.put(keys.period(vintage.id), vintage)
     compliance.allowances_t += body.quantity_t

@@ -12,7 +12,7 @@ import msgspec
 from gridledger.contracts.credits import keys
 from gridledger.contracts.credits.errors import BadQuantity, UnknownSerial
 from gridledger.contracts.credits.records import REGISTRY, UNIT, SerialBlock
-from gridledger.state.state import StateReader, StateWriter
+from gridledger.state.state import StateReader, StateWriter, decode_record
 
 SERIAL_PARTS = 9
 
@@ -78,6 +78,6 @@ def block_of_unit(view: StateReader, number: int, unit: int) -> SerialBlock | No
     """The block holding unit ``unit`` of project ``number``, if it was issued."""
     prefix = keys.blocks_of(number)
     for _, raw in view.scan_range(prefix, b"", keys.unit_part(unit + 1), limit=1, reverse=True):
-        found = msgspec.json.decode(raw, type=SerialBlock)
+        found = decode_record(raw, SerialBlock)
         return found if found.first <= unit <= found.last else None
     return None
