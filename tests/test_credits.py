@@ -37,6 +37,7 @@ from credits_support import (
 from gridledger.contracts import credits
 from gridledger.contracts.credits.errors import SerialOverlap
 from gridledger.core.errors import InvalidTransaction, all_error_classes
+from gridledger.node.cert_keeper import examine
 from ledger_support import GRID, device_body
 from support import OPERATOR, OPERATOR_ORG, key
 
@@ -362,6 +363,9 @@ def test_certified_energy_earns_no_credit_and_credited_months_no_certificates() 
     gec = {"gec": "gec-1", "project": "p", "device": "pv-1", "month": "2025-05",
            "tradable": True, "owner": PRODUCER}  # fmt: skip
     led.refuse(CERTIFIER, "certificates.record_gec", gec, "certificates.credited_month")
+    # a certifier's keeper does not offer the month either
+    (interval,) = examine(led.state, "pv-1", [noon + 3600], 3600)
+    assert interval.state == "credited"
     led.generate("m-gen", JUNE + 12 * 3600, [1000] * 4)
     led.issue("pv-1", [JUNE + 12 * 3600])  # June was not credited
 

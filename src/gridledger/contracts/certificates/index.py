@@ -48,15 +48,22 @@ def device_month(view: StateReader, device: str, month: str) -> DeviceMonth:
     return view.get_record(keys.device_month(device, month), DeviceMonth) or DeviceMonth()
 
 
+def credited_by(view: StateReader, device: str, month: str) -> str | None:
+    """``<project>/<period>`` of the verified carbon credit period that counted the device's
+    month (``YYYY-MM``), if one did: its energy earns no certificate."""
+    found = view.get(credit_keys.credited_month(device, month))
+    return None if found is None else found.decode()
+
+
 def not_credited(view: StateReader, device: str, month: str) -> None:
     """Refuse certifying a device's month that a verified carbon credit period counted.
 
     Raises:
         CreditedMonth: the credits contract marked the month.
     """
-    found = view.get(credit_keys.credited_month(device, month))
+    found = credited_by(view, device, month)
     if found is not None:
-        raise CreditedMonth(f"{device} in {month} earned credits ({found.decode()})")
+        raise CreditedMonth(f"{device} in {month} earned credits ({found})")
 
 
 def hand_out_ids(state: StateWriter, device: str, quantity_wh: int) -> int:
