@@ -24,6 +24,8 @@ KEYSPACES = (
     "chain/",
     "nonce/",
     "certificates/",
+    "credits/",
+    "allowances/",
 )
 TEMPLATES = (".html", ".json", ".js", ".css", ".svg")
 

@@ -58,13 +58,14 @@ FILES = [
     "contracts.json",
     "metering.json",
     "carbon.json",
+    "credits.json",
     "market.json",
     "governance.json",
     "attestations.json",
     "certificates.json",
     "readings_log.json",
 ]
-TRANSITION_FILES = ["contracts.json", "metering.json", "carbon.json"]
+TRANSITION_FILES = ["contracts.json", "metering.json", "carbon.json", "credits.json"]
 """Files of contract transitions: pre-state, transaction, receipt and post-state (or error)."""
 
 # RFC 8032 section 7.1, TESTS 1-3: (secret key, public key, message, signature), from the RFC.

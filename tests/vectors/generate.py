@@ -1062,6 +1062,123 @@ def carbon_vectors() -> dict[str, Any]:
     }
 
 
+# credits and allowances --------------------------------------------------------------------------
+CREDITS_TIME_MS = (FEB_2025 + 86_400) * 1000
+"""2025-02-02T00:00:00Z: January has ended, so its reductions can be verified."""
+JAN_2024 = JAN_2025 - 366 * 86_400
+DAY_GWH = 1_000_000_000
+WIND_SERIAL = "GLR-VER-CN-1-20250101-20250131-1-{}-{}"
+CREDITS_SETUP: list[tuple[str, str, dict[str, Any]]] = [
+    *CARBON_SETUP,
+    ("operator", "registry.grant_role", {"account": "operator", "role": "carbon_verifier"}),
+    ("operator", "registry.grant_role", {"account": "operator", "role": "grid_operator"}),
+    ("house-a", "registry.register_device", {
+        "device": "wind-a", "name": "Wind farm A", "technology": "wind_onshore", "fuel": "wind",
+        "capacity_w": 100_000_000, "commissioned": "2024-01-01", "country": "CN",
+        "grid_region": "CN-GD"}),
+    ("operator", "registry.register_meter", {"meter": "m-wind", "kind": "generation",
+                                             "device": "wind-a", "gateway": "house-b",
+                                             "interval_s": 86_400}),
+    ("house-b", "metering.submit", {"readings": [
+        _reading("m-wind", JAN_2025 + day * 86_400, DAY_GWH, 86_400) for day in range(3)]}),
+    ("house-a", "credits.register_project", {
+        "id": "wind-a", "name": "Wind farm A", "device": "wind-a", "methodology": "CDM ACM0002",
+        "baseline": "CN grid electricity", "monitoring_plan": "MP-1"}),
+    ("operator", "credits.verify_period", {"project": "wind-a", "id": "2025-01",
+                                           "start_s": JAN_2025, "end_s": FEB_2025}),
+    ("operator", "credits.issue", {"project": "wind-a", "period": "2025-01", "quantity_t": 1000}),
+    ("house-a", "credits.transfer", {"serial": WIND_SERIAL.format(1, 980), "to": "operator",
+                                     "quantity_t": 50}),
+    ("operator", "allowances.open_period", {"id": "ets-2024", "start_s": JAN_2024,
+                                            "end_s": JAN_2025, "deadline_s": JAN_2026}),
+    ("operator", "allowances.allocate", {"period": "ets-2024", "to": "operator",
+                                         "method": "free", "quantity_t": 100}),
+    ("operator", "allowances.record_emissions", {"period": "ets-2024", "holder": "operator",
+                                                 "emissions_g": 90_500_000}),
+]  # fmt: skip
+"""Block 1 of the credit vectors: the carbon setup; a 100 MW wind farm of house-a metered
+1 GWh a day on 1-3 January 2025, registered as project 1; January verified (3 GWh x 530,600
+g/MWh = 1,591 t) and 1,000 t issued (980 to house-a, 20 to the buffer pool), 50 of them
+transferred to the operator; period ets-2024 opened, 100 t allocated to the operator and its
+verified emissions of 90.5 t (an obligation of 91 t) recorded."""
+
+
+def _credits_setup() -> list[Transaction]:
+    nonces: dict[str, int] = {}
+    txs = []
+    for sender, kind, body in CREDITS_SETUP:
+        nonces[sender] = nonces.get(sender, 0) + 1
+        txs.append(signed_tx(sender, nonces[sender], kind, body))
+    return txs
+
+
+def credits_pre_state() -> State:
+    """The genesis state of genesis.json with the credits setup block (height 1) on it."""
+    state = committed_genesis(vector_genesis())
+    receipts = execute_block(state, [prepare(t) for t in _credits_setup()], 1, CREDITS_TIME_MS)
+    assert all(r.ok for r in receipts), [r.message for r in receipts]
+    state.compute_root()
+    state.finish_block()
+    return state
+
+
+def _credits_cases() -> list[tuple[str, Transaction]]:
+    def case(sender: str, kind: str, body: dict[str, Any]) -> Transaction:
+        return signed_tx(sender, CASE_NONCE, kind, body)
+
+    held = WIND_SERIAL.format(51, 980)
+    retire = {"serial": held, "beneficiary": "Shekou community", "reason": "2025 events",
+              "claim_start_s": JAN_2025, "claim_end_s": FEB_2025}  # fmt: skip
+    issue = {"project": "wind-a", "period": "2025-01"}
+    return [
+        ("issue the rest of the period", case("operator", "credits.issue", issue)),
+        ("issue beyond verified reductions", case("operator", "credits.issue",
+                                                  {**issue, "quantity_t": 592})),
+        ("issue serials issued before", case("operator", "credits.issue",
+                                             {**issue, "quantity_t": 10, "first": 1})),
+        ("issue by a non-verifier", case("house-a", "credits.issue", issue)),
+        ("verify an overlapping period", case("operator", "credits.verify_period", {
+            "project": "wind-a", "id": "jan-b", "start_s": JAN_2025, "end_s": FEB_2025})),
+        ("transfer part of a block", case("house-a", "credits.transfer",
+                                          {"serial": held, "to": "house-b", "quantity_t": 30})),
+        ("split a block", case("house-a", "credits.split", {"serial": held, "quantity_t": 10})),
+        ("retire for a beneficiary", case("house-a", "credits.retire",
+                                          {**retire, "quantity_t": 5})),
+        ("retire someone else's credits", case("house-b", "credits.retire", retire)),
+        ("retire a serial split since", case("house-a", "credits.retire",
+                                             {**retire, "serial": WIND_SERIAL.format(1, 980)})),
+        ("cancel buffer credits for a reversal", case("operator", "credits.cancel", {
+            "serial": WIND_SERIAL.format(981, 1000), "reason": "reversal", "quantity_t": 5})),
+        ("surrender allowances", case("operator", "allowances.surrender",
+                                      {"period": "ets-2024", "quantity_t": 80})),
+        ("surrender more than owed", case("operator", "allowances.surrender",
+                                          {"period": "ets-2024", "quantity_t": 92})),
+        ("surrender credits within the quota", case("operator", "allowances.surrender_credits", {
+            "period": "ets-2024", "serial": WIND_SERIAL.format(1, 50), "quantity_t": 4})),
+        ("surrender credits above the quota", case("operator", "allowances.surrender_credits", {
+            "period": "ets-2024", "serial": WIND_SERIAL.format(1, 50), "quantity_t": 5})),
+    ]  # fmt: skip
+
+
+def credits_vectors() -> dict[str, Any]:
+    pre_state = credits_pre_state()
+    return {
+        "description": "Credit and allowance transitions: issuance (the rest of a verified "
+        "period; refused beyond its verified tonnes, for serials issued before, by a sender "
+        "without the carbon verifier role), a verification overlapping a verified period, "
+        "transfer and split of part of a block, retirement (and refusals for someone else's "
+        "credits and a serial split since), a cancellation from the buffer pool, surrenders of "
+        "allowances and of credits within and above the 5 % quota. 'pre' is genesis.json's "
+        "genesis state with the block 'setup' (height 1, time 'block_time') on it. " + TRANSITIONS,
+        "setup": [text(t.encode()) for t in _credits_setup()],
+        "height": 2,
+        "block_time": CREDITS_TIME_MS,
+        "pre": state_text(pre_state.committed),
+        "pre_root": pre_state.root.hex(),
+        "cases": _transitions(credits_pre_state, _credits_cases(), 2, CREDITS_TIME_MS),
+    }
+
+
 # market ------------------------------------------------------------------------------------------
 M_START = T_S + 2 * HOUR
 """The market interval of the vectors: 2025-01-01T02:00:00Z, hourly, gate closure 5 minutes
@@ -1929,6 +2046,7 @@ GENERATORS = {
     "contracts.json": contract_vectors,
     "metering.json": metering_vectors,
     "carbon.json": carbon_vectors,
+    "credits.json": credits_vectors,
     "market.json": market_vectors,
     "governance.json": governance_vectors,
     "attestations.json": attestation_vectors,

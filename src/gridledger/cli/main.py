@@ -7,6 +7,8 @@ gridledger tx ...          sign, submit and wait for transactions
 gridledger query ...       read accounts, blocks, transactions and state
 gridledger cert ...        granular energy certificates: transactions, registry views, exports
 gridledger carbon ...      carbon accounting: emission factors, inventories, reports
+gridledger credits ...     carbon credits: projects, verified reductions, serials, retirements
+gridledger allowances ...  emission allowances: periods, allocation, surrender, compliance
 gridledger verify          re-execute the stored chain and check every hash and signature
 gridledger verify-proof    check a saved proof file offline, finality included
 gridledger sync            import a peer's blocks this node lacks, checking each one
@@ -31,6 +33,7 @@ from gridledger.cli import (
     carbon,
     certificates,
     chain,
+    credits,
     custody,
     demo,
     ingest,
@@ -88,6 +91,8 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(network.app, name="network")
 app.add_typer(certificates.app, name="cert")
 app.add_typer(carbon.app, name="carbon")
+app.add_typer(credits.app, name="credits")
+app.add_typer(credits.allowances_app, name="allowances")
 app.command("sync")(chain.sync_command)
 app.command("verify-proof")(proofs.verify_proof_command)
 app.add_typer(chain.readmodels_app, name="readmodels")

@@ -5,10 +5,12 @@ Importing this package registers every transaction kind in :data:`KINDS`.
 """
 
 from gridledger.contracts import (
+    allowances,
     carbon,
     certificates,
     chain,
     consortium,
+    credits,
     funds,
     market,
     metering,
@@ -21,10 +23,12 @@ __all__ = [
     "ROLES",
     "Context",
     "Kind",
+    "allowances",
     "carbon",
     "certificates",
     "chain",
     "consortium",
+    "credits",
     "funds",
     "get_kind",
     "market",

@@ -8,7 +8,8 @@ reads the committed state through the certificates contract's queries and sends:
 
 * ``certificates.issue`` for every device interval (the scheme's ``bundle_s``) that is final
   (block time >= its end + the scheme's ``finality_s``), fully metered (every meter of the
-  device has every reading of it), measured more than 0 Wh and not issued yet, to the
+  device has every reading of it), measured more than 0 Wh, not issued yet and in no month a
+  carbon credit period counted (``credits.verify_period``), to the
   device's recipient: the account a configured mapping names, else the first account (by id)
   of the device's owner organisation with the ``producer`` role; devices whose owner has no
   such account, storage devices and devices without a meter are left alone. Up to
@@ -123,8 +124,9 @@ class Interval:
         device: The device.
         start_s: Interval start, Unix seconds UTC.
         length_s: Its length, s.
-        state: ``issued`` (an issuance overlaps it), ``unmetered`` (a meter lacks a reading),
-            ``nothing`` (fully metered, 0 Wh) or ``due`` (to issue).
+        state: ``issued`` (an issuance overlaps it), ``credited`` (carbon credits were
+            verified for its month, so it earns no certificate), ``unmetered`` (a meter lacks
+            a reading), ``nothing`` (fully metered, 0 Wh) or ``due`` (to issue).
         measured_wh: What the meters measured (corrections applied); 0 unless metered.
     """
 
@@ -182,6 +184,9 @@ def examine(
         end = start + length_s
         if _overlaps(covered, covered_starts, start, end):
             out.append(Interval(device, start, length_s, "issued"))
+            continue
+        if certificates.index.credited_by(view, device, certificates.bundles.month_of(start)):
+            out.append(Interval(device, start, length_s, "credited"))
             continue
         got = metering.measured_wh(view, "device", device, start, end)
         if got.missing:

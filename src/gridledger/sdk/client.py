@@ -32,6 +32,7 @@ from gridledger.core.crypto import SigningKey
 from gridledger.core.types import Receipt, Transaction
 from gridledger.sdk.carbon import Carbon
 from gridledger.sdk.certificates import Certificates
+from gridledger.sdk.credits import Allowances, Credits
 from gridledger.sdk.errors import (
     ApiError,
     InvalidInput,
@@ -605,6 +606,18 @@ class Client:
         """Carbon accounting's endpoints and transactions
         (:class:`gridledger.sdk.carbon.Carbon`)."""
         return Carbon(self)
+
+    @property
+    def credits(self) -> Credits:
+        """The credit registry's endpoints and transactions
+        (:class:`gridledger.sdk.credits.Credits`)."""
+        return Credits(self)
+
+    @property
+    def allowances(self) -> Allowances:
+        """The allowance system's endpoints and transactions
+        (:class:`gridledger.sdk.credits.Allowances`)."""
+        return Allowances(self)
 
     # events --------------------------------------------------------------------------------
     def events(

@@ -225,3 +225,11 @@ class BadGec(InvalidTransaction):
 class ForeignSite(InvalidTransaction):
     code = "certificates.foreign_site"
     default_message = "the site belongs to another organisation than the beneficiary's"
+
+
+class CreditedMonth(InvalidTransaction):
+    code = "certificates.credited_month"
+    default_message = (
+        "carbon credits were verified for the device's generation in that month: the same "
+        "energy earns no certificate"
+    )

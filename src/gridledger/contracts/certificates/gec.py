@@ -35,7 +35,7 @@ from gridledger.contracts.certificates.errors import (
     TransferRefused,
     UnknownGec,
 )
-from gridledger.contracts.certificates.index import device_month, hand_out_ids
+from gridledger.contracts.certificates.index import device_month, hand_out_ids, not_credited
 from gridledger.contracts.certificates.issuance import device_of, new_bundle
 from gridledger.contracts.certificates.lifecycle import account_of, require_accepts
 from gridledger.contracts.certificates.records import Bundle, Gec, GecExport
@@ -94,6 +94,7 @@ def apply_record_gec(state: StateWriter, ctx: Context, body: RecordGec) -> None:
     device = device_of(state, body.device)
     start, end = _month(ctx, body.month)
     account_of(state, body.owner)
+    not_credited(state, device.id, body.month)
     record = device_month(state, device.id, body.month)
     metered = metering.measured_wh(state, "device", device.id, start, end).energy_wh
     if record.issued_wh + record.gec_wh + GEC_WH > metered:

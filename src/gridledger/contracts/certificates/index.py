@@ -4,6 +4,7 @@ day, and the month's certified Wh; and finding the bundles of an issuance."""
 from __future__ import annotations
 
 from gridledger.contracts.certificates import bundles, keys
+from gridledger.contracts.certificates.errors import CreditedMonth
 from gridledger.contracts.certificates.records import (
     Bundle,
     DeviceLedger,
@@ -11,6 +12,7 @@ from gridledger.contracts.certificates.records import (
     Issuance,
     IssuedDay,
 )
+from gridledger.contracts.credits import keys as credit_keys
 from gridledger.state.state import StateReader, StateWriter
 
 DAY_S = 86_400
@@ -44,6 +46,24 @@ def put_issuance(state: StateWriter, device: str, item: Issuance) -> None:
 
 def device_month(view: StateReader, device: str, month: str) -> DeviceMonth:
     return view.get_record(keys.device_month(device, month), DeviceMonth) or DeviceMonth()
+
+
+def credited_by(view: StateReader, device: str, month: str) -> str | None:
+    """``<project>/<period>`` of the verified carbon credit period that counted the device's
+    month (``YYYY-MM``), if one did: its energy earns no certificate."""
+    found = view.get(credit_keys.credited_month(device, month))
+    return None if found is None else found.decode()
+
+
+def not_credited(view: StateReader, device: str, month: str) -> None:
+    """Refuse certifying a device's month that a verified carbon credit period counted.
+
+    Raises:
+        CreditedMonth: the credits contract marked the month.
+    """
+    found = credited_by(view, device, month)
+    if found is not None:
+        raise CreditedMonth(f"{device} in {month} earned credits ({found})")
 
 
 def hand_out_ids(state: StateWriter, device: str, quantity_wh: int) -> int:

@@ -66,6 +66,7 @@ from gridledger.contracts.certificates.index import (
     issuance_bundles,
     issuance_of,
     issued_day,
+    not_credited,
     put_issuance,
 )
 from gridledger.contracts.certificates.records import (
@@ -242,6 +243,7 @@ def _check_month(
     month = bundles.month_of(start)
     record = months.get(month)
     if record is None:
+        not_credited(state, device, month)
         record = months[month] = device_month(state, device, month)
     if record.gec_wh:
         # the whole month as metered so far, whatever order its intervals are issued in

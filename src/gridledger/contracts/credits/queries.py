@@ -1,0 +1,105 @@
+"""Reading the credit registry: projects, their periods and blocks, holdings, serial lookup,
+retirements, and a project's totals by state."""
+
+from __future__ import annotations
+
+from gridledger.contracts.base import Page, Record, page_of
+from gridledger.contracts.credits import keys
+from gridledger.contracts.credits.blocks import block_of_unit, get_block, parse_serial
+from gridledger.contracts.credits.projects import get_project
+from gridledger.contracts.credits.records import Project, Retirement, SerialBlock
+from gridledger.state.state import StateReader, decode_record
+
+
+class ProjectTotals(Record):
+    """A project's tonnes by state, summed over its blocks.
+
+    Attributes:
+        project: The project's id.
+        issued_t: Every unit issued.
+        active_t: Held by accounts.
+        buffer_t: In the buffer pool.
+        retired_t: Retired.
+        cancelled_t: Cancelled.
+    """
+
+    project: str
+    issued_t: int
+    active_t: int
+    buffer_t: int
+    retired_t: int
+    cancelled_t: int
+
+
+def list_projects(view: StateReader, after: str | None = None, limit: int | None = None,
+                  org: str | None = None) -> Page[Project]:  # fmt: skip
+    """Projects in id order (of one organisation when ``org`` is given)."""
+    keep = None if org is None else (lambda p: p.org == org)
+    return page_of(view, keys.projects(), Project, after, limit, keep)
+
+
+def blocks_of_project(view: StateReader, project_id: str) -> list[SerialBlock]:
+    """Every block of the project, in serial order (unknown project: none)."""
+    found = get_project(view, project_id)
+    if found is None:
+        return []
+    return [decode_record(v, SerialBlock) for _, v in view.scan(keys.blocks_of(found.number))]
+
+
+def held_by(view: StateReader, account: str) -> list[SerialBlock]:
+    """The active blocks ``account`` holds, by project number and serial."""
+    prefix = keys.held_by(account)
+    out = []
+    for k, _ in view.scan(prefix):
+        number, first = k[len(prefix) :].split(b"/")
+        block = get_block(view, int(number), int(first))
+        if block is not None:
+            out.append(block)
+    return out
+
+
+def lookup_serial(view: StateReader, serial: str) -> list[SerialBlock]:
+    """The blocks now holding the units a serial (of any block, past or present) names, in
+    order: one block if it is unchanged, its parts if it was split since; none if the serial
+    is not one or names no issued unit."""
+    try:
+        number, first, last = parse_serial(serial)
+    except ValueError:
+        return []
+    out: list[SerialBlock] = []
+    unit = first
+    while unit <= last:
+        block = block_of_unit(view, number, unit)
+        if block is None:
+            break
+        out.append(block)
+        unit = block.last + 1
+    return out
+
+
+def get_retirement(view: StateReader, n: int) -> Retirement | None:
+    return view.get_record(keys.retirement(n), Retirement)
+
+
+def list_retirements(view: StateReader, beneficiary: str | None = None,
+                     project: str | None = None) -> list[Retirement]:  # fmt: skip
+    """Every retirement in the order recorded, filtered by beneficiary or project."""
+    out = []
+    for _, raw in view.scan(keys.retirements()):
+        r = decode_record(raw, Retirement)
+        if (beneficiary is None or r.beneficiary == beneficiary) and (
+            project is None or r.project == project
+        ):
+            out.append(r)
+    return out
+
+
+def project_totals(view: StateReader, project_id: str) -> ProjectTotals:
+    """The project's tonnes by state (zeros for an unknown project)."""
+    sums = {"active": 0, "buffer": 0, "retired": 0, "cancelled": 0}
+    for block in blocks_of_project(view, project_id):
+        sums[block.status] += block.quantity_t
+    return ProjectTotals(
+        project=project_id, issued_t=sum(sums.values()), active_t=sums["active"],
+        buffer_t=sums["buffer"], retired_t=sums["retired"], cancelled_t=sums["cancelled"],
+    )  # fmt: skip
