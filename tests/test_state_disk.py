@@ -131,7 +131,7 @@ class DiskStateMachine(RuleBasedStateMachine):
     def drop_block(self, block: dict[bytes, bytes | None]) -> None:
         """A block executed (its root computed) but never written leaves nothing behind."""
         self.disk.stage(dict(sorted(block.items())))
-        self.disk.discard()
+        self.disk.discard_staged({})
 
     @precondition(lambda self: self.height > 2)
     @rule(data=st.data())

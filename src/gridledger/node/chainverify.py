@@ -39,7 +39,7 @@ from gridledger.node.transition import apply_block, genesis_header, genesis_writ
 from gridledger.node.verifier import Verifier
 from gridledger.state.disk import STATE_SCHEMA, DiskState
 from gridledger.state.disktree import TreeCorrupt
-from gridledger.state.state import DiskCommitted, State
+from gridledger.state.state import State
 from gridledger.state.store import BlockStore, StoreCorrupt, StoredBlock
 from gridledger.state.tree import key_path, leaf_hash_of
 
@@ -283,8 +283,8 @@ def _stored_state_problem(store: BlockStore, state: State, tip: BlockHeader | No
 
 def _pairs(state: State) -> Iterator[tuple[bytes, bytes]]:
     backend = state.backend
-    assert isinstance(backend, DiskCommitted)
-    return backend.disk.items()
+    assert isinstance(backend, DiskState)
+    return backend.items()
 
 
 def leaf_of(key: bytes, value: bytes) -> bytes:

@@ -310,7 +310,7 @@ class DiskState:
             args.append(limit + len(changed))
         found = {bytes(k): bytes(v) for k, v in self._conn().execute(sql, args)}
         for k, v in changed.items():  # the overlay decides for the keys it holds
-            if v is not None and _field_of(v, field) == value:
+            if v is not None and field_of(v, field) == value:
                 found[k] = v
             else:
                 found.pop(k, None)
@@ -464,7 +464,8 @@ class DiskState:
                             self._appended_at[k] = height
             self._writing = False
 
-    def discard(self) -> None:
+    def discard_staged(self, changes: Mapping[bytes, bytes | None]) -> None:  # noqa: ARG002
+        """Forget the staged block (its tree changes; the values were never touched)."""
         self.tree.discard()
         self._writing = False
 
@@ -548,7 +549,8 @@ class DiskState:
         return removed
 
 
-def _field_of(raw: bytes, field: str) -> object:
+def field_of(raw: bytes, field: str) -> object:
+    """``field`` of the JSON record ``raw`` (``None`` when it has none or is not JSON)."""
     try:
         doc = json.loads(raw)
     except ValueError:

@@ -20,7 +20,7 @@ from sortedcontainers import SortedList
 
 from gridledger.core import merkle
 from gridledger.core.encoding import canonical, decode_json
-from gridledger.state.disk import DiskState
+from gridledger.state.disk import DiskState, field_of
 from gridledger.state.tree import SparseMerkleTree, StateProof
 
 _DELETED = None
@@ -74,7 +74,7 @@ class StateReader:
         equal to ``value``, sorted, at most ``limit``. A state on disk answers through an index
         when one is kept for ``(prefix, field)`` (:data:`gridledger.contracts.layout.
         FIELD_INDEXES`), never by reading the other records."""
-        found = ((k, v) for k, v in self.scan_range(prefix, start) if _field_of(v, field) == value)
+        found = ((k, v) for k, v in self.scan_range(prefix, start) if field_of(v, field) == value)
         return islice(found, limit)
 
     def scan_range(
@@ -96,14 +96,6 @@ class StateReader:
         if reverse:
             pairs = list(pairs)[::-1]
         return islice(pairs, limit)
-
-
-def _field_of(raw: bytes, field: str) -> object:
-    try:
-        doc = decode_json(raw)
-    except ValueError:
-        return None
-    return doc.get(field) if isinstance(doc, dict) else None
 
 
 class KeyIndex:
@@ -394,48 +386,6 @@ class MemoryCommitted:
         return self.values.get(key), self.tree.prove(key)
 
 
-class DiskCommitted:
-    """Committed state on disk (:class:`~gridledger.state.disk.DiskState`) behind the same
-    face as :class:`MemoryCommitted`."""
-
-    def __init__(self, disk: DiskState) -> None:
-        self.disk = disk
-        self.view = DiskView(disk)
-
-    def get(self, key: bytes) -> bytes | None:
-        return self.disk.get(key)
-
-    def prefetch(self, keys: Iterable[bytes]) -> None:
-        self.disk.prefetch(keys)
-
-    def scan_range(
-        self,
-        prefix: bytes,
-        start: bytes = b"",
-        end: bytes | None = None,
-        limit: int | None = None,
-        *,
-        reverse: bool = False,
-    ) -> Iterator[tuple[bytes, bytes]]:
-        return self.disk.scan_range(prefix, start, end, limit, reverse=reverse)
-
-    @property
-    def root(self) -> bytes:
-        return self.disk.root
-
-    def stage(self, changes: Mapping[bytes, bytes | None]) -> bytes:
-        return self.disk.stage(changes)
-
-    def commit(self, height: int, changes: Mapping[bytes, bytes | None]) -> None:
-        self.disk.commit(height, changes)
-
-    def discard_staged(self, changes: Mapping[bytes, bytes | None]) -> None:  # noqa: ARG002
-        self.disk.discard()
-
-    def prove(self, key: bytes, height: int | None = None) -> tuple[bytes | None, StateProof]:
-        return self.disk.prove(key, height)
-
-
 class DiskView(StateReader):
     """The committed state on disk, for queries on any thread: each scan is one statement, so
     it sees one committed block."""
@@ -474,7 +424,7 @@ class DiskView(StateReader):
 class _CommittedMapping(Mapping[bytes, bytes]):
     """The committed values as a read-only mapping (streams from disk for a disk state)."""
 
-    def __init__(self, backend: MemoryCommitted | DiskCommitted) -> None:
+    def __init__(self, backend: MemoryCommitted | DiskState) -> None:
         self._backend = backend
 
     def __getitem__(self, key: bytes) -> bytes:
@@ -488,28 +438,29 @@ class _CommittedMapping(Mapping[bytes, bytes]):
 
     def __len__(self) -> int:
         b = self._backend
-        return len(b.values) if isinstance(b, MemoryCommitted) else b.disk.count()
+        return len(b.values) if isinstance(b, MemoryCommitted) else b.count()
 
 
 class State(StateWriter):
     """A block layer and a transaction layer over the committed state (in memory, or on disk
-    for a node: :meth:`on_disk`)."""
+    for a node: ``State(disk=...)``)."""
 
     def __init__(
         self, committed: dict[bytes, bytes] | None = None, *, disk: DiskState | None = None
     ) -> None:
-        self.backend: MemoryCommitted | DiskCommitted = (
-            DiskCommitted(disk)
-            if disk is not None
-            else MemoryCommitted(committed if committed is not None else {})
-        )
+        self.backend: MemoryCommitted | DiskState
+        self.view: StateReader
+        if disk is not None:
+            self.backend, self.view = disk, DiskView(disk)
+        else:
+            memory = MemoryCommitted({} if committed is None else committed)
+            self.backend, self.view = memory, memory.view
         self._block: dict[bytes, bytes | None] = {}
         self._tx: dict[bytes, bytes | None] | None = None
         self._block_keys = _LayerKeys()
         self._tx_keys = _LayerKeys()
         self._staged = False
         """Whether the tree holds the block layer's changes (see :meth:`discard_block`)."""
-        self.view: StateReader = self.backend.view
         self._height = -1
         """The height of the block being built (set when it is sealed or written)."""
         self._split: tuple[Mapping[bytes, bytes | None], Mapping[bytes, bytes]] | None = None
@@ -534,7 +485,7 @@ class State(StateWriter):
 
     def prefetch(self, keys: Iterable[bytes]) -> None:
         backend = self.backend
-        if isinstance(backend, DiskCommitted):
+        if isinstance(backend, DiskState):
             tx, block = self._tx or {}, self._block
             backend.prefetch([k for k in keys if k not in tx and k not in block])
 
@@ -619,8 +570,8 @@ class State(StateWriter):
         """Write the block's state (values, undo rows, tree nodes) in the block's SQLite
         transaction (a disk state; an in-memory one has nothing to write)."""
         self._height = height
-        if isinstance(self.backend, DiskCommitted):
-            disk = self.backend.disk
+        if isinstance(self.backend, DiskState):
+            disk = self.backend
             log = self.log
             disk.log_prefixes = () if log is None else log.prefixes
             if self._split is None:
