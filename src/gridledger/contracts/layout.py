@@ -12,13 +12,20 @@ seal. Chains created before keep a leaf per reading, unchanged.
 
 from __future__ import annotations
 
+from gridledger.contracts.credits import keys as credits_keys
 from gridledger.contracts.metering import keys as metering_keys
 from gridledger.contracts.registry import keys as registry_keys
 from gridledger.state.state import AppendLog, StateReader, StateWriter
 
-FIELD_INDEXES: list[tuple[bytes, str]] = [(registry_keys.accounts(), "org")]
+FIELD_INDEXES: list[tuple[bytes, str]] = [
+    (registry_keys.accounts(), "org"),
+    (credits_keys.projects(), "org"),
+    (credits_keys.retirements(), "beneficiary"),
+    (credits_keys.retirements(), "project"),
+]
 """Fields of records that queries look records up by, which a state on disk keeps indexed
-(accounts by organisation): such a query reads the matching records only."""
+(accounts by organisation, credit projects by organisation, retirements by beneficiary and by
+project): such a query reads the matching records only."""
 
 _READINGS_LOG = b"chain/layout/readings_log"
 

@@ -29,6 +29,7 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
         auth,
         carbon,
         certificates,
+        credits,
         custody,
         explorer,
         market,
@@ -37,7 +38,9 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
     )
 
     # custody before operator: /operator/members is its own page, not one of /operator/{what}
-    views = (explorer, participants, certificates, carbon, market, auth, custody, operator)
+    views = (
+        explorer, participants, certificates, carbon, credits, market, auth, custody, operator
+    )  # fmt: skip
     return [m.router(ctx) for m in views] + [_favicon()]
 
 

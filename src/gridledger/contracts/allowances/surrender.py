@@ -176,12 +176,15 @@ def status(view: StateReader, period_id: str, holder: str, time_s: int) -> Compl
     )  # fmt: skip
 
 
-def statuses(view: StateReader, period_id: str, time_s: int) -> list[ComplianceStatus]:
-    """Every holder with verified emissions for the period, by account."""
+def statuses(view: StateReader, period_id: str, time_s: int, after: str | None = None,
+             limit: int | None = None) -> list[ComplianceStatus]:  # fmt: skip
+    """Every holder with verified emissions for the period, by account (those after
+    ``after``, at most ``limit``: a page of the regulator's listing)."""
     prefix = keys.compliance_of(period_id)
+    start = b"" if after is None else after.encode() + b"\x00"
     return [
         status(view, period_id, decode_record(raw, Compliance).holder, time_s)
-        for _, raw in view.scan(prefix)
+        for _, raw in view.scan_range(prefix, start, limit=limit)
     ]
 
 

@@ -33,12 +33,14 @@ from gridledger.contracts.credits.projects import (
 from gridledger.contracts.credits.queries import (
     ProjectTotals,
     blocks_of_project,
+    blocks_page,
     get_retirement,
     held_by,
     list_projects,
     list_retirements,
     lookup_serial,
     project_totals,
+    retirement_count,
 )
 from gridledger.contracts.credits.records import (
     CreditParams,
@@ -60,6 +62,7 @@ __all__ = [
     "SerialBlock",
     "blocks",
     "blocks_of_project",
+    "blocks_page",
     "find",
     "get_project",
     "get_retirement",
@@ -80,4 +83,5 @@ __all__ = [
     "queries",
     "require_project",
     "retire_units",
+    "retirement_count",
 ]

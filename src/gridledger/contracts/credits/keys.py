@@ -107,5 +107,10 @@ def retirements() -> bytes:
     return b"credits/retirement/"
 
 
+def retirement_part(n: int) -> bytes:
+    """The part of a retirement's key after :func:`retirements`, for range scans."""
+    return _unit(n)
+
+
 def retirement_count() -> bytes:
     return b"credits/retirements"

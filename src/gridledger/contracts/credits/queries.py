@@ -3,6 +3,8 @@ retirements, and a project's totals by state."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from gridledger.contracts.base import Page, Record, page_of
 from gridledger.contracts.credits import keys
 from gridledger.contracts.credits.blocks import block_of_unit, get_block, parse_serial
@@ -33,9 +35,31 @@ class ProjectTotals(Record):
 
 def list_projects(view: StateReader, after: str | None = None, limit: int | None = None,
                   org: str | None = None) -> Page[Project]:  # fmt: skip
-    """Projects in id order (of one organisation when ``org`` is given)."""
-    keep = None if org is None else (lambda p: p.org == org)
-    return page_of(view, keys.projects(), Project, after, limit, keep)
+    """Projects in id order (of one organisation when ``org`` is given, through the index of
+    projects by organisation: :data:`gridledger.contracts.layout.FIELD_INDEXES`)."""
+    if org is None:
+        return page_of(view, keys.projects(), Project, after, limit)
+    start = b"" if after is None else after.encode() + b"\x00"
+    bound = None if limit is None else limit + 1
+    found = [
+        decode_record(raw, Project)
+        for _, raw in view.scan_where(keys.projects(), "org", org, start, bound)
+    ]
+    if limit is not None and len(found) > limit:
+        return Page(found[:limit], found[limit - 1].id)
+    return Page(found, None)
+
+
+def blocks_page(view: StateReader, project_id: str, after: int | None = None,
+                limit: int | None = None) -> list[SerialBlock]:  # fmt: skip
+    """The project's blocks in serial order whose first unit is above ``after``, at most
+    ``limit`` (unknown project: none): a page of a registry listing."""
+    found = get_project(view, project_id)
+    if found is None:
+        return []
+    start = b"" if after is None else keys.unit_part(after + 1)
+    pairs = view.scan_range(keys.blocks_of(found.number), start, limit=limit)
+    return [decode_record(v, SerialBlock) for _, v in pairs]
 
 
 def blocks_of_project(view: StateReader, project_id: str) -> list[SerialBlock]:
@@ -82,16 +106,37 @@ def get_retirement(view: StateReader, n: int) -> Retirement | None:
 
 
 def list_retirements(view: StateReader, beneficiary: str | None = None,
-                     project: str | None = None) -> list[Retirement]:  # fmt: skip
-    """Every retirement in the order recorded, filtered by beneficiary or project."""
-    out = []
-    for _, raw in view.scan(keys.retirements()):
+                     project: str | None = None, after: int | None = None,
+                     limit: int | None = None) -> list[Retirement]:  # fmt: skip
+    """Retirements in the order recorded (numbered after ``after``, at most ``limit``),
+    filtered by beneficiary or project.
+
+    A filtered listing reads the matching retirements only, through the indexes of
+    retirements by beneficiary and by project
+    (:data:`gridledger.contracts.layout.FIELD_INDEXES`), never every retirement."""
+    prefix = keys.retirements()
+    start = b"" if after is None else keys.retirement_part(after + 1)
+    pairs: Iterable[tuple[bytes, bytes]]
+    if beneficiary is not None:
+        # the rarer field first; the other filters the (few) matches
+        pairs = view.scan_where(prefix, "beneficiary", beneficiary, start)
+    elif project is not None:
+        pairs = view.scan_where(prefix, "project", project, start)
+    else:
+        pairs = view.scan_range(prefix, start)
+    out: list[Retirement] = []
+    for _, raw in pairs:
+        if limit is not None and len(out) == limit:
+            break
         r = decode_record(raw, Retirement)
-        if (beneficiary is None or r.beneficiary == beneficiary) and (
-            project is None or r.project == project
-        ):
+        if project is None or r.project == project:
             out.append(r)
     return out
+
+
+def retirement_count(view: StateReader) -> int:
+    """How many retirements were recorded (the number of the last)."""
+    return view.get_int(keys.retirement_count())
 
 
 def project_totals(view: StateReader, project_id: str) -> ProjectTotals:

@@ -30,7 +30,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gridledger.api.context import ApiContext
 from gridledger.api.render import decode_stored
-from gridledger.contracts import chain, consortium, funds, market, metering, registry
+from gridledger.contracts import chain, consortium, credits, funds, market, metering, registry
 from gridledger.contracts.base import Record
 from gridledger.contracts.genesis import load as load_genesis
 from gridledger.core.crypto import sha256
@@ -42,6 +42,7 @@ from gridledger.state.state import StateReader
 from gridledger.state.store import StoredBlock, StoredTx
 from gridledger.web.i18n import Translator, pick_lang
 from gridledger.web.render import render
+from gridledger.web.views.credits import normal_serial
 
 LATEST = 10
 """Rows of the home page's latest blocks and transactions."""
@@ -411,6 +412,9 @@ def router(ctx: ApiContext) -> APIRouter:
             target = hashes.find(prefix)
             if target is not None:
                 return RedirectResponse(target, status_code=303)
+        serial = normal_serial(query)
+        if serial is not None:
+            return RedirectResponse(f"/credits/serials/{serial}", status_code=303)
         if registry.ID_RE.match(lowered):
             view = node.state.view
             for what, key in (
@@ -421,6 +425,8 @@ def router(ctx: ApiContext) -> APIRouter:
             ):
                 if view.get(key) is not None:
                     return RedirectResponse(f"/{what}/{lowered}", status_code=303)
+            if credits.get_project(view, lowered) is not None:
+                return RedirectResponse(f"/credits/projects/{lowered}", status_code=303)
         return error(request, 404, "explorer.what.query", query=query)
 
     # blocks ------------------------------------------------------------------------------------
