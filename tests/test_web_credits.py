@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 
 from carbon_api_node import MAR, REGULATOR, VERIFIER, carbon_chain
@@ -319,3 +320,36 @@ def test_filtered_retirements_and_projects_come_from_indexes(served: Served) -> 
             assert "USING INDEX state_by_" in str(plan), plan
     finally:
         conn.close()
+
+
+def test_bad_queries_get_a_translated_page_never_a_crash(served: Served) -> None:
+    with httpx.Client(base_url=served.url, timeout=30) as http:
+        for path, status in (
+            ("/credits?after=%00", 400),
+            ("/credits?after=zzz", 200),
+            ("/credits/projects/nope", 404),
+            ("/credits/projects/Wind%20farm", 404),
+            ("/credits/projects/wind?after=-1", 400),
+            ("/credits/projects/wind?after=99999999999999999999", 400),
+            ("/credits/projects/wind?after=999999999999", 200),
+            ("/credits/serials/GLR-VER-CN-1-x", 400),
+            ("/credits/serials?serial=" + "9" * 5000, 400),
+            ("/credits/retirements?project=NOPE", 400),
+            ("/credits/retirements?beneficiary=" + "b" * 129, 400),
+            ("/credits/retirements?after=1e3", 400),
+            ("/credits/retirements?beneficiary=%E6%B7%B1%E5%9C%B3", 200),
+            ("/credits/compliance?period=nope", 404),
+            ("/credits/compliance?period=ets-2025q1&after=%FF", 400),
+            ("/credits/holder/nobody", 404),
+            ("/credits/holder/%E2%80%AE", 404),
+        ):
+            for lang in ("en", "zh-CN"):
+                answer = http.get(path + ("&" if "?" in path else "?") + f"lang={lang}")
+                assert answer.status_code == status, (path, answer.status_code)
+                assert answer.headers["content-language"] == lang
+        # the search box routes a serial (any case) and a project id
+        found = http.get("/search", params={"q": " " + SERIAL.lower() + " "})
+        assert (found.status_code, found.headers["location"]) == (
+            303, f"/credits/serials/{SERIAL}")  # fmt: skip
+        found = http.get("/search", params={"q": "wind"})
+        assert (found.status_code, found.headers["location"]) == (303, "/credits/projects/wind")
