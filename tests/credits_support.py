@@ -4,7 +4,8 @@ On top of :class:`carbon_support.CarbonLedger` with Guangdong's factor sets
 (:meth:`~carbon_support.CarbonLedger.guangdong`): ``wf-1``, house-00's 100 MW offshore wind
 farm in CN-GD with the daily generation meter ``m-wf``, registered as project ``wf``
 (number 1) by house-00. :meth:`CreditLedger.windy` meters days of May 2025 at 1 GWh each;
-block time is 2025-06-16, so May has ended.
+block time is 2025-06-16, so May has ended. Every block is folded into the credit totals
+read model too (:meth:`CreditLedger.project_totals`).
 
 :func:`check_registry` recomputes from the stored blocks alone what the contract promises:
 each project's blocks tile its units ``1 .. last_unit`` with no gap or overlap, their sizes
@@ -21,6 +22,9 @@ from gridledger.contracts import credits
 from gridledger.contracts.credits import keys
 from gridledger.contracts.credits.records import SerialBlock
 from gridledger.core.types import Receipt
+from gridledger.readmodels import credits as credit_totals
+from gridledger.readmodels.credits import CreditTotals
+from gridledger.state.readmodels import BlockFacts
 from gridledger.state.state import StateReader, decode_record
 from ledger_support import GRID, GW1, device_body, meter_body, reading
 
@@ -45,6 +49,24 @@ def project_body(project: str = PROJECT, device: str = FARM, **changes: Any) -> 
 
 
 class CreditLedger(CarbonLedger):
+    """:class:`CarbonLedger` that also folds every block into the credit totals read model
+    (:meth:`project_totals` reads them)."""
+
+    def __init__(self, block_time_ms: int | None = None) -> None:
+        super().__init__(block_time_ms)
+        self.credit_totals = CreditTotals()
+        for ddl in self.credit_totals.tables:
+            self.conn.execute(ddl)
+
+    def committed(self, height: int, time_ms: int, changes: dict[bytes, bytes | None]) -> None:
+        super().committed(height, time_ms, changes)
+        facts = BlockFacts(height, time_ms, dict(sorted(changes.items())))
+        self.credit_totals.apply(self.conn, facts)
+
+    def project_totals(self, project: str = PROJECT) -> credits.ProjectTotals:
+        """The read model's tonnes by state of ``project``."""
+        return credit_totals.project_totals(self.conn, project)
+
     def farm(self, device: str = FARM, meter: str = FARM_METER) -> CreditLedger:
         """House-00's 100 MW offshore wind farm with a daily generation meter."""
         self.ok(PRODUCER, "registry.register_device", device_body(

@@ -129,6 +129,8 @@ class CreditRegistry(RuleBasedStateMachine):
         project = credits.get_project(self.led.state, PROJECT)
         assert project is not None
         assert project.issued_t == len(self.model)
+        # the read model's tonnes by state are the blocks' own
+        assert self.led.project_totals() == credits.project_totals(self.led.state, PROJECT)
 
 
 CreditRegistry.TestCase.settings = settings(max_examples=25, stateful_step_count=12, deadline=None)

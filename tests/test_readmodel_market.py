@@ -28,6 +28,7 @@ from gridledger.node.node import DB_NAME
 from gridledger.readmodels import market as totals
 from gridledger.readmodels.carbon import CarbonTotals
 from gridledger.readmodels.certificates import CertificateIndex
+from gridledger.readmodels.credits import CreditTotals
 from gridledger.readmodels.market import MarketTotals
 from market_node import FEED_IN, GATE_S, HOUR, SELL, MarketChain, market_chain
 from market_support import Rows, reference_rows, table_rows
@@ -133,6 +134,8 @@ def test_a_rebuild_from_genesis_gives_the_same_rows(traded: Traded, tmp_path: Pa
          "stored_version": CertificateIndex.version, "height": traded.tip},
         {"name": "carbon", "version": CarbonTotals.version,
          "stored_version": CarbonTotals.version, "height": traded.tip},
+        {"name": "credits", "version": CreditTotals.version,
+         "stored_version": CreditTotals.version, "height": traded.tip},
     ]  # fmt: skip
     assert stored_rows(home) == traded.rows
 

@@ -30,6 +30,7 @@ from carbon_api_node import MAR, REGULATOR, VERIFIER, carbon_chain
 from cert_node import FEB, JAN, CertChain
 from gridledger.api.server import ApiServer
 from gridledger.contracts import credits
+from gridledger.readmodels import credits as credit_totals
 from gridledger.web.i18n import catalogue
 from market_node import HOUR
 from web_support import shot
@@ -274,7 +275,8 @@ def test_compliance_for_the_regulator_and_a_holder(tab: Any, served: Served) -> 
 def test_filtered_retirements_and_projects_come_from_indexes(served: Served) -> None:
     """Retirements by beneficiary or project and projects by organisation are read through
     the state's field indexes, page by page, and agree with a full scan; SQLite's plan for
-    the indexed query uses the index."""
+    the indexed query uses the index. The read model's tonnes by state agree with the
+    blocks."""
     node = served.chain.node
     view = node.state.view
     everything = credits.list_retirements(view)
@@ -307,6 +309,10 @@ def test_filtered_retirements_and_projects_come_from_indexes(served: Served) -> 
         )
         assert [p.id for p in credits.list_projects(view, org="solar").items] == ["wind"]
         assert credits.list_projects(view, org="homes").items == []
+    # the pages' tonnes by state come from the read model, which agrees with the blocks
+    conn = node.readmodels.reader()
+    assert credit_totals.project_totals(conn, "wind") == credits.project_totals(view, "wind")
+    assert credit_totals.project_totals(conn, "nope").issued_t == 0
     prefix = credits.keys.retirements()
     conn = sqlite3.connect(node.store.path)
     try:

@@ -6,17 +6,19 @@ models listed in :func:`default_models`:
 * :mod:`.market`: what each account and plant traded, and each account's pairings;
 * :mod:`.certificates`: every certificate bundle by holder, status, beneficiary and time;
 * :mod:`.carbon`: consumption, hourly-matched and claimed energy per site and month, and
-  generation per device and month, what carbon inventories read.
+  generation per device and month, what carbon inventories read;
+* :mod:`.credits`: each credit project's tonnes by state (active, buffer, retired, cancelled).
 """
 
 from __future__ import annotations
 
 from gridledger.readmodels.carbon import CarbonTotals
 from gridledger.readmodels.certificates import CertificateIndex
+from gridledger.readmodels.credits import CreditTotals
 from gridledger.readmodels.market import MarketTotals
 from gridledger.state.readmodels import ReadModel
 
 
 def default_models() -> list[ReadModel]:
     """A fresh instance of every read model a node keeps."""
-    return [MarketTotals(), CertificateIndex(), CarbonTotals()]
+    return [MarketTotals(), CertificateIndex(), CarbonTotals(), CreditTotals()]

@@ -14,8 +14,9 @@
 
 Everything is read from the committed state through the ``credits`` and ``allowances``
 contracts' queries, a page at a time; filtered retirements come through the state's field
-indexes. Statuses are at the last block's time. The section's tabs (``credits/_tabs.html``)
-are where the exchange and neutrality claims join it.
+indexes, and each project's tonnes by state from the credit totals beside the chain
+(:mod:`gridledger.readmodels.credits`). Statuses are at the last block's time. The
+section's tabs (``credits/_tabs.html``) are where the exchange and neutrality claims join it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from gridledger.api.context import ApiContext
 from gridledger.api.routes.credits import SERIAL
 from gridledger.contracts import allowances, credits, registry
+from gridledger.readmodels import credits as totals
 from gridledger.web.render import render
 from gridledger.web.views.market import not_found
 
@@ -93,7 +95,7 @@ def router(ctx: ApiContext) -> APIRouter:
         blocks = blocks[:BLOCKS_PAGE]
         return render(
             request, node, "credits/project.html", NAV, tab="registry", project=found,
-            totals=credits.project_totals(view, found.id),
+            totals=totals.project_totals(node.readmodels.reader(), found.id),
             periods=credits.periods_of(view, found.id), blocks=blocks, after=after,
             next_after=blocks[-1].first if more else None,
         )  # fmt: skip
