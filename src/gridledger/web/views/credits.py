@@ -71,7 +71,8 @@ def router(ctx: ApiContext) -> APIRouter:
         if after and not ID.match(after):
             return bad(request, "credits.error.bad_after", after)
         found = credits.list_projects(view, after or None, PAGE)
-        rows = [{"project": p, "totals": credits.project_totals(view, p.id)} for p in found.items]
+        conn = node.readmodels.reader()
+        rows = [{"project": p, "totals": totals.project_totals(conn, p.id)} for p in found.items]
         verifiers = registry.list_accounts(view, limit=VERIFIERS_SHOWN, role="carbon_verifier")
         return render(
             request, node, "credits/registry.html", NAV, tab="registry", rows=rows,
