@@ -264,7 +264,10 @@ def test_compliance_for_the_regulator_and_a_holder(tab: Any, served: Served) -> 
             "GLR-VER-CN-1-20250101-20250228-1-8-9"
         ]
         _fits(tab)
-    # a producer reaches its own view from its dashboard
+    # a household and a producer reach their own view from their dashboards
+    tab.goto("/consumer/ann?lang=en")
+    tab.locator('[data-link="credits"]').click()
+    tab.wait_for_url("**/credits/holder/ann")
     tab.goto("/producer/sun?lang=en")
     tab.locator('[data-link="credits"]').click()
     tab.wait_for_url("**/credits/holder/sun")
