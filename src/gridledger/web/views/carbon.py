@@ -371,6 +371,7 @@ def day_chart(t: Translator, days: list[dict[str, Any]], gas: str, local: LocalT
             Series(t("carbon.market_hourly"), [d["market_hourly_g"] / 1000 for d in days],
                    COLORS["hourly"]),
         ],
+        times=[d["day"] for d in days],
     )  # fmt: skip
 
 
