@@ -166,6 +166,14 @@ def test_a_household_sees_its_footprint_by_both_methods(page: Any, web_site: Web
     cell = days.first.locator("td time")
     assert cell.inner_text() == LOCAL.format(first_day, "%Y-%m-%d")
     assert cell.get_attribute("title") == f"{utc(first_day, '%Y-%m-%d')} UTC"
+    # the daily chart, drawn by the chart library the node serves, labels its axis with the
+    # same local days
+    plot = page.locator('figure[data-chart="days"] .plot.plotted')
+    plot.wait_for()
+    day_starts = [int(d) for d in days.evaluate_all("rows => rows.map(r => r.dataset.day)")]
+    assert plot.get_attribute("data-ticks").split("|") == [
+        LOCAL.format(d, "%m-%d") for d in sorted(day_starts)
+    ]
     month_cell = page.locator(f'tr[data-month="{month.month}"] td time')
     start_s = LOCAL.month_start(month.month)
     assert month_cell.get_attribute("title").startswith(f"{utc(start_s)} – ")

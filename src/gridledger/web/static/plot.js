@@ -62,6 +62,7 @@
       ys = order.map(s => raw[s]);
     }
     const slot = 0.8;
+    const pad = Math.max(0, (6 - n) / 2);
     const series = [{}].concat(order.map((s, j) => {
       const src = spec.series[s];
       const c = colour(src.color);
@@ -98,7 +99,8 @@
       title: undefined,
       legend: { show: false },
       cursor: { y: false, points: { show: spec.kind === "lines" }, drag: { x: false, y: false } },
-      scales: { x: { time: false, range: () => [-0.5, n - 0.5] },
+      // at least six slots wide, so that one month or two days are not drawn as slabs
+      scales: { x: { time: false, range: () => [-0.5 - pad, n - 0.5 + pad] },
                 y: { range: (u, lo, hi) => [0, hi > 0 ? hi * 1.05 : 1] } },
       axes: [
         Object.assign({}, axis, {
