@@ -152,11 +152,11 @@ def grams(wh: int, g_per_mwh: int) -> int:
 class CarbonLedger(CertLedger):
     """:class:`CertLedger` with the carbon genesis accounts and the carbon read model."""
 
-    def __init__(self, block_time_ms: int | None = None) -> None:
+    def __init__(self, block_time_ms: int | None = None, zone: str = "UTC") -> None:
         super().__init__(block_time_ms)
         self.state = committed_genesis_state(carbon_genesis())
         self.conn = sqlite3.connect(":memory:")
-        self.model = CarbonTotals()
+        self.model = CarbonTotals(zone)
         for ddl in self.model.tables:
             self.conn.execute(ddl)
 

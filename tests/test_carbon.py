@@ -449,6 +449,27 @@ def test_location_based_is_consumption_times_the_grid_factor_per_site_month(
     assert [r.site for r in org.months] == ["home-1", "home-1"]
 
 
+def test_months_are_the_chains_local_months() -> None:
+    """In a chain of Asia/Shanghai (UTC+8), 2025-05-31 17:00 UTC is 1 June: the hour counts in
+    June, at June's factor set, on every page, report and summary alike; a UTC chain counts
+    it in May."""
+    figures = {}
+    for zone in ("Asia/Shanghai", "UTC"):
+        led = CarbonLedger(zone=zone).households().guangdong()
+        led.consume("m-con", MAY_LAST_DAY + 10 * HOUR, 1000)  # 18:00 on 31 May in Shanghai
+        led.consume("m-con", MAY_LAST_DAY + 17 * HOUR, 2000)  # 01:00 on 1 June in Shanghai
+        inv = led.site_inventory("home-1", "2025-05", "2025-06")
+        assert inv.time_zone == zone
+        figures[zone] = [(r.month, r.consumption_wh, r.grid.set) for r in inv.months]
+        org = led.org_inventory("households", "2025-06", "2025-06")
+        assert org.consumption_wh == (2000 if zone != "UTC" else 0)
+    assert figures["Asia/Shanghai"] == [
+        ("2025-05", 1000, "cn-gd-2025-05"),
+        ("2025-06", 2000, "cn-gd-2025-06"),
+    ]
+    assert figures["UTC"] == [("2025-05", 3000, "cn-gd-2025-05")]
+
+
 def test_sites_of_other_regions_use_their_own_factors(led: CarbonLedger) -> None:
     led.consume("m-con", EVENING, 3000)
     led.consume("m-con2", EVENING, 4000)

@@ -45,6 +45,7 @@ from gridledger.contracts.certificates import Bundle, bundle_hash, keys
 from gridledger.contracts.genesis import GenesisAccount
 from gridledger.contracts.registry import keys as registry_keys
 from gridledger.core.encoding import decode_json
+from gridledger.core.localtime import LocalTime
 from gridledger.core.types import Transaction
 from gridledger.documents.pdf import render_pdf
 from gridledger.documents.qr import PAPER_VERSION, qr_code
@@ -388,6 +389,28 @@ def test_the_pdf_certificate(lang: str) -> None:
         assert "claimed" in text
     # the QR code the page draws scans to the payload
     assert _decode(_qr_from_rects(streams[0])) == [qr_payload_of(proof).text()]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_pdf_certificate_prints_the_chains_local_time(lang: str) -> None:
+    """A chain in Asia/Shanghai: every date and hour in its time, the zone named, UTC beside
+    it; the proof file it renders keeps Unix seconds."""
+    proof = genuine()
+    before = json.dumps(proof, sort_keys=True)
+    pdf = render_pdf(proof, lang, LocalTime("Asia/Shanghai"))  # type: ignore[arg-type]
+    assert json.dumps(proof, sort_keys=True) == before
+    text = " ".join(_texts(pdf, _content(pdf)).split())
+    record = json.loads(proof["bundle"]["value"])
+    assert record["production_start_s"] == 1_748_772_000  # 2025-06-01 10:00 UTC
+    assert "2025-06-01 18:00 UTC+08:00 Asia/Shanghai (10:00 UTC)" in text
+    # the headline's interval (the page's text extractor drops the en dash)
+    if lang == "en":
+        assert "produced 2025-06-01 18:00" in text
+        assert "19:00 UTC+08:00 Asia/Shanghai Status at block" in text
+    else:
+        assert "2025-06-01 18:00 至 19:00（UTC+08:00 Asia/Shanghai）" in text
+    assert "2025-06-01 10:00 UTC" not in text  # no time in UTC alone
+    assert render_pdf(proof, lang) != pdf  # type: ignore[arg-type]
 
 
 def test_a_pdf_is_not_rendered_from_a_file_whose_records_do_not_hold() -> None:

@@ -19,12 +19,13 @@ from typing import Any
 import httpx
 
 from gridledger.contracts import carbon, registry
+from gridledger.core.localtime import LocalTime
 from gridledger.factors import load, lookup
 from gridledger.readmodels.carbon_inventory import Inventory, org_inventory, site_inventory
 from gridledger.sim.carbon import factor_year
 from gridledger.sim.community import GRID_REGION, REGULATOR
 from gridledger.sim.summary import carbon_summary
-from gridledger.web.render import kwh
+from gridledger.web.render import kwh, utc
 from gridledger.web.views.carbon import kg, kg_per_kwh, report_link
 from web_support import LAST_DAY, WebSite, shot
 
@@ -32,6 +33,8 @@ PHONE = {"width": 375, "height": 740}
 TIMING = re.compile(r"render;dur=(\d+(?:\.\d+)?)")
 YEAR_TO_DATE = (f"{LAST_DAY.year}-01", f"{LAST_DAY:%Y-%m}")
 """The pages' default period: the year up to the latest month with metered consumption."""
+LOCAL = LocalTime("Asia/Shanghai")
+"""The demo community's time zone (its genesis names it)."""
 
 
 def _grams(locator: Any) -> int:
@@ -152,9 +155,40 @@ def test_a_household_sees_its_footprint_by_both_methods(page: Any, web_site: Web
     assert page.locator('[data-block="quality"] [data-field="corrected"]').inner_text() == "0"
     assert page.locator('figure[data-chart="months"] svg[role=img]').count() == 1
     assert page.locator('figure[data-chart="days"] svg[role=img]').count() == 1
-    # the days (UTC) hold every hour of the month's consumption; each is rounded down apart
+    # the days and months are the chain's (Asia/Shanghai), UTC on hover: the demo's two
+    # local days are two rows (they touch three UTC days), holding every hour of the month's
+    # consumption; each is rounded down apart
+    assert inventory.time_zone == LOCAL.name == "Asia/Shanghai"
     days = page.locator('table[data-table="days"] tbody tr')
-    assert days.count() == 3, "the demo's two local days (UTC+8) touch three UTC days"
+    assert days.count() == 2
+    first_day = int(days.first.get_attribute("data-day"))
+    assert LOCAL.format(first_day, "%H:%M") == "00:00"
+    cell = days.first.locator("td time")
+    assert cell.inner_text() == LOCAL.format(first_day, "%Y-%m-%d")
+    assert cell.get_attribute("title") == f"{utc(first_day, '%Y-%m-%d')} UTC"
+    # the daily chart, drawn by the chart library the node serves, labels its axis with the
+    # same local days
+    plot = page.locator('figure[data-chart="days"] .plot.plotted')
+    plot.wait_for()
+    day_starts = [int(d) for d in days.evaluate_all("rows => rows.map(r => r.dataset.day)")]
+    assert plot.get_attribute("data-ticks").split("|") == [
+        LOCAL.format(d, "%m-%d") for d in sorted(day_starts)
+    ]
+    month_cell = page.locator(f'tr[data-month="{month.month}"] td time')
+    start_s = LOCAL.month_start(month.month)
+    assert month_cell.get_attribute("title").startswith(f"{utc(start_s)} – ")
+    assert page.locator('th:has-text("Month (Asia/Shanghai)")').count() == 1
+    # the month's figures are what the API gives for the same local month
+    with httpx.Client(base_url=web_site.url, timeout=60) as http:
+        answer = http.get(
+            "/v1/carbon/inventory", params={"site": site, "start": month.month, "end": month.month}
+        )
+    assert answer.status_code == 200, answer.text
+    api = answer.json()
+    assert api["time_zone"] == "Asia/Shanghai"
+    assert (api["consumption_wh"], api["scope2_location_g"], api["scope2_market_hourly_g"]) == (
+        month.consumption_wh, month.location_g, month.market_hourly_g,
+    )  # fmt: skip
 
     def column(field: str, unit: str) -> list[int]:
         cells = days.locator(f'[data-field="{field}"]')
@@ -165,7 +199,7 @@ def test_a_household_sees_its_footprint_by_both_methods(page: Any, web_site: Web
     assert 0 <= inventory.scope2_location_g - sum(column("location", "g")) < days.count()
     assert 0 <= inventory.scope2_market_hourly_g - sum(column("market_hourly", "g")) < days.count()
     # the PDF report of the period's months that have ended, from the API
-    link = report_link(account, *YEAR_TO_DATE, "en", node.tip.time // 1000)
+    link = report_link(account, *YEAR_TO_DATE, "en", node.tip.time // 1000, LOCAL)
     pdf = page.locator('[data-doc="pdf"]')
     assert pdf.get_attribute("href") == link["url"]
     with httpx.Client(base_url=web_site.url, timeout=60) as http:

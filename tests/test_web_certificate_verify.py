@@ -185,7 +185,8 @@ def test_the_verify_page_checks_a_dropped_proof_file_and_a_pasted_payload(
     assert result.get_attribute("data-final") == "true"
     assert result.inner_text().startswith(
         "Valid certificate pv-a:1: 1000 Wh of Shekou rooftop PV, Building A (pv-a), produced "
-        "2025-06-01T10:00:00Z – 2025-06-01T11:00:00Z; claimed at block 4, signed by utility-d."
+        "2025-06-01 18:00 – 19:00 Asia/Shanghai (2025-06-01T10:00:00Z – 2025-06-01T11:00:00Z); "
+        "claimed at block 4, signed by utility-d."
     )
     details = page.locator("#check-details").inner_text()
     assert "house-b (home-b" in details

@@ -10,6 +10,7 @@ every page in both layouts are saved, dated the day the test ran.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -32,19 +33,21 @@ SHANGHAI = LocalTime("Asia/Shanghai")
 SPEED = 3600
 LAYOUTS = {
     "desktop-en": {"viewport": {"width": 1280, "height": 900}, "lang": "en"},
-    "phone-zh": {"viewport": {"width": 375, "height": 812}, "lang": "zh-CN"},
+    "phone-zh": {"viewport": {"width": 375, "height": 812}, "lang": "zh-CN", "touch": True},
 }
 
 
-TALLEST_BAR = """() => {
-  const bars = [...document.querySelectorAll('[data-plant="pv-01"] svg rect')];
-  const tall = (el) => +el.getAttribute("height");
-  const bar = bars.reduce((a, b) => (tall(b) > tall(a) ? b : a));
-  bar.scrollIntoView({ block: "center", inline: "center" });
-  const box = bar.getBoundingClientRect();
-  return { x: box.x + box.width / 2, y: box.y + box.height / 2,
-           title: bar.querySelector("title").textContent };
+TALLEST_BAR = """(box) => {
+  const spec = JSON.parse(box.dataset.plot);
+  const generated = spec.series[0].values;
+  const i = generated.indexOf(Math.max(...generated));
+  box.scrollIntoView({ block: "center" });
+  const over = box.querySelector(".u-over").getBoundingClientRect();
+  return { x: over.x + over.width * (i + 0.5) / generated.length, y: over.y + over.height / 2,
+           label: spec.labels[i], time: spec.times[i], labels: spec.labels,
+           plot_width: over.width };
 }"""
+"""Where the plant chart's tallest bar of generation is, drawn by uPlot, and what it holds."""
 
 
 @dataclass
@@ -101,7 +104,10 @@ def _until_changed(page: Any, read: Callable[[], Any], timeout_s: float = 60) ->
 def _open(browser: Any, live: Live, layout: str) -> Any:
     settings = LAYOUTS[layout]
     context = browser.new_context(
-        base_url=live.url, viewport=settings["viewport"], locale=settings["lang"]
+        base_url=live.url,
+        viewport=settings["viewport"],
+        locale=settings["lang"],
+        has_touch=bool(settings.get("touch")),
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -120,6 +126,17 @@ def test_pages_follow_the_living_community(browser: Any, live: Live, layout: str
             page, lambda: [int(h.get_attribute("data-start")) for h in hours.all()]
         )
         assert page.locator('[data-plant="pv-01"] svg[role=img]').count() == 1
+        # uPlot (served by the node) draws the chart at the page's width; its time axis is
+        # in local time, labels thinned so that they never crowd (at least 56 px each)
+        plot = page.locator('[data-plant="pv-01"] .plot.plotted')
+        plot.wait_for()
+        assert plot.locator("canvas").count() == 1
+        bar = plot.evaluate(TALLEST_BAR)
+        ticks = plot.get_attribute("data-ticks").split("|")
+        assert ticks
+        assert set(ticks) <= set(bar["labels"])
+        assert SHANGHAI.format(max(after), "%H:%M") in bar["labels"]
+        assert len(ticks) <= bar["plot_width"] // 56 + 1
         newest = max(after)
         assert (
             SHANGHAI.format(newest, "%H:%M")
@@ -127,12 +144,22 @@ def test_pages_follow_the_living_community(browser: Any, live: Live, layout: str
         )
         assert page.locator("html").get_attribute("lang") == lang
         _no_sideways_scroll(page)
-        # the tallest bar's label and value show as a tooltip under the pointer
-        bar = page.evaluate(TALLEST_BAR)
-        page.mouse.move(bar["x"], bar["y"])
-        tip = page.locator(".chart-tip")
+        # the tallest bar's local hour, its UTC time and the values show as a tooltip under
+        # the pointer, or the finger on a phone
+        bar = plot.evaluate(TALLEST_BAR)
+        if LAYOUTS[layout].get("touch"):
+            page.touchscreen.tap(bar["x"], bar["y"])
+        else:
+            page.mouse.move(bar["x"], bar["y"])
+        tip = plot.locator(".plot-tip")
         tip.wait_for()
-        assert tip.inner_text() == bar["title"]
+        text = tip.inner_text()
+        at_utc = dt.datetime.fromtimestamp(bar["time"], dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        assert text.startswith(f"{bar['label']} ({at_utc})"), text
+        assert SHANGHAI.format(bar["time"], "%H:%M") == bar["label"]
+        box = tip.bounding_box()
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= LAYOUTS[layout]["viewport"]["width"]
         shot(page, f"live-producer-{layout}")
 
         # a household that chose clean power: new pairings appear

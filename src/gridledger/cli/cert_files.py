@@ -36,10 +36,11 @@ from gridledger.cli.common import (
 )
 from gridledger.cli.proofs import genesis_keys
 from gridledger.contracts.genesis import load as load_genesis
+from gridledger.core.localtime import DEFAULT_ZONE, LocalTime, check_zone
 from gridledger.documents.pdf import render_pdf
 from gridledger.documents.qr import qr_code
 from gridledger.node.home import DEFAULT_HOME
-from gridledger.sdk import ConsortiumKeys, KeysFileError, keys_from_genesis, parse_keys
+from gridledger.sdk import Client, ConsortiumKeys, KeysFileError, keys_from_genesis, parse_keys
 from gridledger.sdk.certificate_proofs import (
     CERTIFICATE_PROOF_FORMAT,
     QR_PREFIX,
@@ -67,6 +68,15 @@ def _read_json(path: Path, what: str, json_out: bool) -> Any:
 
 
 # export ----------------------------------------------------------------------------------------
+def _zone_of(client: Client) -> str:
+    """The chain's time zone as its node reports it; UTC if it names none this machine knows."""
+    name = client.status().get("time_zone")
+    try:
+        return check_zone(name) if isinstance(name, str) else DEFAULT_ZONE
+    except ValueError:
+        return DEFAULT_ZONE
+
+
 @app.command("export")
 def export(
     bundle: Annotated[
@@ -94,14 +104,16 @@ def export(
     if lang not in ("en", "zh"):
         raise typer.BadParameter("en or zh", param_hint="--lang")
     # an id that is not one is refused before asking (certificate.bad_id)
-    proof = call_node(home, node, False, lambda c: fetch_certificate_proof(c, bundle))
+    proof, zone = call_node(
+        home, node, False, lambda c: (fetch_certificate_proof(c, bundle), _zone_of(c))
+    )
     try:
         payload = qr_payload_of(proof)
         language: Literal["en", "zh"] = "zh" if lang == "zh" else "en"
         data = (
             (json.dumps(proof, indent=2, ensure_ascii=False) + "\n").encode()
             if proof_file
-            else render_pdf(proof, language)
+            else render_pdf(proof, language, LocalTime(zone))
         )
     except CertificateProofError as exc:
         fail(exc.code, f"the node's proof file of {bundle} does not hold: {exc.message}")

@@ -31,7 +31,7 @@ from gridledger.cli.common import (
 )
 from gridledger.cli.signing import Body, BodyOrRead, signed_command
 from gridledger.core.errors import InvalidBlock
-from gridledger.node.home import DEFAULT_HOME, open_node
+from gridledger.node.home import DEFAULT_HOME, local_time, open_node
 from gridledger.node.node import DB_NAME, GENESIS_NAME
 from gridledger.node.sync import catch_up
 from gridledger.readmodels import default_models
@@ -198,7 +198,7 @@ readmodels_app = typer.Typer(
 def _open_readmodels(home: Path, json_out: bool) -> ReadModels:
     if not (home / GENESIS_NAME).is_file() or not (home / DB_NAME).is_file():
         fail("home.no_chain", f"{home} holds no chain (no {GENESIS_NAME} and {DB_NAME})", json_out)
-    return ReadModels(BlockStore(home / DB_NAME), default_models())
+    return ReadModels(BlockStore(home / DB_NAME), default_models(local_time(home).name))
 
 
 @readmodels_app.command("status")

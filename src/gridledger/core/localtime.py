@@ -68,9 +68,35 @@ class LocalTime:
         last = self.datetime(last_day).date()
         return [self.day_start(last - dt.timedelta(days=k)) for k in range(days - 1, -1, -1)]
 
+    def month_of(self, seconds: int) -> int:
+        """The start (Unix seconds) of the local month holding ``seconds``."""
+        return _month_of(self.name, seconds)
+
+    def month_start(self, text: str) -> int:
+        """``YYYY-MM`` as the start of that local month; ``ValueError`` if it is not one."""
+        if len(text) != 7 or text[4] != "-":
+            raise ValueError(f"{text!r} is not YYYY-MM")
+        day = dt.date(int(text[:4]), int(text[5:]), 1)
+        return self.day_start(day)
+
+    def next_month(self, month_s: int) -> int:
+        """The start of the local month after the one starting at ``month_s``."""
+        return self.month_of(self.month_of(month_s) + 32 * DAY_S)
+
+    def month_text(self, seconds: int) -> str:
+        """``YYYY-MM`` of the local month holding ``seconds``."""
+        return self.datetime(seconds).strftime("%Y-%m")
+
     def parse_day(self, text: str) -> int:
         """``YYYY-MM-DD`` as the start of that local day; ``ValueError`` if it is not a date."""
         return self.day_start(dt.date.fromisoformat(text))
+
+
+@lru_cache(maxsize=65_536)
+def _month_of(name: str, seconds: int) -> int:
+    # cached: a block's readings share a few hours, an inventory names thousands of months
+    at = dt.datetime.fromtimestamp(seconds, zone(name))
+    return int(dt.datetime(at.year, at.month, 1, tzinfo=zone(name)).timestamp())
 
 
 UTC = LocalTime(DEFAULT_ZONE)

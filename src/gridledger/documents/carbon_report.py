@@ -41,6 +41,7 @@ from gridledger.contracts.carbon.errors import BadPeriod
 from gridledger.contracts.carbon.records import Activity, Source
 from gridledger.contracts.certificates import bundles as cert_bundles
 from gridledger.core.errors import GridLedgerError
+from gridledger.core.localtime import UTC, LocalTime, check_zone
 from gridledger.documents.pdf import (
     ACCENT,
     EXPLAINED,
@@ -51,11 +52,12 @@ from gridledger.documents.pdf import (
     _font,
     _number,
     _Page,
-    _utc,
+    stamp,
     wrap,
 )
 from gridledger.readmodels import carbon_inventory
 from gridledger.readmodels import certificates as cert_index
+from gridledger.readmodels.carbon import zone_of
 from gridledger.readmodels.carbon_inventory import FactorUse, Inventory
 from gridledger.state.state import StateReader
 
@@ -232,15 +234,17 @@ class Block:
     state_root: str
 
 
-def check_closed(end: str, time_s: int) -> None:
-    """Refuse a report whose last month (``YYYY-MM``) has not ended by ``time_s``.
+def check_closed(end: str, time_s: int, local: LocalTime = UTC) -> None:
+    """Refuse a report whose last month (``YYYY-MM`` of time zone ``local``) has not ended by
+    ``time_s``.
 
     Raises:
         PeriodOpen: the month ends after ``time_s``.
         BadPeriod: ``end`` is not a month (``carbon.bad_period``).
     """
     try:
-        _, month_end = carbon.month_bounds(end)
+        carbon.month_bounds(end)
+        month_end = local.next_month(local.month_start(end))
     except ValueError:
         raise BadPeriod(f"{end!r}: months are YYYY-MM") from None
     if month_end > time_s:
@@ -257,8 +261,9 @@ def _ppm(part: int, whole: int, empty: int = 0) -> int:
 def _instruments(
     conn: sqlite3.Connection, view: StateReader, org: str, inv: Inventory, block: Block
 ) -> Instruments:
-    start_s, _ = carbon.month_bounds(inv.start)
-    _, end_s = carbon.month_bounds(inv.end)
+    local = LocalTime(inv.time_zone)
+    start_s = local.month_start(inv.start)
+    end_s = local.next_month(local.month_start(inv.end))
     bundles = 0
     beneficiaries = 0
     for account in registry.list_accounts(view, org=org).items:
@@ -336,7 +341,7 @@ def carbon_report(
             ``carbon.no_factor``).
     """
     carbon_inventory.months_between(start, end)  # a bad period is named before an open one
-    check_closed(end, block.time_s)
+    check_closed(end, block.time_s, zone_of(conn))
     found = registry.get_organisation(view, org)
     if found is None:
         raise carbon_inventory.UnknownSubject(f"no organisation {org!r}")
@@ -980,7 +985,7 @@ PDF_TEXTS: dict[Lang, dict[str, str]] = {
     "en": {
         "title": "Carbon inventory report",
         "subtitle": "GHG Protocol Corporate Standard · Scope 2 Guidance (both methods)",
-        "headline": "{name} ({org}), {start} to {end}",
+        "headline": "{name} ({org}), {start} to {end} (months of {zone})",
         "gas": "All emissions in grams (g) and tonnes (t) of {gas}.",
         "summary": "Emissions",
         "scope1": "Scope 1 (confirmed)",
@@ -1052,14 +1057,14 @@ PDF_TEXTS: dict[Lang, dict[str, str]] = {
         "m_scope1": "Scope 1: confirmed activity data x the fuel factor in force.",
         "m_avoided": "Avoided emissions: metered clean energy (plants' generation, certificates "
         "claimed) x the grid-average factor it displaced; never deducted from a scope.",
-        "footer": "Computed at block {height} of chain {chain} ({time} UTC), state root "
+        "footer": "Computed at block {height} of chain {chain} ({time}), state root "
         "{root}. The machine-readable report: GET /v1/carbon/report?org={org}&start={start}"
         "&end={end}&format=json (or ghg, csv). Rules: docs/carbon.md.",
     },
     "zh": {
         "title": "碳排放核算报告",
         "subtitle": "温室气体核算体系企业标准；范围二指南（两种方法）",
-        "headline": "{name}（{org}），{start} 至 {end}",
+        "headline": "{name}（{org}），{start} 至 {end}（{zone} 时区的月份）",
         "gas": "所有排放量以 {gas} 的克（g）和吨（t）计。",
         "summary": "排放量",
         "scope1": "范围一（已确认）",
@@ -1129,7 +1134,7 @@ PDF_TEXTS: dict[Lang, dict[str, str]] = {
         "m_scope1": "范围一：已确认的活动数据 × 生效的燃料排放因子。",
         "m_avoided": "避免排放：计量的清洁电量（电站发电量、已申领证书）× 其所替代电量的电网"
         "平均因子；不从任何范围中扣除。",
-        "footer": "于链 {chain} 的区块 {height}（{time} UTC）计算，状态根 {root}。机器可读报告："
+        "footer": "于链 {chain} 的区块 {height}（{time}）计算，状态根 {root}。机器可读报告："
         "GET /v1/carbon/report?org={org}&start={start}&end={end}&format=json（或 ghg、csv）。"
         "规则见 docs/carbon.md。",
     },
@@ -1231,6 +1236,7 @@ def render_report_pdf(report: CarbonReport, lang: Lang = "en") -> bytes:
         raise ValueError(f"language {lang!r}: en or zh")
     t = PDF_TEXTS[lang]
     inv, org, as_of = report.inventory, report.organisation, report.as_of
+    local = LocalTime(check_zone(inv.time_zone))
     out = io.BytesIO()
     canvas = Canvas(out, pagesize=A4, invariant=1, pageCompression=1)
     canvas.setTitle(f"{t['title']} {org.id} {inv.start}..{inv.end}")
@@ -1239,7 +1245,7 @@ def render_report_pdf(report: CarbonReport, lang: Lang = "en") -> bytes:
     canvas.setCreator("GridLedger")
     footer = t["footer"].format(
         height=as_of.height, chain=as_of.chain_id, root=as_of.state_root, org=org.id,
-        start=inv.start, end=inv.end, time=_utc(as_of.time_s),
+        start=inv.start, end=inv.end, time=stamp(local, as_of.time_s),
     )  # fmt: skip
     page = _ReportPage(canvas, lang, footer)
     page.value_x = MARGIN + 190
@@ -1251,7 +1257,9 @@ def render_report_pdf(report: CarbonReport, lang: Lang = "en") -> bytes:
     page.text(MARGIN, page.y, t["subtitle"], page.font, 9)
     canvas.setFillColor(colors.black)
     page.y -= 20
-    headline = t["headline"].format(name=org.name, org=org.id, start=inv.start, end=inv.end)
+    headline = t["headline"].format(
+        name=org.name, org=org.id, start=inv.start, end=inv.end, zone=inv.time_zone
+    )
     for line in wrap(headline, _bold(lang), 13, page.width - 2 * MARGIN):
         page.text(MARGIN, page.y, line, _bold(lang), 13)
         page.y -= 16

@@ -22,6 +22,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 
+from gridledger.core.localtime import UTC, LocalTime
 from gridledger.documents.qr import QUIET_ZONE, qr_code
 from gridledger.sdk.certificate_proofs import (
     CheckedRecords,
@@ -43,7 +44,7 @@ TEXTS: dict[Lang, dict[str, str]] = {
         "title": "Granular Energy Certificate",
         "subtitle": "EnergyTag Granular Certificate Scheme · {scheme}",
         "headline": "{quantity} of electricity from {device}",
-        "interval": "produced {start} – {end} UTC",
+        "interval": "produced {start} – {end} {zone}",
         "status": "Status at block {height}: {status}",
         "section_certificate": "Certificate",
         "section_device": "Production device",
@@ -104,7 +105,7 @@ TEXTS: dict[Lang, dict[str, str]] = {
         "title": "颗粒度绿色电力证书",
         "subtitle": "EnergyTag 颗粒度证书方案（{scheme}）",
         "headline": "{device} 发电 {quantity}",
-        "interval": "生产时段 {start} 至 {end} UTC",
+        "interval": "生产时段 {start} 至 {end}（{zone}）",
         "status": "区块 {height} 时的状态：{status}",
         "section_certificate": "证书",
         "section_device": "发电设备",
@@ -222,6 +223,26 @@ def _utc(seconds: int) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def zone_label(local: LocalTime, seconds: int) -> str:
+    """The zone as people read it at ``seconds``: ``UTC+08:00 Asia/Shanghai``, or ``UTC``."""
+    if local.name == "UTC":
+        return "UTC"
+    offset = local.datetime(seconds).strftime("%z")
+    return f"UTC{offset[:3]}:{offset[3:]} {local.name}"
+
+
+def stamp(local: LocalTime, seconds: int) -> str:
+    """A time in the chain's zone, named, with UTC beside it:
+    ``2026-06-21 12:00 UTC+08:00 Asia/Shanghai (04:00 UTC)``; in a UTC chain only
+    ``2026-06-21 04:00 UTC``."""
+    if local.name == "UTC":
+        return f"{_utc(seconds)} UTC"
+    at_utc = dt.datetime.fromtimestamp(seconds, dt.UTC)
+    same_day = at_utc.date() == local.datetime(seconds).date()
+    utc_part = at_utc.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
+    return f"{local.format(seconds)} {zone_label(local, seconds)} ({utc_part} UTC)"
+
+
 def _number(value: int) -> str:
     return f"{value:,}"
 
@@ -325,12 +346,14 @@ class _Page:
         self.y -= self.LINE_H * len(lines) + 1.6
 
 
-def render_pdf(proof: Mapping[str, Any], lang: Lang = "en") -> bytes:
+def render_pdf(proof: Mapping[str, Any], lang: Lang = "en", local: LocalTime = UTC) -> bytes:
     """The PDF certificate of a certificate proof file.
 
     Args:
         proof: a decoded ``gridledger/certificate-proof/v1`` file.
         lang: ``en`` or ``zh`` (simplified Chinese).
+        local: the chain's time zone (its genesis ``time_zone``): dates and hours are printed
+            in it, the zone named and UTC beside them. The proof file keeps Unix seconds.
 
     Returns:
         The PDF's bytes; the same file gives the same bytes.
@@ -390,8 +413,13 @@ def render_pdf(proof: Mapping[str, Any], lang: Lang = "en") -> bytes:
     for line in wrap(headline, _bold(lang), 13, head_w):
         page.text(MARGIN, page.y, line, _bold(lang), 13)
         page.y -= 16
+    start_s, end_s = int(bundle["production_start_s"]), int(bundle["production_end_s"])
     interval = t["interval"].format(
-        start=_utc(int(bundle["production_start_s"])), end=_utc(int(bundle["production_end_s"]))
+        start=local.format(start_s),
+        end=local.format(
+            end_s, "%H:%M" if local.day_of(start_s) == local.day_of(end_s - 1) else "%Y-%m-%d %H:%M"
+        ),
+        zone=zone_label(local, start_s),
     )
     page.text(MARGIN, page.y, interval, page.font, 10)
     page.y -= 15
@@ -402,7 +430,7 @@ def render_pdf(proof: Mapping[str, Any], lang: Lang = "en") -> bytes:
     canvas.setFillColor(colors.black)
     page.y = min(page.y - 4, top - side - 16)
 
-    _sections(page, t, status_code, records, final=proof.get("final") is True)
+    _sections(page, t, status_code, records, local, final=proof.get("final") is True)
     page.draw_footer()
     canvas.showPage()
     canvas.save()
@@ -410,7 +438,13 @@ def render_pdf(proof: Mapping[str, Any], lang: Lang = "en") -> bytes:
 
 
 def _sections(
-    page: _Page, t: Mapping[str, str], status: str, records: CheckedRecords, *, final: bool
+    page: _Page,
+    t: Mapping[str, str],
+    status: str,
+    records: CheckedRecords,
+    local: LocalTime,
+    *,
+    final: bool,
 ) -> None:
     lang = page.lang
     bundle, device, header = records.bundle, records.device, records.header
@@ -445,19 +479,19 @@ def _sections(
     page.row(
         t["production_start"],
         "production_starting_interval",
-        f"{_utc(int(bundle['production_start_s']))} UTC",
+        stamp(local, int(bundle["production_start_s"])),
     )
     page.row(
         t["production_end"],
         "production_ending_interval",
-        f"{_utc(int(bundle['production_end_s']))} UTC",
+        stamp(local, int(bundle["production_end_s"])),
     )
     page.row(
         t["issued"],
         "issuance_datestamp",
-        f"{_utc(int(bundle['issued_s']))} UTC{sep}{t['height']} {bundle['issued_height']}",
+        f"{stamp(local, int(bundle['issued_s']))}{sep}{t['height']} {bundle['issued_height']}",
     )
-    page.row(t["expires"], "expiry_datestamp", f"{_utc(int(bundle['expires_s']))} UTC")
+    page.row(t["expires"], "expiry_datestamp", stamp(local, int(bundle["expires_s"])))
     page.row(
         t["issuing_body"],
         "issuing_body",
@@ -484,8 +518,9 @@ def _sections(
         page.row(
             t["period"],
             None,
-            f"{_utc(int(cancellation['period_start_s']))}{' 至 ' if lang == 'zh' else ' – '}"
-            f"{_utc(int(cancellation['period_end_s']))} UTC",
+            f"{stamp(local, int(cancellation['period_start_s']))}"
+            f"{' 至 ' if lang == 'zh' else ' – '}"
+            f"{stamp(local, int(cancellation['period_end_s']))}",
         )
         if bundle.get("claimed_height") is not None:
             page.row(t["claimed_height"], None, str(bundle["claimed_height"]))
@@ -515,11 +550,11 @@ def _sections(
     page.row(t["hash"], None, str(bundle["hash"]), mono=True)
     if bundle.get("parent_hash"):
         page.row(t["parent_hash"], None, str(bundle["parent_hash"]), mono=True)
-    block_time = _utc(int(header["time"]) // 1000)
+    block_time = stamp(local, int(header["time"]) // 1000)
     page.row(
         t["height"],
         None,
-        f"{records.height}{sep}{t['chain']} {header['chain_id']}{sep}{block_time} UTC",
+        f"{records.height}{sep}{t['chain']} {header['chain_id']}{sep}{block_time}",
     )
     page.row(t["block_hash"], None, str(records.block_hash), mono=True)
     page.row(t["state_root"], None, str(header["state_root"]), mono=True)

@@ -42,6 +42,7 @@ from gridledger.core.errors import (
     NotFound,
     OversizeTransaction,
 )
+from gridledger.core.localtime import DEFAULT_ZONE
 from gridledger.core.types import Block, BlockHeader, Receipt, Transaction, decode_tx
 from gridledger.node.admission import Checked, check_chunk, claimed_sender, error_from
 from gridledger.node.executor import Prepared, check_sender, precheck
@@ -202,9 +203,10 @@ class Node:
         self._closing = threading.Event()
         self._pruned_to = 0
         self._open_chain(genesis, genesis_bytes)
+        zone = genesis.time_zone or DEFAULT_ZONE
         # A genesis can hold a million accounts: keep only what the node needs from it.
         del genesis, genesis_bytes
-        models = default_models() if config.readmodels is None else config.readmodels
+        models = default_models(zone) if config.readmodels is None else config.readmodels
         self.readmodels = ReadModels(self.store, models)
         rebuilt = self.readmodels.open()
         if rebuilt:

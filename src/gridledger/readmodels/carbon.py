@@ -16,13 +16,23 @@ fork a chain). The fold sees only each block's net changes (decoded by
   nothing about the hours of its day: it counts in its month's consumption, never in an hour,
   so it is never matched hour by hour;
 * ``carbon_site_months(site, month_s, consumption_wh, matched_wh, claimed_wh, readings,
-  corrected)``: per site and month (UTC), the month's consumption, its hourly-matched energy
-  (the sum over hours of min(consumption, claimed)), every Wh claimed for the site with
+  corrected)``: per site and month (a month of the chain's time zone, see below), the month's
+  consumption, its hourly-matched energy (the sum over hours of min(consumption, claimed)),
+  every Wh claimed for the site with
   production in the month (hourly or longer), the readings counted and how many of them a
   grid operator corrected;
 * ``carbon_claimed_long(site, start_s, claimed_wh)``: claims of certificates produced over more
   than an hour, by production start (they count in volume, never hourly);
-* ``carbon_device_months(device, month_s, generation_wh, readings)``.
+* ``carbon_device_months(device, month_s, generation_wh, readings)``;
+* ``carbon_zone(name)``: the time zone the months are counted in.
+
+Months are the months of the chain's time zone (its genesis ``time_zone``, UTC if it names
+none): ``month_s`` is the first second of a local month, and a reading, an hour or a claim
+counts in the local month its start falls in, so a page, a report and a summary give the same
+figures for the same month as the people the chain serves read it. (Hours are whole hours in
+every zone the chain may name that has whole-hour offsets; an hour row's local month is that of
+its start.) The contracts never count months of readings: no state or test vector depends on
+this choice.
 
 A reading, a correction or a claim changes its hour's row, and the hour's matched energy
 changes by ``min(c', k') - min(c, k)``; the month row adds the differences (a daily reading or
@@ -39,6 +49,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from gridledger.contracts.carbon import changes as carbon_changes
+from gridledger.core.localtime import DEFAULT_ZONE, LocalTime
 from gridledger.state.readmodels import BlockFacts
 
 HOUR_S = 3600
@@ -47,10 +58,19 @@ _CHUNK = 400
 
 @functools.lru_cache(maxsize=65_536)
 def month_of(time_s: int) -> int:
-    """The first second (UTC) of the month ``time_s`` falls in (cached: a block's readings
-    share a few hours)."""
+    """The first second (UTC) of the UTC month ``time_s`` falls in (cached: a block's readings
+    share a few hours). The read model counts local months: :meth:`LocalTime.month_of`."""
     at = dt.datetime.fromtimestamp(time_s, dt.UTC)
     return int(dt.datetime(at.year, at.month, 1, tzinfo=dt.UTC).timestamp())
+
+
+def zone_of(conn: sqlite3.Connection) -> LocalTime:
+    """The time zone the carbon read model counts months in (UTC before it first folded)."""
+    try:
+        row = conn.execute("SELECT name FROM carbon_zone").fetchone()
+    except sqlite3.OperationalError:  # no such table: the model has not been opened
+        row = None
+    return LocalTime(DEFAULT_ZONE if row is None else _text(row[0]))
 
 
 def _text(value: bytes | str) -> str:
@@ -71,8 +91,9 @@ class CarbonTotals:
     """The read model of :mod:`gridledger.readmodels.carbon`."""
 
     name: str = "carbon"
-    version: int = 2
+    version: int = 3
     table_names: tuple[str, ...] = (
+        "carbon_zone",
         "carbon_meters",
         "carbon_sites",
         "carbon_devices",
@@ -107,6 +128,16 @@ class CarbonTotals:
         "PRIMARY KEY (device, month_s)) WITHOUT ROWID",
     )
 
+    def __init__(self, zone: str = DEFAULT_ZONE) -> None:
+        """A model counting months in ``zone`` (the chain's genesis ``time_zone``)."""
+        self.local = LocalTime(zone)
+        # the zone is a literal here: ``zone`` is an IANA name LocalTime has just loaded
+        quoted = zone.replace("'", "''")
+        self.tables = (
+            *type(self).tables,
+            f"CREATE TABLE IF NOT EXISTS carbon_zone AS SELECT '{quoted}' AS name",
+        )
+
     def apply(self, conn: sqlite3.Connection, facts: BlockFacts) -> None:
         block = carbon_changes.written(facts.changes)
         if block.meters:
@@ -137,6 +168,7 @@ class CarbonTotals:
         month_delta: dict[tuple[str, int], list[int]] = {}
         month_counts: dict[tuple[str, int], list[int]] = {}
         device_delta: dict[tuple[str, int], list[int]] = {}
+        month_of = self.local.month_of
 
         def add_energy(meter: str, start: int, wh: int, reading: int, corrected: int) -> None:
             kind, site, device, interval_s = meters.get(meter, ("", None, None, 0))

@@ -4,6 +4,10 @@ activity data, and avoided emissions, each figure naming the factors it used.
 
 Rules (also in ``docs/carbon.md``):
 
+* **Months** are months of the chain's time zone (its genesis ``time_zone``), as the read model
+  counts them; a month's factors are those of the set in force for the calendar month of the
+  same name.
+
 * **Location-based** scope 2 of a site's month = its consumption x the grid-average factor of
   the set in force for its region in that month (province -> regional grid -> country), in
   grams, rounded down once per site and month: ``wh * g_per_mwh // 1,000,000``.
@@ -34,7 +38,6 @@ data are in different gases is refused (``carbon.mixed_gas``) rather than summed
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 from functools import cache
 from typing import Literal
@@ -45,7 +48,8 @@ from gridledger.contracts import carbon, registry
 from gridledger.contracts.carbon.errors import BadPeriod
 from gridledger.contracts.carbon.records import ElectricityFactor, FactorLookup, Source
 from gridledger.core.errors import InvalidTransaction
-from gridledger.readmodels.carbon import month_of
+from gridledger.core.localtime import UTC, LocalTime
+from gridledger.readmodels.carbon import zone_of
 from gridledger.state.state import StateReader
 
 WH_PER_MWH = 1_000_000
@@ -192,6 +196,8 @@ class Inventory(msgspec.Struct, kw_only=True):
         plants: Per plant and month (organisations).
         factors: Every factor used, once each.
         fallbacks: Regions whose factors came from a fallback, ``<asked> -> <answered>``.
+        time_zone: The time zone whose months ``start``, ``end`` and every ``month`` are
+            (the chain's genesis ``time_zone``), an IANA name.
     """
 
     subject: Literal["site", "organisation"]
@@ -215,6 +221,7 @@ class Inventory(msgspec.Struct, kw_only=True):
     plants: list[PlantMonth]
     factors: list[FactorUse]
     fallbacks: list[str]
+    time_zone: str = "UTC"
 
 
 def _text(value: bytes | str) -> str:
@@ -223,23 +230,26 @@ def _text(value: bytes | str) -> str:
 
 
 @cache
-def month_text(month_s: int) -> str:
-    """``YYYY-MM`` of a month's first second (cached: an inventory names thousands)."""
-    return dt.datetime.fromtimestamp(month_s, dt.UTC).strftime("%Y-%m")
+def month_text(month_s: int, local: LocalTime = UTC) -> str:
+    """``YYYY-MM`` of a month's first second in ``local`` (cached: an inventory names
+    thousands)."""
+    return local.month_text(month_s)
 
 
-def months_between(start: str, end: str) -> list[int]:
-    """First seconds of the months ``start`` .. ``end`` (inclusive, YYYY-MM)."""
+def months_between(start: str, end: str, local: LocalTime = UTC) -> list[int]:
+    """First seconds of the months ``start`` .. ``end`` (inclusive, YYYY-MM) of time zone
+    ``local``."""
     try:
-        first, _ = carbon.month_bounds(start)
-        last, _ = carbon.month_bounds(end)
+        carbon.month_bounds(start)  # the one spelling of a month the contracts accept
+        carbon.month_bounds(end)
+        first, last = local.month_start(start), local.month_start(end)
     except ValueError:
         raise BadInventoryPeriod(f"{start}..{end}: months are YYYY-MM") from None
     out: list[int] = []
     at = first
     while at <= last and len(out) <= MAX_MONTHS:
         out.append(at)
-        at = month_of(at + 32 * 86_400)
+        at = local.next_month(at)
     if not out or len(out) > MAX_MONTHS:
         raise BadInventoryPeriod(f"{start}..{end}: 1-{MAX_MONTHS} months, start first")
     return out
@@ -259,17 +269,24 @@ def _use(found: FactorLookup, region: str, factor: ElectricityFactor, role: str)
 
 
 class _Factors:
-    """Factor lookups of one inventory, cached by region and month."""
+    """Factor lookups of one inventory, cached by region and month.
 
-    def __init__(self, view: StateReader) -> None:
+    Months are local (the read model's zone); a local month uses the set in force at the
+    start of the calendar month of the same name (factor sets are in force from a UTC
+    month's first second), so ``2026-06`` in Asia/Shanghai uses June's set, not May's.
+    """
+
+    def __init__(self, view: StateReader, local: LocalTime = UTC) -> None:
         self.view = view
+        self.local = local
         self.cache: dict[tuple[str, int], tuple[FactorUse, FactorUse]] = {}
         self.gases: set[str] = set()
 
     def at(self, region: str, month_s: int) -> tuple[FactorUse, FactorUse]:
         key = (region, month_s)
         if key not in self.cache:
-            found = carbon.factor_for(self.view, region, month_s)
+            named, _ = carbon.month_bounds(self.local.month_text(month_s))
+            found = carbon.factor_for(self.view, region, named)
             grid = _use(found, region, found.set.grid_average, "grid_average")
             if found.set.residual_mix is not None:
                 residual = _use(found, region, found.set.residual_mix, "residual_mix")
@@ -287,8 +304,8 @@ def _grams(wh: int, factor: FactorUse) -> int:
 
 
 @cache
-def _year(month_s: int) -> int:
-    return dt.datetime.fromtimestamp(month_s, dt.UTC).year
+def _year(month_s: int, local: LocalTime) -> int:
+    return local.datetime(month_s).year
 
 
 _MonthRow = tuple[int, int, int, int, int]
@@ -315,7 +332,7 @@ def _months_of(
     """A site's months from its read-model rows (by month start)."""
     claimed_left: dict[int, int] = {}  # by calendar year: what certificates cover in volume
     for m, row in rows.items():
-        year = _year(m)
+        year = _year(m, factors.local)
         claimed_left[year] = claimed_left.get(year, 0) + row[2]
     out = []
     for m in months:
@@ -323,12 +340,12 @@ def _months_of(
         if not (c or k or r):
             continue
         grid, residual = factors.at(region, m)
-        year = _year(m)
+        year = _year(m, factors.local)
         covered = min(c, claimed_left.get(year, 0))
         claimed_left[year] = claimed_left.get(year, 0) - covered
         out.append(
             SiteMonth(
-                site=site, month=month_text(m), consumption_wh=c, claimed_wh=k,
+                site=site, month=month_text(m, factors.local), consumption_wh=c, claimed_wh=k,
                 matched_hourly_wh=matched, covered_volume_wh=covered, readings=r,
                 corrected=corr, location_g=_grams(c, grid),
                 market_volume_g=_grams(c - covered, residual),
@@ -350,8 +367,8 @@ def _plant_months(
     ):
         grid, _ = factors.at(region, m)
         out.append(
-            PlantMonth(device=device, month=month_text(m), generation_wh=wh, readings=r,
-                       avoided_g=_grams(wh, grid), grid=grid)
+            PlantMonth(device=device, month=month_text(m, factors.local), generation_wh=wh,
+                       readings=r, avoided_g=_grams(wh, grid), grid=grid)
         )  # fmt: skip
     return out
 
@@ -416,20 +433,23 @@ def _assemble(
         plants=plants,
         factors=[used[k] for k in sorted(used)],
         fallbacks=fallbacks,
+        time_zone=factors.local.name,
     )
 
 
 def site_inventory(
     conn: sqlite3.Connection, view: StateReader, site: str, start: str, end: str
 ) -> Inventory:
-    """The inventory of one site over the months ``start`` .. ``end``."""
+    """The inventory of one site over the months ``start`` .. ``end`` (of the chain's time
+    zone, which the read model counts in)."""
     found = registry.get_site(view, site)
     if found is None:
         raise UnknownSubject(f"no site {site!r}")
-    months = months_between(start, end)
-    factors = _Factors(view)
+    local = zone_of(conn)
+    months = months_between(start, end, local)
+    factors = _Factors(view, local)
     rows = _site_months(conn, factors, site, found.grid_region, months)
-    scope1 = _scope1(view, found.owner_org, {site}, [month_text(m) for m in months])
+    scope1 = _scope1(view, found.owner_org, {site}, [month_text(m, local) for m in months])
     return _assemble("site", site, start, end, factors, rows, [], scope1)
 
 
@@ -439,8 +459,9 @@ def org_inventory(
     """The inventory of an organisation (its sites and plants) over ``start`` .. ``end``."""
     if registry.get_organisation(view, org) is None:
         raise UnknownSubject(f"no organisation {org!r}")
-    months = months_between(start, end)
-    factors = _Factors(view)
+    local = zone_of(conn)
+    months = months_between(start, end, local)
+    factors = _Factors(view, local)
     # every site-month of the organisation in one query, then site by site in id order
     by_site: dict[str, tuple[str, dict[int, _MonthRow]]] = {}
     for site, region in conn.execute(
@@ -465,5 +486,5 @@ def org_inventory(
         (org,),
     ).fetchall():
         plants.extend(_plant_months(conn, factors, _text(device), _text(region), months))
-    scope1 = _scope1(view, org, None, [month_text(m) for m in months])
+    scope1 = _scope1(view, org, None, [month_text(m, local) for m in months])
     return _assemble("organisation", org, start, end, factors, rows, plants, scope1)

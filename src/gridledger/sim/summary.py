@@ -38,7 +38,7 @@ from gridledger.contracts import certificates, funds, market, metering, registry
 from gridledger.core.errors import GridLedgerError
 from gridledger.readmodels import carbon_inventory
 from gridledger.readmodels import market as totals
-from gridledger.readmodels.carbon import month_of
+from gridledger.readmodels.carbon import zone_of
 from gridledger.sim.site import SHEKOU, Site
 from gridledger.state.state import StateReader
 
@@ -253,7 +253,8 @@ def carbon_summary(
     start: int,
     end: int,
 ) -> dict[str, Any]:
-    """The community's carbon figures over the whole UTC months ``start`` .. ``end`` touch,
+    """The community's carbon figures over the whole months ``start`` .. ``end`` touch (months
+    of the chain's time zone, as the carbon read model counts them),
     from each site's inventory (:func:`~gridledger.readmodels.carbon_inventory.site_inventory`)
     and the plants' rows of their owners' inventories.
 
@@ -268,8 +269,9 @@ def carbon_summary(
         GridLedgerError: an inventory is refused (``carbon.no_factor``: no factor set in
             force for a site's region and month; ``carbon.mixed_gas``).
     """
-    first = carbon_inventory.month_text(month_of(start))
-    last = carbon_inventory.month_text(month_of(end - 1))
+    local = zone_of(conn)
+    first = local.month_text(start)
+    last = local.month_text(end - 1)
     sums = dict.fromkeys(_INVENTORY_SUMS, 0)
     gases: set[str] = set()
     used: dict[tuple[str, str, str], carbon_inventory.FactorUse] = {}

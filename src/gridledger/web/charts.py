@@ -1,17 +1,27 @@
-"""Charts as inline SVG, drawn on the server: no external library, readable offline, with a
-title and description for screen readers (pages also show the numbers in a table).
+"""Charts drawn twice: as inline SVG on the server, and by uPlot in the browser.
 
-Every bar and every point of a line carries its label and value as a ``<title>``, which
-``app.js`` shows as a tooltip on hover or tap. On a phone the stylesheet keeps a chart at
-least 500 px wide (it scrolls sideways in its own box), draws its text larger and hides every
-other label of the time axis (class ``minor``), so axes stay legible at 375 px.
+The server draws every chart as SVG: no script needed, readable offline, with a title and
+description for screen readers (pages also show the numbers in a table). Every bar and every
+point of a line carries its label and value as a ``<title>``, which ``app.js`` shows as a
+tooltip on hover or tap. On a phone the stylesheet keeps an SVG chart at least 500 px wide (it
+scrolls sideways in its own box), draws its text larger and hides every other label of the
+time axis (class ``minor``).
 
-Values are plain numbers (Wh, minor units, per mille); the caller labels the axes in the page's
-language. Coordinates are rounded to 0.1 so the markup stays small.
+The SVG sits in a ``<div class="plot" data-plot="...">`` whose JSON holds the same labels and
+series (and, for charts over time, each label's Unix seconds). Where scripts run, ``plot.js``
+draws the chart with uPlot (vendored under ``static/vendor/uplot``, served by the node itself,
+nothing from a CDN) at the box's own width: axes whose labels thin out to stay legible at
+375 px, a tooltip at the pointer or finger naming the label, each series' value and the UTC
+time, and the SVG hidden. Without the script or the library the SVG stays.
+
+Values are plain numbers (kWh, CNY, per cent); the caller labels the axes in the page's
+language and gives labels in the chain's local time. Coordinates are rounded to 0.1 so the
+markup stays small.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -80,10 +90,42 @@ def _frame(title: str, desc: str, labels: Sequence[str], top: float) -> list[str
     return parts
 
 
-def bars(
-    title: str, desc: str, labels: Sequence[str], series: Sequence[Series], stacked: bool = False
+def _plot(
+    svg: str,
+    kind: str,
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    stacked: bool,
+    times: Sequence[int] | None,
 ) -> str:
-    """Grouped (or stacked) bars, one group per label."""
+    """``svg`` in the box ``plot.js`` draws the same chart in (see the module's docstring)."""
+    spec = {
+        "kind": kind,
+        "title": title,
+        "stacked": stacked,
+        "labels": list(labels),
+        "times": None if times is None else list(times),
+        "series": [
+            {"name": s.name, "color": s.color,
+             "values": [None if v is None else round(float(v), 4) for v in s.values]}
+            for s in series
+        ],
+    }  # fmt: skip
+    data = escape(json.dumps(spec, ensure_ascii=False, separators=(",", ":")), quote=True)
+    return f'<div class="plot" data-plot="{data}">{svg}</div>'
+
+
+def bars(
+    title: str,
+    desc: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    stacked: bool = False,
+    times: Sequence[int] | None = None,
+) -> str:
+    """Grouped (or stacked) bars, one group per label (``times``: each label's start, Unix
+    seconds, for the tooltip's UTC time)."""
     n = len(labels)
     if stacked:
         top = max((sum(float(s.values[i] or 0) for s in series) for i in range(n)), default=0)
@@ -109,11 +151,17 @@ def bars(
             if stacked:
                 base += value
     parts.append("</svg>")
-    return "".join(parts)
+    return _plot("".join(parts), "bars", title, labels, series, stacked, times)
 
 
-def lines(title: str, desc: str, labels: Sequence[str], series: Sequence[Series]) -> str:
-    """One line per series; ``None`` values leave a gap."""
+def lines(
+    title: str,
+    desc: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    times: Sequence[int] | None = None,
+) -> str:
+    """One line per series; ``None`` values leave a gap (``times`` as for :func:`bars`)."""
     n = len(labels)
     top = _scale(max((float(v) for s in series for v in s.values if v is not None), default=0))
     parts = _frame(title, desc, labels, top)
@@ -143,4 +191,4 @@ def lines(title: str, desc: str, labels: Sequence[str], series: Sequence[Series]
                     "</title></circle>"
                 )
     parts.append("</svg>")
-    return "".join(parts)
+    return _plot("".join(parts), "lines", title, labels, series, False, times)

@@ -104,6 +104,20 @@ def when_ms(context: Context, ms: int | None, fmt: str = "%Y-%m-%d %H:%M:%S") ->
     return Markup("-") if ms is None else when(context, ms // 1000, fmt)
 
 
+@pass_context
+def month_when(context: Context, month: str) -> Markup:
+    """A month (``YYYY-MM`` of the chain's time zone) as a ``<time>``, its UTC span on hover."""
+    local = _local_of(context)
+    try:
+        start = local.month_start(month)
+    except ValueError:
+        return Markup("{}").format(month)
+    end = local.next_month(start)
+    return Markup('<time datetime="{}" title="{} – {} UTC">{}</time>').format(
+        month, utc(start), utc(end), month
+    )
+
+
 def short(value: str | None, keep: int = 10) -> str:
     """A long hash or key shortened for display (the full value goes in ``title``)."""
     if value is None:
@@ -124,7 +138,7 @@ _env = Environment(
 )
 _env.filters.update(
     kwh=kwh, money=money, utc=utc, utc_ms=utc_ms, local=local, local_ms=local_ms, when=when,
-    when_ms=when_ms, short=short, permille=permille,
+    when_ms=when_ms, month_when=month_when, short=short, permille=permille,
 )  # fmt: skip
 
 

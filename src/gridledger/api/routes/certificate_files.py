@@ -110,12 +110,13 @@ def router(ctx: ApiContext) -> APIRouter:
         ] = "en",
     ) -> Response:
         """The printable certificate of the bundle's proof file at the tip, in English or
-        Chinese, with its QR code. The proof file is the evidence; the page renders it."""
+        Chinese, with its QR code, its dates and hours in the chain's time zone (named, UTC
+        beside them). The proof file is the evidence; the page renders it."""
         proof = _proof(ctx, bundle_id)
         _payload(proof)
         name = bundle_id.replace(":", "-")
         return Response(
-            render_pdf(proof, lang),
+            render_pdf(proof, lang, ctx.local),
             media_type="application/pdf",
             headers={"Content-Disposition": f'inline; filename="certificate-{name}-{lang}.pdf"'},
         )

@@ -1043,12 +1043,35 @@
     return new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
   }
 
+  // the chain's time zone (its genesis names it; the page carries it), with UTC beside it
+  const zone = document.body.dataset.timeZone || "UTC";
+  const localFormat = new Intl.DateTimeFormat("sv-SE", {
+    timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", hour12: false,
+  });
+
+  /** A period in local time, the zone named, UTC beside it:
+   * "2025-06-01 18:00 – 19:00 Asia/Shanghai (2025-06-01T10:00:00Z – 2025-06-01T11:00:00Z)". */
+  function period(start, end) {
+    const utc = `${utcTime(start)} – ${utcTime(end)}`;
+    if (zone === "UTC") return utc;
+    const a = localFormat.format(new Date(start * 1000));
+    const b = localFormat.format(new Date(end * 1000));
+    return `${a} – ${a.slice(0, 10) === b.slice(0, 10) ? b.slice(11) : b} ${zone} (${utc})`;
+  }
+
+  /** A time in local time, the zone named, UTC beside it. */
+  function at(seconds) {
+    if (zone === "UTC") return utcTime(seconds);
+    return `${localFormat.format(new Date(seconds * 1000))} ${zone} (${utcTime(seconds)})`;
+  }
+
   /** The sentence and the rows a valid certificate shows. */
   function certificateView(result, all) {
     const s = result.summary;
     const fields = {
       id: s.bundle_id, quantity: s.quantity_wh, device: s.device, name: result.device.name,
-      start: utcTime(s.production_start_s), end: utcTime(s.production_end_s), status: all["status_" + s.status] || s.status,
+      period: period(s.production_start_s, s.production_end_s), status: all["status_" + s.status] || s.status,
       height: s.height, proposer: s.proposer,
     };
     let sentence = fill(all.ok_certificate, fields);
@@ -1062,12 +1085,12 @@
       [all.row_kind, all.kind_certificate], [all.row_certificate, s.bundle_id],
       [all.row_device, `${s.device} (${result.device.name}, ${b.technology}, ${b.capacity_w} W)`],
       [all.row_range, `${s.range_start} … ${s.range_end}`], [all.row_quantity, `${s.quantity_wh} Wh`],
-      [all.row_production, `${fields.start} – ${fields.end}`], [all.row_status, fields.status],
+      [all.row_production, fields.period], [all.row_status, fields.status],
       [all.row_owner, s.owner],
     ];
     if (s.beneficiary !== null) {
       const c = b.cancellation;
-      rows.push([all.row_beneficiary, `${s.beneficiary} (${c.site}, ${utcTime(c.period_start_s)} – ${utcTime(c.period_end_s)})`]);
+      rows.push([all.row_beneficiary, `${s.beneficiary} (${c.site}, ${period(c.period_start_s, c.period_end_s)})`]);
     }
     rows.push([all.row_issuing_body, `${s.issuing_body} (${b.issuer}, ${b.scheme})`], [all.row_hash, s.hash]);
     if (s.parent_hash) rows.push([all.row_parent, s.parent_hash]);
@@ -1082,7 +1105,7 @@
     const sentence = fill(all[result.proof ? "ok_qr_checked" : "ok_qr"], fields);
     const rows = [
       [all.row_kind, all.kind_qr], [all.row_proven, fill(all.qr_proven, fields)],
-      [all.row_claims, fill(all.qr_claims, { ...fields, hash: p.bundle_hash, start: utcTime(p.production_start_s) })],
+      [all.row_claims, fill(all.qr_claims, { ...fields, hash: p.bundle_hash, start: at(p.production_start_s) })],
     ];
     if (result.proof) rows.push(...certificateView(result.proof, all).rows.slice(1));
     return { sentence, rows };

@@ -13,18 +13,18 @@
 * ``/carbon/regulator``: the regulators, their region map and every factor set recorded, those
   in force at the last block's time marked.
 
-Every figure is an inventory of :mod:`gridledger.readmodels.carbon_inventory` over whole UTC
-months (``?start=YYYY-MM&end=YYYY-MM``; by default the year up to the latest month with
-metered data), so the pages show exactly what the API and the reports compute. The daily chart
-alone is drawn here: per site and UTC day, from the carbon read model's hourly rows, with the
-factors the inventory used for that site's month, rounded down per site and day (so its days
-need not add up to the month's figure to the gram). Emissions are shown in kg with three
-decimals, which is the inventories' grams exactly.
+Every figure is an inventory of :mod:`gridledger.readmodels.carbon_inventory` over whole
+months of the chain's time zone (its genesis ``time_zone``; ``?start=YYYY-MM&end=YYYY-MM``;
+by default the year up to the latest month with metered data), so the pages show exactly
+what the API and the reports compute. The daily chart alone is drawn here: per site and local
+day, from the carbon read model's hourly rows, with the factors the inventory used for that
+site's month, rounded down per site and day (so its days need not add up to the month's
+figure to the gram). Emissions are shown in kg with three decimals, which is the
+inventories' grams exactly.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import sqlite3
 from collections.abc import Iterable
@@ -38,6 +38,7 @@ from fastapi.responses import HTMLResponse, Response
 from gridledger.api.context import ApiContext
 from gridledger.contracts import carbon, registry
 from gridledger.core.errors import GridLedgerError
+from gridledger.core.localtime import LocalTime
 from gridledger.readmodels.carbon import month_of
 from gridledger.readmodels.carbon_inventory import (
     MAX_MONTHS,
@@ -52,8 +53,8 @@ from gridledger.readmodels.carbon_inventory import (
 from gridledger.state.state import StateReader, decode_record
 from gridledger.web.charts import Series, bars
 from gridledger.web.i18n import Translator, pick_lang
-from gridledger.web.render import render, utc
-from gridledger.web.views.market import DAY_S, not_found
+from gridledger.web.render import render
+from gridledger.web.views.market import not_found
 
 NAV = "carbon"
 PAGE = 50
@@ -106,12 +107,14 @@ def report_url(org: str, start: str, end: str, lang: str, fmt: str = "pdf") -> s
     return "/v1/carbon/report?" + urlencode(query)
 
 
-def report_link(org: str, start: str, end: str, lang: str, time_s: int) -> dict[str, Any]:
+def report_link(
+    org: str, start: str, end: str, lang: str, time_s: int, local: LocalTime
+) -> dict[str, Any]:
     """The PDF report a page offers: a report covers only months that have ended by the last
     block's time, so the period is cut at the last such month (``url`` None if none is in
     the period). ``end`` is the month the link covers, ``cut`` whether it is earlier than the
     page's."""
-    closed = month_text(month_of(month_of(time_s) - 1))
+    closed = local.month_text(local.month_of(local.month_of(time_s) - 1))
     last = min(end, closed)
     if last < start:
         return {"url": None, "start": start, "end": end, "cut": True, "opens": end}
@@ -131,7 +134,8 @@ def _text(value: bytes | str) -> str:
 
 # the period ----------------------------------------------------------------------------------
 def latest_month(conn: sqlite3.Connection, org: str | None = None) -> int | None:
-    """The latest UTC month with metered consumption, of ``org``'s sites or of any site."""
+    """The latest month (of the chain's time zone) with metered consumption, of ``org``'s
+    sites or of any site."""
     if org is None:
         row = conn.execute(
             "SELECT MAX(month_s) FROM carbon_site_months WHERE consumption_wh > 0"
@@ -145,7 +149,7 @@ def latest_month(conn: sqlite3.Connection, org: str | None = None) -> int | None
     return None if row is None or row[0] is None else int(row[0])
 
 
-def period(request: Request, default_end_s: int) -> tuple[str, str]:
+def period(request: Request, default_end_s: int, local: LocalTime) -> tuple[str, str]:
     """The page's months ``(start, end)`` as YYYY-MM from ``?start=`` and ``?end=``; by
     default the year up to ``default_end_s``'s month. Raises :class:`BadQuery`."""
     q = request.query_params
@@ -155,7 +159,7 @@ def period(request: Request, default_end_s: int) -> tuple[str, str]:
         if value and not MONTH.match(value):
             raise BadQuery("carbon.query.bad_month", value[:32])
     if not end:
-        end = max(month_text(default_end_s), start)
+        end = max(local.month_text(default_end_s), start)
     if not start:
         start = f"{end[:4]}-01"
     if start > end:
@@ -166,12 +170,10 @@ def period(request: Request, default_end_s: int) -> tuple[str, str]:
     return start, end
 
 
-def _month_bounds(start: str, end: str) -> tuple[int, int]:
-    """Unix seconds of the first second of ``start`` and of the month after ``end``."""
-    first = dt.datetime(int(start[:4]), int(start[5:]), 1, tzinfo=dt.UTC)
-    last = dt.datetime(int(end[:4]), int(end[5:]), 1, tzinfo=dt.UTC)
-    after = last.replace(year=last.year + last.month // 12, month=last.month % 12 + 1)
-    return int(first.timestamp()), int(after.timestamp())
+def _month_bounds(start: str, end: str, local: LocalTime) -> tuple[int, int]:
+    """Unix seconds of the first second of ``start`` and of the month after ``end`` (local
+    months)."""
+    return local.month_start(start), local.next_month(local.month_start(end))
 
 
 # a household ---------------------------------------------------------------------------------
@@ -272,12 +274,12 @@ def factor_rows(view: StateReader, inventories: Iterable[Inventory]) -> list[dic
 
 
 def daily(
-    conn: sqlite3.Connection, inventory: Inventory, start_s: int, end_s: int
+    conn: sqlite3.Connection, inventory: Inventory, start_s: int, end_s: int, local: LocalTime
 ) -> list[dict[str, Any]]:
-    """Per UTC day of the period's last :data:`CHART_DAYS` up to its last day with metered
-    consumption (from the first such day among them): consumption, hourly-matched and claimed
-    Wh, and location-based and hourly market-based grams with the factors the inventory used
-    for each site's month, rounded down per site and day."""
+    """Per local day (the chain's time zone) of the period's last :data:`CHART_DAYS` up to
+    its last day with metered consumption (from the first such day among them): consumption,
+    hourly-matched and claimed Wh, and location-based and hourly market-based grams with the
+    factors the inventory used for each site's month, rounded down per site and day."""
     factors = {(r.site, r.month): (r.grid, r.residual) for r in inventory.months}
     sites = sorted({r.site for r in inventory.months})
     if not sites:
@@ -290,31 +292,32 @@ def daily(
     ).fetchone()
     if span is None or span[0] is None:
         return []
-    last_day = int(span[0]) - int(span[0]) % DAY_S
-    earliest = max(last_day - (CHART_DAYS - 1) * DAY_S, start_s)
+    last_day = local.day_of(int(span[0]))
+    after_last = local.next_day(last_day)
+    earliest = max(local.days_back(last_day, CHART_DAYS)[0], start_s)
     (first_hour,) = conn.execute(
         f"SELECT MIN(hour_s) FROM carbon_site_hours WHERE site IN ({marks}) "  # noqa: S608
         "AND hour_s >= ? AND hour_s < ? AND consumption_wh > 0",
-        (*sites, earliest, last_day + DAY_S),
+        (*sites, earliest, after_last),
     ).fetchone()
-    first_day = int(first_hour) - int(first_hour) % DAY_S
+    first_day = local.day_of(int(first_hour))
     per: dict[tuple[str, int], list[int]] = {}
     for site, hour, c, k in conn.execute(
         "SELECT site, hour_s, consumption_wh, claimed_wh FROM carbon_site_hours "  # noqa: S608
         f"WHERE site IN ({marks}) AND hour_s >= ? AND hour_s < ? AND hour_s < ?",
-        (*sites, first_day, last_day + DAY_S, end_s),
+        (*sites, first_day, after_last, end_s),
     ):
-        cell = per.setdefault((_text(site), int(hour) - int(hour) % DAY_S), [0, 0, 0])
+        cell = per.setdefault((_text(site), local.day_of(int(hour))), [0, 0, 0])
         cell[0] += c
         cell[1] += min(c, k)
         cell[2] += k
     days = {
         d: {"day": d, "consumption_wh": 0, "matched_wh": 0, "claimed_wh": 0, "location_g": 0,
             "market_hourly_g": 0}
-        for d in range(first_day, last_day + DAY_S, DAY_S)
+        for d in _days(local, first_day, last_day)
     }  # fmt: skip
     for (site, day), (c, matched, k) in sorted(per.items()):
-        used = factors.get((site, month_text(day)))
+        used = factors.get((site, local.month_text(day)))
         if used is None or day not in days:
             continue
         grid, residual = used
@@ -349,17 +352,26 @@ def month_chart(t: Translator, months: list[tuple[str, Figures]], gas: str) -> s
     )
 
 
-def day_chart(t: Translator, days: list[dict[str, Any]], gas: str) -> str:
+def _days(local: LocalTime, first_day: int, last_day: int) -> list[int]:
+    """The local days from ``first_day`` to ``last_day`` (their starts), inclusive."""
+    out = [first_day]
+    while out[-1] < last_day:
+        out.append(local.next_day(out[-1]))
+    return out
+
+
+def day_chart(t: Translator, days: list[dict[str, Any]], gas: str, local: LocalTime) -> str:
     return bars(
         t("carbon.chart.days", gas=gas),
         t("carbon.chart.days_desc"),
-        [utc(d["day"], "%m-%d") for d in days],
+        [local.format(d["day"], "%m-%d") for d in days],
         [
             Series(t("carbon.location"), [d["location_g"] / 1000 for d in days],
                    COLORS["location"]),
             Series(t("carbon.market_hourly"), [d["market_hourly_g"] / 1000 for d in days],
                    COLORS["hourly"]),
         ],
+        times=[d["day"] for d in days],
     )  # fmt: skip
 
 
@@ -474,7 +486,7 @@ def router(ctx: ApiContext) -> APIRouter:
             return not_found(request, node, NAV, subject[:80])
         t = Translator(pick_lang(request))
         try:
-            start, end = period(request, default_end(conn, org))
+            start, end = period(request, default_end(conn, org), ctx.local)
             inventory = org_inventory(conn, view, org, start, end)
         except BadQuery as exc:
             return bad(request, exc)
@@ -483,18 +495,18 @@ def router(ctx: ApiContext) -> APIRouter:
         totals = figures_of(inventory.months)
         months = _by(inventory.months, "month")
         sites = _by(inventory.months, "site")
-        start_s, end_s = _month_bounds(start, end)
-        days = daily(conn, inventory, start_s, end_s)
+        start_s, end_s = _month_bounds(start, end, ctx.local)
+        days = daily(conn, inventory, start_s, end_s, ctx.local)
         gas = inventory.gas
         return render(
             request, node, "carbon/household.html", NAV,
             subject=subject, org=org, start=start, end=end, inv=inventory, totals=totals,
             months=months, sites=sites, days=days, gas=gas,
             month_chart=month_chart(t, months, gas) if months else None,
-            day_chart=day_chart(t, days, gas) if days else None,
+            day_chart=day_chart(t, days, gas, ctx.local) if days else None,
             factors=factor_rows(view, [inventory]),
             plants_avoided_g=sum(p.avoided_g for p in inventory.plants),
-            pdf=report_link(org, start, end, t.lang, node.tip.time // 1000),
+            pdf=report_link(org, start, end, t.lang, node.tip.time // 1000, ctx.local),
             kg=kg,
         )  # fmt: skip
 
@@ -507,7 +519,7 @@ def router(ctx: ApiContext) -> APIRouter:
         try:
             if after and not SUBJECT_ID.match(after):
                 raise BadQuery("carbon.query.bad_after", after[:64])
-            start, end = period(request, default_end(conn))
+            start, end = period(request, default_end(conn), ctx.local)
             every = site_orgs(conn)
             ids = [o for o in every if o > after]
             shown = ids[:PAGE]
@@ -543,7 +555,10 @@ def router(ctx: ApiContext) -> APIRouter:
             plants_generation_wh=sum(p["generation_wh"] for p in plants),
             chart=chart, next_query=next_query, gas=_gas(inventories.values()),
             factors=factor_rows(view, inventories.values()),
-            pdf={o: report_link(o, start, end, t.lang, node.tip.time // 1000) for o in shown},
+            pdf={
+                o: report_link(o, start, end, t.lang, node.tip.time // 1000, ctx.local)
+                for o in shown
+            },
             kg=kg,
         )  # fmt: skip
 

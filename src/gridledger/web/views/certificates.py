@@ -254,6 +254,7 @@ def _hour_chart(t: Translator, hours: list[dict[str, Any]], local: LocalTime) ->
             ),
         ],
         stacked=True,
+        times=[h["start"] for h in hours],
     )
 
 

@@ -120,6 +120,7 @@ def _charts(t: Translator, records: list[market.Interval], local: LocalTime) -> 
                 Series(t("market.sell_price"), sell, "var(--grid)"),
                 Series(t("market.feed_in_price"), feed, "var(--warn)"),
             ],
+            times=[r.start_s for r in records],
         ),
         "volume": bars(
             t("market.chart.volume"),
@@ -129,6 +130,7 @@ def _charts(t: Translator, records: list[market.Interval], local: LocalTime) -> 
                 Series(t("market.volume"), volume, "var(--clean)"),
                 Series(t("market.delivered"), delivered, "var(--grid)"),
             ],
+            times=[r.start_s for r in records],
         ),
     }
 

@@ -399,4 +399,5 @@ def _grid_chart(request: Request, rows: list[market.Interval], local: LocalTime)
             charts.Series(t("grid.import_kwh"), imports, "var(--grid)"),
             charts.Series(t("grid.export_kwh"), exports, "var(--clean)"),
         ],
+        times=[start for start, _ in shown],
     )

@@ -323,6 +323,7 @@ def router(ctx: ApiContext) -> APIRouter:
                         ),
                     ],
                     stacked=True,
+                    times=[row["day"] for row in daily],
                 ),
                 "share": lines(
                     t("consumer.chart.share"),
@@ -335,6 +336,7 @@ def router(ctx: ApiContext) -> APIRouter:
                             "var(--clean)",
                         )
                     ],
+                    times=[row["day"] for row in daily],
                 ),
             }
         stats = _account_totals(node, account)
@@ -456,6 +458,7 @@ def router(ctx: ApiContext) -> APIRouter:
                             "var(--grid)",
                         ),
                     ],
+                    times=[h["start"] for h in hours],
                 )
             plant = totals.plant_totals(node.readmodels.reader(), device.id)
             stats = plant or totals.PlantTotals(device=device.id)
