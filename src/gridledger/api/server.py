@@ -10,9 +10,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 
 import uvicorn
 
@@ -103,11 +104,15 @@ def serve(
     access_log: bool = True,
     tls: Tls | None = None,
     names: tuple[str, ...] = (),
+    before_exit: Callable[[], None] | None = None,
 ) -> None:
     """Serve the API for ``node`` until SIGINT or SIGTERM; the caller closes the node after.
 
     uvicorn handles the signals while it runs and re-raises them once it has stopped, so the
-    caller should install its own handlers first (``gridledger node`` does).
+    caller should install its own handlers first (``gridledger node`` does). ``before_exit``
+    runs on the first signal while the API still answers (e.g. stopping a client of the API
+    in the same process, so it never finds the server gone mid-request); the server stops
+    when it returns.
     """
     config = _config(node, host, port, log_level, access_log, tls=tls, names=names)
     return_large_buffers()
@@ -115,7 +120,32 @@ def serve(
     from gridledger.web.render import warm  # noqa: PLC0415
 
     warm()
-    uvicorn.Server(config).run()
+    _Server(config, before_exit).run()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, running ``before_exit`` (on a thread, so the event loop goes on
+    answering) before it begins its shutdown on the first signal."""
+
+    def __init__(self, config: uvicorn.Config, before_exit: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._before_exit = before_exit
+        self._exiting = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._before_exit is None or self._exiting:
+            super().handle_exit(sig, frame)
+            return
+        self._exiting = True
+        before_exit = self._before_exit
+
+        def run() -> None:
+            try:
+                before_exit()
+            finally:
+                super(_Server, self).handle_exit(sig, frame)
+
+        threading.Thread(target=run, name="before-exit", daemon=True).start()
 
 
 class ApiServer:

@@ -99,10 +99,11 @@ def serve_until_stopped(
                 access_log=access_log,
                 tls=tls,
                 names=names,
+                # companions use the API: they stop while it still answers
+                before_exit=(lambda: _stop_all(companions)) if companions else None,
             )
     finally:
-        for companion in companions:
-            companion.stop()
+        _stop_all(companions)
         if cert_keeper is not None:
             cert_keeper.stop()
         if keeper is not None:
@@ -113,3 +114,9 @@ def serve_until_stopped(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         log.info("node stopped", extra={"height": chain.tip.height})
+
+
+def _stop_all(companions: Sequence[Companion]) -> None:
+    """Stop every companion (stopping one twice does nothing more)."""
+    for companion in companions:
+        companion.stop()
