@@ -112,7 +112,8 @@ def test_grid_page_shows_tariffs_intervals_and_totals(page: Any, web_site: WebSi
     # ones included
     households = page.locator('[data-total="households"]')
     summary = web_site.summary["households"]
-    assert int(households.inner_text()) == summary["total"] == 12
+    # 12 flats and the community hall
+    assert int(households.inner_text()) == summary["total"] == 13
     assert int(households.get_attribute("data-clean")) == summary["clean"]
     assert int(households.get_attribute("data-grid")) == summary["grid"] > 0
     settled = [i.settlement for i in market.intervals(view) if i.settlement is not None]

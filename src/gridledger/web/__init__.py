@@ -29,6 +29,7 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
         auth,
         carbon,
         certificates,
+        claims,
         custody,
         explorer,
         market,
@@ -37,7 +38,17 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
     )
 
     # custody before operator: /operator/members is its own page, not one of /operator/{what}
-    views = (explorer, participants, certificates, carbon, market, auth, custody, operator)
+    views = (
+        explorer,
+        participants,
+        certificates,
+        carbon,
+        claims,
+        market,
+        auth,
+        custody,
+        operator,
+    )
     return [m.router(ctx) for m in views] + [_favicon()]
 
 
