@@ -26,12 +26,15 @@ from typer.testing import CliRunner
 from fixtures_node import PASSPHRASE, free_port
 from gridledger import factors
 from gridledger.cli.main import app
-from gridledger.contracts import carbon, certificates, market
+from gridledger.contracts import carbon, certificates, claims, credits, market
+from gridledger.contracts.genesis import load as load_genesis
 from gridledger.core.keystore import load_key
+from gridledger.documents.proofs import claim_proof
 from gridledger.node.chainverify import verify_chain
 from gridledger.node.home import init_home, key_path, open_node
 from gridledger.node.members import Members
-from gridledger.sdk import Client
+from gridledger.sdk import Client, keys_from_genesis
+from gridledger.sdk.claim_proofs import verify_claim_proof
 from gridledger.sim.community import DemoConfig, build_community, window
 from gridledger.sim.summary import ledger_summary
 from test_cli import gridledger_command
@@ -142,7 +145,9 @@ def test_summary_is_consistent(run: tuple[Path, dict[str, Any]]) -> None:
     prices = s["clearing_price"]
     assert tariffs["feed_in_price"] < prices["min"] <= prices["mean"] <= prices["max"]
     assert prices["max"] <= tariffs["sell_price"]
-    assert s["households"]["total"] == HOUSEHOLDS
+    # the households and the community hall, which the grid supplies without a choice
+    assert s["households"]["total"] == HOUSEHOLDS + 1
+    assert s["households"]["none"] == 1
     assert s["households"]["clean"] + s["households"]["grid"] == HOUSEHOLDS
     assert s["households"]["clean"] > 0
     assert s["plants"]["total"] == PLANTS
@@ -162,7 +167,8 @@ def check_carbon(s: dict[str, Any]) -> None:
     flat's month is rounded down once, so a total is within a gram per flat of the product."""
     c = s["carbon"]
     assert c["period"] == {"start": LAST_DAY[:7], "end": LAST_DAY[:7]}
-    assert (c["gas"], c["sites"], c["fallbacks"]) == ("CO2", HOUSEHOLDS, [])
+    # the flats and the community hall (metered in May only: nothing in June)
+    assert (c["gas"], c["sites"], c["fallbacks"]) == ("CO2", HOUSEHOLDS + 1, [])
     (grid,) = [f["g_per_mwh"] for f in c["factors"] if f["role"] == "grid_average"]
     (residual,) = [f["g_per_mwh"] for f in c["factors"] if f["role"] != "grid_average"]
 
@@ -232,6 +238,38 @@ def test_summary_matches_the_ledger(run: tuple[Path, dict[str, Any]]) -> None:
         node.close()
     marker = json.loads((home / "demo.json").read_text())
     assert marker["summary"]["delivered_wh"] == s["delivered_wh"]
+
+
+def test_the_plants_earn_credits_that_make_the_hall_carbon_neutral(
+    run: tuple[Path, dict[str, Any]],
+) -> None:
+    home, s = run
+    story = s["neutrality"]
+    # the window is 2025-06-21: the carbon month is May, which ended before it began
+    assert (story["month"], story["claim"], story["status"]) == ("2025-05", "hall-2025-05",
+                                                                 "verified")  # fmt: skip
+    assert story["credits_issued_t"] >= story["retired_t"] >= 1
+    node = open_node(home, PASSPHRASE, verify_workers=0)
+    try:
+        view = node.state.view
+        claim = claims.get_claim(view, "hall-2025-05")
+        assert claim is not None
+        assert claim.statement is not None
+        assert (claim.org, claim.sites, claim.statement.org) == ("community", ["hall"], "auditors")
+        assert claim.required_t <= claim.retired_t == story["retired_t"]
+        (month,) = claim.inventory.months
+        assert month.consumption_wh > 0
+        for r in claim.retirements:
+            assert credits.get_retirement(view, r.id).beneficiary == "community"  # type: ignore[union-attr]
+        for project in story["projects"]:
+            (period,) = credits.periods_of(view, project)
+            assert (period.id, period.months[0].certified_wh) == ("2025-05", 0)
+        # its proof file holds with the chain's keys alone
+        proof = claim_proof(node, "hall-2025-05")
+        keys = keys_from_genesis(load_genesis((home / "genesis.json").read_bytes()))
+        assert verify_claim_proof(proof, keys).claim["residual_g"] == story["residual_g"]
+    finally:
+        node.close()
 
 
 def test_home_rules(run: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ KEYSPACES = (
     "certificates/",
     "credits/",
     "allowances/",
+    "claims/",
 )
 TEMPLATES = (".html", ".json", ".js", ".css", ".svg")
 

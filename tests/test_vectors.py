@@ -63,6 +63,7 @@ FILES = [
     "governance.json",
     "attestations.json",
     "certificates.json",
+    "claims.json",
     "readings_log.json",
 ]
 TRANSITION_FILES = ["contracts.json", "metering.json", "carbon.json", "credits.json"]

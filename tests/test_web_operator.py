@@ -42,7 +42,7 @@ def test_operator_overview_shows_the_registry(page: Any, web_site: WebSite) -> N
         "meters": len(registry.list_meters(view).items),
     }
     assert counts["devices"] == 3
-    assert counts["sites"] == 12
+    assert counts["sites"] == 13  # 12 flats and the community hall
     for what, n in counts.items():
         assert int(page.locator(f'[data-count="{what}"]').inner_text()) == n
     # the first accounts in id order, with their balances
@@ -112,9 +112,12 @@ def test_grid_page_shows_tariffs_intervals_and_totals(page: Any, web_site: WebSi
     # ones included
     households = page.locator('[data-total="households"]')
     summary = web_site.summary["households"]
-    assert int(households.inner_text()) == summary["total"] == 12
+    # 12 flats and the community hall
+    assert int(households.inner_text()) == summary["total"] == 13
     assert int(households.get_attribute("data-clean")) == summary["clean"]
-    assert int(households.get_attribute("data-grid")) == summary["grid"] > 0
+    # plain grid supply: by choice, or without one (the hall)
+    assert int(households.get_attribute("data-grid")) == summary["grid"] + summary["none"]
+    assert summary["grid"] > 0
     settled = [i.settlement for i in market.intervals(view) if i.settlement is not None]
     starts = [i.start_s for i in market.intervals(view) if i.settlement is not None]
     # two days: only the hours plants offered into were cleared and settled
@@ -139,7 +142,7 @@ def test_grid_page_shows_tariffs_intervals_and_totals(page: Any, web_site: WebSi
         )
     gateway = page.locator(f'tr[data-gateway="{GATEWAY}"]')
     assert int(gateway.locator("[data-generation]").inner_text()) == 3
-    assert int(gateway.locator("[data-consumption]").inner_text()) == 12
+    assert int(gateway.locator("[data-consumption]").inner_text()) == 13  # and the hall
     assert (
         page.locator("svg[role=img] > title").first.text_content()
         == "Grid supply and feed-in per interval"

@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 from certificate_vectors import certificate_vectors
+from claim_vectors import claim_vectors
 from log_vectors import log_vectors
 
 from gridledger.contracts import chain, consortium
@@ -2051,6 +2052,7 @@ GENERATORS = {
     "governance.json": governance_vectors,
     "attestations.json": attestation_vectors,
     "certificates.json": certificate_vectors,
+    "claims.json": claim_vectors,
     "readings_log.json": log_vectors,
 }
 

@@ -31,6 +31,7 @@ from gridledger.api.routes import (
     certificate_files,
     certificates,
     chain,
+    claims,
     consortium,
     credits,
     events,
@@ -148,6 +149,7 @@ def create_app(
         ops,
         operator,
         certificate_files,
+        claims,
     ):
         app.include_router(module.router(ctx))
     _offline_docs(app)

@@ -471,3 +471,20 @@ def carbon_bench(
     phases = {"sign": "signing readings", "off": "readings, carbon off",
               "on": "readings, carbon on", "queries": "inventory and report"}  # fmt: skip
     _bench("carbon benchmark", phases, sites * days * 24, home, json_out, run)
+
+
+@app.command("claims")
+def claims_bench(
+    samples: Annotated[
+        int, typer.Option("--samples", min=1, help="Checks of the proof file timed.")
+    ] = 200,
+    json_out: JsonOpt = False,
+) -> None:
+    """The median time to check one carbon-neutrality claim's proof file offline
+    (claim_verify_ms; target under 1 ms), on a small chain built in memory."""
+    from gridledger.bench.claims import run_claims_bench  # noqa: PLC0415 (like the others')
+
+    def run(_report: Report) -> dict[str, Any]:
+        return run_claims_bench(samples)
+
+    _bench("claims benchmark", {}, samples, None, json_out, run)

@@ -444,3 +444,9 @@ def list_activities(
         _line(line)
     if not found["activities"]:
         console.print("none")
+
+
+# claims live in their own module; they are commands of this group
+from gridledger.cli import claims as _claims  # noqa: E402
+
+app.add_typer(_claims.app, name="claim")

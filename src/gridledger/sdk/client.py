@@ -32,6 +32,7 @@ from gridledger.core.crypto import SigningKey
 from gridledger.core.types import Receipt, Transaction
 from gridledger.sdk.carbon import Carbon
 from gridledger.sdk.certificates import Certificates
+from gridledger.sdk.claims import Claims
 from gridledger.sdk.credits import Allowances, Credits
 from gridledger.sdk.errors import (
     ApiError,
@@ -618,6 +619,12 @@ class Client:
         """The allowance system's endpoints and transactions
         (:class:`gridledger.sdk.credits.Allowances`)."""
         return Allowances(self)
+
+    @property
+    def claims(self) -> Claims:
+        """Carbon-neutrality claims' endpoints and transactions
+        (:class:`gridledger.sdk.claims.Claims`)."""
+        return Claims(self)
 
     # events --------------------------------------------------------------------------------
     def events(

@@ -29,6 +29,7 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
         auth,
         carbon,
         certificates,
+        claims,
         credits,
         custody,
         explorer,
@@ -39,7 +40,8 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
 
     # custody before operator: /operator/members is its own page, not one of /operator/{what}
     views = (
-        explorer, participants, certificates, carbon, credits, market, auth, custody, operator
+        explorer, participants, certificates, carbon, credits, claims, market, auth, custody,
+        operator,
     )  # fmt: skip
     return [m.router(ctx) for m in views] + [_favicon()]
 

@@ -542,6 +542,7 @@
   function proofKind(proof) {
     if (proof === null || typeof proof !== "object" || Array.isArray(proof)) return null;
     if (proof.format === CERT_FORMAT) return "certificate";
+    if (proof.format === "gridledger/claim-proof/v1") return "claim";
     if ("tx_hex" in proof) return "tx";
     if ("proof" in proof && "key" in proof) return "state";
     if ("header" in proof && "hash" in proof) return "header";
@@ -553,6 +554,7 @@
   async function verifyProofFile(proof, keys, later) {
     const kind = proofKind(proof);
     if (kind === "certificate") return verifyCertificateProof(proof, keys, later);
+    if (kind === "claim") return verifyClaimProof(proof, keys);
     if (kind === "tx") return { kind, ...(await verifyTxProof(proof, keys)) };
     if (kind === "state") return { kind, ...(await verifyStateProof(proof, keys)) };
     if (kind === "header") return { kind, ...(await verifyHeader(proof, keys)) };
@@ -779,6 +781,160 @@
         owner: bundle.owner, beneficiary: cancellation.beneficiary === undefined ? null : cancellation.beneficiary,
         issuing_body: bundle.issuing_body, height: records.height, block_hash: records.blockHash,
         proposer: records.header.proposer, final: finality.final,
+      },
+    };
+  }
+
+
+  // claims (sdk/claim_proofs.py; formats.md §6d "Claim proof files") ----------------------------
+  // Checked in the Python verifier's order with its reasons (claims.json), so both agree.
+  const CLAIM_FORMAT = "gridledger/claim-proof/v1";
+  const CLAIM_PROOF_FIELDS = ["attestations", "block_hash", "blocks", "claim", "claim_id", "final", "format",
+    "header", "height", "retirements", "signature"];
+  const CLAIM_FIELDS = {
+    id: "str", org: "str", claimant: "str", subject: "obj", boundary: "str", start_s: "int", end_s: "int",
+    inventory: "obj", residual_g: "int", required_t: "int", baseline_ref: "str", baseline_g: "int",
+    reduction_g: "int", plan_ref: "str", retired_t: "int", status: "str", height: "int", time_s: "int",
+    statement: "obj?", withdrawn_reason: "str?",
+  };
+  const INVENTORY_FIELDS = { gas: "str", scope1_g: "int", scope2_location_g: "int", scope2_market_g: "int", scope3_g: "int" };
+  const MONTH_FIELDS = { site: "str", month: "str", consumption_wh: "int", covered_wh: "int", grid_g_per_mwh: "int",
+    market_g_per_mwh: "int", factor_set: "str", scope1_g: "int", scope2_location_g: "int", scope2_market_g: "int" };
+  const CLAIMED_FIELDS = { id: "int", serial: "str", project: "str", quantity_t: "int", time_s: "int", issued_height: "int" };
+  const RETIREMENT_FIELDS = { id: "int", serial: "str", project: "str", quantity_t: "int", holder: "str",
+    beneficiary: "str", reason: "str", claim_start_s: "int", claim_end_s: "int", time_s: "int", height: "int",
+    compliance_period: "str?" };
+  const BLOCK_FIELDS = { project: "str", number: "int", country: "str", period: "str", vintage_start: "str",
+    vintage_end: "str", batch: "int", first: "int", last: "int", gas: "str", status: "str", issued_height: "int" };
+  const CLAIM_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+  function claimTyped(obj, spec, what) {
+    if (!isObject(obj)) throw new VerifyError("record_malformed", { what, field: "-" });
+    typed(obj, spec, what);
+    return obj;
+  }
+
+  /** The first second of the month `months` after the month starting at timeS (UTC). */
+  function monthsAfter(timeS, months) {
+    const at = new Date(timeS * 1000);
+    const index = at.getUTCFullYear() * 12 + at.getUTCMonth() + months;
+    return Date.UTC(Math.floor(index / 12), index % 12, 1) / 1000;
+  }
+
+  function floorDiv(a, b) { return Math.floor(a / b); }
+
+  function claimFigures(claim) {
+    const inv = claimTyped(claim.inventory, INVENTORY_FIELDS, "inventory");
+    if (!Array.isArray(inv.months)) throw new VerifyError("record_malformed", { what: "inventory", field: "months" });
+    const sums = { scope1_g: 0, scope2_location_g: 0, scope2_market_g: 0 };
+    for (const m of inv.months) {
+      claimTyped(m, MONTH_FIELDS, "inventory month");
+      if (!(m.covered_wh >= 0 && m.covered_wh <= m.consumption_wh)) throw new VerifyError("figures", { what: m.site });
+      const location = Number((BigInt(m.consumption_wh) * BigInt(m.grid_g_per_mwh)) / 1000000n);
+      const market = Number((BigInt(m.consumption_wh - m.covered_wh) * BigInt(m.market_g_per_mwh)) / 1000000n);
+      if (m.scope2_location_g !== location || m.scope2_market_g !== market) throw new VerifyError("figures", { what: m.site });
+      for (const name of Object.keys(sums)) sums[name] += m[name];
+    }
+    for (const [name, total] of Object.entries(sums)) {
+      if (inv[name] !== total) throw new VerifyError("figures", { what: name });
+    }
+    const residual = inv.scope1_g + inv.scope2_market_g + inv.scope3_g;
+    if (claim.residual_g !== residual) throw new VerifyError("figures", { what: "residual_g" });
+    if (claim.required_t !== -floorDiv(-residual, 1000000)) throw new VerifyError("figures", { what: "required_t" });
+    if (claim.reduction_g !== claim.baseline_g - residual) throw new VerifyError("figures", { what: "reduction_g" });
+  }
+
+  function parseSerial(serial) {
+    const parts = serial.split("-");
+    const digits = parts.length === 9 ? [parts[3], parts[7], parts[8]] : [];
+    if (parts[0] !== "GLR" || parts[1] !== "VER" || digits.length !== 3 || !digits.every((d) => /^[0-9]+$/.test(d))) {
+      throw new VerifyError("record_malformed", { what: "serial", field: serial });
+    }
+    return digits.map(Number);
+  }
+
+  function serialOf(b) {
+    return ["GLR", "VER", b.country, b.number, b.vintage_start, b.vintage_end, b.batch, b.first, b.last].join("-");
+  }
+
+  function retirementChecks(claim, claimed, r, b) {
+    const n = claimed.id;
+    for (const name of ["id", "serial", "project", "quantity_t", "time_s"]) {
+      if (r[name] !== claimed[name]) throw new VerifyError("record_mismatch", { what: `retirement ${n}`, id: name });
+    }
+    if (r.compliance_period !== undefined && r.compliance_period !== null) throw new VerifyError("compliance_retirement", { id: n });
+    if (r.beneficiary !== claim.org) throw new VerifyError("wrong_beneficiary", { id: n });
+    if (!(r.claim_start_s <= claim.start_s && claim.start_s < claim.end_s && claim.end_s <= r.claim_end_s)) {
+      throw new VerifyError("retirement_period", { id: n });
+    }
+    if (r.time_s > monthsAfter(claim.end_s, 12)) throw new VerifyError("retired_too_late", { id: n });
+    if (serialOf(b) !== r.serial || b.last - b.first + 1 !== r.quantity_t) throw new VerifyError("record_mismatch", { what: "block", id: r.serial });
+    if (b.status !== "retired" || b.retirement !== n) throw new VerifyError("record_mismatch", { what: "block", id: r.serial });
+    if (b.issued_height !== claimed.issued_height) throw new VerifyError("record_mismatch", { what: "block", id: r.serial });
+    if (!(b.issued_height <= r.height && r.height <= claim.height)) throw new VerifyError("order", { id: n });
+    if (b.gas !== claim.inventory.gas) throw new VerifyError("mixed_gas", { id: n });
+  }
+
+  /**
+   * Check a claim proof file with a consortium keys file (verify_claim_proof). Resolves to
+   * {kind: "claim", claim, height, proposer, finality, summary}; rejects with a VerifyError
+   * whose code is the Python verifier's reason.
+   */
+  async function verifyClaimProof(proof, keys) {
+    consortiumKeys(keys);
+    if (!isObject(proof) || proof.format !== CLAIM_FORMAT || !sameFields(proof, CLAIM_PROOF_FIELDS)) {
+      throw new VerifyError("malformed", { detail: "not a claim proof file" });
+    }
+    if (typeof proof.claim_id !== "string" || !CLAIM_ID.test(proof.claim_id)) throw new VerifyError("bad_id", { id: String(proof.claim_id) });
+    if (!isObject(proof.header)) throw new VerifyError("malformed", { detail: "header" });
+    const hash = await headerHash(proof.header);
+    if (typeof proof.block_hash !== "string" || toHex(hash) !== proof.block_hash) throw new VerifyError("header_hash", {});
+    if (!Number.isInteger(proof.height) || proof.height !== proof.header.height) throw new VerifyError("malformed", { detail: "height" });
+    if (!HEX64.test(proof.header.state_root)) throw new VerifyError("malformed", { detail: "state_root" });
+    if (!Array.isArray(proof.retirements) || !Array.isArray(proof.blocks)) throw new VerifyError("malformed", { detail: "retirements" });
+    const finality = await proofFinality(proof, keys);
+    const root = fromHex(proof.header.state_root, "state_root", 32);
+    const entry = (e, what) => {
+      if (!isObject(e) || !sameFields(e, RECORD_FIELDS)) throw new VerifyError("malformed", { detail: what });
+      return e;
+    };
+    const claim = await provenRecord(entry(proof.claim, "claim"), `claims/claim/${proof.claim_id}`, root, "claim");
+    claimTyped(claim, CLAIM_FIELDS, "claim");
+    if (claim.id !== proof.claim_id) throw new VerifyError("record_mismatch", { what: "claim", id: String(claim.id) });
+    claimFigures(claim);
+    const listed = claim.retirements;
+    if (!Array.isArray(listed) || listed.length === 0) throw new VerifyError("record_malformed", { what: "claim", field: "retirements" });
+    if (proof.retirements.length !== listed.length || proof.blocks.length !== listed.length) {
+      throw new VerifyError("malformed", { detail: "one retirement and one block per retirement" });
+    }
+    const retirements = [];
+    for (let i = 0; i < listed.length; i++) {
+      const claimed = claimTyped(listed[i], CLAIMED_FIELDS, "claimed retirement");
+      const n = claimed.id;
+      const rKey = `credits/retirement/${String(n).padStart(12, "0")}`;
+      const r = claimTyped(await provenRecord(entry(proof.retirements[i], `retirement ${n}`), rKey, root, `retirement ${n}`),
+        RETIREMENT_FIELDS, `retirement ${n}`);
+      const [number, first] = parseSerial(r.serial);
+      const bKey = `credits/block/${String(number).padStart(8, "0")}/${String(first).padStart(12, "0")}`;
+      const b = claimTyped(await provenRecord(entry(proof.blocks[i], `block ${n}`), bKey, root, `block of retirement ${n}`),
+        BLOCK_FIELDS, `block of retirement ${n}`);
+      retirementChecks(claim, claimed, r, b);
+      retirements.push(r);
+    }
+    if (new Set(listed.map((c) => c.id)).size !== listed.length) throw new VerifyError("record_malformed", { what: "claim", field: "retirements" });
+    const retired = retirements.reduce((sum, r) => sum + r.quantity_t, 0);
+    if (claim.retired_t !== retired) throw new VerifyError("figures", { what: "retired_t" });
+    if (retired < claim.required_t) throw new VerifyError("not_covered", { id: claim.id });
+    if (claim.status === "withdrawn") throw new VerifyError("withdrawn", { id: claim.id, reason: claim.withdrawn_reason || "" });
+    const statement = claim.statement || {};
+    return {
+      kind: "claim", claim, height: proof.height, proposer: proof.header.proposer, finality,
+      id: claim.id, org: claim.org, residual_g: claim.residual_g, retired_t: claim.retired_t,
+      summary: {
+        claim_id: claim.id, org: claim.org, status: claim.status, residual_g: claim.residual_g,
+        required_t: claim.required_t, retired_t: claim.retired_t, height: proof.height,
+        block_hash: proof.block_hash, proposer: proof.header.proposer, final: finality.final,
+        opinion: statement.opinion === undefined ? null : statement.opinion,
       },
     };
   }
@@ -1244,6 +1400,7 @@
     nodeKeys: nodeKeysOfPage, genesisKeys: genesisKeysOfPage, toHex, parseKeys, nodeKeyAt, proposersAt,
     verifyFinality, proofFinality, verifyProofFile, quorum,
     verifyCertificateProof, verifyQrPayload, parseQrPayload, bundleHashOf, bundleStateKey,
+    verifyClaimProof,
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
   else wire();
