@@ -26,6 +26,7 @@ KEYSPACES = (
     "certificates/",
     "credits/",
     "allowances/",
+    "products/",
 )
 TEMPLATES = (".html", ".json", ".js", ".css", ".svg")
 

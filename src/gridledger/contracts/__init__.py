@@ -14,6 +14,7 @@ from gridledger.contracts import (
     funds,
     market,
     metering,
+    products,
     registry,
 )
 from gridledger.contracts.base import KINDS, ROLES, Context, Kind, get_kind
@@ -33,5 +34,6 @@ __all__ = [
     "get_kind",
     "market",
     "metering",
+    "products",
     "registry",
 ]
