@@ -1,0 +1,178 @@
+"""The products endpoints and SDK calls on a real node, and their proof files checked offline.
+
+The node is :mod:`carbon_api_node`'s (factor sets to 2030, ann of ``homes`` with the site
+``s-ann``, sun of ``solar``). The grid registers the site ``s-sun`` for ``solar`` with an
+hourly meter. ``homes`` makes aluminium ingots (kg): batch ``L1`` over two metered hours of
+``s-ann`` (5,000 Wh each), 1,000 kg. ``solar`` makes wheel rims (9 kg pieces): it receives
+400 kg of ``L1``, consumes 360 kg into batch ``R1`` of 40 rims, and registers the rims ``S1``
+and ``S2``, shipping ``S2`` to ``homes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from carbon_api_node import carbon_chain
+from cert_node import CertChain
+from fixtures_node import check
+from gridledger.api import create_app
+from gridledger.api.routes.products import BatchList, BatchView, ItemView, TypeList
+from gridledger.api.schemas import ErrorResponse
+from gridledger.contracts.products import gs1
+from gridledger.documents.passport import render_passport_pdf
+from gridledger.sdk import Client
+from gridledger.sdk.consortium_keys import export_keys
+from gridledger.sdk.product_proofs import ProductProofError, verify_product_proof
+from market_node import HOUR
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`"),
+    pytest.mark.filterwarnings("ignore:You should not use the 'timeout' argument"),
+]
+
+INGOT = "06950000000019"
+RIM = "06950000000026"
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CertChain]:
+    with carbon_chain(tmp_path_factory.mktemp("products-api") / "home") as c:
+        c.commit("grid", "registry.register_site", {
+            "site": "s-sun", "name": "Rim works", "country": "CN", "grid_region": "CN-GD",
+            "max_wh_per_hour": 1_000_000, "owner_org": "solar"})  # fmt: skip
+        c.commit("grid", "registry.register_meter", {"meter": "m-s-sun", "kind": "consumption",
+                 "site": "s-sun", "gateway": "gw", "interval_s": 3600})  # fmt: skip
+        c.commit(
+            "ann",
+            "products.register_type",
+            {"gtin": INGOT, "name": "Aluminium ingot", "unit": "kg", "cn_code": "76011000"},
+        )
+        c.commit("sun", "products.register_type",
+                 {"gtin": RIM, "name": "Wheel rim", "unit": "unit", "unit_mass_g": 9000,
+                  "cn_code": "87087010"})  # fmt: skip
+        start = (c.clock.ms // 1000 // HOUR + 1) * HOUR
+        c.clock.set(start)
+        c.commit("ann", "products.register_batch", {"gtin": INGOT, "lot": "L1", "site": "s-ann"})
+        c.clock.set(start + 2 * HOUR)
+        c.readings(start, {"s-ann": 5000})
+        c.readings(start + HOUR, {"s-ann": 5000})
+        c.commit("ann", "products.complete_batch", {"gtin": INGOT, "lot": "L1", "quantity": 1000})
+        c.commit("ann", "products.record_footprint", {"gtin": INGOT, "lot": "L1"})
+        c.commit("ann", "products.ship", {"gtin": INGOT, "lot": "L1", "quantity": 400,
+                                          "to": "solar"})  # fmt: skip
+        c.commit("sun", "products.receive", {"gtin": INGOT, "lot": "L1", "shipment": 1})
+        c.commit("sun", "products.register_batch", {"gtin": RIM, "lot": "R1", "site": "s-sun"})
+        c.commit("sun", "products.consume", {"gtin": RIM, "lot": "R1",
+                 "inputs": [{"gtin": INGOT, "lot": "L1", "quantity": 360}]})  # fmt: skip
+        c.commit("sun", "products.complete_batch", {"gtin": RIM, "lot": "R1", "quantity": 40})
+        c.commit("sun", "products.record_footprint", {"gtin": RIM, "lot": "R1"})
+        c.commit("sun", "products.register_items", {"gtin": RIM, "serials": ["S1", "S2"],
+                                                    "lot": "R1"})  # fmt: skip
+        c.commit("sun", "products.ship", {"gtin": RIM, "serial": "S2", "to": "homes"})
+        c.commit("ann", "products.receive", {"gtin": RIM, "serial": "S2"})
+        yield c
+
+
+@pytest.fixture(scope="module")
+def http(chain: CertChain) -> Iterator[httpx.Client]:
+    from starlette.testclient import TestClient
+
+    with TestClient(create_app(chain.node, web=False)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def client(http: httpx.Client) -> Client:
+    return Client(str(http.base_url).rstrip("/"), http=http)
+
+
+@pytest.fixture(scope="module")
+def keys(client: Client) -> dict[str, Any]:
+    return export_keys(client).to_json()
+
+
+def test_types_batches_and_custody(http: httpx.Client, client: Client) -> None:
+    types = check(TypeList, http.get("/v1/products/types"))
+    assert [(t["gtin"], t["org"]) for t in types["types"]] == [(INGOT, "homes"), (RIM, "solar")]
+    assert client.products.types(org="solar")["types"] == types["types"][1:]
+    batches = check(BatchList, http.get(f"/v1/products/{INGOT}/batches"))
+    assert [b["lot"] for b in batches["batches"]] == ["L1"]
+    view = check(BatchView, http.get(f"/v1/products/{INGOT}/batches/L1"))
+    assert view["custody"]["holdings"] == {"homes": 600, "solar": 40}
+    assert view["custody"]["used_in"] == [{"gtin": RIM, "lot": "R1", "quantity": 360}]
+    assert view["digital_link"] == f"https://id.gs1.org/01/{INGOT}/10/L1"
+    fp = view["footprint"]
+    assert fp["electricity"]["consumption_wh"] == 10_000
+    assert fp["total_location_g"] > 0
+    assert client.products.batch("6950000000019", "L1") == view
+    item = check(ItemView, http.get(f"/v1/products/{RIM}/items/S2"))
+    assert [e["type"] for e in item["events"]] == ["registered", "shipped", "received"]
+
+
+def test_unknown_records_are_404(http: httpx.Client) -> None:
+    for path in (f"/v1/products/{RIM[:-1]}8", f"/v1/products/{RIM}/batches/R9",
+                 f"/v1/products/{RIM}/batches/R9/proof", f"/v1/products/{RIM}/items/S9",
+                 f"/v1/products/{RIM}/items/S9/proof",
+                 "/v1/products/cbam?site=nope&start=0&end=9"):  # fmt: skip
+        body = check(ErrorResponse, http.get(path), 404)
+        assert body["error"]["code"] == "not_found", path
+    check(ErrorResponse, http.get("/v1/products/verify?link=https://x/01/123"), 400)
+
+
+def test_scanning_a_serial(http: httpx.Client, client: Client) -> None:
+    found = client.products.verify(RIM, "S2", seen_at="homes")
+    assert (found["verdict"], found["holder"], found["manufacturer"]) == ("genuine", "homes",
+                                                                        "solar")  # fmt: skip
+    link = gs1.digital_link(RIM, serial="S2")
+    assert client.products.verify(link=link, seen_at="solar")["reasons"] == ["two_holders"]
+    assert client.products.verify(RIM, "S7")["reasons"] == ["unknown_serial"]
+
+
+def test_a_batch_passport_checks_out_offline(client: Client, keys: dict[str, Any]) -> None:
+    proof = client.products.batch_proof(RIM, "R1")
+    summary = verify_product_proof(proof, keys)
+    assert summary.footprint is not None
+    (share,) = summary.footprint.inputs
+    assert (share.gtin, share.consumed) == (INGOT, 360)
+    assert summary.final
+    pact = client.products.passport(RIM, "R1")
+    assert pact["specVersion"] == "2.2.0"
+    assert pact["companyName"] == summary.manufacturer.name
+    assert pact["productIds"][0] == f"urn:gtin:{RIM}"
+    assert pact["pcf"]["declaredUnit"] == "kilogram"
+    assert pact["pcf"]["unitaryProductAmount"] == "9"
+    mass = 40 * 9000
+    data = pact["extensions"][0]["data"]
+    assert data["totalMarketG"] == summary.footprint.total_market_g
+    assert float(pact["pcf"]["pCfExcludingBiogenic"]) == pytest.approx(
+        summary.footprint.total_market_g / mass, abs=1e-6)  # fmt: skip
+    pdf = client.products.passport_pdf(RIM, "R1")
+    assert pdf.startswith(b"%PDF")
+    assert pdf == render_passport_pdf(proof)
+    tampered = {**proof, "records": [dict(r) for r in proof["records"]]}
+    fp = next(r for r in tampered["records"] if r["key"].startswith("products/footprint/"))
+    fp["value"] = fp["value"].replace('"total_market_g":', '"total_market_g":1', 1)
+    with pytest.raises(ProductProofError) as err:
+        verify_product_proof(tampered, keys)
+    assert err.value.reason == "state_proof"
+
+
+def test_an_item_proof_carries_its_custody_chain(client: Client, keys: dict[str, Any]) -> None:
+    summary = verify_product_proof(client.products.item_proof(RIM, "S2"), keys, seen_at="homes")
+    assert summary.verdict == "genuine"
+    assert [e.type for e in summary.events] == ["registered", "shipped", "received"]
+    other = verify_product_proof(client.products.item_proof(RIM, "S2"), keys, seen_at="solar")
+    assert (other.verdict, other.reasons) == ("suspicious", ["two_holders"])
+
+
+def test_cbam_report(client: Client, chain: CertChain) -> None:
+    report = client.products.cbam("s-sun", 0, chain.clock.ms // 1000 + 1)
+    (goods,) = report["goods"]
+    assert (goods["cn_code"], goods["batches"], goods["mass_g"]) == ("87087010", 1, 360_000)
+    (pre,) = goods["precursors"]
+    assert (pre["gtin"], pre["mass_g"], pre["cn_code"]) == (INGOT, 360_000, "76011000")
+    assert goods["indirect_g"] == pre["indirect_g"]  # the rims' own site metered nothing
