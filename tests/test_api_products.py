@@ -10,7 +10,9 @@ and ``S2``, shipping ``S2`` to ``homes``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,7 +29,7 @@ from gridledger.documents.passport import render_passport_pdf
 from gridledger.sdk import Client
 from gridledger.sdk.consortium_keys import export_keys
 from gridledger.sdk.product_proofs import ProductProofError, verify_product_proof
-from market_node import HOUR
+from market_node import HOUR, PARTIES, node_cli
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`"),
@@ -176,3 +178,35 @@ def test_cbam_report(client: Client, chain: CertChain) -> None:
     (pre,) = goods["precursors"]
     assert (pre["gtin"], pre["mass_g"], pre["cn_code"]) == (INGOT, 360_000, "76011000")
     assert goods["indirect_g"] == pre["indirect_g"]  # the rims' own site metered nothing
+
+
+def test_the_cli_moves_items_and_checks_proofs_offline(
+    chain: CertChain, keys: dict[str, Any], tmp_path: Path
+) -> None:
+    with node_cli(chain, PARTIES) as cli:
+        shown = json.loads(cli.run("products", "batch", "6950000000019", "L1").stdout)
+        assert shown["custody"]["holdings"]["homes"] == 600
+        cli.events("products", "items", "--from", "sun", "--gtin", RIM, "--serial", "S3")
+        assert cli.failed("products", "items", "--from", "sun", "--gtin", RIM,
+                          "--serial", "S3") == "products.serial_exists"  # fmt: skip
+        assert cli.failed("products", "ship", "--from", "ann", "--gtin", RIM, "--serial", "S3",
+                          "--to", "homes") == "products.not_holder"  # fmt: skip
+        cli.events("products", "ship", "--from", "sun", "--gtin", RIM, "--serial", "S3",
+                   "--to", "homes")  # fmt: skip
+        scanned = json.loads(cli.run("products", "scan", "--gtin", RIM, "--serial", "S3",
+                                     "--seen-at", "homes").stdout)  # fmt: skip
+        assert scanned["reasons"] == ["custody_gap"]
+        proof, key_file = tmp_path / "r1.json", tmp_path / "keys.json"
+        key_file.write_text(json.dumps(keys))
+        cli.run("products", "export", RIM, "--lot", "R1", "--out", proof)
+        checked = json.loads(cli.run("products", "verify", proof, "--keys", key_file,
+                                     "--json").stdout)  # fmt: skip
+        assert (checked["valid"], checked["lot"]) == (True, "R1")
+        doc = json.loads(proof.read_text())
+        doc["header"]["height"] += 1
+        proof.write_text(json.dumps(doc))
+        bad = cli.run("products", "verify", proof, "--keys", key_file, code=1)
+        assert "product.header_hash" in bad.output
+        pdf = tmp_path / "r1.pdf"
+        cli.run("products", "passport", RIM, "R1", "--out", pdf)
+        assert pdf.read_bytes().startswith(b"%PDF")
