@@ -64,6 +64,7 @@ FILES = [
     "attestations.json",
     "certificates.json",
     "readings_log.json",
+    "products.json",  # replayed in test_product_proofs.py
 ]
 TRANSITION_FILES = ["contracts.json", "metering.json", "carbon.json", "credits.json"]
 """Files of contract transitions: pre-state, transaction, receipt and post-state (or error)."""

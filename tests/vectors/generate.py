@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 from certificate_vectors import certificate_vectors
 from log_vectors import log_vectors
+from product_vectors import product_vectors
 
 from gridledger.contracts import chain, consortium
 from gridledger.contracts.genesis import Genesis, GenesisAccount, GenesisOrganisation
@@ -2052,6 +2053,7 @@ GENERATORS = {
     "attestations.json": attestation_vectors,
     "certificates.json": certificate_vectors,
     "readings_log.json": log_vectors,
+    "products.json": product_vectors,
 }
 
 
