@@ -341,3 +341,58 @@ def test_default_inputs_count_as_default_data(led: ProductLedger) -> None:
     led.complete(RIMCO, RIM_GTIN, "R1", 1)
     rim = led.footprint(RIMCO, RIM_GTIN, "R1")
     assert (rim.inputs[0].quality, rim.default_g) == ("default", 9000)
+
+
+def test_every_products_code_is_its_own_and_documented() -> None:
+    from pathlib import Path
+
+    from gridledger.core.errors import all_error_classes
+
+    codes = [c.code for c in all_error_classes() if c.code.startswith("products.")]
+    assert len(codes) == len(set(codes)) >= 20
+    text = (Path(__file__).parent.parent / "docs" / "products.md").read_text()
+    assert [c for c in codes if f"`{c}`" not in text] == []
+
+
+def _supply_chain(clean_rims: bool) -> tuple[products.Footprint, products.Footprint]:
+    """Ingot -> rims -> car on metered energy; the rim maker claims its hour's certificates
+    when ``clean_rims``. The rims' and the car's footprints."""
+    led = ProductLedger().chain()
+    led.plant()
+    led.at(DAY0 + 8 * HOUR).start_batch(SMELTER, INGOT, "L1")
+    led.at(DAY0 + 10 * HOUR).meter(SMELTER, DAY0 + 8 * HOUR, [2_000_000, 2_000_000])
+    led.complete(SMELTER, INGOT, "L1", 1000)
+    led.start_batch(RIMCO, RIM_GTIN, "R1")
+    led.deliver(SMELTER, RIMCO, INGOT, "L1", 36)
+    led.consume(RIMCO, RIM_GTIN, "R1", [(INGOT, "L1", 36)])
+    led.at(DAY0 + 13 * HOUR).meter(RIMCO, DAY0 + 12 * HOUR, [4000])
+    led.generate("m-gen", DAY0 + 12 * HOUR, [1000, 1000, 1000, 1000])
+    led.complete(RIMCO, RIM_GTIN, "R1", 4)
+    led.ok(RIM, "products.register_items", {"gtin": RIM_GTIN, "serials": ["S1"], "lot": "R1"})
+    led.start_batch(CARCO, CAR_GTIN, "C1")
+    led.deliver(RIMCO, CARCO, RIM_GTIN, "R1", 4)
+    led.consume(CARCO, CAR_GTIN, "C1", [(RIM_GTIN, "R1", 4)])
+    led.at(DAY0 + 15 * HOUR).meter(CARCO, DAY0 + 13 * HOUR, [8000, 8000])
+    led.complete(CARCO, CAR_GTIN, "C1", 1)
+    led.at(JUNE_16)
+    if clean_rims:
+        (bundle,) = led.issue_hours([DAY0 + 12 * HOUR])
+        receipts = led.run(*led.claim_txs(bundle, "site-rimco", beneficiary=RIM, holder=PRODUCER))
+        assert all(r.ok for r in receipts)
+    led.footprint(SMELTER, INGOT, "L1")
+    rims = led.footprint(RIMCO, RIM_GTIN, "R1")
+    car = led.footprint(CARCO, CAR_GTIN, "C1")
+    return rims, car
+
+
+def test_the_rim_makers_clean_power_lowers_the_cars_footprint() -> None:
+    grey_rims, grey_car = _supply_chain(clean_rims=False)
+    clean_rims, clean_car = _supply_chain(clean_rims=True)
+    saved = grey_rims.electricity.market_g - clean_rims.electricity.market_g
+    assert saved > 0
+    assert clean_rims.electricity.covered_wh == 4000
+    # the car carries all four rims: it saves exactly what the rims saved, market-based only
+    assert grey_car.total_market_g - clean_car.total_market_g == saved
+    assert grey_car.total_location_g == clean_car.total_location_g
+    (share,) = clean_car.inputs
+    assert (share.gtin, share.basis, share.consumed) == (RIM_GTIN, "units", 4)
