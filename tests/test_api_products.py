@@ -178,6 +178,11 @@ def test_cbam_report(client: Client, chain: CertChain) -> None:
     (pre,) = goods["precursors"]
     assert (pre["gtin"], pre["mass_g"], pre["cn_code"]) == (INGOT, 360_000, "76011000")
     assert goods["indirect_g"] == pre["indirect_g"]  # the rims' own site metered nothing
+    assert (
+        goods["see_total_t_per_t"] == f"{(goods['direct_g'] + goods['indirect_g']) / 360_000:.6f}"
+    )
+    pdf = client.products.cbam_pdf("s-sun", 0, chain.clock.ms // 1000 + 1)
+    assert pdf.startswith(b"%PDF")
 
 
 def test_the_cli_moves_items_and_checks_proofs_offline(

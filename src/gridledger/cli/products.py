@@ -6,7 +6,7 @@ gridledger products scan (--link URI | --gtin G --serial S) [--seen-at ORG]
 gridledger products passport GTIN LOT [--out FILE.json|FILE.pdf]
 gridledger products export GTIN (--lot L | --serial S) --out FILE.json
 gridledger products verify FILE --keys KEYS.json [--seen-at ORG] [--json]
-gridledger products cbam --site S --from YYYY-MM-DD --to YYYY-MM-DD
+gridledger products cbam --site S --from YYYY-MM-DD --to YYYY-MM-DD [--out FILE.pdf]
 gridledger products register-type|start|complete|items|consume|footprint ...
 gridledger products ship|receive|return|install|scrap|recall ...
 
@@ -132,12 +132,19 @@ def cbam(
     site: Annotated[str, typer.Option("--site", help="The installation (a site).")],
     first: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (UTC).")],
     last: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (inclusive).")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write a PDF to this file.")] = None,
     home: HomeOpt = DEFAULT_HOME,
     node: NodeOpt = None,
 ) -> None:
-    """The CBAM embedded-emissions report of an installation's goods completed in the days."""
+    """The CBAM embedded-emissions report of an installation's goods completed in the days
+    (JSON, or a PDF with --out)."""
     start, end = _day(first, "--from"), _day(last, "--to") + 86_400
-    _show(home, node, lambda c: c.products.cbam(site, start, end))
+    if out is None:
+        _show(home, node, lambda c: c.products.cbam(site, start, end))
+        return
+    data = call_node(home, node, False, lambda c: c.products.cbam_pdf(site, start, end))
+    _write(out, data, False)
+    typer.echo(f"wrote {out}: CBAM report of {site} ({len(data):,} bytes)")
 
 
 def _write(out: Path, data: bytes, json_out: bool) -> None:

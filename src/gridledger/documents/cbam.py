@@ -1,6 +1,7 @@
 """The CBAM embedded-emissions report of an installation (Regulation (EU) 2023/956, its
 implementing Regulation (EU) 2023/1773): per goods category (CN code), the specific embedded
-emissions of the batches completed in a period, direct and indirect, precursors included.
+emissions of the batches completed in a period, direct and indirect, precursors included,
+as JSON (:func:`cbam_report`) and PDF (:func:`render_cbam_pdf`).
 
 Rules (also in ``docs/products.md``):
 
@@ -20,6 +21,8 @@ Rules (also in ``docs/products.md``):
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -144,3 +147,57 @@ def _add(view: StateReader, goods: dict[str, dict[str, Any]], cn: str,
         p["mass_g"] += share.consumed * unit_g
         p["direct_g"] += share.direct_g
         p["indirect_g"] += share.indirect_location_g
+
+
+def render_cbam_pdf(report: dict[str, Any]) -> bytes:
+    """The report printed (A4, English, as many pages as needed); the same report gives the
+    same bytes."""
+    # imported here: only the PDF needs ReportLab
+    from reportlab.lib.pagesizes import A4  # noqa: PLC0415
+    from reportlab.pdfgen.canvas import Canvas  # noqa: PLC0415
+
+    from gridledger.documents.pdf import _Page  # noqa: PLC0415
+
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=A4, invariant=1, pageCompression=1)
+    inst = report["installation"]
+    canvas.setTitle(f"CBAM embedded emissions, {inst['site']}")
+    canvas.setCreator("GridLedger")
+    as_of = report["as_of"]
+    footer = (
+        f"Computed from the ledger {as_of.get('chain_id')} at block {as_of.get('height')} "
+        f"(state root {as_of.get('state_root')}). Each batch's passport proves its figures."
+    )
+    page = _Page(canvas, "en", footer)
+    page.text(page.value_x - 138, page.y - 14, "CBAM embedded emissions", "Helvetica-Bold", 18)
+    page.y -= 34
+    page.heading("Installation")
+    page.row("Site", None, f"{inst['site']} ({inst['name']})")
+    page.row("Operator", None, f"{inst['operator_name'] or ''} ({inst['operator']})")
+    page.row("Country, grid", None, f"{inst['country']}, {inst['grid_region']}")
+    period = report["period"]
+    page.row("Period", None, f"{_utc(period['start_s'])} to {_utc(period['end_s'])} (UTC)")
+    page.row("Gas", None, ", ".join(report["gas"]) or "-")
+    for goods in report["goods"]:
+        page.heading(f"Goods, CN {goods['cn_code']}")
+        page.row("Products", None, ", ".join(goods["gtins"]))
+        page.row("Batches, mass", None, f"{goods['batches']}, {goods['mass_t']} t")
+        page.row("Direct", "SEE", f"{goods['direct_t']} t; {goods['see_direct_t_per_t']} t/t")
+        page.row("Indirect", "SEE", f"{goods['indirect_t']} t; {goods['see_indirect_t_per_t']} t/t")
+        page.row("Total", "SEE", f"{goods['see_total_t_per_t']} t/t")
+        page.row("Default values", None, f"{goods['default_share_ppm'] / 10_000:.2f} %")
+        for pre in goods["precursors"]:
+            page.row(f"Precursor {pre['gtin']}", pre["cn_code"],
+                     f"{pre['mass_g']:,} g; direct {pre['direct_t']} t, "
+                     f"indirect {pre['indirect_t']} t")  # fmt: skip
+    page.heading("Methodology")
+    for line in report["methodology"]:
+        page.row("", None, line)
+    page.draw_footer()
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def _utc(seconds: int) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d %H:%M")

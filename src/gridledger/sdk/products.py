@@ -100,6 +100,11 @@ class Products(ContractClient):
         """The CBAM embedded-emissions report of an installation (site) for a period."""
         return self._get("cbam", site=site, start=start_s, end=end_s)
 
+    def cbam_pdf(self, site: str, start_s: int, end_s: int) -> bytes:
+        """The same report as PDF bytes."""
+        params = {"site": site, "start": start_s, "end": end_s, "format": "pdf"}
+        return self.client._request("GET", api_path(*self.path, "cbam"), params=params).content
+
     # transactions --------------------------------------------------------------------------
     def register_type(self, key: SigningKey, sender: str, *, gtin: str, name: str, unit: str,
                       unit_mass_g: int | None = None, cn_code: str | None = None,

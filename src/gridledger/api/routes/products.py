@@ -10,7 +10,7 @@ footprint or item is ``404 not_found``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,7 +23,7 @@ from gridledger.api.schemas import ERROR_RESPONSES, model_of
 from gridledger.contracts import products, registry
 from gridledger.contracts.products import gs1
 from gridledger.core.errors import NotFound
-from gridledger.documents.cbam import cbam_report
+from gridledger.documents.cbam import cbam_report, render_cbam_pdf
 from gridledger.documents.passport import passport, product_proof, render_passport_pdf
 
 GTIN = r"^[0-9]{14}$"
@@ -137,21 +137,29 @@ def router(ctx: ApiContext) -> APIRouter:
         now = node.tip.time // 1000
         return JSONBytes(products.authenticate(node.state.view, gtin, serial, now, seen_at))
 
-    @r.get("/cbam", responses=ERROR_RESPONSES, summary="CBAM embedded-emissions report")
+    @r.get("/cbam", responses={
+        200: {"content": {"application/json": {}, "application/pdf": {
+            "schema": {"type": "string", "format": "binary"}}},
+              "description": "The report, JSON or PDF."},
+        **ERROR_RESPONSES}, summary="CBAM embedded-emissions report")  # fmt: skip
     def cbam(
         site: Annotated[str, Query(pattern=ID, description="The installation (a site).")],
         start: Annotated[int, Query(ge=0, le=MAX_TIME, description="Period start, Unix s.")],
         end: Annotated[int, Query(ge=0, le=MAX_TIME, description="Period end, Unix s.")],
+        format: Annotated[Literal["json", "pdf"], Query(description="json or pdf.")] = "json",
     ) -> Response:
         """The installation's goods completed in ``[start, end)`` by CN code: direct and
         indirect specific embedded emissions (t per t), precursors included
-        (``gridledger/cbam-report/v1``, ``docs/products.md``)."""
+        (``gridledger/cbam-report/v1``, ``docs/products.md``), as JSON or PDF."""
         if end <= start:
             raise InvalidRequest("query.end: after start")
         tip = node.tip
         as_of = {"chain_id": tip.chain_id, "height": tip.height, "time_s": tip.time // 1000,
                  "state_root": tip.state_root}  # fmt: skip
-        return JSONBytes(cbam_report(node.state.view, site, start, end, as_of))
+        report = cbam_report(node.state.view, site, start, end, as_of)
+        if format == "pdf":
+            return Response(render_cbam_pdf(report), media_type="application/pdf")
+        return JSONBytes(report)
 
     @r.get("/{gtin}", response_model=TypeModel, responses=ERROR_RESPONSES,
            summary="A product type")  # fmt: skip
