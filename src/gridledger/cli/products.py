@@ -9,6 +9,7 @@ gridledger products verify FILE --keys KEYS.json [--seen-at ORG] [--json]
 gridledger products cbam --site S --from YYYY-MM-DD --to YYYY-MM-DD [--out FILE.pdf]
 gridledger products register-type|start|complete|items|consume|footprint ...
 gridledger products ship|receive|return|install|scrap|recall ...
+gridledger products demo --home DIR [--json]
 
 Transactions sign and submit as every ``tx`` command does (``--from``, ``--key``,
 ``--wait``, ``--node``, ``--json``). GTINs may be given in any GS1 length; they are sent as
@@ -32,6 +33,9 @@ from gridledger.contracts.products import gs1
 from gridledger.node.home import DEFAULT_HOME
 from gridledger.sdk import Client, KeysFileError, parse_keys
 from gridledger.sdk.product_proofs import ProductProofError, verify_product_proof
+
+DEMO_PASSPHRASE = "supply chain demo"  # noqa: S105 - the demo's keys derive from names anyway
+"""The supply-chain demo home's passphrase unless given (``sim.supply_chain``'s)."""
 
 app = typer.Typer(
     help="Traceable products: batches, items, custody, footprints, passports, CBAM reports.",
@@ -381,3 +385,30 @@ def recall(
 ) -> Body:
     """Recall a batch or an item (products.recall; the maker)."""
     return {**_target(gtin, lot, serial), "reason": reason}
+
+
+@app.command("demo")
+def demo(
+    home: Annotated[
+        Path, typer.Option("--home", file_okay=False, help="A new (or empty) directory.")
+    ],
+    passphrase: Annotated[
+        str, typer.Option("--passphrase", envvar="GRIDLEDGER_PASSPHRASE", help="For its keys.")
+    ] = DEMO_PASSPHRASE,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The supply-chain demo: ingot -> wheel rim -> car on metered energy, where the rim
+    maker's clean power lowers the car's footprint; serve it with ``gridledger node --home``."""
+    from gridledger.sim.supply_chain import run_supply_chain  # noqa: PLC0415
+
+    if home.exists() and any(home.iterdir()):
+        fail("demo.home_exists", f"{home} is not empty: give a new directory", json_out)
+    result = run_supply_chain(home, passphrase)
+    if json_out:
+        print_json(result)
+        return
+    for name, fp in result["footprints"].items():
+        typer.echo(f"{name}: {fp['total_market_g']:,} g market-based, "
+                   f"{fp['total_location_g']:,} g location-based  {fp['passport']}")  # fmt: skip
+    typer.echo(f"the clean rims save the car {result['car_saving_market_g']:,} g (market-based)")
+    typer.echo(f"serve it: gridledger node --home {home}; scan {result['scan']}")
