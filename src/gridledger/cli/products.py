@@ -34,7 +34,7 @@ from gridledger.node.home import DEFAULT_HOME
 from gridledger.sdk import Client, KeysFileError, parse_keys
 from gridledger.sdk.product_proofs import ProductProofError, verify_product_proof
 
-DEMO_PASSPHRASE = "supply chain demo"  # noqa: S105 - the demo's keys derive from names anyway
+DEMO_PASSPHRASE = "supply chain demo"
 """The supply-chain demo home's passphrase unless given (``sim.supply_chain``'s)."""
 
 app = typer.Typer(
