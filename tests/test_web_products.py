@@ -97,3 +97,18 @@ def test_pages_without_a_browser(site: tuple[CertChain, str]) -> None:
         assert 'data-reason="unknown_serial"' in unknown.text
         zh = http.get(f"/products/{RIM}/batches/R1", params={"lang": "zh-CN"})
         assert "碳护照" in zh.text
+
+
+@pytest.mark.parametrize(
+    "path", [f"/products/{RIM}/batches/R1", f"/products/scan?gtin={RIM}&serial=S2"]
+)
+def test_the_pages_fit_a_phone_and_have_one_heading(tab: Any, path: str) -> None:
+    tab.set_viewport_size({"width": 375, "height": 740})
+    tab.goto(path)
+    assert tab.locator("h1").count() == 1
+    assert tab.evaluate("document.documentElement.scrollWidth") <= 376
+    unlabelled = tab.evaluate(
+        "() => [...document.querySelectorAll('svg')].filter((s) => !s.closest('[aria-hidden]')"
+        " && s.getAttribute('role') !== 'img').length"
+    )
+    assert unlabelled == 0
