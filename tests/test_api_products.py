@@ -22,6 +22,7 @@ from gridledger.api.schemas import ErrorResponse
 from gridledger.contracts.products import gs1
 from gridledger.documents.passport import render_passport_pdf
 from gridledger.sdk import Client
+from gridledger.sdk.cbam_proofs import CbamProofError, verify_cbam_proof
 from gridledger.sdk.consortium_keys import export_keys
 from gridledger.sdk.product_proofs import ProductProofError, verify_product_proof
 from market_node import PARTIES, node_cli
@@ -175,3 +176,25 @@ def test_the_cli_moves_items_and_checks_proofs_offline(
         pdf = tmp_path / "r1.pdf"
         cli.run("products", "passport", RIM, "R1", "--out", pdf)
         assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_a_cbam_report_checks_out_offline(
+    client: Client, chain: CertChain, keys: dict[str, Any]
+) -> None:
+    doc = client.products.cbam_proof("s-sun", 0, chain.clock.ms // 1000 + 1)
+    assert [p["subject"] for p in doc["passports"]] == [{"gtin": RIM, "lot": "R1"}]
+    report = verify_cbam_proof(doc, keys)
+    assert report["goods"][0]["lots"] == [f"{RIM}/R1"]
+    forged = json.loads(json.dumps(doc))
+    forged["report"]["goods"][0]["direct_g"] += 1
+    with pytest.raises(CbamProofError) as err:
+        verify_cbam_proof(forged, keys)
+    assert err.value.reason == "figures"
+    emptied = {**doc, "passports": []}
+    with pytest.raises(CbamProofError) as err:
+        verify_cbam_proof(emptied, keys)
+    assert err.value.reason == "figures"
+    other = client.products.cbam_proof("s-ann", 0, chain.clock.ms // 1000 + 1)
+    with pytest.raises(CbamProofError) as err:
+        verify_cbam_proof({**doc, "passports": other["passports"]}, keys)
+    assert err.value.reason == "not_counted"

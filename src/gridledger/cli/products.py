@@ -32,6 +32,7 @@ from gridledger.cli.signing import Body, signed_command
 from gridledger.contracts.products import gs1
 from gridledger.node.home import DEFAULT_HOME
 from gridledger.sdk import Client, KeysFileError, parse_keys
+from gridledger.sdk.cbam_proofs import CBAM_PROOF_FORMAT, CbamProofError, verify_cbam_proof
 from gridledger.sdk.product_proofs import ProductProofError, verify_product_proof
 
 DEMO_PASSPHRASE = "supply chain demo"
@@ -137,12 +138,20 @@ def cbam(
     first: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (UTC).")],
     last: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (inclusive).")],
     out: Annotated[Path | None, typer.Option("--out", help="Write a PDF to this file.")] = None,
+    proof: Annotated[
+        Path | None, typer.Option("--proof", help="Write the report with its proofs here.")
+    ] = None,
     home: HomeOpt = DEFAULT_HOME,
     node: NodeOpt = None,
 ) -> None:
     """The CBAM embedded-emissions report of an installation's goods completed in the days
-    (JSON, or a PDF with --out)."""
+    (JSON, a PDF with --out, or with every batch's proof file with --proof)."""
     start, end = _day(first, "--from"), _day(last, "--to") + 86_400
+    if proof is not None:
+        doc = call_node(home, node, False, lambda c: c.products.cbam_proof(site, start, end))
+        _write(proof, json.dumps(doc, ensure_ascii=False).encode(), False)
+        typer.echo(f"wrote {proof}: CBAM report of {site} with {len(doc['passports'])} proofs")
+        return
     if out is None:
         _show(home, node, lambda c: c.products.cbam(site, start, end))
         return
@@ -212,13 +221,28 @@ def verify(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check a product proof file offline with the consortium keys alone; exit 1 if it does
-    not check out (an item judged suspicious or recalled checks out: the verdict says so)."""
+    """Check a product (or CBAM) proof file offline with the consortium keys alone; exit 1
+    if it does not check out (an item judged suspicious or recalled checks out: the verdict
+    says so)."""
     try:
         proof = msgspec.json.decode(file.read_bytes())
         key_doc = msgspec.json.decode(keys.read_bytes())
     except (OSError, msgspec.DecodeError) as exc:
         fail("product.unreadable", f"cannot read the files: {exc}", json_out)
+    if isinstance(proof, dict) and proof.get("format") == CBAM_PROOF_FORMAT:
+        try:
+            report = verify_cbam_proof(proof, parse_keys(key_doc))
+        except KeysFileError as exc:
+            fail(exc.code, f"{keys}: {exc.message}", json_out)
+        except CbamProofError as exc:
+            fail(exc.code, exc.message, json_out)
+        if json_out:
+            print_json({"valid": True, "report": report})
+        else:
+            goods = ", ".join(f"CN {g['cn_code']}: {g['see_total_t_per_t']} t/t"
+                              for g in report["goods"])  # fmt: skip
+            typer.echo(f"CBAM report of {report['installation']['site']}: valid; {goods}")
+        return
     try:
         summary = verify_product_proof(proof, parse_keys(key_doc), seen_at)
     except KeysFileError as exc:

@@ -128,10 +128,12 @@ def cbam_report(view: StateReader, site_id: str, start_s: int, end_s: int,
 
 def _add(view: StateReader, goods: dict[str, dict[str, Any]], cn: str,
          fp: products.Footprint) -> None:  # fmt: skip
-    g = goods.setdefault(cn, {"gtins": [], "batches": 0, "mass_g": 0, "direct_g": 0,
-                              "indirect_g": 0, "default_g": 0, "precursors": {}})  # fmt: skip
+    g = goods.setdefault(cn, {"gtins": [], "lots": [], "batches": 0, "mass_g": 0,
+                              "direct_g": 0, "indirect_g": 0, "default_g": 0,
+                              "precursors": {}})  # fmt: skip
     if fp.gtin not in g["gtins"]:
         g["gtins"] = sorted([*g["gtins"], fp.gtin])
+    g["lots"] = sorted([*g["lots"], f"{fp.gtin}/{fp.lot}"])
     g["batches"] += 1
     g["mass_g"] += fp.mass_g
     g["direct_g"] += fp.direct_g
@@ -201,3 +203,24 @@ def render_cbam_pdf(report: dict[str, Any]) -> bytes:
 
 def _utc(seconds: int) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+CBAM_PROOF_FORMAT = "gridledger/cbam-proof/v1"
+
+
+def cbam_proof(node: Any, site_id: str, start_s: int, end_s: int) -> dict[str, Any]:
+    """The report with the proof file of every batch it counts
+    (``gridledger/cbam-proof/v1``): :func:`gridledger.sdk.cbam_proofs.verify_cbam_proof`
+    checks each with the consortium keys and recomputes the report's figures from them."""
+    from gridledger.documents.passport import product_proof  # noqa: PLC0415
+
+    tip = node.tip
+    as_of = {"chain_id": tip.chain_id, "height": tip.height, "time_s": tip.time // 1000,
+             "state_root": tip.state_root}  # fmt: skip
+    report = cbam_report(node.state.view, site_id, start_s, end_s, as_of)
+    lots = [lot for goods in report["goods"] for lot in goods["lots"]]
+    passports = []
+    for name in lots:
+        gtin, lot = name.split("/", 1)
+        passports.append(product_proof(node, gtin, lot=lot))
+    return {"format": CBAM_PROOF_FORMAT, "report": report, "passports": passports}

@@ -100,6 +100,10 @@ class Products(ContractClient):
         """The CBAM embedded-emissions report of an installation (site) for a period."""
         return self._get("cbam", site=site, start=start_s, end=end_s)
 
+    def cbam_proof(self, site: str, start_s: int, end_s: int) -> dict[str, Any]:
+        """The report with every counted batch's proof file (``gridledger/cbam-proof/v1``)."""
+        return self._get("cbam", "proof", site=site, start=start_s, end=end_s)
+
     def cbam_pdf(self, site: str, start_s: int, end_s: int) -> bytes:
         """The same report as PDF bytes."""
         params = {"site": site, "start": start_s, "end": end_s, "format": "pdf"}

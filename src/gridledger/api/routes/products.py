@@ -23,7 +23,7 @@ from gridledger.api.schemas import ERROR_RESPONSES, model_of
 from gridledger.contracts import products, registry
 from gridledger.contracts.products import gs1
 from gridledger.core.errors import NotFound
-from gridledger.documents.cbam import cbam_report, render_cbam_pdf
+from gridledger.documents.cbam import cbam_proof, cbam_report, render_cbam_pdf
 from gridledger.documents.passport import passport, product_proof, render_passport_pdf
 
 GTIN = r"^[0-9]{14}$"
@@ -160,6 +160,19 @@ def router(ctx: ApiContext) -> APIRouter:
         if format == "pdf":
             return Response(render_cbam_pdf(report), media_type="application/pdf")
         return JSONBytes(report)
+
+    @r.get("/cbam/proof", responses=ERROR_RESPONSES, summary="CBAM report with its proofs")
+    def cbam_proof_file(
+        site: Annotated[str, Query(pattern=ID, description="The installation (a site).")],
+        start: Annotated[int, Query(ge=0, le=MAX_TIME, description="Period start, Unix s.")],
+        end: Annotated[int, Query(ge=0, le=MAX_TIME, description="Period end, Unix s.")],
+    ) -> Response:
+        """The CBAM report with the proof file of every batch it counts
+        (``gridledger/cbam-proof/v1``): check it offline with ``gridledger products verify``
+        or ``gridledger.sdk.cbam_proofs``."""
+        if end <= start:
+            raise InvalidRequest("query.end: after start")
+        return JSONBytes(cbam_proof(node, site, start, end))
 
     @r.get("/{gtin}", response_model=TypeModel, responses=ERROR_RESPONSES,
            summary="A product type")  # fmt: skip
