@@ -106,6 +106,8 @@ def test_a_batch_passport_checks_out_offline(client: Client, keys: dict[str, Any
     assert pact["specVersion"] == "2.2.0"
     assert pact["companyName"] == summary.manufacturer.name
     assert pact["productIds"][0] == f"urn:gtin:{RIM}"
+    assert all(i.startswith("urn:") for i in [*pact["productIds"], *pact["companyIds"]])
+    assert pact["extensions"][0]["data"]["digitalLink"] == gs1.digital_link(RIM, "R1")
     assert pact["pcf"]["declaredUnit"] == "kilogram"
     assert pact["pcf"]["unitaryProductAmount"] == "9"
     mass = 40 * 9000

@@ -153,9 +153,16 @@ def pact_footprint(summary: ProductSummary) -> dict[str, Any]:
         "status": "Active",
         "validityPeriodStart": _iso(fp.time_s),
         "companyName": summary.manufacturer.name,
-        "companyIds": [f"urn:gridledger:{summary.chain_id}:org:{fp.org}"],
+        "companyIds": [
+            f"urn:pathfinder:company:customcode:vendor-assigned:{summary.chain_id}:{fp.org}"
+        ],
         "productDescription": f"{product.name}, lot {summary.lot}",
-        "productIds": [f"urn:gtin:{summary.gtin}", link],
+        # PACT wants URNs: the GTIN, and the lot as the maker's own code; the Digital Link
+        # (an https URI) goes in the extension
+        "productIds": [
+            f"urn:gtin:{summary.gtin}",
+            f"urn:pathfinder:product:customcode:vendor-assigned:{summary.gtin}.{summary.lot}",
+        ],
         "productCategoryCpc": product.cn_code or "",
         "productNameCompany": product.name,
         "comment": (
