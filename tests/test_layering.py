@@ -27,6 +27,7 @@ KEYSPACES = (
     "credits/",
     "allowances/",
     "claims/",
+    "products/",
 )
 TEMPLATES = (".html", ".json", ".js", ".css", ".svg")
 

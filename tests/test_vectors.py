@@ -65,8 +65,16 @@ FILES = [
     "certificates.json",
     "claims.json",
     "readings_log.json",
+    "products.json",  # replayed in test_product_proofs.py
+    "product_transitions.json",
 ]
-TRANSITION_FILES = ["contracts.json", "metering.json", "carbon.json", "credits.json"]
+TRANSITION_FILES = [
+    "contracts.json",
+    "metering.json",
+    "carbon.json",
+    "credits.json",
+    "product_transitions.json",
+]
 """Files of contract transitions: pre-state, transaction, receipt and post-state (or error)."""
 
 # RFC 8032 section 7.1, TESTS 1-3: (secret key, public key, message, signature), from the RFC.

@@ -25,6 +25,7 @@ import msgspec
 from certificate_vectors import certificate_vectors
 from claim_vectors import claim_vectors
 from log_vectors import log_vectors
+from product_vectors import product_vectors
 
 from gridledger.contracts import chain, consortium
 from gridledger.contracts.genesis import Genesis, GenesisAccount, GenesisOrganisation
@@ -1180,6 +1181,117 @@ def credits_vectors() -> dict[str, Any]:
     }
 
 
+# products ----------------------------------------------------------------------------------------
+def _gtin(first13: str) -> str:
+    from gridledger.contracts.products.gs1 import check_digit
+
+    return first13 + str(check_digit(first13))
+
+
+P_INGOT, P_RIM, P_CAR = _gtin("0695000000001"), _gtin("0695000000002"), _gtin("0695000000003")
+PRODUCTS_TIME_MS = BLOCK_TIME_MS + 3_600_000
+PRODUCTS_SETUP: list[tuple[str, str, dict[str, Any]]] = [
+    ("house-a", "registry.register_site", {"site": "works-a", "name": "Works A", "country": "CN",
+                                           "grid_region": "CN-GD", "max_wh_per_hour": 10**8}),
+    ("house-a", "products.register_type", {"gtin": P_INGOT, "name": "Aluminium ingot",
+                                           "unit": "kg", "cn_code": "76011000"}),
+    ("house-a", "products.register_type", {"gtin": P_RIM, "name": "Wheel rim", "unit": "unit",
+                                           "unit_mass_g": 9000}),
+    ("house-a", "products.register_type", {"gtin": P_CAR, "name": "Car", "unit": "unit",
+                                           "unit_mass_g": 1_400_000}),
+    ("house-a", "products.register_batch", {"gtin": P_INGOT, "lot": "L1", "site": "works-a"}),
+    ("house-a", "products.complete_batch", {"gtin": P_INGOT, "lot": "L1", "quantity": 1000}),
+    ("house-a", "products.register_batch", {"gtin": P_RIM, "lot": "R1", "site": "works-a"}),
+    ("house-a", "products.register_batch", {"gtin": P_RIM, "lot": "R2", "site": "works-a"}),
+    ("house-a", "products.consume", {"gtin": P_RIM, "lot": "R2",
+                                     "inputs": [{"gtin": P_INGOT, "lot": "L1", "quantity": 9}]}),
+    ("house-a", "products.complete_batch", {"gtin": P_RIM, "lot": "R2", "quantity": 1}),
+    ("house-a", "products.register_items", {"gtin": P_RIM, "serials": ["S1", "S2"]}),
+    ("house-a", "products.register_items", {"gtin": P_CAR, "serials": ["V1"]}),
+    ("house-a", "products.ship", {"gtin": P_RIM, "serial": "S1", "to": "operator"}),
+    ("house-a", "products.ship", {"gtin": P_INGOT, "lot": "L1", "quantity": 300,
+                                  "to": "operator"}),
+]  # fmt: skip
+"""Block 1 of the product vectors: house-a (households) registers its works, the ingot (kg),
+rim (9 kg pieces) and car types; makes ingot batch L1 (1,000 kg); starts rim batch R1; makes
+rim batch R2 from 9 kg of L1 (no footprint of L1 yet); registers rims S1, S2 and car V1;
+ships S1 and 300 kg of L1 (shipment 1) to the operator's organisation."""
+
+
+def _products_setup() -> list[Transaction]:
+    nonces: dict[str, int] = {}
+    txs = []
+    for sender, kind, body in PRODUCTS_SETUP:
+        nonces[sender] = nonces.get(sender, 0) + 1
+        txs.append(signed_tx(sender, nonces[sender], kind, body))
+    return txs
+
+
+def products_pre_state() -> State:
+    """The genesis state of genesis.json with the products setup block (height 1) on it."""
+    state = committed_genesis(vector_genesis())
+    receipts = execute_block(state, [prepare(t) for t in _products_setup()], 1, PRODUCTS_TIME_MS)
+    assert all(r.ok for r in receipts), [r.message for r in receipts]
+    state.compute_root()
+    state.finish_block()
+    return state
+
+
+def _products_cases() -> list[tuple[str, Transaction]]:
+    def case(sender: str, kind: str, body: dict[str, Any]) -> Transaction:
+        return signed_tx(sender, CASE_NONCE, kind, body)
+
+    consume = {"gtin": P_RIM, "lot": "R1"}
+    default = {"id": "alumina", "description": "alumina, default values", "mass_g": 1_930_000,
+               "direct_g_per_kg": 80, "indirect_g_per_kg": 520, "gas": "CO2",
+               "source": "test defaults"}  # fmt: skip
+    return [
+        ("register a serial twice", case("house-a", "products.register_items",
+                                         {"gtin": P_RIM, "serials": ["S3", "S1"]})),
+        ("a GTIN with a wrong check digit", case("house-a", "products.register_type", {
+            "gtin": P_RIM[:-1] + str((int(P_RIM[-1]) + 1) % 10), "name": "x", "unit": "kg"})),
+        ("consume an input into a batch in production", case("house-a", "products.consume", {
+            **consume, "inputs": [{"gtin": P_INGOT, "lot": "L1", "quantity": 360}]})),
+        ("consume more than was received", case("house-a", "products.consume", {
+            **consume, "inputs": [{"gtin": P_INGOT, "lot": "L1", "quantity": 692}]})),
+        ("ship an item someone else holds", case("operator", "products.ship", {
+            "gtin": P_RIM, "serial": "S2", "to": "households"})),
+        ("receive a shipment", case("operator", "products.receive",
+                                    {"gtin": P_INGOT, "lot": "L1", "shipment": 1})),
+        ("receive an item shipped to another", case("house-b", "products.receive",
+                                                    {"gtin": P_RIM, "serial": "S1"})),
+        ("install a rim into a car", case("house-a", "products.install", {
+            "gtin": P_RIM, "serial": "S2", "parent_gtin": P_CAR, "parent_serial": "V1"})),
+        ("a footprint of a batch in production", case("house-a", "products.record_footprint",
+                                                      consume)),
+        ("a footprint from default inputs", case("house-a", "products.record_footprint", {
+            "gtin": P_INGOT, "lot": "L1", "defaults": [default]})),
+        ("a footprint that would omit an input", case("house-a", "products.record_footprint",
+                                                      {"gtin": P_RIM, "lot": "R2"})),
+        ("recall a batch", case("house-a", "products.recall",
+                                {"gtin": P_INGOT, "lot": "L1", "reason": "porosity"})),
+    ]  # fmt: skip
+
+
+def product_transition_vectors() -> dict[str, Any]:
+    pre_state = products_pre_state()
+    return {
+        "description": "Products transitions ([formats.md section 6], docs/products.md): a "
+        "serial registered twice, a GTIN with a wrong check digit, a bill of materials within "
+        "and beyond what was received, custody moved by a non-holder and received by another "
+        "than the consignee, a shipment received, an item installed, footprints of a batch in "
+        "production, from default inputs and omitting an input, a recall. 'pre' is "
+        "genesis.json's genesis state with the block 'setup' (height 1, time 'block_time') "
+        "on it. " + TRANSITIONS,
+        "setup": [text(t.encode()) for t in _products_setup()],
+        "height": 2,
+        "block_time": PRODUCTS_TIME_MS,
+        "pre": state_text(pre_state.committed),
+        "pre_root": pre_state.root.hex(),
+        "cases": _transitions(products_pre_state, _products_cases(), 2, PRODUCTS_TIME_MS),
+    }
+
+
 # market ------------------------------------------------------------------------------------------
 M_START = T_S + 2 * HOUR
 """The market interval of the vectors: 2025-01-01T02:00:00Z, hourly, gate closure 5 minutes
@@ -2054,6 +2166,8 @@ GENERATORS = {
     "certificates.json": certificate_vectors,
     "claims.json": claim_vectors,
     "readings_log.json": log_vectors,
+    "products.json": product_vectors,
+    "product_transitions.json": product_transition_vectors,
 }
 
 

@@ -488,3 +488,45 @@ def claims_bench(
         return run_claims_bench(samples)
 
     _bench("claims benchmark", {}, samples, None, json_out, run)
+
+
+@app.command("passports")
+def passports_bench(
+    events: Annotated[
+        int, typer.Option("--events", min=2, help="Custody events (half ships, half receipts).")
+    ] = 20_000,
+    orgs: Annotated[int, typer.Option("--orgs", min=1, help="Consignee organisations.")] = 100,
+    makers: Annotated[int, typer.Option("--makers", min=1, help="The maker's accounts.")] = 100,
+    batches: Annotated[
+        int, typer.Option("--batches", min=1, help="Batches in the bill of materials.")
+    ] = 100_000,
+    levels: Annotated[int, typer.Option("--levels", min=1, help="Its depth.")] = 5,
+    fan_in: Annotated[int, typer.Option("--fan-in", min=1, help="Inputs per batch.")] = 3,
+    hours: Annotated[
+        int, typer.Option("--hours", min=0, max=24, help="Metered hours per batch.")
+    ] = 8,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", file_okay=False, help="A new directory. Default: a temporary one."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=0, help="Signature-check processes. Default: one per core."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Custody events committed per second against one core's Ed25519 rate, the footprint
+    roll-up through a deep bill of materials, and checking a passport's proof file."""
+    from gridledger.bench.passports import run_passports_bench  # noqa: PLC0415
+
+    if batches < levels:
+        fail("bench.usage", "--batches must be at least --levels", json_out)
+
+    def run(report: Report) -> dict[str, Any]:
+        return run_passports_bench(events=events, orgs=orgs, makers=makers, batches=batches,
+                                   levels=levels, fan_in=fan_in, hours=hours, home=home,
+                                   workers=workers, progress=report)  # fmt: skip
+
+    phases = {"setup": "set-up", "ship": "ships", "receive": "receipts",
+              "rollup-setup": "bill of materials", "rollup": "roll-up"}  # fmt: skip
+    _bench("passports benchmark", phases, events, home, json_out, run)

@@ -9,6 +9,7 @@ gridledger cert ...        granular energy certificates: transactions, registry 
 gridledger carbon ...      carbon accounting: emission factors, inventories, reports
 gridledger credits ...     carbon credits: projects, verified reductions, serials, retirements
 gridledger allowances ...  emission allowances: periods, allocation, surrender, compliance
+gridledger products ...    traceable products: custody, footprints, passports, CBAM
 gridledger verify          re-execute the stored chain and check every hash and signature
 gridledger verify-proof    check a saved proof file offline, finality included
 gridledger sync            import a peer's blocks this node lacks, checking each one
@@ -40,6 +41,7 @@ from gridledger.cli import (
     keys,
     logs,
     network,
+    products,
     proofs,
     query,
     tx,
@@ -93,6 +95,7 @@ app.add_typer(certificates.app, name="cert")
 app.add_typer(carbon.app, name="carbon")
 app.add_typer(credits.app, name="credits")
 app.add_typer(credits.allowances_app, name="allowances")
+app.add_typer(products.app, name="products")
 app.command("sync")(chain.sync_command)
 app.command("verify-proof")(proofs.verify_proof_command)
 app.add_typer(chain.readmodels_app, name="readmodels")

@@ -15,6 +15,7 @@ from gridledger.contracts import (
     funds,
     market,
     metering,
+    products,
     registry,
 )
 from gridledger.contracts.base import KINDS, ROLES, Context, Kind, get_kind
@@ -35,5 +36,6 @@ __all__ = [
     "get_kind",
     "market",
     "metering",
+    "products",
     "registry",
 ]

@@ -43,6 +43,7 @@ from gridledger.sdk.errors import (
     TransportError,
 )
 from gridledger.sdk.market import Market
+from gridledger.sdk.products import Products
 from gridledger.sdk.tx import sign_tx
 
 DEFAULT_URL = "http://127.0.0.1:8645"
@@ -625,6 +626,12 @@ class Client:
         """Carbon-neutrality claims' endpoints and transactions
         (:class:`gridledger.sdk.claims.Claims`)."""
         return Claims(self)
+
+    @property
+    def products(self) -> Products:
+        """Traceable products' endpoints and transactions
+        (:class:`gridledger.sdk.products.Products`)."""
+        return Products(self)
 
     # events --------------------------------------------------------------------------------
     def events(

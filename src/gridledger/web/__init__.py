@@ -36,12 +36,13 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
         market,
         operator,
         participants,
+        products,
     )
 
     # custody before operator: /operator/members is its own page, not one of /operator/{what}
     views = (
-        explorer, participants, certificates, carbon, credits, claims, market, auth, custody,
-        operator,
+        explorer, participants, certificates, carbon, credits, claims, market, products, auth,
+        custody, operator,
     )  # fmt: skip
     return [m.router(ctx) for m in views] + [_favicon()]
 
