@@ -245,14 +245,15 @@ def test_the_plants_earn_credits_that_make_the_hall_carbon_neutral(
 ) -> None:
     home, s = run
     story = s["neutrality"]
-    # the window is 2025-06-21: the carbon month is May, which ended before it began
-    assert (story["month"], story["claim"], story["status"]) == ("2025-05", "hall-2025-05",
+    # the window is 2025-06-21 in Shanghai: the carbon month is April, the last UTC month that
+    # ended before the local June began (UTC May ends at 08:00 on 1 June in Shanghai)
+    assert (story["month"], story["claim"], story["status"]) == ("2025-04", "hall-2025-04",
                                                                  "verified")  # fmt: skip
     assert story["credits_issued_t"] >= story["retired_t"] >= 1
     node = open_node(home, PASSPHRASE, verify_workers=0)
     try:
         view = node.state.view
-        claim = claims.get_claim(view, "hall-2025-05")
+        claim = claims.get_claim(view, "hall-2025-04")
         assert claim is not None
         assert claim.statement is not None
         assert (claim.org, claim.sites, claim.statement.org) == ("community", ["hall"], "auditors")
@@ -263,9 +264,9 @@ def test_the_plants_earn_credits_that_make_the_hall_carbon_neutral(
             assert credits.get_retirement(view, r.id).beneficiary == "community"  # type: ignore[union-attr]
         for project in story["projects"]:
             (period,) = credits.periods_of(view, project)
-            assert (period.id, period.months[0].certified_wh) == ("2025-05", 0)
+            assert (period.id, period.months[0].certified_wh) == ("2025-04", 0)
         # its proof file holds with the chain's keys alone
-        proof = claim_proof(node, "hall-2025-05")
+        proof = claim_proof(node, "hall-2025-04")
         keys = keys_from_genesis(load_genesis((home / "genesis.json").read_bytes()))
         assert verify_claim_proof(proof, keys).claim["residual_g"] == story["residual_g"]
     finally:

@@ -536,7 +536,7 @@ def _regulate(community: Community) -> list[Action]:
     latest shipped factor library."""
     library = load_factors()
     actions: list[Action] = [(REGULATOR, "carbon.set_region_map", carbon.region_map_body(library))]
-    first = neutrality.carbon_month(community.start)[0]
+    first = neutrality.carbon_month(community.start, community.site)[0]
     for body in carbon.factor_sets(library, GRID_REGION, first, community.end):
         actions.append((REGULATOR, "carbon.record_factor_set", body))
     return actions

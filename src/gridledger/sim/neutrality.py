@@ -4,11 +4,13 @@ generation, and the community claims its shared facilities carbon neutral for th
 After the market's window has run (so the certificate keeper's cursors are past the month, and
 it never certifies energy that earns credits), at the scenario's last time:
 
-* the carbon month is the last whole UTC month that ended before the window began
-  (:func:`carbon_month`); the grid company's gateway imports that month's hourly readings of
-  the :data:`PROJECT_PLANTS` largest plants (simulated like the window's, same weather seed)
-  and of the community hall's meter ``m-hall`` (:func:`hall_load_wh`: lifts, corridor and
-  garden lighting, water pumps and the hall's air conditioning);
+* the carbon month is the last whole UTC month that ended before the local month of the
+  window's start began (:func:`carbon_month`: credits and claims count UTC months, pages
+  count the community's local months, and the two never share an hour); the grid company's
+  gateway imports that month's hourly readings of the :data:`PROJECT_PLANTS` largest plants
+  (simulated like the window's, same weather seed) and of the community hall's meter
+  ``m-hall`` (:func:`hall_load_wh`: lifts, corridor and garden lighting, water pumps and the
+  hall's air conditioning);
 * each of those plants' owners registers it as a credit project (``CDM ACM0002``); the
   verifier (organisation ``auditors``) verifies the month's reductions and issues the credits;
 * the owners sell them to the community association (``community``), which retires what the
@@ -66,9 +68,14 @@ def organisations(keys: Mapping[str, str]) -> list[Action]:
     ]  # fmt: skip
 
 
-def carbon_month(window_start_s: int) -> tuple[int, int]:
-    """``(start, end)`` of the last whole UTC month that ended at or before ``window_start_s``."""
-    at = dt.datetime.fromtimestamp(window_start_s, dt.UTC)
+def carbon_month(window_start_s: int, site: Site) -> tuple[int, int]:
+    """``(start, end)`` of the last whole UTC month that ended at or before the first second of
+    ``site``'s local month holding ``window_start_s``: a UTC month ends eight hours into the
+    next month in Shanghai, and those hours must not fall into the window's local month,
+    which the demo's carbon summary counts."""
+    local = site.local(window_start_s)
+    month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    at = month_start.astimezone(dt.UTC)
     end = dt.datetime(at.year, at.month, 1, tzinfo=dt.UTC)
     start = dt.datetime(end.year - (end.month == 1), (end.month - 2) % 12 + 1, 1, tzinfo=dt.UTC)
     return int(start.timestamp()), int(end.timestamp())
@@ -96,7 +103,7 @@ def _batches(readings: list[dict[str, Any]]) -> list[list[Action]]:
 def tell(run: Run, view: Callable[[], StateReader], plants: list[Any], site: Site,
          window_start_s: int, at_s: int, weather_seed: int) -> dict[str, Any]:  # fmt: skip
     """Run the story (see the module docstring) at scenario time ``at_s``; what it did."""
-    start, end = carbon_month(window_start_s)
+    start, end = carbon_month(window_start_s, site)
     hours = (end - start) // HOUR_S
     days = hours // 24
     chosen = sorted(plants, key=lambda p: (-p.pv.capacity_w, p.device))[:PROJECT_PLANTS]
