@@ -31,7 +31,7 @@ from gridledger.node.transition import propose_block
 from support import CHAIN_ID, GENESIS_TIME_MS, PASSPHRASE, household_accounts, households, key
 
 HOUSE_A, HOUSE_B = households(2)
-RULES = Rules(max_tx_bytes=2048, block_max_bytes=8192, block_max_txs=8)
+RULES = Rules(max_tx_bytes=4096, block_max_bytes=16384, block_max_txs=8)
 
 
 @pytest.fixture(scope="module")
@@ -318,7 +318,7 @@ def test_sender_registered_in_the_same_block(ch: Chain, home: Path) -> None:
 
 def test_oversize_transaction(ch: Chain, home: Path) -> None:
     big = ch.tx("operator", "registry.add_organisation",
-                {"org": "big", "name": "n" * 2100, "roles": []})  # fmt: skip
+                {"org": "big", "name": "n" * 4200, "roles": []})  # fmt: skip
     assert len(big.encode()) > RULES.max_tx_bytes
     refused(ch, home, _with_txs(ch, [big]), "block.oversize_tx")
 
@@ -326,7 +326,7 @@ def test_oversize_transaction(ch: Chain, home: Path) -> None:
 def test_oversize_block(ch: Chain, home: Path) -> None:
     txs = [
         ch.tx("operator", "registry.add_organisation",
-              {"org": f"org-{i}", "name": "n" * 1500, "roles": []})
+              {"org": f"org-{i}", "name": "n" * 3500, "roles": []})
         for i in range(6)
     ]  # fmt: skip
     assert all(len(t.encode()) <= RULES.max_tx_bytes for t in txs)
@@ -377,12 +377,12 @@ def _upgrade(ch: Chain, at: int, **changes: Any) -> None:
 def test_a_rule_change_keeps_history_valid_and_refuses_the_old_rule_after_it(
     ch: Chain, home: Path
 ) -> None:
-    """max_tx_bytes drops from 2048 to 400 at height H: a 481-byte transfer is fine before H
+    """max_tx_bytes drops from 4096 to 400 at height H: a 481-byte transfer is fine before H
     and refused after it (by admission, and in a block); verify passes across the change."""
     tip = ch.node.tip.height
     at = tip + 3
     _upgrade(ch, at, max_tx_bytes=400, block_max_bytes=4096)
-    assert chain.rules_at(ch.node.state.view, at - 1).max_tx_bytes == 2048
+    assert chain.rules_at(ch.node.state.view, at - 1).max_tx_bytes == 4096
     assert chain.rules_at(ch.node.state.view, at).max_tx_bytes == 400
     before = ch.transfer(memo="m" * 200)
     assert len(before.encode()) > 400
@@ -436,7 +436,7 @@ def test_proposer_leaves_out_what_an_upgrade_refuses(ch: Chain) -> None:
 @pytest.mark.parametrize(
     ("changes", "code"),
     [
-        ({"max_tx_bytes": 9000}, "chain.invalid_rules"),  # above block_max_bytes
+        ({"max_tx_bytes": 17000}, "chain.invalid_rules"),  # above block_max_bytes
         ({"proposers": []}, "chain.invalid_rules"),
         ({"proposers": ["nobody"]}, "chain.invalid_rules"),
         ({"kinds": ["funds.transfer"]}, "chain.invalid_rules"),  # cannot upgrade again

@@ -73,21 +73,27 @@ def _links(html: str, region: re.Pattern[str]) -> list[str]:
 
 
 def discover(http: httpx.Client, extra: list[str] | None = None) -> dict[str, str]:
-    """Page kind -> one URL of it: the navigation, one link of each kind found on those pages,
-    and ``extra`` URLs (searches)."""
+    """Page kind -> one URL of it: the navigation, ``extra`` URLs (searches), and up to
+    :data:`MAX_KINDS` in all of the kinds linked from those pages, taken from each page in
+    turn so that every section of the navigation is represented."""
     home = http.get("/")
     nav = ["/", *_links(home.text, _NAV)]
     found: dict[str, str] = {}
     for url in [*nav, *(extra or [])]:
         found.setdefault(kind_of(url) if url not in (extra or []) else url, url)
+    linked: list[list[str]] = []
     for url in nav:
         answer = http.get(url)
-        if answer.status_code != 200:
-            continue
-        for href in _links(answer.text, _MAIN):
-            if len(found) >= MAX_KINDS:
-                return found
-            found.setdefault(kind_of(href), href)
+        if answer.status_code == 200:
+            linked.append(_links(answer.text, _MAIN))
+    queues = [[h for h in hrefs if kind_of(h) not in found] for hrefs in linked]
+    while any(queues) and len(found) < MAX_KINDS:
+        for queue in queues:
+            while queue and kind_of(queue[0]) in found:
+                queue.pop(0)
+            if queue and len(found) < MAX_KINDS:
+                href = queue.pop(0)
+                found[kind_of(href)] = href
     return found
 
 
