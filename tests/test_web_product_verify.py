@@ -81,6 +81,11 @@ def test_the_verify_page_checks_a_dropped_passport(page: Any, tmp_path: Path) ->
     assert result.inner_text().startswith(
         "Verified: the records of GTIN 06950000000019, L1, are in block 3"
     )
+    details = page.locator("#check-details").inner_text()
+    fp = v["genuine"]["batch"]["expect"]["footprint"]
+    assert f"{fp['total_market_g']} g, {fp['total_location_g']} g CO2" in details
+    assert drop(v["genuine"]["recalled"]["file"]) == "verified"
+    assert "Recalled (item_recalled)" in page.locator("#check-details").inner_text()
     (forged,) = [c for c in v["refused"] if c["reason"] == "footprint_sum"]
     assert drop(forged["file"]) == "failed"
     assert result.get_attribute("data-reason") == "footprint_sum"

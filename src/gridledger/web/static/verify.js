@@ -1512,6 +1512,17 @@
         rows = [[all.row_kind, all["kind_" + result.kind] || result.kind], [all.row_height, String(result.height)],
           [all.row_proposer, result.proposer]];
         if (result.kind === "state") rows.push([all.row_value, result.value === null ? all.row_absent : result.value]);
+        if (result.kind === "product") {
+          rows.push([all.row_product, `${result.product.name} (${result.manufacturer.name || result.manufacturer.id})`]);
+          if (result.footprint) {
+            const fp = result.footprint;
+            rows.push([all.row_footprint, `${fp.total_market_g} g, ${fp.total_location_g} g ${fp.gas}`]);
+          }
+          if (result.verdict) {
+            const why = result.reasons.length ? ` (${result.reasons.join(", ")})` : "";
+            rows.push([all.row_verdict, (all["verdict_" + result.verdict] || result.verdict) + why]);
+          }
+        }
       }
       showRows(details, [...rows, ...finalityRows(result.finality, all)]);
     });
