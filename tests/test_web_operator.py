@@ -19,6 +19,7 @@ from gridledger.contracts import funds, market, metering, registry
 from gridledger.core.keystore import load_key
 from gridledger.core.types import Transaction
 from gridledger.node.home import key_path
+from gridledger.sim.supply_chain import SITES
 from gridledger.web.i18n import catalogue
 from web_support import PASSPHRASE, WebSite, shot
 
@@ -42,7 +43,8 @@ def test_operator_overview_shows_the_registry(page: Any, web_site: WebSite) -> N
         "meters": len(registry.list_meters(view).items),
     }
     assert counts["devices"] == 3
-    assert counts["sites"] == 13  # 12 flats and the community hall
+    # 12 flats, the community hall and the supply chain's three works
+    assert counts["sites"] == 13 + len(SITES)
     for what, n in counts.items():
         assert int(page.locator(f'[data-count="{what}"]').inner_text()) == n
     # the first accounts in id order, with their balances
@@ -112,11 +114,15 @@ def test_grid_page_shows_tariffs_intervals_and_totals(page: Any, web_site: WebSi
     # ones included
     households = page.locator('[data-total="households"]')
     summary = web_site.summary["households"]
-    # 12 flats and the community hall
-    assert int(households.inner_text()) == summary["total"] == 13
+    # 12 flats and the community hall; the grid also supplies the supply chain's works, which
+    # the community's summary leaves out
+    assert summary["total"] == 13
+    assert int(households.inner_text()) == summary["total"] + len(SITES)
     assert int(households.get_attribute("data-clean")) == summary["clean"]
-    # plain grid supply: by choice, or without one (the hall)
-    assert int(households.get_attribute("data-grid")) == summary["grid"] + summary["none"]
+    # plain grid supply: by choice, or without one (the hall, the works)
+    assert int(households.get_attribute("data-grid")) == (
+        summary["grid"] + summary["none"] + len(SITES)
+    )
     assert summary["grid"] > 0
     settled = [i.settlement for i in market.intervals(view) if i.settlement is not None]
     starts = [i.start_s for i in market.intervals(view) if i.settlement is not None]
@@ -142,7 +148,8 @@ def test_grid_page_shows_tariffs_intervals_and_totals(page: Any, web_site: WebSi
         )
     gateway = page.locator(f'tr[data-gateway="{GATEWAY}"]')
     assert int(gateway.locator("[data-generation]").inner_text()) == 3
-    assert int(gateway.locator("[data-consumption]").inner_text()) == 13  # and the hall
+    # the flats, the hall and the works
+    assert int(gateway.locator("[data-consumption]").inner_text()) == 13 + len(SITES)
     assert (
         page.locator("svg[role=img] > title").first.text_content()
         == "Grid supply and feed-in per interval"

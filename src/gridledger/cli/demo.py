@@ -75,6 +75,19 @@ def _carbon(s: dict[str, Any]) -> str:
     )
 
 
+def _supply_chain(s: dict[str, Any]) -> str:
+    """What the rim maker's clean power saved the car maker, from the supply chain's story."""
+    story = s.get("supply_chain")
+    if not story:
+        return "not run (its day has not ended yet)"
+    return (
+        f"ingot -> rim -> car on the community's meters: "
+        f"{_kwh(story['clean_hour_certificates_wh'])} kWh of the plants' certificates "
+        f"lower the clean car's market-based footprint by "
+        f"{story['car_saving_market_g'] / 1000:,.1f} kg; passports at /products"
+    )
+
+
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
@@ -118,6 +131,7 @@ def _print_summary(s: dict[str, Any], home: Path) -> None:
             f"(24/7 share {_pct(s['hourly_matched_share'])})",
         ),
         ("carbon", _carbon(s)),
+        ("supply chain", _supply_chain(s)),
         ("clearing price", f"{_prices(s['clearing_price'])} fen/kWh"),
         (
             "clean energy cost",

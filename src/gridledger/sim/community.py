@@ -31,7 +31,12 @@ Who is who (ids are numbered from 1 and zero-padded):
 * plant owner ``owner-NN`` (an organisation of its own, role ``producer``) owns plant
   ``pv-NN`` with generation meter ``m-pv-NN``;
 * household ``house-NNN`` (an organisation of its own, role ``consumer``) owns flat
-  ``flat-NNN`` with consumption meter ``m-flat-NNN``.
+  ``flat-NNN`` with consumption meter ``m-flat-NNN``;
+* three manufacturers (``smelter``, ``rimco``, ``carco``; :mod:`gridledger.sim.supply_chain`)
+  make aluminium ingots, wheel rims and cars on the window's first day in works metered
+  through ``gw-shekou``; the rim maker covers its clean batch's hour with the plants' surplus
+  certificates, and each batch gets its carbon passport once the window has run. The works
+  are no households: the summary leaves them out.
 
 Units: energy in whole Wh, money in fen (minor units of CNY), prices in fen per kWh.
 """
@@ -68,7 +73,7 @@ from gridledger.node.keeper import worth_clearing
 from gridledger.node.members import LOCK_NAME, MEMBERS_NAME, Members
 from gridledger.node.node import DB_NAME, GENESIS_NAME, CommittedBlock, Node, wall_clock_ms
 from gridledger.sdk import Client
-from gridledger.sim import carbon, neutrality
+from gridledger.sim import carbon, neutrality, supply_chain
 from gridledger.sim.load import (
     FAMILY_THREE_GENERATIONS,
     RETIRED_COUPLE,
@@ -827,6 +832,7 @@ def _run(
         REGULATOR,
         neutrality.VERIFIER,
         neutrality.COMMUNITY,
+        *supply_chain.ACCOUNTS,
         *(p.owner for p in community.plants),
         *(h.account for h in community.households),
     ]
@@ -854,6 +860,15 @@ def _run(
         node.start()
         chain = _Chain(node, clock, keys)
         _register(chain, community, setup_s)
+        # the ingot -> rim -> car supply chain, metered through the community's gateway
+        largest = sorted(community.plants, key=lambda p: (-p.pv.capacity_w, p.device))
+        supply = supply_chain.CommunitySupplyChain(
+            chain.run, lambda: node.state.view, community.start,
+            [(p.device, p.owner) for p in largest],
+        )  # fmt: skip
+        supply.setup(setup_s, OPERATOR, GRID, GATEWAY,
+                     {a: keys[a].public_key for a in supply_chain.ACCOUNTS})  # fmt: skip
+        production = [(at, 4, "products", i) for i, at in enumerate(supply.steps())]
         keeper = CertificateKeeper(node, CERTIFIER, keys[CERTIFIER], recheck_s=0)
         chain.run(setup_s, _offers(community, 0))
         with _gateway_client(node) as client:
@@ -869,7 +884,7 @@ def _run(
             readings_from = community.start
             hours = (until_s - community.start) // HOUR_S if live else community.hours
             report("hours", 0, hours)
-            for at_s, _, step, arg in _schedule(community):
+            for at_s, _, step, arg in sorted(_schedule(community) + production):
                 if at_s > until_s:
                     break
                 interval = community.start + arg * HOUR_S
@@ -882,6 +897,8 @@ def _run(
                         chain.run(at_s, [(OPERATOR, "market.clear", {"interval": interval})])
                 elif step == "certify":
                     _certify(chain, keeper, at_s)
+                elif step == "products":
+                    supply.step(arg)
                 elif step == "readings":
                     clock.advance_to(at_s * 1000)
                     batch = [
@@ -914,13 +931,20 @@ def _run(
             community.start, clock() // 1000, config.seed,
         )  # fmt: skip
         story["elapsed_s"] = round(time.perf_counter() - t_story, 2)
+        products_story = supply.finish(clock() // 1000, GATEWAY)
         t_chain = time.perf_counter()
         summary_end = min(end, until_s // HOUR_S * HOUR_S)
         summary = ledger_summary(
-            node.state.view, node.readmodels.reader(), start, summary_end, community.site
+            node.state.view,
+            node.readmodels.reader(),
+            start,
+            summary_end,
+            community.site,
+            exclude_sites=supply_chain.SITES,
         )
         summary["community"] = _scenario(community)
         summary["neutrality"] = story
+        summary["supply_chain"] = products_story
         summary["readings"] = {
             **summary["readings"],
             "submitted": tally.submitted,

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import sqlite3
 import statistics
+from collections.abc import Collection
 from typing import Any
 
 import msgspec
@@ -341,14 +342,20 @@ def _carbon_fields(
 
 
 def ledger_summary(
-    state: StateReader, conn: sqlite3.Connection, start: int, end: int, site: Site = SHEKOU
+    state: StateReader,
+    conn: sqlite3.Connection,
+    start: int,
+    end: int,
+    site: Site = SHEKOU,
+    exclude_sites: Collection[str] = (),
 ) -> dict[str, Any]:
     """The community's figures from ``start`` to ``end`` (hourly intervals), in total and by
     local day at ``site``, from the ledger alone.
 
     ``conn`` reads the market's read model beside the chain (``node.readmodels.reader()``),
     which holds each account's totals. Plants and households are every device and site on the
-    chain; a household's choice is its
+    chain but ``exclude_sites`` (the works of the supply chain the community meters, which are
+    no households and take no part in its market); a household's choice is its
     ``market.set_preference``. Energy the market did not settle counts as grid supply or
     feed-in, so when the settlements are consistent, ``delivered_wh + grid_import_wh ==
     consumption_wh`` and ``delivered_wh + grid_export_wh == generation_wh``, in total and on
@@ -372,7 +379,7 @@ def ledger_summary(
     """
     device_records = registry.list_devices(state).items
     devices = [d.id for d in device_records]
-    sites = [s.id for s in registry.list_sites(state).items]
+    sites = [s.id for s in registry.list_sites(state).items if s.id not in exclude_sites]
     choices = {pref.site: pref for pref in market.preferences(state)}
     clean_sites = [s for s in sites if s in choices and choices[s].choice == "clean"]
     energy = metered(state, start, end)
@@ -418,7 +425,7 @@ def ledger_summary(
             "withdrawn_wh": certified.withdrawn_wh,
         },
         "households": {
-            **market.household_choices(state),
+            **market.household_choices(state, exclude=exclude_sites),
             "clean_share": _distribution(shares),
         },
         "plants": {
@@ -441,6 +448,12 @@ def ledger_summary(
             "balances": funds.total_balances(state),
             "escrow": funds.total_escrow(state),
         },
-        "readings": {"on_chain": sum(len(per) for per in energy.values())},
+        "readings": {
+            "on_chain": sum(
+                len(per)
+                for (kind, asset), per in energy.items()
+                if kind != "site" or asset not in exclude_sites
+            )
+        },
         "days": days,
     }

@@ -8,6 +8,8 @@ in clearing order, the rest in id order.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from gridledger.contracts.market import keys
 from gridledger.contracts.market.intervals import get_interval, open_interval
 from gridledger.contracts.market.keys import Direction
@@ -95,12 +97,13 @@ def preferences(view: StateReader) -> list[Preference]:
     return [decode_record(v, Preference) for _, v in view.scan(keys.preferences())]
 
 
-def household_choices(view: StateReader) -> dict[str, int]:
+def household_choices(view: StateReader, exclude: Collection[str] = ()) -> dict[str, int]:
     """Consumption sites (households) by standing choice: ``total``, ``clean`` (the market
     bids for them), ``grid`` (plain grid supply by choice) and ``none`` (no choice made: plain
     grid supply too). The grid company supplies all of them; pages and summaries count them
-    with this one function so they agree."""
-    sites = [s.id for s in list_sites(view).items]
+    with this one function so they agree. Sites in ``exclude`` (works, not households) are
+    left out."""
+    sites = [s.id for s in list_sites(view).items if s.id not in exclude]
     choice = {p.site: p.choice for p in preferences(view)}
     clean = sum(choice.get(s) == "clean" for s in sites)
     grid = sum(choice.get(s) == "grid" for s in sites)

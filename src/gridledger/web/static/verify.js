@@ -543,6 +543,7 @@
     if (proof === null || typeof proof !== "object" || Array.isArray(proof)) return null;
     if (proof.format === CERT_FORMAT) return "certificate";
     if (proof.format === "gridledger/claim-proof/v1") return "claim";
+    if (proof.format === "gridledger/product-proof/v1") return "product";
     if ("tx_hex" in proof) return "tx";
     if ("proof" in proof && "key" in proof) return "state";
     if ("header" in proof && "hash" in proof) return "header";
@@ -555,6 +556,7 @@
     const kind = proofKind(proof);
     if (kind === "certificate") return verifyCertificateProof(proof, keys, later);
     if (kind === "claim") return verifyClaimProof(proof, keys);
+    if (kind === "product") return verifyProductProof(proof, keys);
     if (kind === "tx") return { kind, ...(await verifyTxProof(proof, keys)) };
     if (kind === "state") return { kind, ...(await verifyStateProof(proof, keys)) };
     if (kind === "header") return { kind, ...(await verifyHeader(proof, keys)) };
@@ -937,6 +939,184 @@
         opinion: statement.opinion === undefined ? null : statement.opinion,
       },
     };
+  }
+
+  // products (sdk/product_proofs.py; formats.md §6e "Product proof files") --------------------
+  // Checked in the Python verifier's order with its reasons (products.json), so both agree;
+  // an item's verdict is judged by the contract's rule (contracts/products judge).
+  const PRODUCT_FORMAT = "gridledger/product-proof/v1";
+  const PRODUCT_PROOF_FIELDS = ["attestations", "block_hash", "final", "format", "header", "height",
+    "records", "signature", "subject"];
+  const PRODUCT_MAX_RECORDS = 10000;
+  const PART = /^[A-Za-z0-9._-]{1,20}$/;
+  const TRANSIT_S = 30 * 86400;
+  const TYPE_FIELDS = { gtin: "str", name: "str", org: "str", unit: "str", unit_mass_g: "int",
+    registered_by: "str", height: "int", cn_code: "str?" };
+  const ORG_FIELDS = { id: "str", name: "str" };
+  const SITE_FIELDS = { id: "str", name: "str", owner_org: "str", country: "str", grid_region: "str",
+    max_wh_per_hour: "int", registered_height: "int" };
+  const BATCH_FIELDS = { gtin: "str", lot: "str", org: "str", site: "str", status: "str", started_s: "int",
+    registered_by: "str", height: "int", quantity: "int?", consumed: "int?", scrapped: "int?",
+    shipments: "int?", completed_s: "int?", completed_height: "int?", recall_reason: "str?" };
+  const ITEM_FIELDS = { gtin: "str", serial: "str", org: "str", holder: "str", status: "str", events: "int",
+    registered_height: "int", lot: "str?", to: "str?", came_from: "str?", parent: "str?", recall_reason: "str?" };
+  const EVENT_FIELDS = { n: "int", type: "str", org: "str", by: "str", time_s: "int", height: "int",
+    to_org: "str?", parent: "str?", note: "str?" };
+  const FOOTPRINT_FIELDS = { gtin: "str", lot: "str", org: "str", site: "str", start_s: "int", end_s: "int",
+    quantity: "int", unit: "str", mass_g: "int", share_ppm: "int", gas: "str", electricity: "obj",
+    direct: "obj", own_location_g: "int", own_market_g: "int", direct_g: "int", indirect_location_g: "int",
+    indirect_market_g: "int", total_location_g: "int", total_market_g: "int" };
+  const ELECTRICITY_FIELDS = { consumption_wh: "int", allocated_wh: "int", covered_wh: "int", location_g: "int",
+    market_g: "int" };
+  const SHARE_FIELDS = { gtin: "str", lot: "str", consumed: "int", input_quantity: "int", direct_g: "int",
+    indirect_location_g: "int", indirect_market_g: "int", default_g: "int" };
+  const DEFAULT_FIELDS = { id: "str", mass_g: "int", direct_g: "int", indirect_g: "int" };
+
+  /** Whether a GTIN's last digit is its GS1 check digit (weights 3, 1, 3, ... from the right). */
+  function validGtin(gtin) {
+    if (typeof gtin !== "string" || !/^[0-9]{8,14}$/.test(gtin)) return false;
+    let sum = 0;
+    const body = gtin.slice(0, -1);
+    for (let i = 0; i < body.length; i++) sum += Number(body[body.length - 1 - i]) * (i % 2 === 0 ? 3 : 1);
+    return (10 - (sum % 10)) % 10 === Number(gtin[gtin.length - 1]);
+  }
+
+  function productRecord(records, key, spec, what) {
+    if (!records.has(key)) throw new VerifyError("missing_record", { what, key });
+    let record;
+    try { record = JSON.parse(records.get(key)); } catch (_) { record = undefined; }
+    if (!isObject(record)) throw new VerifyError("record_malformed", { what, field: "-" });
+    typed(record, spec, what);
+    return record;
+  }
+
+  function footprintAddsUp(fp) {
+    if (!isObject(fp.direct) || !Number.isInteger(fp.direct.g)) throw new VerifyError("record_malformed", { what: "footprint", field: "direct" });
+    typed(fp.electricity, ELECTRICITY_FIELDS, "footprint");
+    if (!Array.isArray(fp.inputs) || !Array.isArray(fp.defaults)) throw new VerifyError("record_malformed", { what: "footprint", field: "inputs" });
+    for (const s of fp.inputs) { if (!isObject(s)) throw new VerifyError("record_malformed", { what: "footprint", field: "inputs" }); typed(s, SHARE_FIELDS, "footprint"); }
+    for (const d of fp.defaults) { if (!isObject(d)) throw new VerifyError("record_malformed", { what: "footprint", field: "defaults" }); typed(d, DEFAULT_FIELDS, "footprint"); }
+    const sum = (list, name) => list.reduce((total, x) => total + BigInt(x[name]), 0n);
+    const direct = BigInt(fp.direct.g) + sum(fp.inputs, "direct_g") + sum(fp.defaults, "direct_g");
+    const indirect = sum(fp.defaults, "indirect_g");
+    const loc = BigInt(fp.electricity.location_g) + sum(fp.inputs, "indirect_location_g") + indirect;
+    const mkt = BigInt(fp.electricity.market_g) + sum(fp.inputs, "indirect_market_g") + indirect;
+    const sums = [direct, loc, mkt, direct + loc, direct + mkt];
+    const have = [fp.direct_g, fp.indirect_location_g, fp.indirect_market_g, fp.total_location_g, fp.total_market_g];
+    if (!sums.every((s, i) => s === BigInt(have[i]))) throw new VerifyError("footprint_sum", { what: `${fp.gtin}/${fp.lot}` });
+  }
+
+  /** An item's verdict from its records alone, as the contract judges it (judge). */
+  function judgeItem(item, root, events, batch, nowS, seenAt) {
+    const recalled = [];
+    if (item.recalled === true) recalled.push("item_recalled");
+    if (batch && batch.recalled === true) recalled.push("batch_recalled");
+    if (recalled.length) return ["recalled", recalled];
+    const reasons = [];
+    if (item.status === "scrapped") reasons.push("scrapped");
+    const seen = seenAt === undefined ? null : seenAt;
+    if (root.status === "in_transit") {
+      const shipped = events.filter((e) => e.type === "shipped" || e.type === "returned").map((e) => e.time_s);
+      const late = shipped.length > 0 && nowS - shipped[shipped.length - 1] > TRANSIT_S;
+      if (late || (seen !== null && seen === root.to)) reasons.push("custody_gap");
+      if (seen !== null && seen !== root.holder && seen !== root.to) reasons.push("two_holders");
+    } else if (seen !== null && seen !== root.holder && item.status !== "scrapped") {
+      reasons.push("two_holders");
+    }
+    return reasons.length ? ["suspicious", reasons] : ["genuine", []];
+  }
+
+  /**
+   * Check a product proof file with a consortium keys file (verify_product_proof), an item
+   * judged as seen at organisation `seenAt` (optional). Resolves to {kind: "product", ...,
+   * summary}; rejects with a VerifyError whose code is the Python verifier's reason.
+   */
+  async function verifyProductProof(proof, keys, seenAt) {
+    consortiumKeys(keys);
+    if (!isObject(proof) || proof.format !== PRODUCT_FORMAT || !sameFields(proof, PRODUCT_PROOF_FIELDS)) {
+      throw new VerifyError("malformed", { detail: "not a product proof file" });
+    }
+    if (!isObject(proof.header)) throw new VerifyError("malformed", { detail: "header" });
+    const hash = await headerHash(proof.header);
+    if (typeof proof.block_hash !== "string" || toHex(hash) !== proof.block_hash) throw new VerifyError("header_hash", {});
+    if (!Number.isInteger(proof.height) || proof.height !== proof.header.height) throw new VerifyError("malformed", { detail: "height" });
+    const finality = await proofFinality(proof, keys);
+    const subject = proof.subject;
+    const names = isObject(subject) ? Object.keys(subject).sort().join(",") : "";
+    if (names !== "gtin,lot" && names !== "gtin,serial") throw new VerifyError("malformed", { detail: "subject" });
+    const gtin = subject.gtin;
+    const isBatch = names === "gtin,lot";
+    const part = isBatch ? subject.lot : subject.serial;
+    if (typeof gtin !== "string" || gtin.length !== 14 || !validGtin(gtin)) throw new VerifyError("bad_subject", { id: String(gtin) });
+    if (typeof part !== "string" || !PART.test(part)) throw new VerifyError("bad_subject", { id: String(part) });
+    if (!HEX64.test(proof.header.state_root)) throw new VerifyError("malformed", { detail: "state_root" });
+    const root = fromHex(proof.header.state_root, "state_root", 32);
+    const entries = proof.records;
+    if (!Array.isArray(entries) || entries.length < 1 || entries.length > PRODUCT_MAX_RECORDS) {
+      throw new VerifyError("malformed", { detail: "records" });
+    }
+    const records = new Map();
+    for (const e of entries) {
+      if (!isObject(e) || !sameFields(e, RECORD_FIELDS)) throw new VerifyError("malformed", { detail: "record" });
+      if (typeof e.key !== "string" || typeof e.value !== "string" || !isObject(e.proof)) throw new VerifyError("malformed", { detail: "record" });
+      if (records.has(e.key)) throw new VerifyError("malformed", { detail: `${e.key} twice` });
+      try {
+        await verifyStateTree(root, utf8.encode(e.key), utf8.encode(e.value), strictStateProof(e.proof, e.key));
+      } catch (err) {
+        if (err instanceof VerifyError) throw new VerifyError("state_proof", { what: e.key });
+        throw err;
+      }
+      records.set(e.key, e.value);
+    }
+    const product = productRecord(records, `products/type/${gtin}`, TYPE_FIELDS, "product type");
+    if (product.gtin !== gtin) throw new VerifyError("record_mismatch", { what: "product type", id: product.gtin });
+    const timeS = Math.floor(proof.header.time / 1000);
+    const org = productRecord(records, `registry/org/${product.org}`, ORG_FIELDS, "manufacturer");
+    const base = {
+      kind: "product", gtin, part, height: proof.height, block_hash: proof.block_hash, chain_id: proof.header.chain_id,
+      proposer: proof.header.proposer, block_time_s: timeS, finality, product, manufacturer: org,
+    };
+    const summary = (extra) => ({
+      gtin, lot: isBatch ? part : null, serial: isBatch ? null : part, chain_id: proof.header.chain_id,
+      height: proof.height, block_hash: proof.block_hash, final: finality.final, product: product.name,
+      manufacturer: org.id, ...extra,
+    });
+    if (isBatch) {
+      const batch = productRecord(records, `products/batch/${gtin}/${part}`, BATCH_FIELDS, "batch");
+      if (batch.gtin !== gtin || batch.lot !== part) throw new VerifyError("record_mismatch", { what: "batch", id: `${batch.gtin}/${batch.lot}` });
+      if (batch.status !== "completed") throw new VerifyError("in_production", { id: `${gtin}/${part}` });
+      const fp = productRecord(records, `products/footprint/${gtin}/${part}`, FOOTPRINT_FIELDS, "footprint");
+      if (fp.gtin !== gtin || fp.lot !== part || fp.quantity !== (batch.quantity || 0)) {
+        throw new VerifyError("record_mismatch", { what: "footprint", id: `${fp.gtin}/${fp.lot}` });
+      }
+      footprintAddsUp(fp);
+      const site = productRecord(records, `registry/site/${batch.site}`, SITE_FIELDS, "site");
+      return { ...base, lot: part, serial: null, site, batch, footprint: fp,
+        summary: summary({ total_market_g: fp.total_market_g, total_location_g: fp.total_location_g, gas: fp.gas }) };
+    }
+    const item = productRecord(records, `products/item/${gtin}/${part}`, ITEM_FIELDS, "item");
+    if (item.gtin !== gtin || item.serial !== part) throw new VerifyError("record_mismatch", { what: "item", id: `${item.gtin}/${item.serial}` });
+    const events = [];
+    for (let n = 1; n <= item.events; n++) {
+      events.push(productRecord(records, `products/event/${gtin}/${part}/${String(n).padStart(6, "0")}`, EVENT_FIELDS, `custody event ${n}`));
+    }
+    if (!events.every((e, i) => e.n === i + 1)) throw new VerifyError("record_mismatch", { what: "custody events" });
+    let batch = null;
+    if (item.lot !== undefined && item.lot !== null) {
+      batch = productRecord(records, `products/batch/${gtin}/${item.lot}`, BATCH_FIELDS, "item's batch");
+    }
+    const parents = [];
+    let at = item;
+    while (at.status === "installed" && at.parent !== undefined && at.parent !== null) {
+      if (parents.length > 16) throw new VerifyError("record_mismatch", { what: "items nest at most 16 deep" });
+      const slash = at.parent.indexOf("/");
+      const [pGtin, pSerial] = [at.parent.slice(0, slash), at.parent.slice(slash + 1)];
+      at = productRecord(records, `products/item/${pGtin}/${pSerial}`, ITEM_FIELDS, `parent item ${at.parent}`);
+      parents.push(at);
+    }
+    const [verdict, reasons] = judgeItem(item, at, events, batch, timeS, seenAt);
+    return { ...base, lot: null, serial: part, item, events, batch, parents, verdict, reasons,
+      summary: summary({ verdict, reasons, holder: at.holder, installed_in: parents.map((p) => `${p.gtin}/${p.serial}`) }) };
   }
 
   // the QR payload --------------------------------------------------------------------------------
@@ -1332,6 +1512,17 @@
         rows = [[all.row_kind, all["kind_" + result.kind] || result.kind], [all.row_height, String(result.height)],
           [all.row_proposer, result.proposer]];
         if (result.kind === "state") rows.push([all.row_value, result.value === null ? all.row_absent : result.value]);
+        if (result.kind === "product") {
+          rows.push([all.row_product, `${result.product.name} (${result.manufacturer.name || result.manufacturer.id})`]);
+          if (result.footprint) {
+            const fp = result.footprint;
+            rows.push([all.row_footprint, `${fp.total_market_g} g, ${fp.total_location_g} g ${fp.gas}`]);
+          }
+          if (result.verdict) {
+            const why = result.reasons.length ? ` (${result.reasons.join(", ")})` : "";
+            rows.push([all.row_verdict, (all["verdict_" + result.verdict] || result.verdict) + why]);
+          }
+        }
       }
       showRows(details, [...rows, ...finalityRows(result.finality, all)]);
     });
@@ -1400,7 +1591,7 @@
     nodeKeys: nodeKeysOfPage, genesisKeys: genesisKeysOfPage, toHex, parseKeys, nodeKeyAt, proposersAt,
     verifyFinality, proofFinality, verifyProofFile, quorum,
     verifyCertificateProof, verifyQrPayload, parseQrPayload, bundleHashOf, bundleStateKey,
-    verifyClaimProof,
+    verifyClaimProof, verifyProductProof,
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
   else wire();

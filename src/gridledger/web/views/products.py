@@ -1,5 +1,8 @@
 """Web view: product passports and scanning a part (see :mod:`gridledger.web`).
 
+* ``/products``: what is made on the ledger: each product type (GTIN, maker, CN code) with
+  its batches (lot, site, status, quantity) and their footprints per kg by both scope 2
+  methods, each batch linked to its passport; and the way to check a part.
 * ``/products/{gtin}/batches/{lot}``: a batch's carbon passport: the product, its maker and
   site, the production period, the cradle-to-gate footprint per kg and for the batch by both
   scope 2 methods, what it is made of (each input batch linked to its own passport, with the
@@ -31,12 +34,36 @@ from gridledger.web.render import render
 from gridledger.web.views.carbon import kg
 from gridledger.web.views.market import not_found
 
-NAV = "explorer"
+NAV = "products"
+TYPES_SHOWN = 100
+BATCHES_SHOWN = 100
+"""The index shows at most this many product types, and this many batches of each."""
 
 
 def router(ctx: ApiContext) -> APIRouter:
     node = ctx.node
     r = APIRouter(include_in_schema=False)
+
+    @r.get("/products", response_class=HTMLResponse)
+    def index(request: Request) -> HTMLResponse:
+        """Product types, their batches and footprints, linked to the passports."""
+        view = node.state.view
+        page = products.list_types(view, limit=TYPES_SHOWN)
+        types: list[dict[str, Any]] = []
+        more = page.next is not None
+        for product in page.items:
+            found = products.list_batches(view, product.gtin, limit=BATCHES_SHOWN)
+            more = more or found.next is not None
+            maker = registry.get_organisation(view, product.org)
+            batches = [
+                {"batch": b, "fp": products.get_footprint(view, product.gtin, b.lot)}
+                for b in found.items
+            ]
+            types.append({"product": product, "maker": maker, "batches": batches})
+        return render(
+            request, node, "products/index.html", NAV,
+            types=types, more=more, kg=kg, per_kg=per_kg,
+        )  # fmt: skip
 
     @r.get("/products/scan", response_class=HTMLResponse)
     def scan(request: Request, link: str = "", gtin: str = "", serial: str = "",
