@@ -37,12 +37,13 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
         operator,
         participants,
         products,
+        record,
     )
 
     # custody before operator: /operator/members is its own page, not one of /operator/{what}
     views = (
-        explorer, participants, certificates, carbon, credits, claims, market, products, auth,
-        custody, operator,
+        explorer, record, participants, certificates, carbon, credits, claims, market, products,
+        auth, custody, operator,
     )  # fmt: skip
     return [m.router(ctx) for m in views] + [_favicon()]
 
