@@ -27,6 +27,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from gridledger.contracts import carbon, community
 from gridledger.core.errors import GridLedgerError
 from gridledger.core.localtime import LocalTime
 from gridledger.readmodels.carbon_inventory import site_inventory
@@ -295,3 +296,155 @@ def _grid_factors(
         for row in inventory.months:
             out[(site, local.month_start(row.month))] = row.grid.g_per_mwh
     return out
+
+
+# the community ------------------------------------------------------------------------------
+def grid_factor(view: StateReader, region: str, month: str) -> int | None:
+    """The grid-average factor (g per MWh) in force for ``region`` in local month ``month``
+    (the set of the calendar month of that name, as inventories use), ``None`` without one."""
+    try:
+        found = carbon.factor_for(view, region, carbon.month_bounds(month)[0])
+    except (GridLedgerError, ValueError):
+        return None
+    return found.set.grid_average.g_per_mwh
+
+
+@dataclass(frozen=True)
+class CommunityMonth:
+    """The community's households in one local month.
+
+    Attributes:
+        month: YYYY-MM.
+        households: Household organisations with consumption in the month.
+        consumption_wh: Their metered consumption, Wh.
+        matched_wh: Hourly-matched clean energy, Wh.
+        avoided_g: CO2 the matched energy avoided at the grid-average factor, grams.
+    """
+
+    month: str
+    households: int
+    consumption_wh: int
+    matched_wh: int
+    avoided_g: int
+
+    @property
+    def share_permille(self) -> int | None:
+        if self.consumption_wh <= 0:
+            return None
+        return min(self.matched_wh, self.consumption_wh) * 1000 // self.consumption_wh
+
+
+@dataclass(frozen=True)
+class PlantContribution:
+    """One plant's month.
+
+    Attributes:
+        device: The plant's id.
+        generation_wh: Metered generation in the month, Wh.
+        avoided_g: CO2 that generation avoided at the grid-average factor, grams.
+        households: Households its generation served (settled deliveries, all time).
+    """
+
+    device: str
+    generation_wh: int
+    avoided_g: int
+    households: int
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A household that opted in to the public ranking, under its pseudonym only.
+
+    Attributes:
+        rank: 1 for the highest clean share of the month.
+        pseudonym: The name it chose (never its account, organisation or sites).
+        share_permille: Its hourly-matched clean share of the month.
+        matched_wh: Its hourly-matched clean energy in the month, Wh.
+    """
+
+    rank: int
+    pseudonym: str
+    share_permille: int | None
+    matched_wh: int
+
+
+def community_month(
+    conn: sqlite3.Connection, view: StateReader, month: str, local: LocalTime
+) -> CommunityMonth:
+    """Every household's consumption and hourly-matched energy in ``month`` (YYYY-MM)."""
+    month_s = local.month_start(month)
+    orgs: set[str] = set()
+    consumption = matched = avoided = 0
+    factors: dict[str, int | None] = {}
+    for org, region, c, m in conn.execute(
+        "SELECT s.org, s.region, m.consumption_wh, m.matched_wh FROM carbon_site_months m "
+        "JOIN carbon_sites s ON s.site = m.site WHERE m.month_s = ? ORDER BY m.site",
+        (month_s,),
+    ):
+        if c > 0:
+            orgs.add(_text(org))
+        consumption += c
+        matched += m
+        region_id = _text(region)
+        if region_id not in factors:
+            factors[region_id] = grid_factor(view, region_id, month)
+        avoided += m * (factors[region_id] or 0) // WH_PER_MWH
+    return CommunityMonth(month, len(orgs), consumption, matched, avoided)
+
+
+def plant_contributions(
+    conn: sqlite3.Connection, view: StateReader, month: str, local: LocalTime
+) -> list[PlantContribution]:
+    """Every plant's generation in ``month`` and how many households it served, by id."""
+    month_s = local.month_start(month)
+    out = []
+    for device, region, gen in conn.execute(
+        "SELECT d.device, d.region, COALESCE(m.generation_wh, 0) FROM carbon_devices d "
+        "LEFT JOIN carbon_device_months m ON m.device = d.device AND m.month_s = ? "
+        "ORDER BY d.device",
+        (month_s,),
+    ):
+        device_id = _text(device)
+        factor = grid_factor(view, _text(region), month) or 0
+        out.append(
+            PlantContribution(
+                device_id, gen, gen * factor // WH_PER_MWH, households_served(conn, device_id)
+            )
+        )
+    return out
+
+
+def households_served(conn: sqlite3.Connection, device: str) -> int:
+    """Consumers a plant delivered clean energy to in settled pairings (all time)."""
+    (n,) = conn.execute(
+        "SELECT COUNT(*) FROM market_plant_buyers WHERE device = ? AND delivered_wh > 0",
+        (device,),
+    ).fetchone()
+    return int(n)
+
+
+def ranking(
+    conn: sqlite3.Connection, view: StateReader, month: str, local: LocalTime
+) -> list[Ranked]:
+    """The households that opted in, by their clean share of ``month`` (highest first, then
+    pseudonym); a household that revoked is not read at all."""
+    month_s = local.month_start(month)
+    rows = []
+    for consent in community.ranked(view):
+        if consent.pseudonym is None:
+            continue
+        sites = sites_of(conn, consent.org)
+        c = m = 0
+        for site in sites:
+            found = conn.execute(
+                "SELECT consumption_wh, matched_wh FROM carbon_site_months "
+                "WHERE site = ? AND month_s = ?",
+                (site, month_s),
+            ).fetchone()
+            if found is not None:
+                c += found[0]
+                m += found[1]
+        share = min(m, c) * 1000 // c if c > 0 else None
+        rows.append((share, m, consent.pseudonym))
+    rows.sort(key=lambda r: (-(r[0] if r[0] is not None else -1), -r[1], community.fold(r[2])))
+    return [Ranked(i + 1, name, share, m) for i, (share, m, name) in enumerate(rows)]

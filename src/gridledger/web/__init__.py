@@ -30,6 +30,7 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
         carbon,
         certificates,
         claims,
+        community,
         credits,
         custody,
         explorer,
@@ -42,8 +43,8 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
 
     # custody before operator: /operator/members is its own page, not one of /operator/{what}
     views = (
-        explorer, record, participants, certificates, carbon, credits, claims, market, products,
-        auth, custody, operator,
+        explorer, record, community, participants, certificates, carbon, credits, claims, market,
+        products, auth, custody, operator,
     )  # fmt: skip
     return [m.router(ctx) for m in views] + [_favicon()]
 

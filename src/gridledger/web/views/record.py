@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from gridledger.api.context import ApiContext
-from gridledger.contracts import registry
+from gridledger.contracts import community, registry
 from gridledger.core.localtime import LocalTime
 from gridledger.readmodels import green_record
 from gridledger.state.state import StateReader
@@ -24,6 +24,7 @@ from gridledger.web.charts import Series, bars
 from gridledger.web.i18n import Translator, pick_lang
 from gridledger.web.render import render
 from gridledger.web.views.market import not_found
+from gridledger.web.views.participants import outcome_of
 
 ACCOUNT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -32,8 +33,8 @@ YEAR = re.compile(r"^\d{4}$")
 
 def threshold_of(view: StateReader, account: str) -> int:
     """The clean share (permille) the household chose for its streak, or the default."""
-    del view, account
-    return green_record.DEFAULT_THRESHOLD_PERMILLE
+    found = community.get_setting(view, account)
+    return green_record.DEFAULT_THRESHOLD_PERMILLE if found is None else found.share_permille
 
 
 def household(view: StateReader, account: str) -> registry.Account | None:
@@ -80,6 +81,8 @@ def month_days(found: green_record.Record, month: str, local: LocalTime) -> list
 def router(ctx: ApiContext) -> APIRouter:
     r = APIRouter(include_in_schema=False)
     node = ctx.node
+    auth = ctx.auth
+    assert auth is not None
 
     @r.get("/consumer/{account}/record", response_class=HTMLResponse)
     def record_page(request: Request, account: str) -> Response:
@@ -152,6 +155,13 @@ def router(ctx: ApiContext) -> APIRouter:
             next_month=next_month,
             prev_year=str(int(year) - 1),
             next_year=str(int(year) + 1),
+            consent=community.get_consent(view, found.id),
+            member=(viewer := auth.viewer(request)) is not None and viewer.account == found.id,
+            custodial=found.id in auth.custody,
+            custody_off=auth.site.custodial_refusal,
+            outcome=outcome_of(node, found.id, request.query_params.get("tx")),
+            error=request.query_params.get("error", "")[:64],
+            login_next=f"/consumer/{found.id}/record",
         )
 
     return r
