@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridledger.core.localtime import LocalTime
-from gridledger.readmodels.green_record import DayShare, milestones, streaks
+from gridledger.readmodels.green_record import DayShare, Record, milestones, missed, streaks
 
 SHANGHAI = LocalTime("Asia/Shanghai")
 BERLIN = LocalTime("Europe/Berlin")
@@ -103,3 +103,15 @@ def test_streaks_agree_with_a_calendar_walk(
     reached = {m.key: m.reached_s for m in milestones(days, threshold, {})}
     assert (reached["first_clean_day"] is None) == (best == 0)
     assert (reached["streak_7"] is None) == (best < 7)
+
+
+def test_missed_is_what_the_share_had_before_would_have_avoided_since() -> None:
+    days = _days(SHANGHAI, [(10_000, 6_000), (10_000, 4_000), (8_000, 0), (12_000, 0)])
+    rec = Record(500, 0, 1, days, [], 10_000, 40_000, 0)
+    found = missed(rec, days[2].day_s, 581_000)
+    assert found is not None
+    assert (found.consumption_wh, found.share_permille, found.matched_wh) == (20_000, 500, 10_000)
+    assert found.avoided_g == 10_000 * 581_000 // 1_000_000
+    # no clean energy before, or nothing consumed since: nothing to show
+    assert missed(rec, days[0].day_s, 581_000) is None
+    assert missed(rec, days[-1].day_s + 86_400, 581_000) is None

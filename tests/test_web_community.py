@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gridledger.contracts import community
+from gridledger.contracts import community, registry
 from gridledger.readmodels.carbon import zone_of
 from gridledger.readmodels.green_record import community_month, plant_contributions
 from gridledger.web.render import kwh
@@ -113,6 +113,19 @@ def test_community_totals_and_plants_in_english(page: Any, web_site: WebSite) ->
         assert row.inner_text() == str(n)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
     shot(page, "community-en")
+    # a plant owner sees on its own page how many households its generation served
+    device, n = max(served.items(), key=lambda item: item[1])
+    owner = next(
+        a
+        for a in registry.list_accounts(node.state.view, role="producer").items
+        if any(
+            d.id == device for d in registry.list_devices(node.state.view, owner_org=a.org).items
+        )
+    )
+    page.goto(f"/producer/{owner.id}?lang=en")
+    nudge = page.locator('[data-nudge="served"]')
+    assert nudge.get_attribute("data-households") == str(n)
+    assert f"{device}'s clean power has served {n} households" in nudge.inner_text()
 
 
 def test_a_member_sets_the_share_its_streak_counts(web_site: WebSite) -> None:

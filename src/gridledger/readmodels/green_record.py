@@ -448,3 +448,38 @@ def ranking(
         rows.append((share, m, consent.pseudonym))
     rows.sort(key=lambda r: (-(r[0] if r[0] is not None else -1), -r[1], community.fold(r[2])))
     return [Ranked(i + 1, name, share, m) for i, (share, m, name) in enumerate(rows)]
+
+
+# nudges -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Missed:
+    """What a household that went back to grid power would have avoided had it stayed.
+
+    Attributes:
+        since_s: When it chose grid power again (block time).
+        consumption_wh: Its consumption on the days from then on, Wh.
+        share_permille: Its own hourly-matched share on the days before (what it had).
+        matched_wh: That share of the consumption since, Wh.
+        avoided_g: That energy at the grid-average factor, grams.
+    """
+
+    since_s: int
+    consumption_wh: int
+    share_permille: int
+    matched_wh: int
+    avoided_g: int
+
+
+def missed(found: Record, since_s: int, factor_g_per_mwh: int) -> Missed | None:
+    """What the household would have avoided since ``since_s`` at the clean share it had
+    before (``None`` if it had no clean energy before, or no consumption since)."""
+    before = [d for d in found.days if d.day_s < since_s]
+    after = [d for d in found.days if d.day_s >= since_s]
+    consumed_before = sum(d.consumption_wh for d in before)
+    matched_before = sum(min(d.matched_wh, d.consumption_wh) for d in before)
+    consumed_after = sum(d.consumption_wh for d in after)
+    if not matched_before or not consumed_after:
+        return None
+    share = matched_before * 1000 // consumed_before
+    matched = consumed_after * share // 1000
+    return Missed(since_s, consumed_after, share, matched, matched * factor_g_per_mwh // WH_PER_MWH)

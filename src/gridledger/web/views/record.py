@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from gridledger.api.context import ApiContext
-from gridledger.contracts import community, registry
+from gridledger.contracts import community, market, registry
 from gridledger.core.localtime import LocalTime
 from gridledger.readmodels import green_record
 from gridledger.state.state import StateReader
@@ -78,6 +78,21 @@ def month_days(found: green_record.Record, month: str, local: LocalTime) -> list
     return out
 
 
+def _missed(
+    view: StateReader, account: registry.Account, rec: green_record.Record, local: LocalTime
+) -> green_record.Missed | None:
+    """The nudge of a household whose every site is on grid power again after clean days."""
+    prefs = market.preferences_of(view, account.id)
+    if not prefs or any(p.choice == "clean" for p in prefs):
+        return None
+    since = max(p.since_s for p in prefs)
+    site = registry.get_site(view, prefs[0].site)
+    if site is None or not rec.days:
+        return None
+    factor = green_record.grid_factor(view, site.grid_region, local.month_text(rec.days[-1].day_s))
+    return green_record.missed(rec, local.day_of(since), factor or 0)
+
+
 def router(ctx: ApiContext) -> APIRouter:
     r = APIRouter(include_in_schema=False)
     node = ctx.node
@@ -135,6 +150,7 @@ def router(ctx: ApiContext) -> APIRouter:
                 ],
             )
         start = local.month_start(month)
+        nudge = _missed(view, found, rec, local)
         prev_month = local.month_text(start - 1)
         next_month = local.month_text(local.next_month(start))
         return render(
@@ -162,6 +178,7 @@ def router(ctx: ApiContext) -> APIRouter:
             outcome=outcome_of(node, found.id, request.query_params.get("tx")),
             error=request.query_params.get("error", "")[:64],
             login_next=f"/consumer/{found.id}/record",
+            missed=nudge,
         )
 
     return r
