@@ -79,3 +79,19 @@ def test_record_month_and_year_views_in_both_languages(browser: Any, web_site: W
 def test_record_of_an_unknown_household_is_404(web_site: WebSite) -> None:
     assert httpx.get(f"{web_site.url}/consumer/nobody/record").status_code == 404
     assert httpx.get(f"{web_site.url}/consumer/plant-owner-01/record").status_code == 404
+
+
+def test_odd_queries_never_fail(web_site: WebSite) -> None:
+    account, _ = _household(web_site)
+    for query in (
+        "view=month&month=0001-01",
+        "view=month&month=9999-12",
+        "view=year&year=0000",
+        "view=year&year=9999",
+        "view=decade",
+        "month=2025-13",
+        "month=%00",
+    ):
+        for path in (f"/consumer/{account}/record?{query}", f"/community?{query}"):
+            answer = httpx.get(f"{web_site.url}{path}")
+            assert answer.status_code == 200, (path, answer.status_code)

@@ -27,8 +27,9 @@ from gridledger.web.views.market import not_found
 from gridledger.web.views.participants import outcome_of
 
 ACCOUNT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-YEAR = re.compile(r"^\d{4}$")
+MONTH = re.compile(r"^(19[7-9]\d|2[0-8]\d\d)-(0[1-9]|1[0-2])$")
+"""A month the pages show: 1970-01 to 2899-12 (any other falls back to the latest)."""
+YEAR = re.compile(r"^(19[7-9]\d|2[0-8]\d\d)$")
 
 
 def threshold_of(view: StateReader, account: str) -> int:
