@@ -330,3 +330,23 @@ def test_proof_json_round_trips_through_files(client: Client, tmp_path: Any) -> 
     path = tmp_path / "proof.json"
     path.write_bytes(msgspec.json.encode(proof))
     assert verify_state_proof(json.loads(path.read_text())) is not None
+
+
+def test_community_consent_through_the_sdk(client: Client, chain: Chain) -> None:
+    from gridledger.contracts import community
+    from gridledger.sdk.errors import ApiError, InvalidInput
+
+    key = chain.keys["carol"]
+    assert client.community.opt_in(key, "carol", pseudonym="Quiet Roof").ok
+    (found,) = community.ranked(chain.node.state.view)
+    assert (found.account, found.pseudonym) == ("carol", "Quiet Roof")
+    with pytest.raises(InvalidInput) as refused:  # refused before anything is sent
+        client.community.opt_in(key, "carol", pseudonym="x")
+    assert refused.value.code == "community.invalid_pseudonym"
+    assert client.community.set_streak_share(key, "carol", share_permille=700).ok
+    assert client.community.revoke(key, "carol").ok
+    assert community.ranked(chain.node.state.view) == []
+    # alice is no consumer: the node refuses at admission
+    with pytest.raises(ApiError) as forbidden:
+        client.community.revoke(chain.keys["alice"], "alice")
+    assert forbidden.value.code == "auth.forbidden"

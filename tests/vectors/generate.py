@@ -711,6 +711,26 @@ def _contract_cases() -> list[tuple[str, Transaction]]:
                 "operator", 1, "registry.revoke_role", {"account": "operator", "role": "operator"}
             ),
         ),
+        *_community_cases(),
+    ]
+
+
+def _community_cases() -> list[tuple[str, Transaction]]:
+    def opt_in(sender: str, pseudonym: str) -> Transaction:
+        return signed_tx(sender, 1, "community.opt_in", {"pseudonym": pseudonym})
+
+    def share(permille: int) -> Transaction:
+        return signed_tx("house-a", 1, "community.set_streak_share", {"share_permille": permille})
+
+    return [
+        ("opt in to the ranking", opt_in("house-a", "Sunny Balcony")),
+        ("opt in under a Chinese pseudonym", opt_in("house-b", "绿色阳台")),
+        ("opt in under an invalid pseudonym", opt_in("house-a", "1 bad!")),
+        ("opt in under an account id", opt_in("house-a", "House-B")),
+        ("opt in by a non-consumer", opt_in("operator", "Operator Joe")),
+        ("revoke without consent", signed_tx("house-a", 1, "community.revoke", {})),
+        ("set the streak share", share(750)),
+        ("set a streak share over 1000", share(1001)),
     ]
 
 
@@ -756,8 +776,8 @@ def contract_vectors() -> dict[str, Any]:
     genesis = vector_genesis()
     pre_state = committed_genesis(genesis)
     return {
-        "description": "Contract transitions of funds and the registry, from the genesis state "
-        "of genesis.json. " + TRANSITIONS,
+        "description": "Contract transitions of funds, the registry and community, from the "
+        "genesis state of genesis.json. " + TRANSITIONS,
         "height": 1,
         "block_time": BLOCK_TIME_MS,
         "pre": state_text(pre_state.committed),

@@ -38,6 +38,7 @@ from gridledger.api.routes import (
     market,
     operator,
     ops,
+    personal,
     products,
     readings,
     state,
@@ -50,6 +51,7 @@ from gridledger.node.custody import Custody, CustodyError
 from gridledger.node.home import local_time
 from gridledger.node.members import Members, MembersError
 from gridledger.node.node import Node
+from gridledger.node.personal import PersonalStore
 
 log = logging.getLogger("gridledger.api")
 
@@ -128,7 +130,7 @@ def create_app(
     )
     ctx = ApiContext(
         node, waiters, max_batch, max_batch_bytes, BodyBudget(body_limits), auth,
-        local=_local_time(node),
+        local=_local_time(node), personal=PersonalStore(node.config.home),
     )  # fmt: skip
     app.state.ctx = ctx
     app.state.auth = auth
@@ -152,6 +154,7 @@ def create_app(
         operator,
         certificate_files,
         claims,
+        personal,
     ):
         app.include_router(module.router(ctx))
     _offline_docs(app)

@@ -12,6 +12,7 @@ from gridledger.api.schemas import HEX64
 from gridledger.api.waiting import CommitWaiters
 from gridledger.core.localtime import LocalTime
 from gridledger.node.node import Node
+from gridledger.node.personal import PersonalStore
 
 if TYPE_CHECKING:
     from gridledger.api.auth import Auth
@@ -42,6 +43,8 @@ class ApiContext:
     """Sessions, members and custody: who may ask the node to sign or to manage members."""
     local: LocalTime = field(default_factory=LocalTime)
     """The chain's time zone (its genesis ``time_zone``), for the pages."""
+    personal: PersonalStore | None = None
+    """Households' personal details, off the chain (``HOME/personal.sqlite``)."""
 
 
 def hash_bytes(tx_hash: str) -> bytes:

@@ -42,7 +42,7 @@ LEDGER_ACCOUNTS = 10_000
 FEED_SLICE = 20_000
 """Transfers signed and submitted at a time; the next slice waits for the pool to drain."""
 TARGET_MS = 300.0
-MAX_KINDS = 48
+MAX_KINDS = 56
 _HREF = re.compile(r"""<a\s[^>]*href="([^"]+)\"""")
 _NAV = re.compile(r"<nav[^>]*>(.*?)</nav>", re.S)
 _MAIN = re.compile(r"<main[^>]*>(.*)</main>", re.S)

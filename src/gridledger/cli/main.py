@@ -41,6 +41,7 @@ from gridledger.cli import (
     keys,
     logs,
     network,
+    personal,
     products,
     proofs,
     query,
@@ -96,6 +97,7 @@ app.add_typer(carbon.app, name="carbon")
 app.add_typer(credits.app, name="credits")
 app.add_typer(credits.allowances_app, name="allowances")
 app.add_typer(products.app, name="products")
+app.add_typer(personal.app, name="personal")
 app.command("sync")(chain.sync_command)
 app.command("verify-proof")(proofs.verify_proof_command)
 app.add_typer(chain.readmodels_app, name="readmodels")

@@ -33,6 +33,7 @@ from gridledger.core.types import Receipt, Transaction
 from gridledger.sdk.carbon import Carbon
 from gridledger.sdk.certificates import Certificates
 from gridledger.sdk.claims import Claims
+from gridledger.sdk.community import Community
 from gridledger.sdk.credits import Allowances, Credits
 from gridledger.sdk.errors import (
     ApiError,
@@ -626,6 +627,12 @@ class Client:
         """Carbon-neutrality claims' endpoints and transactions
         (:class:`gridledger.sdk.claims.Claims`)."""
         return Claims(self)
+
+    @property
+    def community(self) -> Community:
+        """A household's consent and streak threshold (:class:`gridledger.sdk.community.
+        Community`)."""
+        return Community(self)
 
     @property
     def products(self) -> Products:

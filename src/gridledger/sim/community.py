@@ -72,6 +72,7 @@ from gridledger.node.home import init_home, key_path, open_node
 from gridledger.node.keeper import worth_clearing
 from gridledger.node.members import LOCK_NAME, MEMBERS_NAME, Members
 from gridledger.node.node import DB_NAME, GENESIS_NAME, CommittedBlock, Node, wall_clock_ms
+from gridledger.node.personal import PERSONAL_NAME, Details, PersonalStore
 from gridledger.sdk import Client
 from gridledger.sim import carbon, neutrality, supply_chain
 from gridledger.sim.load import (
@@ -428,7 +429,8 @@ def prepare_home(home: Path, reset: bool) -> None:
             f"{home} holds a demo chain already: pass --reset to build a new one, or serve "
             f"this one with 'gridledger node --home {home}'",
         )
-    for name in (GENESIS_NAME, "node.json", MARKER_NAME, CUSTODY_NAME, MEMBERS_NAME, LOCK_NAME):
+    for name in (GENESIS_NAME, "node.json", MARKER_NAME, CUSTODY_NAME, MEMBERS_NAME, LOCK_NAME,
+                 PERSONAL_NAME):  # fmt: skip
         (home / name).unlink(missing_ok=True)
     for suffix in ("", "-wal", "-shm"):
         (home / (DB_NAME + suffix)).unlink(missing_ok=True)
@@ -997,6 +999,7 @@ def _enrol_demo_members(home: Path, community: Community, api: str) -> dict[str,
     passwords = {account: _demo_password() for account in accounts}
     for account, password in passwords.items():
         members.set_password(account, password)
+    _keep_demo_details(home, accounts)
     port = api.rsplit(":", 1)[1]
     return {
         # passkeys need a host name, so the demo is named localhost, not 127.0.0.1
@@ -1004,6 +1007,31 @@ def _enrol_demo_members(home: Path, community: Community, api: str) -> dict[str,
         "members": [{"account": a, "password": p} for a, p in passwords.items()],
         "operator_token": members.issue_operator_token(OPERATOR),
     }
+
+
+DEMO_NAMES = ("Li Hua 李华", "Chen Jing 陈静", "Wang Fang 王芳", "Zhang Wei 张伟", "Liu Yang 刘洋")
+
+
+def demo_details(index: int) -> Details:
+    """The made-up personal details of the demo's ``index``-th member (never on the chain)."""
+    name = DEMO_NAMES[index % len(DEMO_NAMES)]
+    return Details(
+        name=name,
+        address=f"Room {1201 + index}, Block {3 + index}, Haiyue Garden, Shekou, Shenzhen",
+        phone=f"+86 138 0000 {1000 + index}",
+        email=f"member{index + 1}@example.cn",
+    )
+
+
+def _keep_demo_details(home: Path, accounts: list[str]) -> None:
+    """The members' names, addresses and contacts go to the node's personal database
+    (``HOME/personal.sqlite``), never into a transaction: the chain knows only ids."""
+    store = PersonalStore(home)
+    try:
+        for index, account in enumerate(accounts):
+            store.put(account, demo_details(index))
+    finally:
+        store.close()
 
 
 def _scenario(community: Community) -> dict[str, Any]:

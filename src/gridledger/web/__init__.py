@@ -30,19 +30,22 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
         carbon,
         certificates,
         claims,
+        community,
         credits,
         custody,
         explorer,
         market,
         operator,
         participants,
+        personal,
         products,
+        record,
     )
 
     # custody before operator: /operator/members is its own page, not one of /operator/{what}
     views = (
-        explorer, participants, certificates, carbon, credits, claims, market, products, auth,
-        custody, operator,
+        explorer, record, personal, community, participants, certificates, carbon, credits,
+        claims, market, products, auth, custody, operator,
     )  # fmt: skip
     return [m.router(ctx) for m in views] + [_favicon()]
 

@@ -138,7 +138,7 @@ def _switch_body(pref: market.Preference | None, site: str, choice: str) -> dict
     return body
 
 
-def _outcome(node: Node, account: str, tx_hash: str | None) -> dict[str, Any] | None:
+def outcome_of(node: Node, account: str, tx_hash: str | None) -> dict[str, Any] | None:
     """What became of a transaction the page was asked to report (``?tx=``)."""
     if tx_hash is None or not TX_HASH.match(tx_hash):
         return None
@@ -156,6 +156,7 @@ def _outcome(node: Node, account: str, tx_hash: str | None) -> dict[str, Any] | 
         "code": receipt.get("code"),
         "message": receipt.get("message"),
         "choice": tx.get("body", {}).get("choice"),
+        "kind": tx.get("kind"),
     }
 
 
@@ -352,7 +353,7 @@ def router(ctx: ApiContext) -> APIRouter:
             custody_off=auth.site.custodial_refusal,
             member=(viewer := auth.viewer(request)) is not None and viewer.account == account,
             login_next=f"/consumer/{quote(account, safe='')}",
-            outcome=_outcome(node, account, request.query_params.get("tx")),
+            outcome=outcome_of(node, account, request.query_params.get("tx")),
             error=request.query_params.get("error"),
             day=last,
             today=today,
