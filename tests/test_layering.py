@@ -26,6 +26,7 @@ KEYSPACES = (
     "certificates/",
     "credits/",
     "allowances/",
+    "exchange/",
 )
 TEMPLATES = (".html", ".json", ".js", ".css", ".svg")
 
