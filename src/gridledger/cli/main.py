@@ -9,6 +9,7 @@ gridledger cert ...        granular energy certificates: transactions, registry 
 gridledger carbon ...      carbon accounting: emission factors, inventories, reports
 gridledger credits ...     carbon credits: projects, verified reductions, serials, retirements
 gridledger allowances ...  emission allowances: periods, allocation, surrender, compliance
+gridledger exchange ...    limit orders for allowances and credits: place, cancel, book, trades
 gridledger verify          re-execute the stored chain and check every hash and signature
 gridledger verify-proof    check a saved proof file offline, finality included
 gridledger sync            import a peer's blocks this node lacks, checking each one
@@ -36,6 +37,7 @@ from gridledger.cli import (
     credits,
     custody,
     demo,
+    exchange,
     ingest,
     keys,
     logs,
@@ -93,6 +95,7 @@ app.add_typer(certificates.app, name="cert")
 app.add_typer(carbon.app, name="carbon")
 app.add_typer(credits.app, name="credits")
 app.add_typer(credits.allowances_app, name="allowances")
+app.add_typer(exchange.app, name="exchange")
 app.command("sync")(chain.sync_command)
 app.command("verify-proof")(proofs.verify_proof_command)
 app.add_typer(chain.readmodels_app, name="readmodels")

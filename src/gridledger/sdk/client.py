@@ -41,6 +41,7 @@ from gridledger.sdk.errors import (
     TransactionFailed,
     TransportError,
 )
+from gridledger.sdk.exchange import Exchange
 from gridledger.sdk.market import Market
 from gridledger.sdk.tx import sign_tx
 
@@ -618,6 +619,11 @@ class Client:
         """The allowance system's endpoints and transactions
         (:class:`gridledger.sdk.credits.Allowances`)."""
         return Allowances(self)
+
+    @property
+    def exchange(self) -> Exchange:
+        """The exchange's endpoints and transactions (:class:`gridledger.sdk.exchange.Exchange`)."""
+        return Exchange(self)
 
     # events --------------------------------------------------------------------------------
     def events(
