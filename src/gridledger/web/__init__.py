@@ -30,6 +30,7 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
         carbon,
         certificates,
         custody,
+        exchange,
         explorer,
         market,
         operator,
@@ -37,7 +38,17 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
     )
 
     # custody before operator: /operator/members is its own page, not one of /operator/{what}
-    views = (explorer, participants, certificates, carbon, market, auth, custody, operator)
+    views = (
+        explorer,
+        participants,
+        certificates,
+        carbon,
+        market,
+        exchange,
+        auth,
+        custody,
+        operator,
+    )
     return [m.router(ctx) for m in views] + [_favicon()]
 
 
