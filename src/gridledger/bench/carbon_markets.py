@@ -28,7 +28,9 @@ them trade on arrival and the rest rest in the book. ``orders_traded`` counts th
 
 ``ed25519_verify_per_s_one_core`` is PyNaCl verifying an order's signing bytes in one thread,
 measured before and after the orders (the higher figure is kept, as ``bench ledger`` does);
-``orders_ratio`` is ``orders_per_s`` over it.
+``orders_ratio`` is ``orders_per_s`` over it. ``credits_other_processes_cores`` and
+``orders_other_processes_cores`` are the cores everything else on the machine used during
+each part (figures from a busy machine are not the node's).
 
 :func:`figures` builds the printed object from each part's results, so a new part adds its
 own figures there.
@@ -45,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import psutil
 
 from gridledger.bench.carbon import factor_txs
 from gridledger.bench.ledger import (
@@ -52,6 +55,7 @@ from gridledger.bench.ledger import (
     bench_key,
     commit_all,
     commit_timed,
+    cpu_seconds,
     verify_rate_one_core,
 )
 from gridledger.contracts import credits, exchange
@@ -84,6 +88,24 @@ def _noop(_phase: str, _done: int, _total: int) -> None:
     return None
 
 
+class _OtherLoad:
+    """The cores the rest of the machine keeps busy between :meth:`start` and :meth:`cores`."""
+
+    def start(self) -> None:
+        self.me = psutil.Process()
+        self.t0, self.busy0, self.own0 = time.perf_counter(), _busy_s(), sum(cpu_seconds(self.me))
+
+    def cores(self) -> float:
+        elapsed = time.perf_counter() - self.t0
+        others = (_busy_s() - self.busy0) - (sum(cpu_seconds(self.me)) - self.own0)
+        return max(0.0, others / elapsed) if elapsed > 0 else 0.0
+
+
+def _busy_s() -> float:
+    t = psutil.cpu_times()
+    return float(t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0))
+
+
 @dataclass
 class CreditRates:
     """The credit phases' results."""
@@ -94,6 +116,7 @@ class CreditRates:
     failed: int
     serial_blocks: int
     retired_t: int
+    other_cores: float
 
 
 @dataclass
@@ -111,6 +134,7 @@ class OrderRate:
     book_asks: int
     verify_per_s: float
     block_max_txs: int
+    other_cores: float
 
 
 def figures(credit: CreditRates, order: OrderRate) -> dict[str, Any]:
@@ -125,6 +149,7 @@ def figures(credit: CreditRates, order: OrderRate) -> dict[str, Any]:
         "credit_failed_receipts": credit.failed,
         "serial_blocks": credit.serial_blocks,
         "retired_t": credit.retired_t,
+        "credits_other_processes_cores": round(credit.other_cores, 2),
         "orders": order.orders,
         "traders": order.traders,
         "orders_committed": order.committed,
@@ -138,6 +163,7 @@ def figures(credit: CreditRates, order: OrderRate) -> dict[str, Any]:
         "ed25519_verify_per_s_one_core": round(order.verify_per_s, 1),
         "orders_ratio": round(orders_per_s / order.verify_per_s, 3),
         "block_max_txs": order.block_max_txs,
+        "orders_other_processes_cores": round(order.other_cores, 2),
     }
 
 
@@ -249,6 +275,8 @@ def credit_rates(blocks: int, per_block: int = 2000, progress: Progress = _noop)
     docstring)."""
     led = _Ledger(_credit_genesis())
     period = _credit_setup(led)
+    load = _OtherLoad()
+    load.start()
     one = {"project": "wf", "period": period, "quantity_t": 1}
     issue = [led.tx("verifier", "credits.issue", one) for _ in range(blocks)]
     issue_s = _timed(led, issue, per_block, "issue", progress)
@@ -260,7 +288,8 @@ def credit_rates(blocks: int, per_block: int = 2000, progress: Progress = _noop)
     retire_s = _timed(led, retire, per_block, "retire", progress)
     totals = credits.project_totals(led.state, "wf")
     return CreditRates(blocks=blocks, issue_s=issue_s, retire_s=retire_s, failed=led.failed,
-                       serial_blocks=len(serials), retired_t=totals.retired_t)  # fmt: skip
+                       serial_blocks=len(serials), retired_t=totals.retired_t,
+                       other_cores=load.cores())  # fmt: skip
 
 
 # orders ----------------------------------------------------------------------------------------
@@ -320,7 +349,10 @@ def order_rate(orders: int, traders: int = 1000, home: Path | None = None,
     node.start()
     try:
         commit_all(node, setup)
+        load = _OtherLoad()
+        load.start()
         run = commit_timed(node, parts, phase="orders", progress=progress)
+        other_cores = load.cores()
         view = node.state.view
         book = exchange.depth(view, INSTRUMENT, levels=10**6)
         found = exchange.get_instrument(view, INSTRUMENT)
@@ -334,7 +366,7 @@ def order_rate(orders: int, traders: int = 1000, home: Path | None = None,
         orders=orders, traders=traders, committed=run.committed, failed=run.failed,
         first_failure=run.first_failure, elapsed_s=run.elapsed_s, trades=trades,
         book_bids=len(book.bids), book_asks=len(book.asks), verify_per_s=verify_rate,
-        block_max_txs=block_max_txs,
+        block_max_txs=block_max_txs, other_cores=other_cores,
     )  # fmt: skip
 
 
