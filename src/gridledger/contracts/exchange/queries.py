@@ -3,6 +3,8 @@ orders, trades."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from gridledger.contracts.exchange import keys
 from gridledger.contracts.exchange.orders import get_order
 from gridledger.contracts.exchange.records import Depth, Instrument, Level, Order, Side, Trade
@@ -18,17 +20,19 @@ def get_instrument(view: StateReader, instrument_id: str) -> Instrument | None:
     return view.get_record(keys.instrument(instrument_id), Instrument)
 
 
-def resting_orders(view: StateReader, instrument_id: str, side: Side) -> list[Order]:
-    """The open orders of one side of the book, best price first, then oldest."""
-    out = []
+def _side(view: StateReader, instrument_id: str, side: Side) -> Iterator[Order]:
     for k, _ in view.scan(keys.side_of(instrument_id, side)):
         found = get_order(view, keys.number_of(k))
         if found is not None:
-            out.append(found)
-    return out
+            yield found
 
 
-def _levels(orders: list[Order], levels: int, time_s: int | None) -> list[Level]:
+def resting_orders(view: StateReader, instrument_id: str, side: Side) -> list[Order]:
+    """The open orders of one side of the book, best price first, then oldest."""
+    return list(_side(view, instrument_id, side))
+
+
+def _levels(orders: Iterable[Order], levels: int, time_s: int | None) -> list[Level]:
     out: list[Level] = []
     for o in orders:
         if time_s is not None and o.expires_s is not None and o.expires_s <= time_s:
@@ -46,13 +50,14 @@ def _levels(orders: list[Order], levels: int, time_s: int | None) -> list[Level]
 
 def depth(view: StateReader, instrument_id: str, levels: int = 50,
           time_s: int | None = None) -> Depth:  # fmt: skip
-    """The book of ``instrument_id`` aggregated by price, at most ``levels`` a side; orders
-    expired by ``time_s`` (the latest block's time, when given) left out."""
+    """The book of ``instrument_id`` aggregated by price, at most ``levels`` a side (the
+    orders past the last level are not read); orders expired by ``time_s`` (the latest
+    block's time, when given) left out."""
     found = get_instrument(view, instrument_id)
     return Depth(
         instrument=instrument_id,
-        bids=_levels(resting_orders(view, instrument_id, "buy"), levels, time_s),
-        asks=_levels(resting_orders(view, instrument_id, "sell"), levels, time_s),
+        bids=_levels(_side(view, instrument_id, "buy"), levels, time_s),
+        asks=_levels(_side(view, instrument_id, "sell"), levels, time_s),
         last_price_fen_per_t=None if found is None else found.last_price_fen_per_t,
         volume_t=0 if found is None else found.volume_t,
         trades=0 if found is None else found.trades,
