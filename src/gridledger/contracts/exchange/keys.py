@@ -6,6 +6,10 @@
   book. ``<side>`` is ``b`` (bids) or ``s`` (asks); ``<price>`` is 19 digits: the ask's
   price, or ``2^63 - 1`` minus the bid's, so each side scans best price first and, within a
   price, in order of placement (price-time priority);
+* ``exchange/head/<instrument>/<side>``: the rest of key (``<price>/<n>``) of an order that
+  rested in that side of the book at or before the best live one: every live order of the
+  side is at or after it, so the best-order lookup starts there and never steps again over
+  the orders filled before it;
 * ``exchange/account/<account>/<n>``: ``1`` for every order the account placed;
 * ``exchange/instrument/<instrument>``: the :class:`~.records.Instrument` (created with its
   first order): last price, volume;
@@ -48,6 +52,10 @@ def side_of(instrument: str, side: Side) -> bytes:
 def resting(instrument: str, side: Side, price_fen_per_t: int, n: int) -> bytes:
     rank = INT_MAX - price_fen_per_t if side == "buy" else price_fen_per_t
     return side_of(instrument, side) + b"%019d/" % rank + _n(n)
+
+
+def head(instrument_id: str, side: Side) -> bytes:
+    return b"exchange/head/" + instrument_id.encode() + (b"/b" if side == "buy" else b"/s")
 
 
 def of_account(account: str) -> bytes:

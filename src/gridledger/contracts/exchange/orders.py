@@ -82,10 +82,26 @@ def _crosses(incoming: Order, resting: Order) -> bool:
     return resting.price_fen_per_t >= incoming.price_fen_per_t
 
 
-def _best(view: StateReader, instrument_id: str, side: Side) -> Order | None:
-    for k, _ in view.scan_range(keys.side_of(instrument_id, side), b"", limit=1):
-        return get_order(view, keys.number_of(k))
+def _best(state: StateWriter, instrument_id: str, side: Side) -> Order | None:
+    """The best live order of one side, found from the side's head (see :mod:`.keys`), which
+    moves up to it."""
+    prefix = keys.side_of(instrument_id, side)
+    head = state.get(keys.head(instrument_id, side)) or b""
+    for k, _ in state.scan_range(prefix, head, limit=1):
+        if k[len(prefix) :] != head:
+            state.set(keys.head(instrument_id, side), k[len(prefix) :])
+        return get_order(state, keys.number_of(k))
     return None
+
+
+def _rest(state: StateWriter, order: Order) -> None:
+    """Put ``order`` in the book, moving its side's head back to it if it is the best."""
+    key = keys.resting(order.instrument, order.side, order.price_fen_per_t, order.id)
+    state.set(key, b"1")
+    rest = key[len(keys.side_of(order.instrument, order.side)) :]
+    head = state.get(keys.head(order.instrument, order.side))
+    if head is None or rest < head:
+        state.set(keys.head(order.instrument, order.side), rest)
 
 
 def _close(state: StateWriter, ctx: Context, spec: Instrument, order: Order,
@@ -178,7 +194,7 @@ def apply_place(state: StateWriter, ctx: Context, body: Place) -> None:
         order.status = "cancelled"
         order.closed_height = ctx.height
     else:
-        state.set(keys.resting(spec.id, order.side, order.price_fen_per_t, n), b"1")
+        _rest(state, order)
     state.put(keys.order(n), order)
     state.put(keys.instrument(spec.id), spec)
     ctx.emit("exchange.placed", order=n, instrument=spec.id, side=order.side,
