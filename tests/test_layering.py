@@ -28,6 +28,7 @@ KEYSPACES = (
     "allowances/",
     "claims/",
     "products/",
+    "exchange/",
 )
 TEMPLATES = (".html", ".json", ".js", ".css", ".svg")
 

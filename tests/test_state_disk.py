@@ -187,6 +187,8 @@ class DiskStateMachine(RuleBasedStateMachine):
             got = list(self.disk.scan_range(prefix, limit=3, reverse=True))
             want = sorted(((k, v) for k, v in self.model.items() if k.startswith(prefix)))
             assert got == want[::-1][:3]
+            for limit in (0, 1, 2, 5):  # a forward page reads the overlay up to its end only
+                assert list(self.disk.scan_range(prefix, limit=limit)) == want[:limit]
 
 
 TestDiskState = DiskStateMachine.TestCase

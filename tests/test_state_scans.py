@@ -1,8 +1,10 @@
 """Range scans of the state and pages of records, against a sorted dict.
 
 Every reader (the committed view with and without its key index, a block's live state with
-pending writes, a scratch layer over the view) must give the same pairs for the same range,
-first-to-last or last-first, cut at the same limit; ``page_of`` pages records in id order.
+pending writes in the block and in a transaction, a scratch layer over the view) must give
+the same pairs for the same range, first-to-last or last-first, cut at the same limit (the
+live state reads long ranges of the committed state a page at a time); ``page_of`` pages
+records in id order.
 """
 
 from __future__ import annotations
@@ -41,13 +43,27 @@ def readers(
             scratch.set(k, v)
     yield "live state", state
     yield "scratch", scratch
+    # the same writes split between the block and a transaction inside it, with the key
+    # written in both layers taking the transaction's value
+    layered = State(dict(committed))
+    items = list(pending.items())
+    for k in pending:
+        layered.set(k, b"stale")  # in the block, then overwritten in the block or the tx
+    for i, (k, v) in enumerate(items):
+        if i == len(items) // 2:
+            layered.begin()
+        if v is None:
+            layered.delete(k)
+        else:
+            layered.set(k, v)
+    yield "live state in a transaction", layered
 
 
 @given(
     committed=st.dictionaries(
         st.sampled_from([b"p/", b"q/", b"o"]).flatmap(lambda p: suffixes.map(lambda s: p + s)),
         values,
-        max_size=12,
+        max_size=40,
     ),
     pending=st.dictionaries(
         suffixes.map(lambda s: PREFIX + s), st.one_of(st.none(), values), max_size=6

@@ -1117,12 +1117,15 @@ CREDITS_SETUP: list[tuple[str, str, dict[str, Any]]] = [
                                          "method": "free", "quantity_t": 100}),
     ("operator", "allowances.record_emissions", {"period": "ets-2024", "holder": "operator",
                                                  "emissions_g": 90_500_000}),
+    ("operator", "exchange.place", {"instrument": "allowances:ets-2024", "side": "sell",
+                                    "price_fen_per_t": 4_000, "quantity_t": 5}),
 ]  # fmt: skip
 """Block 1 of the credit vectors: the carbon setup; a 100 MW wind farm of house-a metered
 1 GWh a day on 1-3 January 2025, registered as project 1; January verified (3 GWh x 530,600
 g/MWh = 1,591 t) and 1,000 t issued (980 to house-a, 20 to the buffer pool), 50 of them
 transferred to the operator; period ets-2024 opened, 100 t allocated to the operator and its
-verified emissions of 90.5 t (an obligation of 91 t) recorded."""
+verified emissions of 90.5 t (an obligation of 91 t) recorded; the operator offers 5 t of them
+on the exchange at 4,000 fen/t (order 1, resting)."""
 
 
 def _credits_setup() -> list[Transaction]:
@@ -1152,6 +1155,7 @@ def _credits_cases() -> list[tuple[str, Transaction]]:
     retire = {"serial": held, "beneficiary": "Shekou community", "reason": "2025 events",
               "claim_start_s": JAN_2025, "claim_end_s": FEB_2025}  # fmt: skip
     issue = {"project": "wind-a", "period": "2025-01"}
+    alw = {"instrument": "allowances:ets-2024"}
     return [
         ("issue the rest of the period", case("operator", "credits.issue", issue)),
         ("issue beyond verified reductions", case("operator", "credits.issue",
@@ -1179,6 +1183,19 @@ def _credits_cases() -> list[tuple[str, Transaction]]:
             "period": "ets-2024", "serial": WIND_SERIAL.format(1, 50), "quantity_t": 4})),
         ("surrender credits above the quota", case("operator", "allowances.surrender_credits", {
             "period": "ets-2024", "serial": WIND_SERIAL.format(1, 50), "quantity_t": 5})),
+        ("buy allowances from the resting ask", case("house-a", "exchange.place", {
+            **alw, "side": "buy", "price_fen_per_t": 4_500, "quantity_t": 1})),
+        ("buy beyond the buyer's balance", case("house-a", "exchange.place", {
+            **alw, "side": "buy", "price_fen_per_t": 4_000, "quantity_t": 2})),
+        ("offer credits, locking the lowest serials", case("house-a", "exchange.place", {
+            "instrument": "credits:wind_onshore:2025", "side": "sell",
+            "price_fen_per_t": 3_000, "quantity_t": 100})),
+        ("offer more credits than held", case("house-b", "exchange.place", {
+            "instrument": "credits:wind_onshore:2025", "side": "sell",
+            "price_fen_per_t": 3_000, "quantity_t": 1})),
+        ("cancel another account's order", case("house-a", "exchange.cancel", {"order": 1})),
+        ("cancel an order, unlocking its allowances", case("operator", "exchange.cancel",
+                                                           {"order": 1})),
     ]  # fmt: skip
 
 
@@ -1190,7 +1207,10 @@ def credits_vectors() -> dict[str, Any]:
         "without the carbon verifier role), a verification overlapping a verified period, "
         "transfer and split of part of a block, retirement (and refusals for someone else's "
         "credits and a serial split since), a cancellation from the buffer pool, surrenders of "
-        "allowances and of credits within and above the 5 % quota. 'pre' is genesis.json's "
+        "allowances and of credits within and above the 5 % quota, exchange orders (a buy trading "
+        "with the resting ask at its price, delivered against payment; a buy beyond the balance; "
+        "a credit offer locking the lowest serials; an offer beyond the credits held; "
+        "cancellations). 'pre' is genesis.json's "
         "genesis state with the block 'setup' (height 1, time 'block_time') on it. " + TRANSITIONS,
         "setup": [text(t.encode()) for t in _credits_setup()],
         "height": 2,

@@ -173,6 +173,12 @@ def _electricity(factor: library.Factor) -> dict[str, Any]:
     }
 
 
+def factor_txs(keys: dict[str, SigningKey], start_s: int, end_s: int) -> list[bytes]:
+    """The regulator's region map and factor sets from the shipped library, in force from
+    ``start_s`` to ``end_s``: ``keys["regulator"]`` signs them with nonces 1, 2, ..."""
+    return _factor_txs(_Signer(keys), start_s, end_s)
+
+
 def _factor_txs(signer: _Signer, start_s: int, end_s: int) -> list[bytes]:
     """The regulator's region map and factor sets, from the shipped library."""
     lib = library.load()

@@ -490,6 +490,45 @@ def claims_bench(
     _bench("claims benchmark", {}, samples, None, json_out, run)
 
 
+@app.command("carbon-markets")
+def carbon_markets_bench(
+    blocks: Annotated[
+        int, typer.Option("--blocks", min=1, help="Serial blocks issued, then retired.")
+    ] = 1_000_000,
+    orders: Annotated[
+        int, typer.Option("--orders", min=2, help="Limit orders through the node.")
+    ] = 100_000,
+    traders: Annotated[
+        int, typer.Option("--traders", min=2, help="Accounts placing them (half buy).")
+    ] = 1000,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            file_okay=False,
+            help="A new directory for the orders' chain. Default: a temporary one.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=0, help="Signature-check processes. Default: one per core."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Credit serial blocks issued and retired per second, and limit orders per second
+    through the whole node, with the one-core Ed25519 rate of the same run."""
+    from gridledger.bench.carbon_markets import run_carbon_markets_bench  # noqa: PLC0415
+
+    def run(report: Report) -> dict[str, Any]:
+        return run_carbon_markets_bench(blocks=blocks, orders=orders, traders=traders,
+                                        home=home, workers=workers, progress=report)  # fmt: skip
+
+    phases = {"issue": "issuing serial blocks", "retire": "retiring them",
+              "sign": "signing orders", "orders": "committing orders",
+              "claims": "checking claim proof files"}  # fmt: skip
+    _bench("carbon markets benchmark", phases, blocks, home, json_out, run)
+
+
 @app.command("passports")
 def passports_bench(
     events: Annotated[

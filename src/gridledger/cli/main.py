@@ -10,6 +10,7 @@ gridledger carbon ...      carbon accounting: emission factors, inventories, rep
 gridledger credits ...     carbon credits: projects, verified reductions, serials, retirements
 gridledger allowances ...  emission allowances: periods, allocation, surrender, compliance
 gridledger products ...    traceable products: custody, footprints, passports, CBAM
+gridledger exchange ...    limit orders for allowances and credits: place, cancel, book, trades
 gridledger verify          re-execute the stored chain and check every hash and signature
 gridledger verify-proof    check a saved proof file offline, finality included
 gridledger sync            import a peer's blocks this node lacks, checking each one
@@ -37,6 +38,7 @@ from gridledger.cli import (
     credits,
     custody,
     demo,
+    exchange,
     ingest,
     keys,
     logs,
@@ -98,6 +100,7 @@ app.add_typer(credits.app, name="credits")
 app.add_typer(credits.allowances_app, name="allowances")
 app.add_typer(products.app, name="products")
 app.add_typer(personal.app, name="personal")
+app.add_typer(exchange.app, name="exchange")
 app.command("sync")(chain.sync_command)
 app.command("verify-proof")(proofs.verify_proof_command)
 app.add_typer(chain.readmodels_app, name="readmodels")

@@ -11,7 +11,7 @@ difference between the old row and the new one.
 
 Tables: ``credits_blocks(key, project, status, quantity_t)``, one row per stored block, keyed
 by its state key; ``credits_totals(project, status, quantity_t)``, the tonnes of the
-project's blocks in each state (active, buffer, retired, cancelled).
+project's blocks in each state (active, locked, buffer, retired, cancelled).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def project_totals(conn: sqlite3.Connection, project_id: str) -> ProjectTotals:
     """The project's tonnes by state as of the last block folded in (zeros for a project
     without credits), what :func:`gridledger.contracts.credits.project_totals` adds up from
     the state."""
-    sums = {"active": 0, "buffer": 0, "retired": 0, "cancelled": 0}
+    sums = {"active": 0, "locked": 0, "buffer": 0, "retired": 0, "cancelled": 0}
     for status, tonnes in conn.execute(
         "SELECT status, quantity_t FROM credits_totals WHERE project = ?", (project_id,)
     ):
@@ -94,4 +94,5 @@ def project_totals(conn: sqlite3.Connection, project_id: str) -> ProjectTotals:
     return ProjectTotals(
         project=project_id, issued_t=sum(sums.values()), active_t=sums["active"],
         buffer_t=sums["buffer"], retired_t=sums["retired"], cancelled_t=sums["cancelled"],
+        locked_t=sums["locked"],
     )  # fmt: skip

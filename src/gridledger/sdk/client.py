@@ -43,6 +43,7 @@ from gridledger.sdk.errors import (
     TransactionFailed,
     TransportError,
 )
+from gridledger.sdk.exchange import Exchange
 from gridledger.sdk.market import Market
 from gridledger.sdk.products import Products
 from gridledger.sdk.tx import sign_tx
@@ -639,6 +640,11 @@ class Client:
         """Traceable products' endpoints and transactions
         (:class:`gridledger.sdk.products.Products`)."""
         return Products(self)
+
+    @property
+    def exchange(self) -> Exchange:
+        """The exchange's endpoints and transactions (:class:`gridledger.sdk.exchange.Exchange`)."""
+        return Exchange(self)
 
     # events --------------------------------------------------------------------------------
     def events(

@@ -171,6 +171,23 @@ class DiskState:
             overlay = self._overlay
             return {k: overlay[k] for k in keys}
 
+    def _overlay_window(self, lo: bytes, hi: bytes | None, live: int) -> dict[bytes, bytes | None]:
+        """The overlay's entries from ``lo`` (below ``hi``) up to its ``live``-th value that is
+        not a deletion: all of it that can be among the first ``live`` pairs of a forward
+        scan."""
+        out: dict[bytes, bytes | None] = {}
+        seen = 0
+        with self._lock:
+            overlay = self._overlay
+            for k in self._overlay_keys.irange(lo, hi, inclusive=(True, False)):
+                value = overlay[k]
+                out[k] = value
+                if value is not None:
+                    seen += 1
+                    if seen >= live:
+                        break
+        return out
+
     def scan_range(
         self,
         prefix: bytes,
@@ -181,10 +198,14 @@ class DiskState:
         reverse: bool = False,
     ) -> Iterator[tuple[bytes, bytes]]:
         """Committed pairs under ``prefix`` whose rest of key is in ``[start, end)``, sorted:
-        one statement over the key index, merged with the overlay's keys in the range."""
+        one statement over the key index, merged with the overlay's keys in the range (a
+        forward page with a limit reads the overlay only up to the page's end)."""
         lo = prefix + start
         hi = prefix + end if end is not None else _after_prefix(prefix)
-        written = self._overlay_range(lo, hi)
+        if limit is not None and not reverse:
+            written = self._overlay_window(lo, hi, limit)
+        else:
+            written = self._overlay_range(lo, hi)
         order = "DESC" if reverse else "ASC"
         sql = "SELECT key, value FROM state_values WHERE key >= ? AND value IS NOT NULL"
         args: list[Any] = [lo]

@@ -7,6 +7,7 @@ changes to the tree (for the root) and to the store (for disk) in sorted key ord
 
 from __future__ import annotations
 
+import heapq
 import threading
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -151,7 +152,11 @@ class _LayerKeys:
         self._size = 0
         self._keys: list[bytes] = []
 
-    def under(self, layer: dict[bytes, bytes | None], prefix: bytes) -> Iterator[bytes]:
+    def under(
+        self, layer: dict[bytes, bytes | None], prefix: bytes, start: bytes | None = None
+    ) -> Iterator[bytes]:
+        """The layer's keys under ``prefix`` (from ``start``, a key under it, when given), in
+        order."""
         size = len(layer)
         if layer is not self._layer or size < self._size:
             self._keys = sorted(layer)
@@ -168,7 +173,7 @@ class _LayerKeys:
             self._keys = merged
         self._size = size
         keys = self._keys
-        for i in range(bisect_left(keys, prefix), len(keys)):
+        for i in range(bisect_left(keys, prefix if start is None else start), len(keys)):
             if not keys[i].startswith(prefix):
                 return
             yield keys[i]
@@ -503,6 +508,67 @@ class State(StateWriter):
             if layer:
                 written.update({k: layer[k] for k in keys.under(layer, prefix)})
         return _overlay(self.backend.scan_range(prefix), written)
+
+    def scan_range(
+        self,
+        prefix: bytes,
+        start: bytes = b"",
+        end: bytes | None = None,
+        limit: int | None = None,
+        *,
+        reverse: bool = False,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Pairs under ``prefix`` whose rest of key is in ``[start, end)``, sorted (last first
+        when ``reverse``), at most ``limit``. Forward, the layers and the committed state are
+        merged lazily and the committed state is read a page at a time, so the first pairs of
+        a long range (the best orders of a book) cost about what they hold, not the range."""
+        if reverse:
+            return super().scan_range(prefix, start, end, limit, reverse=True)
+        return islice(self._forward(prefix, start, end), limit)
+
+    def _forward(
+        self, prefix: bytes, start: bytes, end: bytes | None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        lo, hi = prefix + start, None if end is None else prefix + end
+        tx = self._tx
+        block = self._block
+        runs = [
+            keys.under(layer, prefix, lo)
+            for layer, keys in ((block, self._block_keys), (tx, self._tx_keys))
+            if layer
+        ]
+        written = heapq.merge(*runs)
+        committed = self._committed_pages(prefix, start, end)
+        w, c = next(written, None), next(committed, None)
+        if w is not None and hi is not None and w >= hi:
+            w = None
+        while w is not None or c is not None:
+            if w is not None and (c is None or w <= c[0]):
+                if c is not None and w == c[0]:
+                    c = next(committed, None)
+                value = tx[w] if tx is not None and w in tx else block[w]
+                if value is not None:
+                    yield w, value
+                following = next(written, None)
+                while following is not None and following == w:  # in both layers
+                    following = next(written, None)
+                w = following if following is None or hi is None or following < hi else None
+            else:
+                assert c is not None
+                yield c
+                c = next(committed, None)
+
+    def _committed_pages(
+        self, prefix: bytes, start: bytes, end: bytes | None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        page_size = 16
+        while True:
+            page = list(self.backend.scan_range(prefix, start, end, page_size))
+            yield from page
+            if len(page) < page_size:
+                return
+            start = page[-1][0][len(prefix) :] + b"\x00"
+            page_size = min(page_size * 4, 4096)
 
     # transactions within a block -------------------------------------------------------------
     def begin(self) -> None:

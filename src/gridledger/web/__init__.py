@@ -33,6 +33,7 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
         community,
         credits,
         custody,
+        exchange,
         explorer,
         market,
         operator,
@@ -45,7 +46,7 @@ def routers(ctx: ApiContext) -> list[APIRouter]:
     # custody before operator: /operator/members is its own page, not one of /operator/{what}
     views = (
         explorer, record, personal, community, participants, certificates, carbon, credits,
-        claims, market, products, auth, custody, operator,
+        claims, exchange, market, products, auth, custody, operator,
     )  # fmt: skip
     return [m.router(ctx) for m in views] + [_favicon()]
 

@@ -9,14 +9,15 @@
 * :mod:`.surrender`: ``allowances.surrender`` and ``allowances.surrender_credits`` (holders:
   allowances, and credits up to the period's quota, against verified emissions before the
   deadline, with the banking rule), and the compliance status queries;
+* :mod:`.trading`: allowances locked in exchange sell orders, delivered or given back;
 * :mod:`.errors`: the refusals, each with its ``allowances.*`` code.
 
 Invariants (property-tested): for every period, the allowances allocated equal those held
-plus those surrendered; nothing is ever surrendered beyond an obligation, nor credits beyond
-the quota.
+plus those locked in exchange orders plus those surrendered; nothing is ever surrendered
+beyond an obligation, nor credits beyond the quota.
 """
 
-from gridledger.contracts.allowances import allocation, keys, surrender
+from gridledger.contracts.allowances import allocation, keys, surrender, trading
 from gridledger.contracts.allowances.allocation import (
     DEFAULT_CREDIT_QUOTA_PPM,
     balance,
@@ -54,4 +55,5 @@ __all__ = [
     "status",
     "statuses",
     "surrender",
+    "trading",
 ]

@@ -3,6 +3,9 @@
 * ``allowances/period/<id>``: a :class:`~.records.CompliancePeriod`;
 * ``allowances/balance/<period>/<account>``: the account's allowances of that period (its
   vintage), whole tonnes, a bare integer;
+* ``allowances/locked/<period>/<account>``: the account's allowances of that vintage offered
+  in open exchange sell orders, whole tonnes, a bare integer (apart from its balance, so
+  they can be neither transferred nor surrendered);
 * ``allowances/allocation/<period>/<n>``: the period's ``n``-th :class:`~.records.Allocation`
   (8 digits);
 * ``allowances/compliance/<period>/<account>``: the account's
@@ -45,3 +48,12 @@ def compliance(period_id: str, account: str) -> bytes:
 def compliance_of(period_id: str) -> bytes:
     """Prefix of every holder's compliance record of one period, by account."""
     return b"allowances/compliance/" + period_id.encode() + b"/"
+
+
+def locked(period_id: str, account: str) -> bytes:
+    return locked_of(period_id) + account.encode()
+
+
+def locked_of(period_id: str) -> bytes:
+    """Prefix of every holder's locked allowances of one period, by account."""
+    return b"allowances/locked/" + period_id.encode() + b"/"

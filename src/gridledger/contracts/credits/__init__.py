@@ -12,15 +12,25 @@
 * :mod:`.lifecycle`: ``credits.transfer``, ``credits.split``, ``credits.retire`` (holders),
   ``credits.cancel`` (carbon verifiers), and :func:`retire_units`, which the allowances
   contract calls when credits are surrendered for compliance;
+* :mod:`.trading`: locking blocks in exchange sell orders, delivering and unlocking them;
 * :mod:`.blocks`: finding, splitting and writing blocks; :mod:`.queries`: what pages read;
 * :mod:`.errors`: the refusals, each with its ``credits.*`` code.
 
 Invariants (property-tested): a project's blocks partition its units ``1..last_unit``, so
-no unit is issued twice and every unit is in exactly one state (active, buffer, retired,
-cancelled); transfers and splits conserve tonnes; retired and cancelled blocks never change.
+no unit is issued twice and every unit is in exactly one state (active, buffer, locked,
+retired, cancelled); transfers and splits conserve tonnes; retired and cancelled blocks never
+change.
 """
 
-from gridledger.contracts.credits import blocks, issuance, keys, lifecycle, projects, queries
+from gridledger.contracts.credits import (
+    blocks,
+    issuance,
+    keys,
+    lifecycle,
+    projects,
+    queries,
+    trading,
+)
 from gridledger.contracts.credits.blocks import find, parse_serial
 from gridledger.contracts.credits.lifecycle import Retire, held_block, retire_units
 from gridledger.contracts.credits.projects import (
@@ -84,4 +94,5 @@ __all__ = [
     "require_project",
     "retire_units",
     "retirement_count",
+    "trading",
 ]

@@ -2,7 +2,8 @@
 
 Every unit a project issued lies in exactly one block, and a block is in exactly one state:
 splitting writes two blocks that partition the old one's units, and every write goes
-through :func:`store`, which moves the holder's index entry with the block.
+through :func:`store`, which moves the holder's index entry (and a locked block's entry in
+its order's index) with the block.
 """
 
 from __future__ import annotations
@@ -22,9 +23,13 @@ def store(state: StateWriter, block: SerialBlock, before: SerialBlock | None) ->
     holdings index with it."""
     if before is not None and before.status == "active" and before.holder is not None:
         state.delete(keys.held(before.holder, before.number, before.first))
+    if before is not None and before.status == "locked" and before.order is not None:
+        state.delete(keys.locked(before.order, before.number, before.first))
     state.put(keys.block(block.number, block.first), block)
     if block.status == "active" and block.holder is not None:
         state.set(keys.held(block.holder, block.number, block.first), b"1")
+    if block.status == "locked" and block.order is not None:
+        state.set(keys.locked(block.order, block.number, block.first), b"1")
 
 
 def take(state: StateWriter, block: SerialBlock, quantity_t: int | None) -> SerialBlock:

@@ -133,3 +133,8 @@ class InvalidCancellation(InvalidTransaction):
 class InvalidParams(InvalidTransaction):
     code = "credits.invalid_params"
     default_message = "the buffer share is 0-500,000 ppm"
+
+
+class Locked(InvalidTransaction):
+    code = "credits.locked"
+    default_message = "the credits are offered in an open exchange order: cancel it first"

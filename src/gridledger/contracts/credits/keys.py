@@ -14,6 +14,8 @@
   that number, by its first unit (12 digits), so a project's blocks scan in serial order;
 * ``credits/held/<account>/<number>/<first>``: ``1`` while the account holds that active
   block (the holdings index);
+* ``credits/locked/<order>/<number>/<first>``: ``1`` while that block is locked in exchange
+  sell order ``<order>`` (12 digits), so the order's blocks scan in serial order;
 * ``credits/retirement/<n>``: the :class:`~.records.Retirement` numbered ``n`` (12 digits);
 * ``credits/retirements``: how many retirements were recorded.
 """
@@ -114,3 +116,17 @@ def retirement_part(n: int) -> bytes:
 
 def retirement_count() -> bytes:
     return b"credits/retirements"
+
+
+def locked(order: int, number: int, first: int) -> bytes:
+    return locked_in(order) + _no(number) + b"/" + _unit(first)
+
+
+def locked_in(order: int) -> bytes:
+    """Prefix of the blocks locked in one exchange order, in serial order."""
+    return locks() + _unit(order) + b"/"
+
+
+def locks() -> bytes:
+    """Prefix of the whole locks index."""
+    return b"credits/locked/"

@@ -13,6 +13,8 @@
 
 A block addressed by a serial that was split since is not found (``credits.unknown_serial``):
 its parts have serials of their own. Retired and cancelled credits never change again.
+Credits locked in an open exchange sell order (:mod:`.trading`) are refused by all four
+(``credits.locked``) until the order fills, is cancelled or expires.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from gridledger.contracts.credits.errors import (
     InBuffer,
     InvalidCancellation,
     InvalidRetirement,
+    Locked,
     NotHolder,
 )
 from gridledger.contracts.credits.projects import not_own, require_project
@@ -47,13 +50,15 @@ def _not_final(block: SerialBlock) -> None:
         raise AlreadyRetired(f"{block.serial()} was retired (retirement {block.retirement})")
     if block.status == "cancelled":
         raise AlreadyCancelled(f"{block.serial()} was cancelled: {block.cancel_reason}")
+    if block.status == "locked":
+        raise Locked(f"{block.serial()} is offered in exchange order {block.order}")
 
 
 def held_block(view: StateReader, holder: str, serial: str) -> SerialBlock:
     """The active block ``serial`` if ``holder`` holds it.
 
     Raises:
-        UnknownSerial, AlreadyRetired, AlreadyCancelled, InBuffer, NotHolder.
+        UnknownSerial, AlreadyRetired, AlreadyCancelled, Locked, InBuffer, NotHolder.
     """
     block = find(view, serial)
     _not_final(block)

@@ -20,6 +20,7 @@ class ProjectTotals(Record):
         project: The project's id.
         issued_t: Every unit issued.
         active_t: Held by accounts.
+        locked_t: Offered in open exchange sell orders.
         buffer_t: In the buffer pool.
         retired_t: Retired.
         cancelled_t: Cancelled.
@@ -31,6 +32,7 @@ class ProjectTotals(Record):
     buffer_t: int
     retired_t: int
     cancelled_t: int
+    locked_t: int = 0
 
 
 def list_projects(view: StateReader, after: str | None = None, limit: int | None = None,
@@ -141,10 +143,11 @@ def retirement_count(view: StateReader) -> int:
 
 def project_totals(view: StateReader, project_id: str) -> ProjectTotals:
     """The project's tonnes by state (zeros for an unknown project)."""
-    sums = {"active": 0, "buffer": 0, "retired": 0, "cancelled": 0}
+    sums = {"active": 0, "buffer": 0, "locked": 0, "retired": 0, "cancelled": 0}
     for block in blocks_of_project(view, project_id):
         sums[block.status] += block.quantity_t
     return ProjectTotals(
         project=project_id, issued_t=sum(sums.values()), active_t=sums["active"],
         buffer_t=sums["buffer"], retired_t=sums["retired"], cancelled_t=sums["cancelled"],
+        locked_t=sums["locked"],
     )  # fmt: skip

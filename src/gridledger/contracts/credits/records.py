@@ -11,8 +11,10 @@ from typing import Literal
 
 from gridledger.contracts.base import Record
 
-BlockStatus = Literal["active", "buffer", "retired", "cancelled"]
+BlockStatus = Literal["active", "buffer", "locked", "retired", "cancelled"]
 """``active``: held by an account; ``buffer``: in the buffer pool, held by nobody;
+``locked``: offered by its holder in an open exchange sell order (``order``), which alone may
+deliver it to a buyer or give it back (cancelled, expired or filled elsewhere);
 ``retired``: used for a claim or a compliance obligation, final; ``cancelled``: invalidated
 by a carbon verifier (or drawn from the buffer for a reversal), final."""
 
@@ -156,14 +158,15 @@ class SerialBlock(Record, omit_defaults=True):
         first: Its first unit.
         last: Its last unit (``last - first + 1`` tonnes).
         gas: The gas of the reductions (CO2 or CO2e).
-        status: active, buffer, retired or cancelled.
-        holder: The account holding it (active); the last holder once retired; absent for
-            the buffer pool.
+        status: active, buffer, locked, retired or cancelled.
+        holder: The account holding it (active, or locked: the seller); the last holder once
+            retired; absent for the buffer pool.
         issued_height: The block that issued its units.
         retirement: The number of its retirement (retired).
         cancel_reason: Why a verifier cancelled it (cancelled).
         cancelled_by: The verifier who cancelled it (cancelled).
         cancelled_height: The block that cancelled it (cancelled).
+        order: The exchange sell order it is locked in (locked).
     """
 
     project: str
@@ -183,6 +186,7 @@ class SerialBlock(Record, omit_defaults=True):
     cancel_reason: str | None = None
     cancelled_by: str | None = None
     cancelled_height: int | None = None
+    order: int | None = None
 
     @property
     def quantity_t(self) -> int:

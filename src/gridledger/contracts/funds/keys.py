@@ -3,7 +3,8 @@
 Values are decimal ASCII integers in minor currency units (fen, cents), not records:
 
 * ``funds/balance/<account>``: the account's balance (absent: 0);
-* ``funds/escrow/<account>``: what the account has locked for open market bids (absent: 0);
+* ``funds/escrow/<account>``: what the account has locked for open market bids and exchange
+  buy orders (absent: 0);
 * ``funds/supply``: the total minted.
 """
 
