@@ -29,6 +29,7 @@ KEYSPACES = (
     "claims/",
     "products/",
     "exchange/",
+    "community/",
 )
 TEMPLATES = (".html", ".json", ".js", ".css", ".svg")
 
