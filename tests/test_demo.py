@@ -26,7 +26,16 @@ from typer.testing import CliRunner
 from fixtures_node import PASSPHRASE, free_port
 from gridledger import factors
 from gridledger.cli.main import app
-from gridledger.contracts import carbon, certificates, claims, credits, market, products, registry
+from gridledger.contracts import (
+    carbon,
+    certificates,
+    claims,
+    credits,
+    exchange,
+    market,
+    products,
+    registry,
+)
 from gridledger.contracts.genesis import load as load_genesis
 from gridledger.core.keystore import load_key
 from gridledger.documents.passport import product_proof
@@ -269,6 +278,17 @@ def test_the_plants_earn_credits_that_make_the_hall_carbon_neutral(
         for project in story["projects"]:
             (period,) = credits.periods_of(view, project)
             assert (period.id, period.months[0].certified_wh) == ("2025-04", 0)
+        # the association bought the owners' credits on the exchange, delivered against payment
+        traded = exchange.trades(view, "credits:solar_pv:2025")
+        assert traded
+        assert all(t.buyer == "community" for t in traded)
+        bought = sum(t.quantity_t for t in traded)
+        assert bought == story["credits_issued_t"] - sum(
+            credits.require_project(view, p).buffer_t for p in story["projects"]
+        )
+        assert all(t.price_fen_per_t == 6_000 for t in traded)
+        assert exchange.resting_orders(view, "credits:solar_pv:2025", "buy") == []
+        assert exchange.resting_orders(view, "credits:solar_pv:2025", "sell") == []
         # its proof file holds with the chain's keys alone
         proof = claim_proof(node, "hall-2025-04")
         keys = keys_from_genesis(load_genesis((home / "genesis.json").read_bytes()))

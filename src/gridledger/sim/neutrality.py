@@ -13,8 +13,9 @@ it never certifies energy that earns credits), at the scenario's last time:
   hall's air conditioning);
 * each of those plants' owners registers it as a credit project (``CDM ACM0002``); the
   verifier (organisation ``auditors``) verifies the month's reductions and issues the credits;
-* the owners sell them to the community association (``community``), which retires what the
-  hall's residual emissions need and makes claim ``hall-YYYY-MM`` (ISO 14068-1) for the hall
+* the owners offer them on the exchange at :data:`CREDIT_PRICE_FEN` a tonne and the community
+  association (``community``) buys them all in one order; it retires what the hall's residual
+  emissions need and makes claim ``hall-YYYY-MM`` (ISO 14068-1) for the hall
   and shared facilities; the verifier gives its statement.
 
 Figures come from the ledger: the residual emissions the credits must cover are computed with
@@ -48,6 +49,11 @@ PROJECT_PLANTS = 4
 """Plants registered as credit projects: the largest (more would lengthen the demo)."""
 HOUR_S = 3600
 BATCH = 5000
+
+
+CREDIT_PRICE_FEN = 6_000
+"""The price the demo's credits trade at, fen a tonne (60 CNY, about what China's voluntary
+credits fetch)."""
 
 
 def organisations(keys: Mapping[str, str]) -> list[Action]:
@@ -145,11 +151,25 @@ def tell(run: Run, view: Callable[[], StateReader], plants: list[Any], site: Sit
     issued = [p for p in chosen if credits.periods_of(view(), p.device)[0].verified_t > 0]
     run(at_s, [(VERIFIER, "credits.issue", {"project": p.device, "period": month})
                for p in issued])  # fmt: skip
-    run(at_s, [
-        (p.owner, "credits.transfer", {"serial": b.serial(), "to": COMMUNITY})
-        for p in issued
-        for b in credits.held_by(view(), p.owner)
-    ])  # fmt: skip
+    # the owners offer their credits on the exchange and the association buys them all in
+    # one order (it is paid for by the association's members: minted here for the demo)
+    offers: list[Action] = []
+    for p in issued:
+        project = credits.require_project(view(), p.device)
+        held = sum(b.quantity_t for b in credits.held_by(view(), p.owner))
+        if held > 0:
+            instrument = f"credits:{project.technology}:{month[:4]}"
+            offers.append((p.owner, "exchange.place", {
+                "instrument": instrument, "side": "sell", "price_fen_per_t": CREDIT_PRICE_FEN,
+                "quantity_t": held}))  # fmt: skip
+    for instrument in sorted({o[2]["instrument"] for o in offers}):
+        tonnes = sum(o[2]["quantity_t"] for o in offers if o[2]["instrument"] == instrument)
+        run(at_s, [o for o in offers if o[2]["instrument"] == instrument])
+        run(at_s, [("operator", "funds.mint",
+                    {"to": COMMUNITY, "amount": tonnes * CREDIT_PRICE_FEN})])  # fmt: skip
+        run(at_s, [(COMMUNITY, "exchange.place", {
+            "instrument": instrument, "side": "buy", "price_fen_per_t": CREDIT_PRICE_FEN,
+            "quantity_t": tonnes, "time_in_force": "ioc"})])  # fmt: skip
     inventory = claims.inventory.claim_inventory(
         view(), COMMUNITY, [(HALL, "CN-GD")], start, end, 0
     )
