@@ -8,11 +8,14 @@ from __future__ import annotations
 import copy
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from gridledger.cli.main import app
 from gridledger.documents.card import card_lines, qr_text
 from gridledger.sdk import Client
 from gridledger.sdk.card_proofs import CardProofError, check_card_records, verify_card_proof
@@ -130,3 +133,40 @@ def test_the_record_page_offers_a_card_that_verifies_offline(
             verify_card_proof(bad, keys)
         assert refused.value.code == code, (code, refused.value)
     assert check_card_records(proof).claimed_wh == summary.claimed_wh
+
+
+def test_the_operator_exports_and_anyone_verifies_from_the_command_line(
+    web_site: WebSite, tmp_path: Path
+) -> None:
+    token = web_site.summary["logins"]["operator_token"]
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(_keys(web_site)))
+    card = tmp_path / "card.json"
+    common = ["--node", web_site.url, "--token", token]
+    done = CliRunner().invoke(app, ["community", "card", "export", ACCOUNT, MONTH, "--out",
+                                    str(card), *common])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    pdf = tmp_path / "card.pdf"
+    done = CliRunner().invoke(app, ["community", "card", "export", ACCOUNT, MONTH, "--out",
+                                    str(pdf), "--lang", "zh", *common])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert pdf.read_bytes().startswith(b"%PDF")
+    checked = CliRunner().invoke(
+        app, ["community", "card", "verify", str(card), "--keys", str(keys), "--json"]
+    )
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.output)["account"] == ACCOUNT
+    proof = json.loads(card.read_text())
+    proof["month"] = "2025-01"
+    card.write_text(json.dumps(proof))
+    refused = CliRunner().invoke(
+        app, ["community", "card", "verify", str(card), "--keys", str(keys), "--json"]
+    )
+    assert refused.exit_code == 1
+    assert "card.outside_month" in refused.output
+    unsigned = CliRunner().invoke(
+        app, ["community", "card", "export", ACCOUNT, MONTH, "--out", str(card),
+              "--node", web_site.url],
+        env={"GRIDLEDGER_OPERATOR_TOKEN": ""},
+    )  # fmt: skip
+    assert unsigned.exit_code == 1

@@ -10,6 +10,7 @@ gridledger carbon ...      carbon accounting: emission factors, inventories, rep
 gridledger credits ...     carbon credits: projects, verified reductions, serials, retirements
 gridledger allowances ...  emission allowances: periods, allocation, surrender, compliance
 gridledger products ...    traceable products: custody, footprints, passports, CBAM
+gridledger community card export/verify: a household's monthly clean-power card
 gridledger verify          re-execute the stored chain and check every hash and signature
 gridledger verify-proof    check a saved proof file offline, finality included
 gridledger sync            import a peer's blocks this node lacks, checking each one
@@ -34,6 +35,7 @@ from gridledger.cli import (
     carbon,
     certificates,
     chain,
+    community,
     credits,
     custody,
     demo,
@@ -98,6 +100,7 @@ app.add_typer(credits.app, name="credits")
 app.add_typer(credits.allowances_app, name="allowances")
 app.add_typer(products.app, name="products")
 app.add_typer(personal.app, name="personal")
+app.add_typer(community.app, name="community")
 app.command("sync")(chain.sync_command)
 app.command("verify-proof")(proofs.verify_proof_command)
 app.add_typer(chain.readmodels_app, name="readmodels")
