@@ -302,6 +302,10 @@ def check_card_records(proof: Any) -> CardSummary:
             lookup = carbon.factor_for(carbon_view, site.grid_region, factor_time)
         except GridLedgerError:
             continue
+        except msgspec.DecodeError:  # ValidationError is one
+            raise _fail(
+                "record_malformed", "a factor set or the region map does not decode"
+            ) from None
         used.add(carbon_keys.factor_set(lookup.set.region, lookup.set.start_s).decode())
         if lookup.fallback:
             used.add(carbon_keys.regions().decode())
