@@ -208,7 +208,17 @@ def render_card_png(
     image.paste(qr, (x, y))
     draw.text((x + qr.width + 16, y + 60), lines.qr_caption, font=_ttf(lang, 16), fill=grey)
     draw.text((x + qr.width + 16, y + 88), lines.block, font=_ttf(lang, 16), fill=grey)
-    draw.text((x, PNG_H - 60), lines.footer[:90], font=_ttf(lang, 13), fill=grey)
+    small = _ttf(lang, 14)
+    rows: list[str] = []
+    # wrap by measured width: English at spaces, Chinese anywhere (it has no spaces)
+    pieces = list(lines.footer) if lang == "zh" else [w + " " for w in lines.footer.split(" ")]
+    for piece in pieces:
+        if rows and draw.textlength(rows[-1] + piece, font=small) <= PNG_W - 2 * x:
+            rows[-1] += piece
+        else:
+            rows.append(piece.lstrip())
+    for i, row in enumerate(rows):
+        draw.text((x, PNG_H - 40 - 22 * (len(rows) - i)), row, font=small, fill=grey)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False)
     return out.getvalue()
