@@ -67,6 +67,7 @@ FILES = [
     "readings_log.json",
     "products.json",  # replayed in test_product_proofs.py
     "product_transitions.json",
+    "cards.json",  # replayed in test_card_proofs.py
 ]
 TRANSITION_FILES = [
     "contracts.json",

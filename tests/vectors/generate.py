@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from card_vectors import card_vectors
 from certificate_vectors import certificate_vectors
 from claim_vectors import claim_vectors
 from log_vectors import log_vectors
@@ -2208,6 +2209,7 @@ GENERATORS = {
     "readings_log.json": log_vectors,
     "products.json": product_vectors,
     "product_transitions.json": product_transition_vectors,
+    "cards.json": card_vectors,
 }
 
 

@@ -32,6 +32,7 @@ from gridledger.api.routes import (
     certificates,
     chain,
     claims,
+    community_cards,
     consortium,
     credits,
     events,
@@ -157,6 +158,7 @@ def create_app(
         certificate_files,
         claims,
         personal,
+        community_cards,
     ):
         app.include_router(module.router(ctx))
     _offline_docs(app)

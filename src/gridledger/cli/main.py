@@ -11,6 +11,7 @@ gridledger credits ...     carbon credits: projects, verified reductions, serial
 gridledger allowances ...  emission allowances: periods, allocation, surrender, compliance
 gridledger products ...    traceable products: custody, footprints, passports, CBAM
 gridledger exchange ...    limit orders for allowances and credits: place, cancel, book, trades
+gridledger community ...   a household's monthly clean-power card: export, verify
 gridledger verify          re-execute the stored chain and check every hash and signature
 gridledger verify-proof    check a saved proof file offline, finality included
 gridledger sync            import a peer's blocks this node lacks, checking each one
@@ -35,6 +36,7 @@ from gridledger.cli import (
     carbon,
     certificates,
     chain,
+    community,
     credits,
     custody,
     demo,
@@ -101,6 +103,7 @@ app.add_typer(credits.allowances_app, name="allowances")
 app.add_typer(products.app, name="products")
 app.add_typer(personal.app, name="personal")
 app.add_typer(exchange.app, name="exchange")
+app.add_typer(community.app, name="community")
 app.command("sync")(chain.sync_command)
 app.command("verify-proof")(proofs.verify_proof_command)
 app.add_typer(chain.readmodels_app, name="readmodels")

@@ -13,9 +13,9 @@ id of the ledger.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from gridledger.sdk.contract import ContractClient, contract_kinds
+from gridledger.sdk.contract import ContractClient, api_path, contract_kinds
 
 if TYPE_CHECKING:
     from gridledger.core.crypto import SigningKey
@@ -45,3 +45,19 @@ class Community(ContractClient):
         (``community.set_streak_share``)."""
         body = {"share_permille": share_permille}
         return self.send(key, sender, "community.set_streak_share", body, wait)
+
+    # the monthly card -------------------------------------------------------------------
+    def card_proof(self, account: str, month: str) -> dict[str, Any]:
+        """The household's record card proof file for local month ``month`` (``YYYY-MM``),
+        unchecked: check it with :func:`gridledger.sdk.card_proofs.verify_card_proof` and keys
+        from elsewhere. The node answers its member, signed in, or its operator only (pass
+        ``headers={"Authorization": "Bearer <token>"}`` to the client)."""
+        found: dict[str, Any] = self.client._get(
+            api_path("v1", "community", "cards", account, month, "proof")
+        )
+        return found
+
+    def card(self, account: str, month: str, kind: str = "pdf", lang: str = "en") -> bytes:
+        """The household's card as PDF (``kind="pdf"``) or PNG (``"png"``) bytes."""
+        path = api_path("v1", "community", "cards", account, f"{month}.{kind}")
+        return self.client._request("GET", path, params={"lang": lang}).content

@@ -544,6 +544,7 @@
     if (proof.format === CERT_FORMAT) return "certificate";
     if (proof.format === "gridledger/claim-proof/v1") return "claim";
     if (proof.format === "gridledger/product-proof/v1") return "product";
+    if (proof.format === CARD_FORMAT) return "card";
     if ("tx_hex" in proof) return "tx";
     if ("proof" in proof && "key" in proof) return "state";
     if ("header" in proof && "hash" in proof) return "header";
@@ -557,6 +558,7 @@
     if (kind === "certificate") return verifyCertificateProof(proof, keys, later);
     if (kind === "claim") return verifyClaimProof(proof, keys);
     if (kind === "product") return verifyProductProof(proof, keys);
+    if (kind === "card") return verifyCardProof(proof, keys);
     if (kind === "tx") return { kind, ...(await verifyTxProof(proof, keys)) };
     if (kind === "state") return { kind, ...(await verifyStateProof(proof, keys)) };
     if (kind === "header") return { kind, ...(await verifyHeader(proof, keys)) };
@@ -1119,6 +1121,182 @@
       summary: summary({ verdict, reasons, holder: at.holder, installed_in: parents.map((p) => `${p.gtin}/${p.serial}`) }) };
   }
 
+  // record card proof files (docs/formats.md §6f) -------------------------------------------------
+  const CARD_FORMAT = "gridledger/record-card/v1";
+  const CARD_PROOF_FIELDS = ["account", "attestations", "block_hash", "final", "format", "header", "height",
+    "month", "records", "signature", "time_zone"];
+  const CARD_MONTH = /^(19[7-9][0-9]|2[0-8][0-9][0-9])-(0[1-9]|1[0-2])$/;
+  const CLAIM_ENTRY = /^([0-9]{10})\/([a-z0-9][a-z0-9._-]{0,63}:[1-9][0-9]{0,18})$/;
+  const ACCOUNT_FIELDS = { id: "str", org: "str", public_key: "str" };
+  const FACTOR_SET_FIELDS = { id: "str", region: "str", start_s: "int", end_s: "int", grid_average: "obj" };
+
+  /** The zone's offset from UTC at utcMs, in ms (what Intl says the wall clock shows). */
+  function zoneOffsetMs(zone, utcMs) {
+    const parts = {};
+    const format = new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", year: "numeric",
+      month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    for (const p of format.formatToParts(new Date(utcMs))) parts[p.type] = Number(p.value);
+    return Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second) - utcMs;
+  }
+
+  /** Unix seconds at which local day 1 of month m (1-12) of year y starts in the zone. */
+  function localMonthStart(zone, y, m) {
+    const wall = Date.UTC(y, m - 1, 1);
+    let t = wall - zoneOffsetMs(zone, wall);
+    t = wall - zoneOffsetMs(zone, t);
+    return Math.floor(t / 1000);
+  }
+
+  function cardRecord(records, used, key, spec, what) {
+    used.add(key);
+    return productRecord(records, key, spec, what);
+  }
+
+  /** carbon.factor_for over the file's carbon records only: [set, fallback] or null. */
+  function cardFactor(records, region, timeS) {
+    let provinces = {};
+    if (records.has("carbon/regions")) {
+      let map;
+      try { map = JSON.parse(records.get("carbon/regions")); } catch (_) { map = undefined; }
+      if (!isObject(map) || !isObject(map.provinces)) throw new VerifyError("record_malformed", { what: "region map", field: "provinces" });
+      provinces = map.provinces;
+    }
+    const path = [region];
+    const grid = Object.prototype.hasOwnProperty.call(provinces, region) ? provinces[region] : undefined;
+    if (grid !== undefined && grid !== null) path.push(grid);
+    if (!path.includes(region.slice(0, 2))) path.push(region.slice(0, 2));
+    const upto = String(timeS).padStart(10, "0");
+    for (const candidate of path) {
+      const prefix = `carbon/factor_set/${candidate}/`;
+      const keys = [...records.keys()].filter((k) => k.startsWith(prefix) && k.slice(prefix.length) <= upto).sort();
+      if (!keys.length) continue;
+      const set = productRecord(records, keys[keys.length - 1], FACTOR_SET_FIELDS, "factor set");
+      if (!Number.isInteger(set.grid_average.g_per_mwh)) throw new VerifyError("record_malformed", { what: "factor set", field: "grid_average" });
+      if (set.start_s <= timeS && timeS < set.end_s) return [set, candidate !== region];
+    }
+    return null;
+  }
+
+  /**
+   * Check a record card proof file with a consortium keys file (verify_card_proof). Resolves to
+   * {kind: "card", ..., claimed_wh, hours, avoided_g, bundles, certifiers}; rejects with a
+   * VerifyError whose code is the Python verifier's reason.
+   */
+  async function verifyCardProof(proof, keys) {
+    consortiumKeys(keys);
+    if (!isObject(proof) || proof.format !== CARD_FORMAT || !sameFields(proof, CARD_PROOF_FIELDS)) {
+      throw new VerifyError("malformed", { detail: "not a record card proof file" });
+    }
+    const { account, month, time_zone: zone } = proof;
+    if (typeof account !== "string" || !ORG_ID.test(account)) throw new VerifyError("bad_subject", { id: String(account) });
+    if (typeof month !== "string" || !CARD_MONTH.test(month)) throw new VerifyError("bad_subject", { id: String(month) });
+    try {
+      if (typeof zone !== "string" || !zone) throw new RangeError(zone);
+      new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    } catch (_) {
+      throw new VerifyError("bad_subject", { id: String(zone) });
+    }
+    if (!isObject(proof.header)) throw new VerifyError("malformed", { detail: "header" });
+    const hash = await headerHash(proof.header);
+    if (typeof proof.block_hash !== "string" || toHex(hash) !== proof.block_hash) throw new VerifyError("header_hash", {});
+    if (!Number.isInteger(proof.height) || proof.height !== proof.header.height) throw new VerifyError("malformed", { detail: "height" });
+    const finality = await proofFinality(proof, keys);
+    if (!HEX64.test(proof.header.state_root)) throw new VerifyError("malformed", { detail: "state_root" });
+    const root = fromHex(proof.header.state_root, "state_root", 32);
+    const entries = proof.records;
+    if (!Array.isArray(entries) || entries.length < 1 || entries.length > PRODUCT_MAX_RECORDS) {
+      throw new VerifyError("malformed", { detail: "records" });
+    }
+    const records = new Map();
+    for (const e of entries) {
+      if (!isObject(e) || !sameFields(e, RECORD_FIELDS)) throw new VerifyError("malformed", { detail: "record" });
+      if (typeof e.key !== "string" || typeof e.value !== "string" || !isObject(e.proof)) throw new VerifyError("malformed", { detail: "record" });
+      if (records.has(e.key)) throw new VerifyError("malformed", { detail: `${e.key} twice` });
+      try {
+        await verifyStateTree(root, utf8.encode(e.key), utf8.encode(e.value), strictStateProof(e.proof, e.key));
+      } catch (err) {
+        if (err instanceof VerifyError) throw new VerifyError("state_proof", { what: e.key });
+        throw err;
+      }
+      records.set(e.key, e.value);
+    }
+    const used = new Set();
+    const holder = cardRecord(records, used, `registry/account/${account}`, ACCOUNT_FIELDS, "account");
+    if (!Array.isArray(holder.roles)) throw new VerifyError("record_malformed", { what: "account", field: "roles" });
+    if (holder.id !== account) throw new VerifyError("record_mismatch", { what: "account", id: holder.id });
+    if (!holder.roles.includes("consumer")) throw new VerifyError("not_household", { id: account });
+    const [y, m] = [Number(month.slice(0, 4)), Number(month.slice(5))];
+    const startS = localMonthStart(zone, y, m);
+    const endS = m === 12 ? localMonthStart(zone, y + 1, 1) : localMonthStart(zone, y, m + 1);
+    const prefix = `certificates/claim/${account}/`;
+    let claimed = 0n;
+    const hours = new Set();
+    const bundles = [];
+    const bySite = new Map();
+    const byIssuer = new Map();
+    for (const key of [...records.keys()].filter((k) => k.startsWith(prefix)).sort()) {
+      const found = CLAIM_ENTRY.exec(key.slice(prefix.length));
+      if (!found) throw new VerifyError("record_malformed", { what: key, field: "-" });
+      used.add(key);
+      if (records.get(key) !== "1") throw new VerifyError("record_malformed", { what: key, field: "-" });
+      const produced = Number(found[1]);
+      const bundleId = found[2];
+      if (!(startS <= produced && produced < endS)) throw new VerifyError("outside_month", { id: bundleId });
+      const colon = bundleId.lastIndexOf(":");
+      const bundleKey = bundleStateKey(bundleId.slice(0, colon), bundleId.slice(colon + 1));
+      const bundle = cardRecord(records, used, bundleKey, BUNDLE_FIELDS, `bundle ${bundleId}`);
+      const c = bundle.cancellation;
+      if (bundle.id !== bundleId || bundle.production_start_s !== produced || bundle.status !== "claimed"
+          || !isObject(c) || c.beneficiary !== account) {
+        throw new VerifyError("record_mismatch", { what: "bundle", id: bundleId });
+      }
+      if (typeof c.site !== "string") throw new VerifyError("record_malformed", { what: "bundle", field: "cancellation" });
+      if (BigInt(bundle.quantity_wh) !== BigInt(bundle.range_end) - BigInt(bundle.range_start) + 1n) {
+        throw new VerifyError("bad_quantity", { id: bundleId });
+      }
+      if (bundle.hash !== await bundleHashOf(bundle)) throw new VerifyError("bundle_hash", { id: bundleId });
+      const q = BigInt(bundle.quantity_wh);
+      claimed += q;
+      if (bundle.production_end_s - produced <= 3600) hours.add(produced - (produced % 3600));
+      bySite.set(c.site, (bySite.get(c.site) || 0n) + q);
+      byIssuer.set(bundle.issuing_body, (byIssuer.get(bundle.issuing_body) || 0n) + q);
+      bundles.push(bundleId);
+    }
+    const certifiers = [];
+    for (const org of [...byIssuer.keys()].sort()) {
+      const record = cardRecord(records, used, `registry/org/${org}`, ORG_FIELDS, `certifier ${org}`);
+      if (record.id !== org) throw new VerifyError("record_mismatch", { what: "organisation", id: record.id });
+      certifiers.push({ org, name: record.name, energy_wh: Number(byIssuer.get(org)) });
+    }
+    const sites = [];
+    for (const siteId of [...bySite.keys()].sort()) {
+      const site = cardRecord(records, used, `registry/site/${siteId}`, SITE_FIELDS, `site ${siteId}`);
+      if (site.id !== siteId || site.owner_org !== holder.org) throw new VerifyError("record_mismatch", { what: "site", id: siteId });
+      sites.push(site);
+    }
+    const factorTime = Date.UTC(y, m - 1, 1) / 1000;
+    const factors = {};
+    let avoided = 0n;
+    for (const site of sites) {
+      const found = cardFactor(records, site.grid_region, factorTime);
+      if (found === null) continue;
+      const [set, fallback] = found;
+      used.add(`carbon/factor_set/${set.region}/${String(set.start_s).padStart(10, "0")}`);
+      if (fallback) used.add("carbon/regions");
+      const g = BigInt(set.grid_average.g_per_mwh);
+      factors[site.id] = { set: set.id, g_per_mwh: Number(g) };
+      avoided += bySite.get(site.id) * g / 1000000n;
+    }
+    const stray = [...records.keys()].filter((k) => !used.has(k)).sort();
+    if (stray.length) throw new VerifyError("stray_record", { what: stray[0] });
+    return {
+      kind: "card", account, org: holder.org, month, time_zone: zone, height: proof.height,
+      block_hash: proof.block_hash, chain_id: proof.header.chain_id, proposer: proof.header.proposer, finality,
+      claimed_wh: Number(claimed), hours: hours.size, avoided_g: Number(avoided), bundles, certifiers, factors,
+      certifier_names: certifiers.map((c) => c.name).join(", "),
+    };
+  }
+
   // the QR payload --------------------------------------------------------------------------------
   function b64url(bytes) {
     let bin = "";
@@ -1512,6 +1690,11 @@
         rows = [[all.row_kind, all["kind_" + result.kind] || result.kind], [all.row_height, String(result.height)],
           [all.row_proposer, result.proposer]];
         if (result.kind === "state") rows.push([all.row_value, result.value === null ? all.row_absent : result.value]);
+        if (result.kind === "card") {
+          rows.push([all.row_card_claimed, `${result.claimed_wh} Wh, ${result.hours} h`]);
+          rows.push([all.row_card_avoided, `${result.avoided_g} g CO2`]);
+          rows.push([all.row_card_certifiers, result.certifier_names || "-"]);
+        }
         if (result.kind === "product") {
           rows.push([all.row_product, `${result.product.name} (${result.manufacturer.name || result.manufacturer.id})`]);
           if (result.footprint) {
@@ -1591,7 +1774,7 @@
     nodeKeys: nodeKeysOfPage, genesisKeys: genesisKeysOfPage, toHex, parseKeys, nodeKeyAt, proposersAt,
     verifyFinality, proofFinality, verifyProofFile, quorum,
     verifyCertificateProof, verifyQrPayload, parseQrPayload, bundleHashOf, bundleStateKey,
-    verifyClaimProof, verifyProductProof,
+    verifyClaimProof, verifyProductProof, verifyCardProof,
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
   else wire();

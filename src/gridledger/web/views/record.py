@@ -180,6 +180,7 @@ def router(ctx: ApiContext) -> APIRouter:
             error=request.query_params.get("error", "")[:64],
             login_next=f"/consumer/{found.id}/record",
             missed=nudge,
+            card_lang="zh" if t.lang.startswith("zh") else "en",
         )
 
     return r
