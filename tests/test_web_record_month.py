@@ -8,15 +8,21 @@ The demo takes about a minute on two busy cores: this is the suite's one month-l
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from gridledger.contracts import registry
+from gridledger.documents.card import qr_text
 from gridledger.readmodels.carbon import zone_of
 from gridledger.readmodels.green_record import Record, household_record
+from gridledger.sdk import Client
+from gridledger.sdk.card_proofs import CardProofError, verify_card_proof
+from gridledger.sdk.consortium_keys import export_keys
 from gridledger.web.render import kwh, permille
 from web_support import shot
 
@@ -25,18 +31,21 @@ JUNE = "2025-06"
 
 
 @pytest.fixture(scope="module")
-def month_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+def month_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any, str]]:
+    """The served month-long demo: its URL, its node and the operator's bearer token."""
     from gridledger.api.server import ApiServer
     from gridledger.node.home import open_node
     from gridledger.sim.community import DemoConfig, run_demo
 
     home: Path = tmp_path_factory.mktemp("month") / "demo"
-    run_demo(DemoConfig(plants=2, households=3, days=30, last_day=dt.date(2025, 6, 30)), home, "pp")
+    summary = run_demo(
+        DemoConfig(plants=2, households=3, days=30, last_day=dt.date(2025, 6, 30)), home, "pp"
+    )
     node = open_node(home, "pp", verify_workers=0, block_interval_ms=20)
     try:
         node.start()
         with ApiServer(node, "127.0.0.1", 0) as server:
-            yield server.url, node
+            yield server.url, node, summary["logins"]["operator_token"]
     finally:
         node.close()
 
@@ -52,9 +61,9 @@ def _records(node: Any) -> dict[str, Record]:
 
 
 def test_a_month_of_clean_days_makes_a_streak_and_milestones(
-    browser: Any, month_site: tuple[str, Any]
+    browser: Any, month_site: tuple[str, Any, str]
 ) -> None:
-    url, node = month_site
+    url, node, _ = month_site
     records = _records(node)
     account, rec = max(records.items(), key=lambda item: (item[1].best_streak, item[0]))
     june = rec.month(JUNE)
@@ -91,3 +100,33 @@ def test_a_month_of_clean_days_makes_a_streak_and_milestones(
             assert page.locator(f'[data-table="months"] tr[data-month="{JUNE}"]').is_visible()
         finally:
             context.close()
+
+
+def test_the_months_card_is_witnessed_by_the_ledger(month_site: tuple[str, Any, str]) -> None:
+    """After the simulated month, the household's June card: its proof file checks out with
+    the consortium keys alone and states the certified clean energy the household claimed in
+    June, the hours and CO2 avoided, the certifier by name; the PDF carries its QR payload,
+    and a file moved to another month is refused."""
+    url, node, token = month_site
+    records = _records(node)
+    account, rec = max(records.items(), key=lambda item: (item[1].best_streak, item[0]))
+    june = rec.month(JUNE)
+    assert june is not None
+    operator = {"Authorization": f"Bearer {token}"}
+    base = f"{url}/v1/community/cards/{account}/{JUNE}"
+    proof = httpx.get(base + "/proof", headers=operator).json()
+    with Client(url) as client:
+        keys = export_keys(client).to_json()
+    summary = verify_card_proof(proof, keys)
+    assert (summary.account, summary.month) == (account, JUNE)
+    assert summary.claimed_wh > 0
+    assert 0 < summary.hours <= 30 * 24
+    assert summary.avoided_g > 0
+    assert [c.name for c in summary.certifiers]
+    pdf = httpx.get(base + ".pdf?lang=zh", headers=operator).content
+    assert pdf.startswith(b"%PDF")
+    assert qr_text(proof).encode() in pdf
+    tampered = json.loads(json.dumps(proof))
+    tampered["month"] = "2025-05"
+    with pytest.raises(CardProofError):
+        verify_card_proof(tampered, keys)
