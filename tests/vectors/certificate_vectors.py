@@ -18,12 +18,12 @@ verifier's own checks of the records (key, quantity, hash, device) can refuse th
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
+from tampering import delta_of, edited
 
 from gridledger.contracts import chain, consortium
 from gridledger.contracts.certificates import keys as cert_keys
@@ -226,12 +226,6 @@ def _flip_hex(text: str, at: int = 10) -> str:
     return text[:at] + ("0" if text[at] != "0" else "1") + text[at + 1 :]
 
 
-def _edit(base: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    copied = copy.deepcopy(base)
-    change(copied)
-    return copied
-
-
 def _value(entry: str, edit: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
     """Change a field of the record ``entry`` (bundle or device) inside its value text."""
 
@@ -301,45 +295,23 @@ def _rewrite(key: bytes, edit: Callable[[dict[str, Any]], None], rehash: bool) -
     return writes
 
 
-def _delta(proofs: dict[str, Any], file: dict[str, Any]) -> dict[str, Any]:
-    """``file`` as the genuine proof file it differs least from (``base``), the top-level
-    fields it sets (``change``) and those it lacks (``remove``)."""
-    best: dict[str, Any] | None = None
-    for name, base in proofs.items():
-        change = {k: v for k, v in file.items() if k not in base or base[k] != v}
-        remove = [k for k in base if k not in file]
-        size = len(json.dumps(change))
-        if best is None or size < best["size"]:
-            best = {"size": size, "base": name, "change": change, "remove": remove}
-    assert best is not None
-    return {k: best[k] for k in ("base", "change", "remove")}
-
-
-def file_of(proofs: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
-    """The file a case describes: its base proof file with ``change`` set, ``remove`` gone."""
-    file = {**proofs[delta["base"]], **delta["change"]}
-    for name in delta["remove"]:
-        file.pop(name, None)
-    return file
-
-
 def _cases(built: dict[str, Any], proofs: dict[str, Any]) -> list[dict[str, Any]]:
     keys = built["keys"]
     claimed, active, withdrawn = proofs["claimed"], proofs["active"], proofs["withdrawn"]
     bundle1 = cert_keys.bundle("pv-a", 1)
     bundle2 = cert_keys.bundle("pv-a", int(HOUR_2_ID.split(":")[1]))
     other_keys = {**keys, "chain_id": "another-chain"}
-    wrong_d = _edit(keys, _set(["organisations"], lambda orgs: [
+    wrong_d = edited(keys, _set(["organisations"], lambda orgs: [
         {**o, "node_keys": [{"from_height": 0, "node_key": key_of("node-x").public_key}]}
         if o["org"] == "utility-d" else o for o in orgs]))  # fmt: skip
-    one_att = _edit(claimed, _set(["attestations"], lambda a: a[:1]))
-    bad_att = _edit(
+    one_att = edited(claimed, _set(["attestations"], lambda a: a[:1]))
+    bad_att = edited(
         claimed, _set(["attestations"], lambda a: [a[0], {**a[1], "signature": a[0]["signature"]}])
     )
     cases: list[tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]] = [
         ("a claimed split certificate, final", claimed, None, None),
         ("an active certificate, final", active, None, None),
-        ("the same without attestations, not claiming final", _edit(
+        ("the same without attestations, not claiming final", edited(
             active, lambda p: p.update({"final": False, "attestations": []})), None, None),
         ("an active certificate and a later file of the same bundle, withdrawn since",
          active, withdrawn, None),
@@ -349,44 +321,44 @@ def _cases(built: dict[str, Any], proofs: dict[str, Any]) -> list[dict[str, Any]
         ("a later file of another bundle", claimed, withdrawn, None),
         ("a 'later' file of the same block", active, active, None),
         ("a later file that does not check out", active,
-         _edit(withdrawn, _set(["signature"], lambda s: _flip_hex(s, 20))), None),
-        ("the bundle's quantity changed in its value", _edit(claimed, _value(
+         edited(withdrawn, _set(["signature"], lambda s: _flip_hex(s, 20))), None),
+        ("the bundle's quantity changed in its value", edited(claimed, _value(
             "bundle", lambda r: r.update({"quantity_wh": 100000}))), None, None),
-        ("the bundle's owner changed in its value", _edit(claimed, _value(
+        ("the bundle's owner changed in its value", edited(claimed, _value(
             "bundle", lambda r: r.update({"owner": "house-a"}))), None, None),
-        ("the device's capacity changed in its value", _edit(claimed, _value(
+        ("the device's capacity changed in its value", edited(claimed, _value(
             "device", lambda r: r.update({"capacity_w": 50_000}))), None, None),
-        ("a Merkle sibling hash changed", _edit(claimed, _first_sibling), None, None),
-        ("the leaf hash changed", _edit(claimed, _set(["bundle", "proof", "terminal", "leaf_hash"],
-                                                      _flip_hex)), None, None),
-        ("the header's state root changed", _edit(claimed, _set(["header", "state_root"],
-                                                                _flip_hex)), None, None),
+        ("a Merkle sibling hash changed", edited(claimed, _first_sibling), None, None),
+        ("the leaf hash changed", edited(claimed, _set(["bundle", "proof", "terminal", "leaf_hash"],
+                                                       _flip_hex)), None, None),
+        ("the header's state root changed", edited(claimed, _set(["header", "state_root"],
+                                                                 _flip_hex)), None, None),
         ("the header's state root changed and the block hash recomputed",
-         _edit(claimed, _state_root_rehashed), None, None),
-        ("the block hash changed", _edit(claimed, _set(["block_hash"], _flip_hex)), None, None),
-        ("the block signature changed", _edit(claimed, _set(["signature"],
-                                                            lambda s: _flip_hex(s, 30))),
+         edited(claimed, _state_root_rehashed), None, None),
+        ("the block hash changed", edited(claimed, _set(["block_hash"], _flip_hex)), None, None),
+        ("the block signature changed", edited(claimed, _set(["signature"],
+                                                             lambda s: _flip_hex(s, 30))),
          None, None),
-        ("the block signed by another organisation's key", _edit(claimed, _resign("node-c")),
+        ("the block signed by another organisation's key", edited(claimed, _resign("node-c")),
          None, None),
         ("final claimed with one attestation (2 of 4)", one_att, None, None),
         ("final claimed with a forged attestation", bad_att, None, None),
         ("keys of another chain", claimed, None, other_keys),
         ("keys giving the proposer another node key", claimed, None, wrong_d),
-        ("the bundle entry holds another bundle's key and record", _edit(
+        ("the bundle entry holds another bundle's key and record", edited(
             claimed, lambda p: p.update({"bundle": active["bundle"]})), None, None),
-        ("the bundle id names another bundle", _edit(claimed, _set(["bundle_id"], HOUR_2_ID)),
+        ("the bundle id names another bundle", edited(claimed, _set(["bundle_id"], HOUR_2_ID)),
          None, None),
-        ("a bundle id with a leading zero", _edit(claimed, _set(["bundle_id"], "pv-a:01")),
+        ("a bundle id with a leading zero", edited(claimed, _set(["bundle_id"], "pv-a:01")),
          None, None),
-        ("the bundle and device entries swapped", _edit(claimed, lambda p: p.update(
+        ("the bundle and device entries swapped", edited(claimed, lambda p: p.update(
             {"bundle": p["device"], "device": p["bundle"]})), None, None),
-        ("another format", _edit(claimed, _set(["format"], "gridledger/certificate-proof/v2")),
+        ("another format", edited(claimed, _set(["format"], "gridledger/certificate-proof/v2")),
          None, None),
-        ("an unknown field", _edit(claimed, lambda p: p.update({"note": "trust me"})), None,
+        ("an unknown field", edited(claimed, lambda p: p.update({"note": "trust me"})), None,
          None),
-        ("no device entry", _edit(claimed, lambda p: p.pop("device")), None, None),
-        ("the height is not the header's", _edit(claimed, _set(["height"], 5)), None, None),
+        ("no device entry", edited(claimed, lambda p: p.pop("device")), None, None),
+        ("the height is not the header's", edited(claimed, _set(["height"], 5)), None, None),
         ("forged: the bundle's hash does not cover its fields", _forged(
             built, "pv-a:1", _rewrite(bundle1, lambda r: r.update({"fuel": "wind"}), False)),
          None, None),
@@ -412,8 +384,8 @@ def _cases(built: dict[str, Any], proofs: dict[str, Any]) -> list[dict[str, Any]
     for name, file, later, case_keys in cases:
         entry: dict[str, Any] = {
             "name": name,
-            "file": _delta(proofs, file),
-            "later": None if later is None else _delta(proofs, later),
+            "file": delta_of(proofs, file),
+            "later": None if later is None else delta_of(proofs, later),
         }
         if case_keys is not None:
             entry["keys"] = case_keys

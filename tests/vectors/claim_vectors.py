@@ -14,12 +14,12 @@ them.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
+from tampering import delta_of, edited
 
 from gridledger.bench.claims import CHAIN_ID, CLAIM_ID, NODES, build_chain, key_of, proof_file
 from gridledger.contracts.claims import keys as claim_keys
@@ -30,12 +30,6 @@ from gridledger.state.tree import SparseMerkleTree
 RETIREMENT = credit_keys.retirement(1)
 BLOCK = credit_keys.block(1, 1)
 CLAIM = claim_keys.claim(CLAIM_ID)
-
-
-def _edit(base: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    copied = copy.deepcopy(base)
-    change(copied)
-    return copied
 
 
 def _value(where: Callable[[dict[str, Any]], dict[str, Any]],
@@ -95,28 +89,6 @@ def _claimed(name: str, value: Any) -> Callable[[dict[str, Any]], None]:
     return edit
 
 
-def _delta(proofs: dict[str, Any], file: dict[str, Any]) -> dict[str, Any]:
-    """``file`` as the genuine proof file it differs least from (``base``), the top-level
-    fields it sets (``change``) and those it lacks (``remove``)."""
-    best: dict[str, Any] | None = None
-    for name, base in proofs.items():
-        change = {k: v for k, v in file.items() if k not in base or base[k] != v}
-        remove = [k for k in base if k not in file]
-        size = len(json.dumps(change))
-        if best is None or size < best["size"]:
-            best = {"size": size, "base": name, "change": change, "remove": remove}
-    assert best is not None
-    return {k: best[k] for k in ("base", "change", "remove")}
-
-
-def file_of(proofs: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
-    """The file a case describes: its base proof file with ``change`` set, ``remove`` gone."""
-    file = {**proofs[delta["base"]], **delta["change"]}
-    for name in delta["remove"]:
-        file.pop(name, None)
-    return file
-
-
 def _set(name: str, value: Any) -> Callable[[dict[str, Any]], None]:
     def change(record: dict[str, Any]) -> None:
         record[name] = value
@@ -155,23 +127,24 @@ def _cases(built: dict[str, Any], proofs: dict[str, Any]) -> list[dict[str, Any]
         ("the claim as made (no statement yet)", proofs["made"]),
         ("the claim with the verifier's statement", verified),
         ("the withdrawn claim", proofs["withdrawn"]),
-        ("another format", _edit(verified, lambda p: p.update(format="gridledger/claim-proof/v2"))),
+        ("another format", edited(verified, lambda p: p.update(
+            format="gridledger/claim-proof/v2"))),
         ("a field removed", {k: v for k, v in verified.items() if k != "blocks"}),
         ("an unknown field", {**verified, "note": "trust me"}),
         ("a claim id that is not one", {**verified, "claim_id": "Home B"}),
-        ("the header's time changed", _edit(verified, lambda p: p["header"].update(
+        ("the header's time changed", edited(verified, lambda p: p["header"].update(
             time=p["header"]["time"] + 1))),
         ("the signature of another node",
          {**verified, "signature": proofs["made"]["signature"]}),
         ("final without the attestations", {**verified, "attestations": []}),
         ("the claim's scope 3 lowered (its state proof fails)",
-         _edit(verified, _value(lambda p: p["claim"], inventory(_set("scope3_g", 0))))),
+         edited(verified, _value(lambda p: p["claim"], inventory(_set("scope3_g", 0))))),
         ("the retirement's beneficiary changed (its state proof fails)",
-         _edit(verified, _value(lambda p: p["retirements"][0], _set("beneficiary", "x")))),
+         edited(verified, _value(lambda p: p["retirements"][0], _set("beneficiary", "x")))),
         ("the claim under another key",
-         _edit(verified, lambda p: p["claim"].update(key="claims/claim/other"))),
+         edited(verified, lambda p: p["claim"].update(key="claims/claim/other"))),
         ("the block's entry swapped for the retirement's",
-         _edit(verified, lambda p: p.update(blocks=[p["retirements"][0]]))),
+         edited(verified, lambda p: p.update(blocks=[p["retirements"][0]]))),
         ("one retirement too few", {**verified, "retirements": []}),
         ("forged: a scope 2 figure that is not Wh x factor",
          _forged(built, CLAIM, month_scope2)),
@@ -194,7 +167,7 @@ def _cases(built: dict[str, Any], proofs: dict[str, Any]) -> list[dict[str, Any]
     ]  # fmt: skip
     out = []
     for name, file in files:
-        entry: dict[str, Any] = {"name": name, **_delta(proofs, file)}
+        entry: dict[str, Any] = {"name": name, **delta_of(proofs, file)}
         entry["expect"] = _expect(file, built["keys"])
         out.append(entry)
     return out

@@ -17,13 +17,13 @@ refuse it.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
 from certificate_vectors import CHAIN_ID, GENESIS_MS, NODES, _attest, _genesis, _tx, key_of
+from tampering import edited, refusals
 
 from gridledger.contracts import chain, consortium
 from gridledger.contracts.products import keys as product_keys
@@ -166,42 +166,30 @@ def _forged(built: dict[str, Any], subject: str, key: bytes,
     return proof_file(header, signature, items, tree, [], *SUBJECTS[subject])
 
 
-def _edited(base: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    copied = copy.deepcopy(base)
-    change(copied)
-    return copied
-
-
 def _refused(built: dict[str, Any], genuine: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     batch, item = genuine["batch"], genuine["item"]
     fp_key = product_keys.footprint(INGOT, "L1")
     cases: list[tuple[str, dict[str, Any]]] = [
-        ("another format", _edited(batch, lambda f: f.update(format="gridledger/x/v1"))),
-        ("a GTIN with a wrong check digit", _edited(
+        ("another format", edited(batch, lambda f: f.update(format="gridledger/x/v1"))),
+        ("a GTIN with a wrong check digit", edited(
             batch, lambda f: f["subject"].update(gtin=INGOT[:-1] + "0"))),
-        ("the header changed", _edited(batch, lambda f: f["header"].update(tx_count=9))),
-        ("final claimed without attestations", _edited(batch, lambda f: f.update(attestations=[]))),
-        ("a record's value changed", _edited(batch, lambda f: f["records"][2].update(
+        ("the header changed", edited(batch, lambda f: f["header"].update(tx_count=9))),
+        ("final claimed without attestations", edited(batch, lambda f: f.update(attestations=[]))),
+        ("a record's value changed", edited(batch, lambda f: f["records"][2].update(
             value=f["records"][2]["value"].replace("1000", "1001")))),
-        ("a record left out", _edited(batch, lambda f: f["records"].pop(1))),
-        ("a custody event left out", _edited(item, lambda f: f.update(
+        ("a record left out", edited(batch, lambda f: f["records"].pop(1))),
+        ("a custody event left out", edited(item, lambda f: f.update(
             records=[r for r in f["records"] if not r["key"].endswith("/000002")]))),
-        ("a record given twice", _edited(batch, lambda f: f["records"].append(f["records"][0]))),
+        ("a record given twice", edited(batch, lambda f: f["records"].append(f["records"][0]))),
         ("forged: a footprint whose totals are not its parts'", _forged(
             built, "batch", fp_key, lambda r: r.update(total_market_g=1))),
         ("forged: a batch still in production", _forged(
             built, "batch", product_keys.batch(INGOT, "L1"),
             lambda r: r.update(status="in_production"))),
     ]  # fmt: skip
-    out = []
-    for name, file in cases:
-        try:
-            verify_product_proof(file, built["keys"])
-        except ProductProofError as exc:
-            out.append({"name": name, "file": file, "reason": exc.reason})
-        else:
-            raise AssertionError(f"{name}: the file checks out")
-    return out
+    return refusals(
+        cases, lambda file: verify_product_proof(file, built["keys"]), ProductProofError
+    )
 
 
 def product_vectors() -> dict[str, Any]:

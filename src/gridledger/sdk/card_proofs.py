@@ -41,32 +41,31 @@ from gridledger.core.errors import GridLedgerError
 from gridledger.core.localtime import LocalTime, check_zone
 from gridledger.core.types import BlockHeader
 from gridledger.sdk.consortium_keys import as_keys
-from gridledger.sdk.errors import FinalityError, ProofError
-from gridledger.sdk.proofs import FinalityResult, KeysLike, header_from_json, proof_finality
+from gridledger.sdk.proof_files import (
+    ProofFileError,
+    checked_finality,
+    checked_header,
+    decode_record,
+    proven_records,
+)
+from gridledger.sdk.proofs import FinalityResult, KeysLike
 from gridledger.state.state import CommittedView
-from gridledger.state.tree import InvalidStateProof, StateProof, verify_proof
 
 CARD_PROOF_FORMAT = "gridledger/record-card/v1"
 PROOF_FIELDS = frozenset(
     {"format", "account", "month", "time_zone", "height", "block_hash", "header", "signature",
      "final", "attestations", "records"}
 )  # fmt: skip
-RECORD_FIELDS = frozenset({"key", "value", "proof"})
-MAX_RECORDS = 10_000
 HOUR_S = 3_600
 WH_PER_MWH = 1_000_000
 MONTH_RE = re.compile(r"(19[7-9][0-9]|2[0-8][0-9][0-9])-(0[1-9]|1[0-2])")
 _CLAIM_RE = re.compile(r"([0-9]{10})/([a-z0-9][a-z0-9._-]{0,63}:[1-9][0-9]{0,18})")
 
 
-class CardProofError(ProofError):
+class CardProofError(ProofFileError):
     """A record card proof file that does not check out; ``code`` is ``card.<reason>``."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.code = f"card.{reason}"
-        self.reason = reason
-        self.args = (f"{self.code}: {message}",)
+    prefix = "card"
 
 
 def _fail(reason: str, message: str) -> CardProofError:
@@ -171,52 +170,7 @@ def _shape(proof: Any) -> BlockHeader:
         check_zone(zone if isinstance(zone, str) else "")
     except (GridLedgerError, ValueError):
         raise _fail("bad_subject", f"{zone!r} is not an IANA time zone") from None
-    header_obj = proof["header"]
-    if not isinstance(header_obj, dict):
-        raise _fail("malformed", "the header is not an object")
-    try:
-        header = header_from_json(header_obj)
-    except ProofError as exc:
-        raise _fail("malformed", exc.message) from None
-    if not isinstance(proof["block_hash"], str) or header.hash().hex() != proof["block_hash"]:
-        raise _fail("header_hash", "the header does not hash to the file's block_hash")
-    if type(proof["height"]) is not int or proof["height"] != header.height:
-        raise _fail("malformed", "the file's height is not its header's")
-    return header
-
-
-def _records(proof: Mapping[str, Any], root: bytes) -> dict[str, bytes]:
-    entries = proof["records"]
-    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_RECORDS:
-        raise _fail("malformed", f"records is a list of 1-{MAX_RECORDS} entries")
-    out: dict[str, bytes] = {}
-    for entry in entries:
-        if not isinstance(entry, Mapping) or set(entry) != RECORD_FIELDS:
-            raise _fail("malformed", "each record entry has exactly key, value and proof")
-        key, value, raw = entry["key"], entry["value"], entry["proof"]
-        if not isinstance(key, str) or not isinstance(value, str) or not isinstance(raw, Mapping):
-            raise _fail("malformed", "a record's key and value are strings, its proof an object")
-        if key in out:
-            raise _fail("malformed", f"the record {key} is given twice")
-        try:
-            state_proof = StateProof.from_json(raw)
-            verify_proof(root, key.encode(), value.encode(), state_proof)
-        except (InvalidStateProof, ValueError, TypeError, KeyError) as exc:
-            raise _fail(
-                "state_proof", f"the record {key} is not in the block's state ({exc})"
-            ) from None
-        out[key] = value.encode()
-    return out
-
-
-def _decode(records: Mapping[str, bytes], key: str, type_: type[Any], what: str) -> Any:
-    raw = records.get(key)
-    if raw is None:
-        raise _fail("missing_record", f"the file lacks the {what} ({key})")
-    try:
-        return msgspec.json.decode(raw, type=type_)
-    except msgspec.DecodeError:  # ValidationError is one
-        raise _fail("record_malformed", f"the {what} record does not decode") from None
+    return checked_header(proof, CardProofError)
 
 
 def check_card_records(proof: Any) -> CardSummary:
@@ -228,12 +182,12 @@ def check_card_records(proof: Any) -> CardSummary:
         root = bytes.fromhex(header.state_root)
     except ValueError:
         raise _fail("malformed", "the header's state_root is not hex") from None
-    records = _records(proof, root)
+    records = proven_records(proof, root, CardProofError)
     used: set[str] = set()
 
     def take(key: bytes, type_: type[Any], what: str) -> Any:
         used.add(key.decode())
-        return _decode(records, key.decode(), type_, what)
+        return decode_record(records, key.decode(), type_, what, CardProofError)
 
     holder = take(registry_keys.account(account), Account, "account")
     if holder.id != account:
@@ -353,10 +307,5 @@ def verify_card_proof(proof: Any, keys: KeysLike) -> CardSummary:
     """
     checked = as_keys(keys)
     _shape(proof)
-    try:
-        finality = proof_finality(proof, checked)
-    except FinalityError as exc:
-        raise _fail(exc.reason, exc.message) from None
-    except ProofError as exc:
-        raise _fail("malformed", exc.message) from None
+    finality = checked_finality(proof, checked, CardProofError)
     return replace(check_card_records(proof), finality=finality)

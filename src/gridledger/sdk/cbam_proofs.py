@@ -17,22 +17,18 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from gridledger.sdk.consortium_keys import as_keys
-from gridledger.sdk.errors import ProofError
 from gridledger.sdk.product_proofs import ProductProofError, verify_product_proof
+from gridledger.sdk.proof_files import ProofFileError
 from gridledger.sdk.proofs import KeysLike
 
 CBAM_PROOF_FORMAT = "gridledger/cbam-proof/v1"
 MAX_PASSPORTS = 100_000
 
 
-class CbamProofError(ProofError):
+class CbamProofError(ProofFileError):
     """A CBAM proof file that does not check out; ``code`` is ``cbam.<reason>``."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.code = f"cbam.{reason}"
-        self.reason = reason
-        self.args = (f"{self.code}: {message}",)
+    prefix = "cbam"
 
 
 def _per(num: int, den: int) -> str:

@@ -46,8 +46,8 @@ from gridledger.core.crypto import DOMAIN_BLOCK, sha256
 from gridledger.core.encoding import INT_MAX, canonical
 from gridledger.core.errors import GridLedgerError
 from gridledger.sdk.consortium_keys import ConsortiumKeys, as_keys
-from gridledger.sdk.errors import FinalityError, ProofError
-from gridledger.sdk.proofs import FinalityResult, KeysLike, header_from_json, proof_finality
+from gridledger.sdk.proof_files import ProofFileError, checked_finality, checked_header
+from gridledger.sdk.proofs import FinalityResult, KeysLike
 from gridledger.state.tree import InvalidStateProof, StateProof, verify_proof
 
 if TYPE_CHECKING:
@@ -177,7 +177,7 @@ DEVICE_ATTRIBUTES = (
 and a device's attributes never change."""
 
 
-class CertificateProofError(ProofError):
+class CertificateProofError(ProofFileError):
     """A certificate proof file, or a QR payload, that does not check out.
 
     Attributes:
@@ -186,11 +186,7 @@ class CertificateProofError(ProofError):
             error's ``code`` is ``certificate.<reason>``.
     """
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.code = f"certificate.{reason}"
-        self.reason = reason
-        self.args = (f"{self.code}: {message}",)
+    prefix = "certificate"
 
 
 def _fail(reason: str, message: str) -> CertificateProofError:
@@ -365,18 +361,8 @@ def _shape(proof: Any) -> _Shape:
         )
     bundle_id = proof["bundle_id"]
     device_id, first = parse_bundle_id(bundle_id)
-    header_obj = proof["header"]
-    if not isinstance(header_obj, dict):
-        raise _fail("malformed", "the header is not an object")
-    try:
-        header = header_from_json(header_obj)
-    except ProofError as exc:
-        raise _fail("malformed", exc.message) from None
-    block_hash = proof["block_hash"]
-    if not isinstance(block_hash, str) or header.hash().hex() != block_hash:
-        raise _fail("header_hash", "the header does not hash to the file's block_hash")
-    if type(proof["height"]) is not int or proof["height"] != header.height:
-        raise _fail("malformed", "the file's height is not its header's")
+    header = checked_header(proof, CertificateProofError)
+    header_obj, block_hash = proof["header"], proof["block_hash"]
     if not _HEX64.match(header.state_root):
         raise _fail("malformed", "the header's state_root is not 64 hex digits")
     for what in ("bundle", "device"):
@@ -582,12 +568,7 @@ def status_at(bundle: Mapping[str, Any], time_s: int) -> str:
 
 
 def _finality(proof: Mapping[str, Any], keys: ConsortiumKeys) -> FinalityResult:
-    try:
-        return proof_finality(proof, keys)
-    except FinalityError as exc:
-        raise _fail(exc.reason, exc.message) from None
-    except ProofError as exc:
-        raise _fail("malformed", exc.message) from None
+    return checked_finality(proof, keys, CertificateProofError)
 
 
 def _checked(proof: Any, keys: ConsortiumKeys) -> tuple[CheckedRecords, FinalityResult]:

@@ -43,8 +43,8 @@ from gridledger.sdk.certificate_proofs import (
     _typed,
 )
 from gridledger.sdk.consortium_keys import as_keys
-from gridledger.sdk.errors import FinalityError, ProofError
-from gridledger.sdk.proofs import FinalityResult, KeysLike, header_from_json, proof_finality
+from gridledger.sdk.proof_files import ProofFileError, checked_finality, checked_header
+from gridledger.sdk.proofs import FinalityResult, KeysLike
 
 if TYPE_CHECKING:
     from gridledger.sdk.client import Client
@@ -84,7 +84,7 @@ BLOCK_FIELDS = {"project": _STR, "number": _INT, "country": _STR, "period": _STR
                 "last": _INT, "gas": _STR, "status": _STR, "issued_height": _INT}  # fmt: skip
 
 
-class ClaimProofError(ProofError):
+class ClaimProofError(ProofFileError):
     """A claim proof file that does not check out.
 
     Attributes:
@@ -93,11 +93,7 @@ class ClaimProofError(ProofError):
             ``claim.<reason>``.
     """
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.code = f"claim.{reason}"
-        self.reason = reason
-        self.args = (f"{self.code}: {message}",)
+    prefix = "claim"
 
 
 def _fail(reason: str, message: str) -> ClaimProofError:
@@ -264,18 +260,8 @@ def _shape(proof: Any) -> tuple[str, bytes, int, str, dict[str, Any]]:
     claim_id = proof["claim_id"]
     if not isinstance(claim_id, str) or not ID_RE.match(claim_id):
         raise _fail("bad_id", f"{claim_id!r} is not a claim id")
-    header_obj = proof["header"]
-    if not isinstance(header_obj, dict):
-        raise _fail("malformed", "the header is not an object")
-    try:
-        header = header_from_json(header_obj)
-    except ProofError as exc:
-        raise _fail("malformed", exc.message) from None
-    block_hash = proof["block_hash"]
-    if not isinstance(block_hash, str) or header.hash().hex() != block_hash:
-        raise _fail("header_hash", "the header does not hash to the file's block_hash")
-    if type(proof["height"]) is not int or proof["height"] != header.height:
-        raise _fail("malformed", "the file's height is not its header's")
+    header = checked_header(proof, ClaimProofError)
+    header_obj, block_hash = proof["header"], proof["block_hash"]
     if not _HEX64.match(header.state_root):
         raise _fail("malformed", "the header's state_root is not 64 hex digits")
     if not isinstance(proof["retirements"], list) or not isinstance(proof["blocks"], list):
@@ -425,12 +411,7 @@ def verify_claim_proof(proof: Any, keys: KeysLike) -> ClaimSummary:
     """
     checked_keys = as_keys(keys)
     claim_id, root, height, block_hash, header = _shape(proof)
-    try:
-        finality = proof_finality(proof, checked_keys)
-    except FinalityError as exc:
-        raise _fail(exc.reason, exc.message) from None
-    except ProofError as exc:
-        raise _fail("malformed", exc.message) from None
+    finality = checked_finality(proof, checked_keys, ClaimProofError)
     records = _records(proof, claim_id, root, height, block_hash, header)
     claim = records.claim
     if claim["status"] == "withdrawn":

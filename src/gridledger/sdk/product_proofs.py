@@ -42,27 +42,26 @@ from gridledger.contracts.registry.records import Organisation, Site
 from gridledger.core.crypto import sha256
 from gridledger.core.types import BlockHeader
 from gridledger.sdk.consortium_keys import as_keys
-from gridledger.sdk.errors import FinalityError, ProofError
-from gridledger.sdk.proofs import FinalityResult, KeysLike, header_from_json, proof_finality
-from gridledger.state.tree import InvalidStateProof, StateProof, verify_proof
+from gridledger.sdk.proof_files import (
+    ProofFileError,
+    checked_finality,
+    checked_header,
+    decode_record,
+    proven_records,
+)
+from gridledger.sdk.proofs import FinalityResult, KeysLike
 
 PRODUCT_PROOF_FORMAT = "gridledger/product-proof/v1"
 PROOF_FIELDS = frozenset(
     {"format", "subject", "height", "block_hash", "header", "signature", "final",
      "attestations", "records"}
 )  # fmt: skip
-RECORD_FIELDS = frozenset({"key", "value", "proof"})
-MAX_RECORDS = 10_000
 
 
-class ProductProofError(ProofError):
+class ProductProofError(ProofFileError):
     """A product proof file that does not check out; ``code`` is ``product.<reason>``."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.code = f"product.{reason}"
-        self.reason = reason
-        self.args = (f"{self.code}: {message}",)
+    prefix = "product"
 
 
 def _fail(reason: str, message: str) -> ProductProofError:
@@ -157,39 +156,8 @@ class ProductSummary:
         return out
 
 
-def _records(proof: Mapping[str, Any], root: bytes) -> dict[str, bytes]:
-    """Step 3: every record proven in the state with ``root``; value bytes by key."""
-    entries = proof["records"]
-    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_RECORDS:
-        raise _fail("malformed", f"records is a list of 1-{MAX_RECORDS} entries")
-    out: dict[str, bytes] = {}
-    for entry in entries:
-        if not isinstance(entry, Mapping) or set(entry) != RECORD_FIELDS:
-            raise _fail("malformed", "each record entry has exactly key, value and proof")
-        key, value, raw = entry["key"], entry["value"], entry["proof"]
-        if not isinstance(key, str) or not isinstance(value, str) or not isinstance(raw, Mapping):
-            raise _fail("malformed", "a record's key and value are strings, its proof an object")
-        if key in out:
-            raise _fail("malformed", f"the record {key} is given twice")
-        try:
-            state_proof = StateProof.from_json(raw)
-            verify_proof(root, key.encode(), value.encode(), state_proof)
-        except (InvalidStateProof, ValueError, TypeError, KeyError) as exc:
-            raise _fail(
-                "state_proof", f"the record {key} is not in the block's state ({exc})"
-            ) from None
-        out[key] = value.encode()
-    return out
-
-
 def _get(records: dict[str, bytes], key: bytes, type_: type[Any], what: str) -> Any:
-    raw = records.get(key.decode())
-    if raw is None:
-        raise _fail("missing_record", f"the file lacks the {what} ({key.decode()})")
-    try:
-        return msgspec.json.decode(raw, type=type_)
-    except msgspec.DecodeError:  # ValidationError is one
-        raise _fail("record_malformed", f"the {what} record does not decode") from None
+    return decode_record(records, key.decode(), type_, what, ProductProofError)
 
 
 def _footprint_adds_up(fp: Footprint) -> None:
@@ -222,12 +190,7 @@ def verify_product_proof(proof: Any, keys: KeysLike, seen_at: str | None = None)
     """
     checked = as_keys(keys)
     _shape(proof)
-    try:
-        finality = proof_finality(proof, checked)
-    except FinalityError as exc:
-        raise _fail(exc.reason, exc.message) from None
-    except ProofError as exc:
-        raise _fail("malformed", exc.message) from None
+    finality = checked_finality(proof, checked, ProductProofError)
     summary = check_product_records(proof, seen_at)
     return replace(summary, finality=finality)
 
@@ -239,18 +202,7 @@ def _shape(proof: Any) -> BlockHeader:
         raise _fail(
             "malformed", f"a product proof file has exactly {', '.join(sorted(PROOF_FIELDS))}"
         )
-    header_obj = proof["header"]
-    if not isinstance(header_obj, dict):
-        raise _fail("malformed", "the header is not an object")
-    try:
-        header = header_from_json(header_obj)
-    except ProofError as exc:
-        raise _fail("malformed", exc.message) from None
-    if not isinstance(proof["block_hash"], str) or header.hash().hex() != proof["block_hash"]:
-        raise _fail("header_hash", "the header does not hash to the file's block_hash")
-    if type(proof["height"]) is not int or proof["height"] != header.height:
-        raise _fail("malformed", "the file's height is not its header's")
-    return header
+    return checked_header(proof, ProductProofError)
 
 
 def check_product_records(proof: Any, seen_at: str | None = None) -> ProductSummary:
@@ -262,7 +214,7 @@ def check_product_records(proof: Any, seen_at: str | None = None) -> ProductSumm
         root = bytes.fromhex(header.state_root)
     except ValueError:
         raise _fail("malformed", "the header's state_root is not hex") from None
-    records = _records(proof, root)
+    records = proven_records(proof, root, ProductProofError)
     product = _get(records, product_keys.product_type(gtin), ProductType, "product type")
     if product.gtin != gtin:
         raise _fail("record_mismatch", f"the product type record is of {product.gtin}")

@@ -661,10 +661,7 @@
       throw new VerifyError("malformed", { detail: "not a certificate proof file" });
     }
     const id = parseBundleId(proof.bundle_id);
-    if (!isObject(proof.header)) throw new VerifyError("malformed", { detail: "header" });
-    const hash = await headerHash(proof.header);
-    if (typeof proof.block_hash !== "string" || toHex(hash) !== proof.block_hash) throw new VerifyError("header_hash", {});
-    if (!Number.isInteger(proof.height) || proof.height !== proof.header.height) throw new VerifyError("malformed", { detail: "height" });
+    await checkFileHeader(proof);
     if (!HEX64.test(proof.header.state_root)) throw new VerifyError("malformed", { detail: "state_root" });
     for (const what of ["bundle", "device"]) {
       if (!isObject(proof[what]) || !sameFields(proof[what], RECORD_FIELDS)) throw new VerifyError("malformed", { detail: what });
@@ -890,10 +887,7 @@
       throw new VerifyError("malformed", { detail: "not a claim proof file" });
     }
     if (typeof proof.claim_id !== "string" || !CLAIM_ID.test(proof.claim_id)) throw new VerifyError("bad_id", { id: String(proof.claim_id) });
-    if (!isObject(proof.header)) throw new VerifyError("malformed", { detail: "header" });
-    const hash = await headerHash(proof.header);
-    if (typeof proof.block_hash !== "string" || toHex(hash) !== proof.block_hash) throw new VerifyError("header_hash", {});
-    if (!Number.isInteger(proof.height) || proof.height !== proof.header.height) throw new VerifyError("malformed", { detail: "height" });
+    await checkFileHeader(proof);
     if (!HEX64.test(proof.header.state_root)) throw new VerifyError("malformed", { detail: "state_root" });
     if (!Array.isArray(proof.retirements) || !Array.isArray(proof.blocks)) throw new VerifyError("malformed", { detail: "retirements" });
     const finality = await proofFinality(proof, keys);
@@ -943,13 +937,48 @@
     };
   }
 
+  // shared by the proof files (sdk/proof_files.py) ---------------------------------------------
+  const MAX_RECORDS = 10000;
+
+  /** The file's header is an object hashing to its block_hash, at its height (checked_header). */
+  async function checkFileHeader(proof) {
+    if (!isObject(proof.header)) throw new VerifyError("malformed", { detail: "header" });
+    const hash = await headerHash(proof.header);
+    if (typeof proof.block_hash !== "string" || toHex(hash) !== proof.block_hash) throw new VerifyError("header_hash", {});
+    if (!Number.isInteger(proof.height) || proof.height !== proof.header.height) throw new VerifyError("malformed", { detail: "height" });
+  }
+
+  /**
+   * The file's `records` (1-10000 entries of exactly key, value and proof, each key once), each
+   * proven in the state with `root` (proven_records). Resolves to a Map of value text by key.
+   */
+  async function provenRecords(proof, root) {
+    const entries = proof.records;
+    if (!Array.isArray(entries) || entries.length < 1 || entries.length > MAX_RECORDS) {
+      throw new VerifyError("malformed", { detail: "records" });
+    }
+    const records = new Map();
+    for (const e of entries) {
+      if (!isObject(e) || !sameFields(e, RECORD_FIELDS)) throw new VerifyError("malformed", { detail: "record" });
+      if (typeof e.key !== "string" || typeof e.value !== "string" || !isObject(e.proof)) throw new VerifyError("malformed", { detail: "record" });
+      if (records.has(e.key)) throw new VerifyError("malformed", { detail: `${e.key} twice` });
+      try {
+        await verifyStateTree(root, utf8.encode(e.key), utf8.encode(e.value), strictStateProof(e.proof, e.key));
+      } catch (err) {
+        if (err instanceof VerifyError) throw new VerifyError("state_proof", { what: e.key });
+        throw err;
+      }
+      records.set(e.key, e.value);
+    }
+    return records;
+  }
+
   // products (sdk/product_proofs.py; formats.md §6e "Product proof files") --------------------
   // Checked in the Python verifier's order with its reasons (products.json), so both agree;
   // an item's verdict is judged by the contract's rule (contracts/products judge).
   const PRODUCT_FORMAT = "gridledger/product-proof/v1";
   const PRODUCT_PROOF_FIELDS = ["attestations", "block_hash", "final", "format", "header", "height",
     "records", "signature", "subject"];
-  const PRODUCT_MAX_RECORDS = 10000;
   const PART = /^[A-Za-z0-9._-]{1,20}$/;
   const TRANSIT_S = 30 * 86400;
   const TYPE_FIELDS = { gtin: "str", name: "str", org: "str", unit: "str", unit_mass_g: "int",
@@ -1038,10 +1067,7 @@
     if (!isObject(proof) || proof.format !== PRODUCT_FORMAT || !sameFields(proof, PRODUCT_PROOF_FIELDS)) {
       throw new VerifyError("malformed", { detail: "not a product proof file" });
     }
-    if (!isObject(proof.header)) throw new VerifyError("malformed", { detail: "header" });
-    const hash = await headerHash(proof.header);
-    if (typeof proof.block_hash !== "string" || toHex(hash) !== proof.block_hash) throw new VerifyError("header_hash", {});
-    if (!Number.isInteger(proof.height) || proof.height !== proof.header.height) throw new VerifyError("malformed", { detail: "height" });
+    await checkFileHeader(proof);
     const finality = await proofFinality(proof, keys);
     const subject = proof.subject;
     const names = isObject(subject) ? Object.keys(subject).sort().join(",") : "";
@@ -1053,23 +1079,7 @@
     if (typeof part !== "string" || !PART.test(part)) throw new VerifyError("bad_subject", { id: String(part) });
     if (!HEX64.test(proof.header.state_root)) throw new VerifyError("malformed", { detail: "state_root" });
     const root = fromHex(proof.header.state_root, "state_root", 32);
-    const entries = proof.records;
-    if (!Array.isArray(entries) || entries.length < 1 || entries.length > PRODUCT_MAX_RECORDS) {
-      throw new VerifyError("malformed", { detail: "records" });
-    }
-    const records = new Map();
-    for (const e of entries) {
-      if (!isObject(e) || !sameFields(e, RECORD_FIELDS)) throw new VerifyError("malformed", { detail: "record" });
-      if (typeof e.key !== "string" || typeof e.value !== "string" || !isObject(e.proof)) throw new VerifyError("malformed", { detail: "record" });
-      if (records.has(e.key)) throw new VerifyError("malformed", { detail: `${e.key} twice` });
-      try {
-        await verifyStateTree(root, utf8.encode(e.key), utf8.encode(e.value), strictStateProof(e.proof, e.key));
-      } catch (err) {
-        if (err instanceof VerifyError) throw new VerifyError("state_proof", { what: e.key });
-        throw err;
-      }
-      records.set(e.key, e.value);
-    }
+    const records = await provenRecords(proof, root);
     const product = productRecord(records, `products/type/${gtin}`, TYPE_FIELDS, "product type");
     if (product.gtin !== gtin) throw new VerifyError("record_mismatch", { what: "product type", id: product.gtin });
     const timeS = Math.floor(proof.header.time / 1000);
@@ -1196,30 +1206,11 @@
     } catch (_) {
       throw new VerifyError("bad_subject", { id: String(zone) });
     }
-    if (!isObject(proof.header)) throw new VerifyError("malformed", { detail: "header" });
-    const hash = await headerHash(proof.header);
-    if (typeof proof.block_hash !== "string" || toHex(hash) !== proof.block_hash) throw new VerifyError("header_hash", {});
-    if (!Number.isInteger(proof.height) || proof.height !== proof.header.height) throw new VerifyError("malformed", { detail: "height" });
+    await checkFileHeader(proof);
     const finality = await proofFinality(proof, keys);
     if (!HEX64.test(proof.header.state_root)) throw new VerifyError("malformed", { detail: "state_root" });
     const root = fromHex(proof.header.state_root, "state_root", 32);
-    const entries = proof.records;
-    if (!Array.isArray(entries) || entries.length < 1 || entries.length > PRODUCT_MAX_RECORDS) {
-      throw new VerifyError("malformed", { detail: "records" });
-    }
-    const records = new Map();
-    for (const e of entries) {
-      if (!isObject(e) || !sameFields(e, RECORD_FIELDS)) throw new VerifyError("malformed", { detail: "record" });
-      if (typeof e.key !== "string" || typeof e.value !== "string" || !isObject(e.proof)) throw new VerifyError("malformed", { detail: "record" });
-      if (records.has(e.key)) throw new VerifyError("malformed", { detail: `${e.key} twice` });
-      try {
-        await verifyStateTree(root, utf8.encode(e.key), utf8.encode(e.value), strictStateProof(e.proof, e.key));
-      } catch (err) {
-        if (err instanceof VerifyError) throw new VerifyError("state_proof", { what: e.key });
-        throw err;
-      }
-      records.set(e.key, e.value);
-    }
+    const records = await provenRecords(proof, root);
     const used = new Set();
     const holder = cardRecord(records, used, `registry/account/${account}`, ACCOUNT_FIELDS, "account");
     if (!Array.isArray(holder.roles)) throw new VerifyError("record_malformed", { what: "account", field: "roles" });
