@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from web_support import verify_page_dropper
+
 VECTORS = Path(__file__).with_name("vectors") / "cards.json"
 
 
@@ -46,27 +48,11 @@ def test_the_browser_agrees_with_every_card_vector(page: Any) -> None:
 
 def test_the_verify_page_checks_a_dropped_card(page: Any, tmp_path: Path) -> None:
     v = json.loads(VECTORS.read_text(encoding="utf-8"))
-    keys = tmp_path / "consortium-keys.json"
-    keys.write_text(json.dumps(v["keys"]))
-    page.goto("/verify")
-    page.get_by_label("Check with a consortium keys file").set_input_files(keys)
-    page.locator("[data-keys-source][data-source=file]").wait_for()
+    dropper = verify_page_dropper(page, v["keys"], tmp_path)
     result = page.locator("#check-result")
 
     def drop(content: dict[str, Any]) -> str:
-        result.evaluate("el => { delete el.dataset.outcome; }")
-        page.evaluate(
-            """(text) => {
-            const dt = new DataTransfer();
-            dt.items.add(new File([text], "card.json", {type: "application/json"}));
-            const zone = document.querySelector("[data-drop-zone]");
-            zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true,
-                                                      cancelable: true}));
-        }""",
-            json.dumps(content),
-        )
-        page.locator("#check-result[data-outcome]").wait_for()
-        return str(result.get_attribute("data-outcome"))
+        return dropper("card.json", content)
 
     assert drop(v["genuine"]["june"]["file"]) == "verified"
     assert result.get_attribute("data-kind") == "card"

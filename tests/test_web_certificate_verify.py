@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from web_support import WebSite, shot
+from web_support import WebSite, shot, verify_page_dropper
 
 VECTORS = Path(__file__).with_name("vectors") / "certificates.json"
 
@@ -158,27 +158,8 @@ def test_the_verify_page_checks_a_dropped_proof_file_and_a_pasted_payload(
     page: Any, tmp_path: Path, web_site: WebSite
 ) -> None:
     v = _vectors()
-    keys = tmp_path / "consortium-keys.json"
-    keys.write_text(json.dumps(v["keys"]))
-    page.goto("/verify")
-    page.get_by_label("Check with a consortium keys file").set_input_files(keys)
-    page.locator("[data-keys-source][data-source=file]").wait_for()
+    drop = verify_page_dropper(page, v["keys"], tmp_path)
     result = page.locator("#check-result")
-
-    def drop(name: str, content: dict[str, Any]) -> str:
-        result.evaluate("el => { delete el.dataset.outcome; }")
-        page.evaluate(
-            """([name, text]) => {
-            const dt = new DataTransfer();
-            dt.items.add(new File([text], name, {type: "application/json"}));
-            const zone = document.querySelector("[data-drop-zone]");
-            const drop = new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true});
-            zone.dispatchEvent(drop);
-        }""",
-            [name, json.dumps(content)],
-        )
-        page.locator("#check-result[data-outcome]").wait_for()
-        return str(result.get_attribute("data-outcome"))
 
     assert drop("claimed.json", v["proofs"]["claimed"]) == "verified"
     assert result.get_attribute("data-kind") == "certificate"

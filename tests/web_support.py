@@ -17,9 +17,10 @@ Loaded by ``conftest.py`` as a plugin, so any test may ask for these fixtures.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,37 @@ def shot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def verify_page_dropper(
+    page: Any, keys: dict[str, Any], tmp_path: Path
+) -> Callable[[str, dict[str, Any]], str]:
+    """Open the Verify page with ``keys`` as its consortium keys file; a function that drops
+    a JSON file ``(name, content)`` on it and answers the outcome (``verified``, ``failed``)
+    shown in ``#check-result``."""
+    path = tmp_path / "consortium-keys.json"
+    path.write_text(json.dumps(keys))
+    page.goto("/verify")
+    page.get_by_label("Check with a consortium keys file").set_input_files(path)
+    page.locator("[data-keys-source][data-source=file]").wait_for()
+    result = page.locator("#check-result")
+
+    def drop(name: str, content: dict[str, Any]) -> str:
+        result.evaluate("el => { delete el.dataset.outcome; }")
+        page.evaluate(
+            """([name, text]) => {
+            const dt = new DataTransfer();
+            dt.items.add(new File([text], name, {type: "application/json"}));
+            const zone = document.querySelector("[data-drop-zone]");
+            zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true,
+                                                      cancelable: true}));
+        }""",
+            [name, json.dumps(content)],
+        )
+        page.locator("#check-result[data-outcome]").wait_for()
+        return str(result.get_attribute("data-outcome"))
+
+    return drop
 
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
